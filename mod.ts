@@ -1,0 +1,26 @@
+/**
+ * tunslab as a library: embed a WireGuard device, or use its pieces.
+ *
+ * @example
+ * ```ts
+ * import { Device, parseConfigFile } from "./mod.ts";
+ * // const { config } = await parseConfigFile("wg0.conf");
+ * // const dev = await Device.create({ name: "wg0", config });
+ * // await dev.run();
+ * ```
+ * @module
+ */
+export { Device, type DeviceOptions, type DeviceStats } from "./src/device/device.ts";
+export { Packet, PoolExhaustedError, type PoolStats, SlabPool } from "./src/slab.ts";
+export { type Config, parseConfig, parseConfigFile } from "./src/wg/config.ts";
+export { ConfigError } from "./src/wg/config_error.ts";
+export {
+  decodeBase64Key,
+  encodeBase64Key,
+  generatePresharedKey,
+  generatePrivateKey,
+  publicKey,
+} from "./src/wg/keys.ts";
+export { TunDevice } from "./src/tun_device.ts";
+export { UdpSocket } from "./src/udp_socket.ts";
+export { SyscallError } from "./src/ffi/syscall_error.ts";

@@ -1,0 +1,39 @@
+/**
+ * The subcommand table: name → one-line summary and runner. Runners are
+ * imported lazily so `genkey` does not load the data plane.
+ * @module
+ */
+
+/** One subcommand. */
+export interface Command {
+  summary: string;
+  run(args: string[]): Promise<number>;
+}
+
+/** Every subcommand, in help order. */
+export const COMMANDS: Record<string, Command> = {
+  up: {
+    summary: "bring up a tunnel from a wg-quick style config and run it in the foreground",
+    run: async (a) => (await import("./up_cmd.ts")).up(a),
+  },
+  demo: {
+    summary: "two network namespaces, a tunnel between them, pings and a TCP transfer (root)",
+    run: async (a) => (await import("./demo_cmd.ts")).demo(a),
+  },
+  genkey: {
+    summary: "print a new private key",
+    run: async (a) => (await import("./keys_cmd.ts")).genkey(a),
+  },
+  pubkey: {
+    summary: "read a private key on stdin, print its public key",
+    run: async (a) => (await import("./keys_cmd.ts")).pubkey(a),
+  },
+  genpsk: {
+    summary: "print a new preshared key",
+    run: async (a) => (await import("./keys_cmd.ts")).genpsk(a),
+  },
+  version: {
+    summary: "print the version",
+    run: async (a) => (await import("./version_cmd.ts")).version(a),
+  },
+};

@@ -1,0 +1,45 @@
+/**
+ * `tunslab demo`: the netns demo, the README's main command.
+ * @module
+ */
+import { DemoError, formatTable, runDemo } from "../demo/demo.ts";
+import { parseCommand } from "./parse_command.ts";
+import { UsageError } from "./usage_error.ts";
+
+const USAGE = `demo [--peer tunslab|wireguard-go] [--seconds N] [--quiet]
+
+Creates two network namespaces joined by a veth pair, runs tunslab in one and
+tunslab (or wireguard-go) in the other, pings across in IPv4 and IPv6, moves
+data over TCP with iperf3, prints a table and removes everything. Needs root.`;
+
+/** Runs the demo and prints its table. */
+export async function demo(args: string[]): Promise<number> {
+  const r = parseCommand(args, {
+    usage: USAGE,
+    options: {
+      peer: { type: "string", default: "tunslab" },
+      seconds: { type: "string", default: "3" },
+      quiet: { type: "boolean", default: false },
+    },
+  });
+  if (r === null) return 0;
+  const peer = r.values.peer as string;
+  if (peer !== "tunslab" && peer !== "wireguard-go") {
+    throw new UsageError(`--peer must be tunslab or wireguard-go, not "${peer}"`);
+  }
+  const seconds = Number(r.values.seconds);
+  if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 60) {
+    throw new UsageError(`--seconds must be between 1 and 60, not "${r.values.seconds}"`);
+  }
+  try {
+    const rows = await runDemo({ peer, seconds, verbose: !r.values.quiet });
+    console.log(formatTable(rows));
+    return rows.some((row) => row.result.includes("FAILED")) ? 1 : 0;
+  } catch (e) {
+    if (e instanceof DemoError) {
+      console.error(`tunslab demo: ${e.message}`);
+      return 1;
+    }
+    throw e;
+  }
+}

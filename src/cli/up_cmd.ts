@@ -1,0 +1,86 @@
+/**
+ * `tunslab up CONF`: the contract users and tests rely on. Creates the TUN
+ * interface named after the file (without `.conf`; `--interface` overrides),
+ * sets addresses, MTU and routes, brings it up and runs in the foreground
+ * until SIGINT or SIGTERM; then removes the interface, logs the final stats
+ * and exits 0.
+ * @module
+ */
+
+import { basename } from "node:path";
+import { Device } from "../device/device.ts";
+import { logger, parseLogLevel, setupLogging, shutdownLogging } from "../log.ts";
+import { parseConfigFile } from "../wg/config.ts";
+import { parseCommand } from "./parse_command.ts";
+import { UsageError } from "./usage_error.ts";
+
+const USAGE = `up CONF [--interface NAME] [--log-level LEVEL] [--log-format auto|json|text]
+
+Brings up a WireGuard interface from a wg-quick style config file and runs it
+in the foreground until SIGINT or SIGTERM. The interface is named after CONF
+without ".conf" unless --interface is given. Logs go to stderr as JSON Lines
+(a human format on a terminal). Needs CAP_NET_ADMIN.`;
+
+/** Interface name from a config path: `/etc/wireguard/wg0.conf` → `wg0`. */
+export function interfaceNameFor(path: string): string {
+  return basename(path).replace(/\.conf$/, "");
+}
+
+/** Runs `up`; resolves with the exit code after shutdown. */
+export async function up(args: string[]): Promise<number> {
+  const r = parseCommand(args, {
+    usage: USAGE,
+    min: 1,
+    max: 1,
+    options: {
+      interface: { type: "string", short: "i" },
+      "log-level": { type: "string", default: "info" },
+      "log-format": { type: "string", default: "auto" },
+    },
+  });
+  if (r === null) return 0;
+  const path = r.positionals[0];
+  const format = r.values["log-format"] as string;
+  if (format !== "auto" && format !== "json" && format !== "text") {
+    throw new UsageError(`--log-format must be auto, json or text, not "${format}"`);
+  }
+  let level;
+  try {
+    level = parseLogLevel(r.values["log-level"] as string);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const name = (r.values.interface as string | undefined) ?? interfaceNameFor(path);
+  if (name.length === 0 || new TextEncoder().encode(name).length > 15 || /[\s/]/.test(name)) {
+    throw new UsageError(
+      `interface name "${name}" is not valid (1 to 15 bytes, no spaces or "/"); use --interface NAME`,
+    );
+  }
+  await setupLogging(level, format);
+  const log = logger("up");
+  try {
+    const { config, warnings } = await parseConfigFile(path);
+    for (const w of warnings) log.warning(w);
+    const dev = await Device.create({ name, config });
+    const stop = () => dev.stop();
+    Deno.addSignalListener("SIGINT", stop);
+    Deno.addSignalListener("SIGTERM", stop);
+    try {
+      await dev.run();
+    } finally {
+      Deno.removeSignalListener("SIGINT", stop);
+      Deno.removeSignalListener("SIGTERM", stop);
+      const stats = dev.stats();
+      dev.close();
+      log.info("Final stats for {interface}", { ...stats });
+      log.info("Interface {interface} removed", { interface: dev.name });
+    }
+    return 0;
+  } catch (e) {
+    log.error("{error}", { error: (e as Error).message });
+    console.error(`tunslab up: ${(e as Error).message}`);
+    return 1;
+  } finally {
+    await shutdownLogging();
+  }
+}

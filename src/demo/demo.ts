@@ -1,0 +1,166 @@
+/**
+ * The netns demo (`deno task demo`): two namespaces joined by a veth pair,
+ * tunslab `up` in one and tunslab or wireguard-go in the other; pings across
+ * in IPv4 and IPv6, moves data over TCP with iperf3, prints a short table and
+ * removes everything it created, also when interrupted.
+ *
+ * @example
+ * ```sh
+ * sudo deno task demo                      # tunslab ↔ tunslab
+ * sudo deno task demo --peer wireguard-go  # tunslab ↔ wireguard-go
+ * ```
+ * @module
+ */
+
+import { encodeBase64Key as encodeKey, generatePrivateKey, publicKey } from "../wg/keys.ts";
+import { isRoot, run, type Side, Testbed } from "./testbed.ts";
+import { startTunnel, type TunnelProcess } from "./tunnel_process.ts";
+
+/** Options of {@link runDemo}. */
+export interface DemoOptions {
+  peer: "tunslab" | "wireguard-go";
+  /** Seconds of iperf3 per direction. */
+  seconds: number;
+  /** Print progress lines to stderr. */
+  verbose: boolean;
+}
+
+/** One row of the result table. */
+export interface DemoRow {
+  check: string;
+  result: string;
+}
+
+/** Thrown when the demo cannot run here (no root, missing tools). */
+export class DemoError extends Error {
+  override name = "DemoError";
+}
+
+function parsePing(out: string): { loss: number; avgMs: number } {
+  const loss = Number(/([\d.]+)% packet loss/.exec(out)?.[1] ?? 100);
+  const avgMs = Number(/= [\d.]+\/([\d.]+)\//.exec(out)?.[1] ?? NaN);
+  return { loss, avgMs };
+}
+
+async function need(tool: string): Promise<void> {
+  const r = await run(["sh", "-c", `command -v ${tool}`], true);
+  if (r.code !== 0) throw new DemoError(`the demo needs ${tool} (apt-get install ${tool})`);
+}
+
+/** Runs the demo; returns the table rows. Cleans up in every case. */
+export async function runDemo(opts: DemoOptions): Promise<DemoRow[]> {
+  if (!isRoot()) {
+    throw new DemoError(
+      "the demo creates network namespaces and TUN devices: it needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN); run it with sudo",
+    );
+  }
+  for (const t of ["ip", "ping", "iperf3"]) await need(t);
+  if (opts.peer === "wireguard-go") {
+    await need("wireguard-go");
+    await need("wg");
+  }
+  const say = (msg: string) => opts.verbose && console.error(`demo: ${msg}`);
+  const bed = await Testbed.create("demo");
+  const tunnels: TunnelProcess[] = [];
+  const onSignal = () => {
+    say("interrupted: cleaning up");
+    Promise.all(tunnels.map((t) => t.stop())).finally(() =>
+      bed.destroy().finally(() => Deno.exit(130))
+    );
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  try {
+    const keys = { a: generatePrivateKey(), b: generatePrivateKey() };
+    const inner = { a: "10.99.0.1", b: "10.99.0.2" };
+    const inner6 = { a: "fd99::1", b: "fd99::2" };
+    const other = (s: Side): Side => (s === "a" ? "b" : "a");
+    for (const side of ["a", "b"] as const) {
+      const kind = side === "a" ? "tunslab" : opts.peer;
+      const peer = other(side);
+      const t = await startTunnel(bed, side, kind, {
+        name: `tsl${side}${Deno.pid % 10000}`,
+        privateKey: encodeKey(keys[side]),
+        listenPort: 51820,
+        addresses: [`${inner[side]}/24`, `${inner6[side]}/64`],
+        peer: {
+          publicKey: encodeKey(publicKey(keys[peer])),
+          allowedIps: [`${inner[peer]}/32`, `${inner6[peer]}/128`],
+          endpoint: `${bed.underlay(peer)}:51820`,
+        },
+      });
+      tunnels.push(t);
+      say(`${kind} up in ${bed.ns[side]} as ${t.name}`);
+    }
+    const rows: DemoRow[] = [];
+    rows.push({ check: "peers", result: `tunslab (a) ↔ ${opts.peer} (b)` });
+    const t0 = performance.now();
+    const first = await bed.run("a", ["ping", "-c", "1", "-W", "5", inner.b], true);
+    const handshakeMs = performance.now() - t0;
+    rows.push({
+      check: "first ping (incl. handshake)",
+      result: first.code === 0 ? `${handshakeMs.toFixed(1)} ms` : "FAILED",
+    });
+    for (
+      const [label, from, to] of [
+        ["ping v4 a→b", "a", inner.b],
+        ["ping v4 b→a", "b", inner.a],
+        ["ping v6 a→b", "a", inner6.b],
+        ["ping v6 b→a", "b", inner6.a],
+      ] as const
+    ) {
+      const p = parsePing(
+        (await bed.run(from, ["ping", "-c", "5", "-i", "0.2", "-W", "2", to], true)).stdout,
+      );
+      rows.push({ check: label, result: `${p.loss}% loss, rtt ${p.avgMs.toFixed(3)} ms` });
+    }
+    const server = bed.spawn("b", ["iperf3", "-s", "-1", "-B", inner.b], {
+      stdout: "null",
+      stderr: "null",
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    const ip = await bed.run(
+      "a",
+      ["iperf3", "-c", inner.b, "-t", String(opts.seconds), "-J"],
+      true,
+    );
+    try {
+      server.kill("SIGTERM");
+    } catch { /* exited after one test */ }
+    await server.status;
+    let tput = "FAILED";
+    try {
+      const j = JSON.parse(ip.stdout);
+      const bps = j.end.sum_received.bits_per_second as number;
+      tput = `${(bps / 1e9).toFixed(3)} Gbit/s (TCP, ${opts.seconds} s)`;
+    } catch { /* reported as FAILED */ }
+    rows.push({ check: "throughput a→b", result: tput });
+    for (const t of tunnels) {
+      const stats = await t.stop();
+      if (stats !== undefined) {
+        rows.push({
+          check: `${t.name} pool`,
+          result:
+            `high-water ${stats.highWater} slots (${stats.highWaterBytes} B), in use at exit ${stats.inUse}`,
+        });
+      }
+    }
+    tunnels.length = 0;
+    return rows;
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+    await Promise.all(tunnels.map((t) => t.stop()));
+    await bed.destroy();
+  }
+}
+
+/** Renders rows as a markdown table. */
+export function formatTable(rows: DemoRow[]): string {
+  const w = Math.max(5, ...rows.map((r) => r.check.length));
+  return [
+    `| ${"check".padEnd(w)} | result |`,
+    `|${"-".repeat(w + 2)}|--------|`,
+    ...rows.map((r) => `| ${r.check.padEnd(w)} | ${r.result} |`),
+  ].join("\n");
+}

@@ -1,0 +1,41 @@
+/**
+ * The error every failed libc call turns into: names the call, the errno name and glibc's text.
+ *
+ * @example
+ * ```ts
+ * import { SyscallError } from "./syscall_error.ts";
+ * import { EBADF } from "./errno.ts";
+ * const e = new SyscallError("ioctl(TUNSETIFF)", EBADF);
+ * console.log(e.message); // "ioctl(TUNSETIFF) failed: EBADF (Bad file descriptor)"
+ * ```
+ * @module
+ */
+
+import { EACCES, EPERM, errnoDescription, errnoName } from "./errno.ts";
+
+/** Appended to EPERM/EACCES from anything that needs CAP_NET_ADMIN (TUN, interface ioctls). */
+export const NEEDS_CAP_NET_ADMIN =
+  "tunslab needs CAP_NET_ADMIN (run as root or grant the capability)";
+
+/** A libc call returned -1; `errno` is the value read right after it. */
+export class SyscallError extends Error {
+  override name = "SyscallError";
+  /** Symbolic errno, e.g. `"EPERM"`. */
+  readonly code: string;
+
+  /**
+   * @param call what was called, with the interesting argument: `"ioctl(TUNSETIFF)"`, `"open(/dev/net/tun)"`
+   * @param errno the errno value
+   * @param hint appended after `"; "` when given
+   */
+  constructor(readonly call: string, readonly errno: number, hint?: string) {
+    const code = errnoName(errno);
+    super(`${call} failed: ${code} (${errnoDescription(errno)})${hint ? `; ${hint}` : ""}`);
+    this.code = code;
+  }
+}
+
+/** The CAP_NET_ADMIN hint when `errno` is EPERM or EACCES, else undefined. */
+export function capNetAdminHint(errno: number): string | undefined {
+  return errno === EPERM || errno === EACCES ? NEEDS_CAP_NET_ADMIN : undefined;
+}

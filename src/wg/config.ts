@@ -1,0 +1,413 @@
+/**
+ * wg-quick style configuration files (brief §9): `[Interface]` with the `wg`
+ * keys (PrivateKey, ListenPort, FwMark) and the wg-quick ones (Address, DNS,
+ * MTU, Table, PreUp/PostUp/PreDown/PostDown, SaveConfig), and any number of
+ * `[Peer]` sections (PublicKey, PresharedKey, AllowedIPs, Endpoint,
+ * PersistentKeepalive). Keys and section names are case-insensitive, `#`
+ * starts a comment. Every problem is a {@link ConfigError} naming the line.
+ *
+ * Endpoint host names are not resolved here: the caller resolves `host`.
+ *
+ * @example
+ * ```ts
+ * import { parseConfig } from "./config.ts";
+ * import { encodeBase64Key, generatePrivateKey, publicKey } from "./keys.ts";
+ * const text = `[Interface]
+ * PrivateKey = ${encodeBase64Key(generatePrivateKey())}
+ * Address = 10.0.0.1/24, fd00::1/64
+ * [Peer]
+ * PublicKey = ${encodeBase64Key(publicKey(generatePrivateKey()))}
+ * AllowedIPs = 10.0.0.2/32
+ * Endpoint = [2001:db8::1]:51820`;
+ * const cfg = parseConfig(text, "wg0.conf");
+ * console.log(cfg.interface.mtu, cfg.peers[0].endpoint); // 1420 { host: "2001:db8::1", port: 51820 }
+ * ```
+ *
+ * @module
+ */
+
+import { type Cidr, CidrError, maskCidr, parseCidr, parseIp } from "./cidr.ts";
+import { ConfigError } from "./config_error.ts";
+import { decodeBase64Key, KeyFormatError, publicKey } from "./keys.ts";
+
+/** Default tunnel MTU: 1500 − 80. */
+export const DEFAULT_MTU = 1420;
+
+/** A peer endpoint as written: `host` is an IP literal (no brackets) or a name to resolve. */
+export interface Endpoint {
+  host: string;
+  port: number;
+}
+
+/** The `[Interface]` section. */
+export interface Interface {
+  privateKey: Uint8Array;
+  /** Derived from `privateKey`. */
+  publicKey: Uint8Array;
+  /** null = not set (random port). */
+  listenPort: number | null;
+  /** null = not set; 0 = off. */
+  fwMark: number | null;
+  /** Interface addresses, host bits kept. */
+  addresses: Cidr[];
+  mtu: number;
+  /** DNS entries that are IP addresses. */
+  dns: string[];
+  /** DNS entries that are not IP addresses: search domains. */
+  dnsSearch: string[];
+  /** `off`, `auto`, a table number or name; null = not set (auto). */
+  table: string | null;
+  preUp: string[];
+  postUp: string[];
+  preDown: string[];
+  postDown: string[];
+  saveConfig: boolean;
+  /** Line of the (first) `[Interface]` header. */
+  line: number;
+}
+
+/** A `[Peer]` section. */
+export interface Peer {
+  publicKey: Uint8Array;
+  presharedKey: Uint8Array | null;
+  /** Host bits masked, in file order. */
+  allowedIps: Cidr[];
+  endpoint: Endpoint | null;
+  /** Seconds, 0 = off. */
+  persistentKeepalive: number;
+  /** Line of the `[Peer]` header. */
+  line: number;
+}
+
+/** A parsed configuration file. */
+export interface Config {
+  interface: Interface;
+  peers: Peer[];
+}
+
+/** Result of {@link parseConfigFile}: the config and warnings for the caller to log. */
+export interface ConfigFile {
+  config: Config;
+  warnings: string[];
+}
+
+interface PeerDraft {
+  publicKey: Uint8Array | null;
+  publicKeyLine: number;
+  presharedKey: Uint8Array | null;
+  allowedIps: Cidr[];
+  endpoint: Endpoint | null;
+  persistentKeepalive: number;
+  line: number;
+}
+
+/** Parses config text; `path` only labels errors. Throws {@link ConfigError}. */
+export function parseConfig(text: string, path = "<config>"): Config {
+  const iface = {
+    privateKey: null as Uint8Array | null,
+    listenPort: null as number | null,
+    fwMark: null as number | null,
+    addresses: [] as Cidr[],
+    mtu: DEFAULT_MTU,
+    dns: [] as string[],
+    dnsSearch: [] as string[],
+    table: null as string | null,
+    preUp: [] as string[],
+    postUp: [] as string[],
+    preDown: [] as string[],
+    postDown: [] as string[],
+    saveConfig: false,
+    line: 0,
+  };
+  const peers: PeerDraft[] = [];
+  let section: "interface" | "peer" | null = null;
+  let peer: PeerDraft | null = null;
+  const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
+
+  const endPeer = (): void => {
+    if (peer !== null && peer.publicKey === null) {
+      throw new ConfigError(path, peer.line, "[Peer] section has no PublicKey");
+    }
+  };
+
+  for (let i = 0; i < lines.length; i++) {
+    const lineNo = i + 1;
+    const err = (detail: string, cause?: unknown): ConfigError =>
+      new ConfigError(path, lineNo, detail, cause === undefined ? undefined : { cause });
+    const hash = lines[i].indexOf("#");
+    const line = (hash >= 0 ? lines[i].slice(0, hash) : lines[i]).trim();
+    if (line === "") continue;
+
+    if (line.startsWith("[")) {
+      const name = line.toLowerCase();
+      endPeer();
+      if (name === "[interface]") {
+        section = "interface";
+        peer = null;
+        if (iface.line === 0) iface.line = lineNo;
+      } else if (name === "[peer]") {
+        section = "peer";
+        peer = {
+          publicKey: null,
+          publicKeyLine: 0,
+          presharedKey: null,
+          allowedIps: [],
+          endpoint: null,
+          persistentKeepalive: 0,
+          line: lineNo,
+        };
+        peers.push(peer);
+      } else {
+        throw err(`Unknown section "${line}" (expected [Interface] or [Peer])`);
+      }
+      continue;
+    }
+
+    const eq = line.indexOf("=");
+    if (eq < 0) throw err(`Line unrecognized: "${line}" (expected Key = Value)`);
+    const rawKey = line.slice(0, eq).trim();
+    const key = rawKey.toLowerCase();
+    const value = line.slice(eq + 1).trim();
+    if (section === null) throw err(`Key "${rawKey}" outside of a section`);
+    const needValue = (): void => {
+      if (value === "") throw err(`${rawKey}: value is empty`);
+    };
+
+    if (section === "interface") {
+      switch (key) {
+        case "privatekey":
+          needValue();
+          iface.privateKey = parseKey(value, rawKey, err);
+          break;
+        case "listenport":
+          needValue();
+          iface.listenPort = parsePort(value, 0, rawKey, err);
+          break;
+        case "fwmark":
+          needValue();
+          iface.fwMark = parseFwMark(value, rawKey, err);
+          break;
+        case "address":
+          needValue();
+          for (const item of splitList(value, rawKey, err)) {
+            iface.addresses.push(cidr(item, rawKey, err));
+          }
+          break;
+        case "mtu":
+          needValue();
+          if (!/^[0-9]{1,5}$/.test(value) || Number(value) < 68 || Number(value) > 65535) {
+            throw err(`${rawKey}: "${value}" is not an MTU (68..65535)`);
+          }
+          iface.mtu = Number(value);
+          break;
+        case "dns":
+          needValue();
+          for (const item of splitList(value, rawKey, err)) {
+            if (/^[0-9.]+$/.test(item) || item.includes(":")) {
+              if (parseIp(item) === null) throw err(`${rawKey}: "${item}" is not an IP address`);
+              iface.dns.push(item);
+            } else {
+              iface.dnsSearch.push(item);
+            }
+          }
+          break;
+        case "table":
+          needValue();
+          if (/\s/.test(value)) throw err(`${rawKey}: "${value}" is not a routing table`);
+          iface.table = value;
+          break;
+        case "preup":
+        case "postup":
+        case "predown":
+        case "postdown": {
+          needValue();
+          const hooks = {
+            preup: iface.preUp,
+            postup: iface.postUp,
+            predown: iface.preDown,
+            postdown: iface.postDown,
+          };
+          hooks[key].push(value);
+          break;
+        }
+        case "saveconfig": {
+          const v = value.toLowerCase();
+          if (v !== "true" && v !== "false") {
+            throw err(`${rawKey}: "${value}" is neither true nor false`);
+          }
+          iface.saveConfig = v === "true";
+          break;
+        }
+        default:
+          throw err(`Unknown key "${rawKey}" in [Interface] section`);
+      }
+      continue;
+    }
+
+    const p = peer!;
+    switch (key) {
+      case "publickey":
+        needValue();
+        p.publicKey = parseKey(value, rawKey, err);
+        p.publicKeyLine = lineNo;
+        break;
+      case "presharedkey":
+        needValue();
+        p.presharedKey = parseKey(value, rawKey, err);
+        break;
+      case "allowedips":
+        needValue();
+        for (const item of splitList(value, rawKey, err)) {
+          p.allowedIps.push(maskCidr(cidr(item, rawKey, err)));
+        }
+        break;
+      case "endpoint":
+        needValue();
+        p.endpoint = parseEndpoint(value, rawKey, err);
+        break;
+      case "persistentkeepalive":
+        needValue();
+        if (value.toLowerCase() === "off") p.persistentKeepalive = 0;
+        else if (/^[0-9]{1,5}$/.test(value) && Number(value) <= 65535) {
+          p.persistentKeepalive = Number(value);
+        } else throw err(`${rawKey}: "${value}" is neither 0/off nor 1..65535`);
+        break;
+      default:
+        throw err(`Unknown key "${rawKey}" in [Peer] section`);
+    }
+  }
+  endPeer();
+
+  if (iface.privateKey === null) {
+    throw new ConfigError(path, iface.line, "[Interface] section has no PrivateKey");
+  }
+  const ownPublic = publicKey(iface.privateKey);
+  const seen = new Map<string, number>();
+  const done: Peer[] = [];
+  for (const d of peers) {
+    const pub = d.publicKey!;
+    const k = pub.join(",");
+    const first = seen.get(k);
+    if (first !== undefined) {
+      throw new ConfigError(
+        path,
+        d.publicKeyLine,
+        `PublicKey: duplicate peer (same key as the peer at line ${first})`,
+      );
+    }
+    seen.set(k, d.line);
+    if (equal(pub, ownPublic)) {
+      throw new ConfigError(
+        path,
+        d.publicKeyLine,
+        "PublicKey: equals the interface's own public key",
+      );
+    }
+    done.push({
+      publicKey: pub,
+      presharedKey: d.presharedKey,
+      allowedIps: d.allowedIps,
+      endpoint: d.endpoint,
+      persistentKeepalive: d.persistentKeepalive,
+      line: d.line,
+    });
+  }
+  return {
+    interface: { ...iface, privateKey: iface.privateKey, publicKey: ownPublic },
+    peers: done,
+  };
+}
+
+/**
+ * Reads and parses a config file. If the file is readable or writable by
+ * group or others (`mode & 0o077`), returns a wg-quick style warning
+ * ("Warning: `PATH' is world accessible") for the caller to log. Read errors
+ * other than `PermissionDenied` become a {@link ConfigError} at line 0.
+ */
+export async function parseConfigFile(path: string): Promise<ConfigFile> {
+  let text: string;
+  let mode: number | null;
+  try {
+    text = await Deno.readTextFile(path);
+    mode = (await Deno.stat(path)).mode;
+  } catch (e) {
+    if (e instanceof Deno.errors.PermissionDenied) throw e;
+    throw new ConfigError(path, 0, `cannot read file: ${(e as Error).message}`, { cause: e });
+  }
+  const warnings: string[] = [];
+  if (mode !== null && (mode & 0o077) !== 0) {
+    const who = (mode & 0o007) !== 0 ? "world" : "group";
+    warnings.push(`Warning: \`${path}' is ${who} accessible`);
+  }
+  return { config: parseConfig(text, path), warnings };
+}
+
+type ErrFn = (detail: string, cause?: unknown) => ConfigError;
+
+function parseKey(value: string, key: string, err: ErrFn): Uint8Array {
+  try {
+    return decodeBase64Key(value);
+  } catch (e) {
+    if (e instanceof KeyFormatError) throw err(`${key}: ${e.message}`, e);
+    throw e;
+  }
+}
+
+function cidr(item: string, key: string, err: ErrFn): Cidr {
+  try {
+    return parseCidr(item);
+  } catch (e) {
+    if (e instanceof CidrError) throw err(`${key}: ${e.message}`, e);
+    throw e;
+  }
+}
+
+function splitList(value: string, key: string, err: ErrFn): string[] {
+  const items = value.split(",").map((s) => s.trim());
+  if (items.some((s) => s === "")) throw err(`${key}: empty entry in list "${value}"`);
+  return items;
+}
+
+function parsePort(value: string, min: number, key: string, err: ErrFn): number {
+  if (!/^[0-9]{1,5}$/.test(value) || Number(value) < min || Number(value) > 65535) {
+    throw err(`${key}: "${value}" is not a port number (${min}..65535)`);
+  }
+  return Number(value);
+}
+
+/** wireguard-tools `parse_fwmark`: `off`, decimal, or `0x` hex, up to 2^32 − 1. */
+function parseFwMark(value: string, key: string, err: ErrFn): number {
+  if (value.toLowerCase() === "off") return 0;
+  const hex = /^0x[0-9a-fA-F]+$/.test(value);
+  if (!hex && !/^[0-9]+$/.test(value)) throw err(`${key}: "${value}" is neither off nor a number`);
+  const n = hex ? parseInt(value.slice(2), 16) : Number(value);
+  if (!(n <= 0xffffffff)) throw err(`${key}: "${value}" exceeds 2^32 - 1`);
+  return n;
+}
+
+/** wireguard-tools `parse_endpoint`: `[v6]:port`, else split at the last colon. */
+function parseEndpoint(value: string, key: string, err: ErrFn): Endpoint {
+  let host: string;
+  let port: string;
+  if (value.startsWith("[")) {
+    const close = value.indexOf("]");
+    if (close < 0) throw err(`${key}: no matching "]" in "${value}"`);
+    host = value.slice(1, close);
+    if (value[close + 1] !== ":") throw err(`${key}: no port in "${value}"`);
+    port = value.slice(close + 2);
+  } else {
+    const colon = value.lastIndexOf(":");
+    if (colon < 0) throw err(`${key}: no port in "${value}"`);
+    host = value.slice(0, colon);
+    port = value.slice(colon + 1);
+  }
+  if (host === "") throw err(`${key}: no host in "${value}"`);
+  if (port === "") throw err(`${key}: no port in "${value}"`);
+  return { host, port: parsePort(port, 1, key, err) };
+}
+
+function equal(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

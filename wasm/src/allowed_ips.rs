@@ -1,0 +1,682 @@
+//! AllowedIPs: cryptokey routing tables, one path-compressed binary trie per family
+//! (as Linux's allowedips.c / wireguard-go's trie), nodes from one static pool.
+//!
+//! Addresses are `u128` keys, most significant bit first; IPv4 sits in the top 32 bits so
+//! both families share the bit arithmetic. A node is a prefix (`cidr` leading bits of
+//! `key`, host bits zero); a node without a peer is a branch and always has two children
+//! (removal re-compresses), so a family with P prefixes has < 2P nodes and a lookup
+//! visits at most `cidr + 1` nodes: O(address bits).
+
+use crate::errors::*;
+use crate::peers::MAX_PEERS;
+use crate::{mem, state};
+
+/// AllowedIPs entries, both families together.
+pub const MAX_PREFIXES: usize = 65536;
+/// Node 0 is the null link; at most one branch node per prefix.
+const MAX_NODES: usize = 2 * MAX_PREFIXES + 1;
+/// Bytes per `ts_route_list` entry: family u8, cidr u8, 2 pad, addr[16].
+pub const LIST_ENTRY: usize = 20;
+
+const LIVE: u8 = 1;
+const HAS_PEER: u8 = 2;
+const V6: u8 = 4;
+
+#[derive(Clone, Copy)]
+struct Node {
+    key: u128,
+    child: [u32; 2],
+    parent: u32,
+    cidr: u8,
+    flags: u8,
+    peer: u16,
+}
+
+impl Node {
+    const ZERO: Node = Node { key: 0, child: [0; 2], parent: 0, cidr: 0, flags: 0, peer: 0 };
+    fn has_peer(&self) -> bool {
+        self.flags & HAS_PEER != 0
+    }
+}
+
+pub struct AllowedIps {
+    roots: [u32; 2],
+    nodes: [Node; MAX_NODES],
+    /// Next never-used node (0 in a zeroed table means 1: node 0 is reserved).
+    bump: u32,
+    /// Freed nodes, linked through `child[0]`.
+    free_head: u32,
+    free_count: u32,
+    prefixes: u32,
+}
+
+/// Family number (4 or 6) → trie index and address length in bytes.
+pub fn family(f: u32) -> Option<(usize, usize)> {
+    match f {
+        4 => Some((0, 4)),
+        6 => Some((1, 16)),
+        _ => None,
+    }
+}
+
+fn max_bits(fam: usize) -> u8 {
+    if fam == 0 {
+        32
+    } else {
+        128
+    }
+}
+
+/// An address (4 or 16 bytes) as a trie key.
+pub fn key_of(addr: &[u8]) -> u128 {
+    let mut k = 0u128;
+    for &b in addr.iter().take(16) {
+        k = (k << 8) | b as u128;
+    }
+    if addr.len() == 4 {
+        k << 96
+    } else {
+        k
+    }
+}
+
+fn mask(cidr: u8) -> u128 {
+    if cidr == 0 {
+        0
+    } else {
+        !0u128 << (128 - cidr.min(128) as u32)
+    }
+}
+
+/// Bit `pos` (0 = most significant) of `key`.
+fn bit(key: u128, pos: u8) -> usize {
+    if pos >= 128 {
+        0
+    } else {
+        ((key >> (127 - pos as u32)) & 1) as usize
+    }
+}
+
+impl AllowedIps {
+    pub const ZERO: AllowedIps =
+        AllowedIps { roots: [0; 2], nodes: [Node::ZERO; MAX_NODES], bump: 0, free_head: 0, free_count: 0, prefixes: 0 };
+
+    pub fn len(&self) -> usize {
+        self.prefixes as usize
+    }
+
+    fn node(&self, i: u32) -> Node {
+        match self.nodes.get(i as usize) {
+            Some(n) => *n,
+            None => Node::ZERO,
+        }
+    }
+
+    fn node_mut(&mut self, i: u32) -> &mut Node {
+        // Index 0 (the null link) absorbs stray writes instead of panicking.
+        let i = if (i as usize) < MAX_NODES { i as usize } else { 0 };
+        &mut self.nodes[i]
+    }
+
+    fn available(&self) -> usize {
+        let bump = self.bump.max(1) as usize;
+        MAX_NODES - bump + self.free_count as usize
+    }
+
+    fn alloc(&mut self, key: u128, cidr: u8, peer: Option<u16>, fam: usize) -> u32 {
+        let i = if self.free_head != 0 {
+            let i = self.free_head;
+            self.free_head = self.node(i).child[0];
+            self.free_count -= 1;
+            i
+        } else {
+            let i = self.bump.max(1);
+            if i as usize >= MAX_NODES {
+                return 0;
+            }
+            self.bump = i + 1;
+            i
+        };
+        let flags = LIVE | if peer.is_some() { HAS_PEER } else { 0 } | if fam == 1 { V6 } else { 0 };
+        *self.node_mut(i) = Node { key, child: [0; 2], parent: 0, cidr, flags, peer: peer.unwrap_or(0) };
+        i
+    }
+
+    fn release(&mut self, i: u32) {
+        let head = self.free_head;
+        *self.node_mut(i) = Node { child: [head, 0], ..Node::ZERO };
+        self.free_head = i;
+        self.free_count += 1;
+    }
+
+    /// Makes `new` take `old`'s place under `parent` (0 = the family root).
+    fn relink(&mut self, fam: usize, parent: u32, old: u32, new: u32) {
+        if parent == 0 {
+            if let Some(r) = self.roots.get_mut(fam) {
+                *r = new;
+            }
+        } else {
+            let p = self.node_mut(parent);
+            if p.child[0] == old {
+                p.child[0] = new;
+            } else {
+                p.child[1] = new;
+            }
+        }
+        if new != 0 {
+            self.node_mut(new).parent = parent;
+        }
+    }
+
+    /// Inserts `key/cidr` (host bits are masked) for `peer`; an existing prefix moves.
+    pub fn insert(&mut self, fam: usize, key: u128, cidr: u8, peer: u16) -> Result<(), i32> {
+        if fam > 1 || cidr > max_bits(fam) {
+            return Err(E_BAD_ARG);
+        }
+        let key = key & mask(cidr);
+        let mut parent = 0u32;
+        let mut cur = self.roots[fam];
+        loop {
+            if cur == 0 {
+                if self.len() >= MAX_PREFIXES || self.available() < 1 {
+                    return Err(E_TABLE_FULL);
+                }
+                let n = self.alloc(key, cidr, Some(peer), fam);
+                if parent == 0 {
+                    self.roots[fam] = n;
+                } else {
+                    let pc = self.node(parent).cidr;
+                    self.node_mut(parent).child[bit(key, pc)] = n;
+                }
+                self.node_mut(n).parent = parent;
+                self.prefixes += 1;
+                return Ok(());
+            }
+            let nd = self.node(cur);
+            let common = ((nd.key ^ key).leading_zeros().min(128) as u8).min(nd.cidr).min(cidr);
+            if common == nd.cidr && nd.cidr == cidr {
+                if !nd.has_peer() {
+                    if self.len() >= MAX_PREFIXES {
+                        return Err(E_TABLE_FULL);
+                    }
+                    self.prefixes += 1;
+                }
+                let n = self.node_mut(cur);
+                n.flags |= HAS_PEER;
+                n.peer = peer;
+                return Ok(());
+            }
+            if common == nd.cidr {
+                // `cur` is a proper prefix of the new one: descend.
+                parent = cur;
+                cur = nd.child[bit(key, nd.cidr)];
+                continue;
+            }
+            if self.len() >= MAX_PREFIXES || self.available() < 2 {
+                return Err(E_TABLE_FULL);
+            }
+            self.prefixes += 1;
+            if common == cidr {
+                // The new prefix contains `cur`: it takes `cur`'s place, `cur` below it.
+                let n = self.alloc(key, cidr, Some(peer), fam);
+                self.relink(fam, parent, cur, n);
+                self.node_mut(n).child[bit(nd.key, cidr)] = cur;
+                self.node_mut(cur).parent = n;
+            } else {
+                // They diverge at bit `common`: a branch node holds both.
+                let b = self.alloc(key & mask(common), common, None, fam);
+                let n = self.alloc(key, cidr, Some(peer), fam);
+                self.relink(fam, parent, cur, b);
+                self.node_mut(b).child[bit(nd.key, common)] = cur;
+                self.node_mut(b).child[bit(key, common)] = n;
+                self.node_mut(cur).parent = b;
+                self.node_mut(n).parent = b;
+            }
+            return Ok(());
+        }
+    }
+
+    /// Longest-prefix match.
+    pub fn lookup(&self, fam: usize, key: u128) -> Option<u16> {
+        let mut cur = *self.roots.get(fam)?;
+        let mut best = None;
+        while cur != 0 {
+            let nd = self.node(cur);
+            if (nd.key ^ key) & mask(nd.cidr) != 0 {
+                break;
+            }
+            if nd.has_peer() {
+                best = Some(nd.peer);
+            }
+            if nd.cidr >= max_bits(fam) {
+                break;
+            }
+            cur = nd.child[bit(key, nd.cidr)];
+        }
+        best
+    }
+
+    /// The node holding exactly `key/cidr`, if it is a prefix.
+    fn find(&self, fam: usize, key: u128, cidr: u8) -> u32 {
+        let key = key & mask(cidr);
+        let mut cur = match self.roots.get(fam) {
+            Some(&r) => r,
+            None => return 0,
+        };
+        while cur != 0 {
+            let nd = self.node(cur);
+            if nd.cidr > cidr || (nd.key ^ key) & mask(nd.cidr) != 0 {
+                return 0;
+            }
+            if nd.cidr == cidr {
+                return if nd.has_peer() { cur } else { 0 };
+            }
+            cur = nd.child[bit(key, nd.cidr)];
+        }
+        0
+    }
+
+    /// Removes one prefix; `E_NO_ROUTE` if it is not present.
+    pub fn remove(&mut self, fam: usize, key: u128, cidr: u8) -> Result<(), i32> {
+        if fam > 1 || cidr > max_bits(fam) {
+            return Err(E_BAD_ARG);
+        }
+        match self.find(fam, key, cidr) {
+            0 => Err(E_NO_ROUTE),
+            n => {
+                self.remove_node(n);
+                Ok(())
+            }
+        }
+    }
+
+    /// Drops `n`'s peer, then unlinks nodes that no longer route or branch.
+    fn remove_node(&mut self, n: u32) {
+        let fam = (self.node(n).flags & V6 != 0) as usize;
+        self.node_mut(n).flags &= !HAS_PEER;
+        self.prefixes -= 1;
+        let mut cur = n;
+        // At most two steps: the node itself, then its (branch) parent if it lost a child.
+        for _ in 0..2 {
+            let nd = self.node(cur);
+            if nd.has_peer() || (nd.child[0] != 0 && nd.child[1] != 0) {
+                return;
+            }
+            let only = nd.child[0] | nd.child[1];
+            self.relink(fam, nd.parent, cur, only);
+            self.release(cur);
+            if only != 0 || nd.parent == 0 {
+                return;
+            }
+            cur = nd.parent;
+        }
+    }
+
+    /// Removes every prefix of `peer`; returns how many.
+    pub fn remove_peer(&mut self, peer: u16) -> u32 {
+        let mut removed = 0;
+        let end = (self.bump as usize).min(MAX_NODES);
+        for i in 1..end {
+            let nd = self.node(i as u32);
+            if nd.flags & (LIVE | HAS_PEER) == LIVE | HAS_PEER && nd.peer == peer {
+                self.remove_node(i as u32);
+                removed += 1;
+            }
+        }
+        removed
+    }
+
+    /// Calls `f(family, key, cidr)` for each of `peer`'s prefixes: IPv4 first, each family
+    /// in address order (a shorter prefix before the longer ones it contains).
+    pub fn for_each(&self, peer: u16, mut f: impl FnMut(usize, u128, u8)) {
+        for fam in 0..2 {
+            // Pre-order DFS; a path has at most 129 nodes (cidr strictly increases), and
+            // each visited node leaves at most one sibling on the stack.
+            let mut stack = [0u32; 160];
+            let mut sp = 0;
+            if self.roots[fam] != 0 {
+                stack[0] = self.roots[fam];
+                sp = 1;
+            }
+            while sp > 0 {
+                sp -= 1;
+                let nd = self.node(stack[sp]);
+                if nd.has_peer() && nd.peer == peer {
+                    f(fam, nd.key, nd.cidr);
+                }
+                for &c in [nd.child[1], nd.child[0]].iter() {
+                    if c != 0 && sp < stack.len() {
+                        stack[sp] = c;
+                        sp += 1;
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn read_key(fam_len: usize, addr: u32) -> Option<u128> {
+    mem::bytes(addr, fam_len).map(key_of)
+}
+
+/// Inserts `addr/cidr` (family 4 or 6; `addr` points at 4 or 16 bytes) for `peer`.
+/// Re-inserting a prefix for another peer moves it. 0, E_BAD_ARG or E_TABLE_FULL.
+#[no_mangle]
+pub extern "C" fn ts_route_insert(family_: u32, addr: u32, cidr: u32, peer: u32) -> i32 {
+    let (fam, alen) = match family(family_) {
+        Some(f) => f,
+        None => return E_BAD_ARG,
+    };
+    if peer as usize >= MAX_PEERS || cidr > max_bits(fam) as u32 {
+        return E_BAD_ARG;
+    }
+    let key = match read_key(alen, addr) {
+        Some(k) => k,
+        None => return E_BAD_ARG,
+    };
+    match state::state().routes.insert(fam, key, cidr as u8, peer as u16) {
+        Ok(()) => 0,
+        Err(e) => e,
+    }
+}
+
+/// Removes `addr/cidr` (host bits ignored). 0, E_NO_ROUTE or E_BAD_ARG.
+#[no_mangle]
+pub extern "C" fn ts_route_remove(family_: u32, addr: u32, cidr: u32) -> i32 {
+    let (fam, alen) = match family(family_) {
+        Some(f) => f,
+        None => return E_BAD_ARG,
+    };
+    if cidr > max_bits(fam) as u32 {
+        return E_BAD_ARG;
+    }
+    let key = match read_key(alen, addr) {
+        Some(k) => k,
+        None => return E_BAD_ARG,
+    };
+    match state::state().routes.remove(fam, key, cidr as u8) {
+        Ok(()) => 0,
+        Err(e) => e,
+    }
+}
+
+/// Removes all of `peer`'s prefixes; returns how many (or E_BAD_ARG).
+#[no_mangle]
+pub extern "C" fn ts_route_remove_peer(peer: u32) -> i32 {
+    if peer as usize >= MAX_PEERS {
+        return E_BAD_ARG;
+    }
+    state::state().routes.remove_peer(peer as u16) as i32
+}
+
+/// Longest-prefix match: the peer id, E_NO_ROUTE, or E_BAD_ARG.
+#[no_mangle]
+pub extern "C" fn ts_route_lookup(family_: u32, addr: u32) -> i32 {
+    let (fam, alen) = match family(family_) {
+        Some(f) => f,
+        None => return E_BAD_ARG,
+    };
+    let key = match read_key(alen, addr) {
+        Some(k) => k,
+        None => return E_BAD_ARG,
+    };
+    match state::state().routes.lookup(fam, key) {
+        Some(p) => p as i32,
+        None => E_NO_ROUTE,
+    }
+}
+
+/// Writes up to `max` entries of 20 bytes (`family u8, cidr u8, 0, 0, addr[16]`, IPv4
+/// in the first 4 bytes) for `peer`'s prefixes at `out`, IPv4 first, in address order.
+/// Returns the peer's total number of prefixes (may exceed `max`: call with max = 0 to
+/// size the buffer), or E_BAD_ARG.
+#[no_mangle]
+pub extern "C" fn ts_route_list(peer: u32, out: u32, max: u32) -> i32 {
+    if peer as usize >= MAX_PEERS || !mem::valid(out, max as u64 * LIST_ENTRY as u64) {
+        return E_BAD_ARG;
+    }
+    let mut count = 0u32;
+    state::state().routes.for_each(peer as u16, |fam, key, cidr| {
+        if count < max {
+            let mut e = [0u8; LIST_ENTRY];
+            e[0] = if fam == 0 { 4 } else { 6 };
+            e[1] = cidr;
+            if fam == 0 {
+                e[4..8].copy_from_slice(&((key >> 96) as u32).to_be_bytes());
+            } else {
+                e[4..20].copy_from_slice(&key.to_be_bytes());
+            }
+            mem::write(out + count * LIST_ENTRY as u32, &e);
+        }
+        count += 1;
+    });
+    count as i32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v4(a: [u8; 4]) -> u128 {
+        key_of(&a)
+    }
+    fn v6(s: &str) -> u128 {
+        // Tiny parser for full-form or "x:y::" test addresses.
+        let (head, tail) = match s.find("::") {
+            Some(i) => (&s[..i], &s[i + 2..]),
+            None => (s, ""),
+        };
+        let h: Vec<u16> = head.split(':').filter(|x| !x.is_empty()).map(|x| u16::from_str_radix(x, 16).unwrap()).collect();
+        let t: Vec<u16> = tail.split(':').filter(|x| !x.is_empty()).map(|x| u16::from_str_radix(x, 16).unwrap()).collect();
+        let mut w = h.clone();
+        w.resize(8 - t.len(), 0);
+        w.extend(t);
+        w.iter().fold(0u128, |k, &x| (k << 16) | x as u128)
+    }
+
+    fn table() -> &'static mut AllowedIps {
+        crate::state::fresh();
+        &mut state::state().routes
+    }
+
+    /// Brute-force longest-prefix match over a list of (key, cidr, peer).
+    fn reference(entries: &[(u128, u8, u16)], key: u128) -> Option<u16> {
+        entries.iter().filter(|e| (e.0 ^ key) & mask(e.1) == 0).max_by_key(|e| e.1).map(|e| e.2)
+    }
+
+    #[test]
+    fn longest_prefix_v4() {
+        let t = table();
+        t.insert(0, v4([10, 0, 0, 0]), 8, 1).unwrap();
+        t.insert(0, v4([10, 1, 0, 0]), 16, 2).unwrap();
+        t.insert(0, v4([10, 1, 2, 3]), 32, 3).unwrap();
+        t.insert(0, v4([10, 1, 2, 99]), 24, 4).unwrap(); // host bits masked → 10.1.2.0/24
+        assert_eq!(t.lookup(0, v4([10, 9, 9, 9])), Some(1));
+        assert_eq!(t.lookup(0, v4([10, 1, 9, 9])), Some(2));
+        assert_eq!(t.lookup(0, v4([10, 1, 2, 3])), Some(3));
+        assert_eq!(t.lookup(0, v4([10, 1, 2, 4])), Some(4));
+        assert_eq!(t.lookup(0, v4([11, 0, 0, 0])), None);
+        assert_eq!(t.lookup(1, v4([10, 0, 0, 0])), None); // other family
+        t.insert(0, 0, 0, 7).unwrap();
+        assert_eq!(t.lookup(0, v4([11, 0, 0, 0])), Some(7));
+        assert_eq!(t.lookup(0, v4([255, 255, 255, 255])), Some(7));
+        assert_eq!(t.len(), 5);
+        assert_eq!(t.insert(0, 0, 33, 1), Err(E_BAD_ARG));
+    }
+
+    #[test]
+    fn longest_prefix_v6() {
+        let t = table();
+        t.insert(1, v6("fd00::"), 8, 1).unwrap();
+        t.insert(1, v6("fd00:1::"), 32, 2).unwrap();
+        t.insert(1, v6("fd00:1::5"), 128, 3).unwrap();
+        t.insert(1, v6("2001:db8::"), 32, 4).unwrap();
+        assert_eq!(t.lookup(1, v6("fd12::1")), Some(1));
+        assert_eq!(t.lookup(1, v6("fd00:1:2::1")), Some(2));
+        assert_eq!(t.lookup(1, v6("fd00:1::5")), Some(3));
+        assert_eq!(t.lookup(1, v6("fd00:1::6")), Some(2));
+        assert_eq!(t.lookup(1, v6("2001:db8:ffff::")), Some(4));
+        assert_eq!(t.lookup(1, v6("2001:db9::")), None);
+        assert_eq!(t.lookup(0, v6("fd00::")), None);
+        t.insert(1, v6("::"), 0, 9).unwrap();
+        assert_eq!(t.lookup(1, v6("2001:db9::")), Some(9));
+        assert_eq!(t.insert(1, 0, 129, 1), Err(E_BAD_ARG));
+    }
+
+    #[test]
+    fn move_remove_remove_peer() {
+        let t = table();
+        t.insert(0, v4([10, 0, 0, 0]), 24, 1).unwrap();
+        t.insert(0, v4([10, 0, 1, 0]), 24, 1).unwrap();
+        t.insert(1, v6("fd00::"), 64, 1).unwrap();
+        t.insert(0, v4([10, 0, 0, 0]), 16, 2).unwrap();
+        // Move 10.0.1.0/24 to peer 3: count unchanged.
+        t.insert(0, v4([10, 0, 1, 0]), 24, 3).unwrap();
+        assert_eq!(t.len(), 4);
+        assert_eq!(t.lookup(0, v4([10, 0, 1, 1])), Some(3));
+        // Remove the /24 of peer 1: the /16 now covers it.
+        assert_eq!(t.remove(0, v4([10, 0, 0, 7]), 24), Ok(()));
+        assert_eq!(t.lookup(0, v4([10, 0, 0, 1])), Some(2));
+        assert_eq!(t.remove(0, v4([10, 0, 0, 0]), 24), Err(E_NO_ROUTE));
+        assert_eq!(t.remove(0, v4([10, 0, 0, 0]), 8), Err(E_NO_ROUTE));
+        assert_eq!(t.len(), 3);
+        assert_eq!(t.remove_peer(1), 1);
+        assert_eq!(t.lookup(1, v6("fd00::1")), None);
+        assert_eq!(t.remove_peer(1), 0);
+        assert_eq!(t.remove_peer(3), 1);
+        assert_eq!(t.remove_peer(2), 1);
+        assert_eq!(t.len(), 0);
+        assert_eq!(t.roots, [0, 0]);
+        // Every node went back to the free list.
+        assert_eq!(t.available(), MAX_NODES - 1);
+    }
+
+    #[test]
+    fn exports_and_list() {
+        crate::state::fresh();
+        let s = mem::scratch_ptr();
+        let a4 = s;
+        let a6 = s + 16;
+        let out = s + 64;
+        assert!(mem::write(a4, &[192, 168, 7, 9]));
+        let mut six = [0u8; 16];
+        six[0] = 0xfd;
+        six[15] = 0x42;
+        assert!(mem::write(a6, &six));
+        assert_eq!(ts_route_insert(4, a4, 24, 5), 0);
+        assert_eq!(ts_route_insert(4, a4, 32, 5), 0);
+        assert_eq!(ts_route_insert(6, a6, 48, 5), 0);
+        assert_eq!(ts_route_insert(4, a4, 8, 6), 0);
+        assert_eq!(ts_route_insert(5, a4, 8, 6), E_BAD_ARG);
+        assert_eq!(ts_route_insert(4, a4, 33, 6), E_BAD_ARG);
+        assert_eq!(ts_route_insert(6, a6, 129, 6), E_BAD_ARG);
+        assert_eq!(ts_route_insert(4, a4, 8, MAX_PEERS as u32), E_BAD_ARG);
+        assert_eq!(ts_route_insert(4, 0, 8, 1), E_BAD_ARG);
+        assert_eq!(ts_route_lookup(4, a4), 5);
+        assert_eq!(ts_route_lookup(6, a6), 5);
+        assert_eq!(ts_route_lookup(7, a6), E_BAD_ARG);
+        assert_eq!(ts_route_list(5, out, 0), 3);
+        assert_eq!(ts_route_list(5, out, 2), 3);
+        assert_eq!(ts_route_list(5, out, 10), 3);
+        let e = mem::bytes(out, 60).unwrap();
+        assert_eq!(&e[..8], &[4, 24, 0, 0, 192, 168, 7, 0]);
+        assert_eq!(&e[8..20], &[0; 12]);
+        assert_eq!(&e[20..28], &[4, 32, 0, 0, 192, 168, 7, 9]);
+        assert_eq!(&e[40..44], &[6, 48, 0, 0]);
+        let mut masked = [0u8; 16];
+        masked[0] = 0xfd;
+        assert_eq!(&e[44..60], &masked);
+        assert_eq!(ts_route_list(MAX_PEERS as u32, out, 1), E_BAD_ARG);
+        assert_eq!(ts_route_list(5, 8, 1), E_BAD_ARG);
+        assert_eq!(ts_route_remove(4, a4, 32), 0);
+        assert_eq!(ts_route_remove(4, a4, 32), E_NO_ROUTE);
+        assert_eq!(ts_route_lookup(4, a4), 5);
+        assert_eq!(ts_route_remove_peer(5), 2);
+        assert_eq!(ts_route_lookup(4, a4), 6);
+        assert_eq!(ts_route_lookup(6, a6), E_NO_ROUTE);
+        assert_eq!(ts_route_remove_peer(MAX_PEERS as u32), E_BAD_ARG);
+    }
+
+    #[test]
+    fn many_prefixes_match_brute_force() {
+        let t = table();
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut rng = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        // 14,000 draws per family (> 10,000 distinct each); short prefixes make many of them nest.
+        let mut m4 = std::collections::HashMap::new();
+        let mut m6 = std::collections::HashMap::new();
+        for _ in 0..14_000 {
+            let r = rng();
+            let a = r as u32 as u128;
+            let cidr = 8 + (r >> 32) as u8 % 25;
+            let peer = (r >> 40) as u16 % 1000;
+            let k = (a << 96) & mask(cidr);
+            t.insert(0, k, cidr, peer).unwrap();
+            m4.insert((k, cidr), peer);
+            let r2 = rng();
+            let a6 = (0xfd00u128 << 112) | ((r2 as u128 & 0xffff_ffff) << 80) | rng() as u128;
+            let c6 = 16 + (r2 >> 32) as u8 % 113;
+            let k6 = a6 & mask(c6);
+            t.insert(1, k6, c6, peer).unwrap();
+            m6.insert((k6, c6), peer);
+        }
+        let mut e4: Vec<(u128, u8, u16)> = m4.iter().map(|(k, p)| (k.0, k.1, *p)).collect();
+        let e6: Vec<(u128, u8, u16)> = m6.iter().map(|(k, p)| (k.0, k.1, *p)).collect();
+        e4.sort();
+        assert!(e4.len() > 10_000 && e6.len() > 10_000, "{} {}", e4.len(), e6.len());
+        assert_eq!(t.len(), e4.len() + e6.len());
+        for i in 0..4000 {
+            let r = rng();
+            let k4 = if i % 2 == 0 {
+                (r as u32 as u128) << 96
+            } else {
+                let pick = &e4[(r >> 32) as usize % e4.len()];
+                pick.0 | (((rng() as u32 as u128) << 96) & !mask(pick.1))
+            };
+            assert_eq!(t.lookup(0, k4), reference(&e4, k4));
+            let pick = &e6[(r >> 32) as usize % e6.len()];
+            let k6 = pick.0 | (rng() as u128 & !mask(pick.1));
+            assert_eq!(t.lookup(1, k6), reference(&e6, k6));
+        }
+        // Remove half, check again, then list one peer against the reference.
+        for (i, e) in e4.clone().iter().enumerate() {
+            if i % 2 == 0 {
+                t.remove(0, e.0, e.1).unwrap();
+            }
+        }
+        let e4: Vec<_> = e4.iter().enumerate().filter(|(i, _)| i % 2 == 1).map(|(_, e)| *e).collect();
+        for _ in 0..2000 {
+            let pick = &e4[rng() as usize % e4.len()];
+            let k4 = pick.0 | (((rng() as u32 as u128) << 96) & !mask(pick.1));
+            assert_eq!(t.lookup(0, k4), reference(&e4, k4));
+        }
+        let mut listed = Vec::new();
+        t.for_each(e4[0].2, |f, k, c| listed.push((f, k, c)));
+        let mut want: Vec<_> = e4.iter().filter(|e| e.2 == e4[0].2).map(|e| (0usize, e.0, e.1)).collect();
+        want.extend(e6.iter().filter(|e| e.2 == e4[0].2).map(|e| (1usize, e.0, e.1)));
+        want.sort();
+        assert_eq!(listed, want); // address order, IPv4 first
+    }
+
+    #[test]
+    fn capacity_is_max_prefixes() {
+        let t = table();
+        for i in 0..MAX_PREFIXES as u128 {
+            let fam = (i % 2) as usize;
+            let k = if fam == 0 { (i / 2) << 96 } else { i << 64 };
+            t.insert(fam, k, if fam == 0 { 32 } else { 64 }, (i % 1000) as u16).unwrap();
+        }
+        assert_eq!(t.len(), MAX_PREFIXES);
+        assert_eq!(t.insert(0, 0xffff_ffffu128 << 96, 32, 1), Err(E_TABLE_FULL));
+        // Moving an existing prefix still works when full.
+        assert_eq!(t.insert(0, 0, 32, 1), Ok(()));
+        assert_eq!(t.lookup(0, 0), Some(1));
+        assert_eq!(t.remove_peer(1), 67); // 66 with i % 1000 == 1, plus the moved one
+        assert!(t.insert(0, 0xffff_ffffu128 << 96, 32, 1).is_ok());
+    }
+}

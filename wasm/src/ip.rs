@@ -1,0 +1,355 @@
+//! IPv4/IPv6 header validation (smoltcp-style wrapper): just enough to route a packet
+//! (addresses), trim WireGuard padding (total length) and refuse malformed headers.
+//! IPv6 extension headers are not walked: `protocol` is the first Next Header.
+
+use crate::errors::*;
+use crate::slab::{HEADROOM, SLOT_SIZE};
+use crate::{mem, state};
+
+mod field {
+    use core::ops::Range;
+    pub const VER_IHL: usize = 0;
+    pub const V4_TOTAL_LEN: Range<usize> = 2..4;
+    pub const V4_PROTO: usize = 9;
+    pub const V4_SRC: Range<usize> = 12..16;
+    pub const V4_DST: Range<usize> = 16..20;
+    pub const V4_MIN_HEADER: usize = 20;
+    pub const V6_PAYLOAD_LEN: Range<usize> = 4..6;
+    pub const V6_NEXT_HEADER: usize = 6;
+    pub const V6_SRC: Range<usize> = 8..24;
+    pub const V6_DST: Range<usize> = 24..40;
+    pub const V6_HEADER: usize = 40;
+}
+
+/// An IPv4 or IPv6 packet at the start of `buffer` (which may be longer: padding).
+pub struct Packet<T: AsRef<[u8]>> {
+    buffer: T,
+}
+
+impl<T: AsRef<[u8]>> Packet<T> {
+    pub fn new_unchecked(buffer: T) -> Packet<T> {
+        Packet { buffer }
+    }
+
+    /// `new_unchecked` + `check_len`: afterwards no accessor can panic.
+    pub fn new_checked(buffer: T) -> Result<Packet<T>, i32> {
+        let p = Packet::new_unchecked(buffer);
+        p.check_len()?;
+        Ok(p)
+    }
+
+    /// Version, header length and total length all agree with the bytes.
+    pub fn check_len(&self) -> Result<(), i32> {
+        let b = self.buffer.as_ref();
+        let first = match b.first() {
+            Some(&v) => v,
+            None => return Err(E_TRUNCATED),
+        };
+        match first >> 4 {
+            4 => {
+                if b.len() < field::V4_MIN_HEADER {
+                    return Err(E_TRUNCATED);
+                }
+                let hl = ((first & 0x0f) as usize) * 4;
+                if hl < field::V4_MIN_HEADER || hl > b.len() {
+                    return Err(E_BAD_HEADER_LEN);
+                }
+                let total = be16(b, field::V4_TOTAL_LEN.start);
+                if total > b.len() || total < hl {
+                    return Err(E_BAD_TOTAL_LEN);
+                }
+                Ok(())
+            }
+            6 => {
+                if b.len() < field::V6_HEADER {
+                    return Err(E_TRUNCATED);
+                }
+                if be16(b, field::V6_PAYLOAD_LEN.start) + field::V6_HEADER > b.len() {
+                    return Err(E_BAD_TOTAL_LEN);
+                }
+                Ok(())
+            }
+            _ => Err(E_BAD_VERSION),
+        }
+    }
+
+    pub fn version(&self) -> u8 {
+        self.buffer.as_ref()[field::VER_IHL] >> 4
+    }
+
+    /// 0 for IPv4, 1 for IPv6 (the AllowedIPs trie index).
+    pub fn family(&self) -> usize {
+        (self.version() == 6) as usize
+    }
+
+    pub fn header_len(&self) -> usize {
+        if self.version() == 4 {
+            ((self.buffer.as_ref()[field::VER_IHL] & 0x0f) as usize) * 4
+        } else {
+            field::V6_HEADER
+        }
+    }
+
+    /// Length of the packet itself (the buffer may carry padding after it).
+    pub fn total_len(&self) -> usize {
+        let b = self.buffer.as_ref();
+        if self.version() == 4 {
+            be16(b, field::V4_TOTAL_LEN.start)
+        } else {
+            be16(b, field::V6_PAYLOAD_LEN.start) + field::V6_HEADER
+        }
+    }
+
+    pub fn protocol(&self) -> u8 {
+        let b = self.buffer.as_ref();
+        if self.version() == 4 {
+            b[field::V4_PROTO]
+        } else {
+            b[field::V6_NEXT_HEADER]
+        }
+    }
+
+    pub fn src_addr(&self) -> &[u8] {
+        let b = self.buffer.as_ref();
+        if self.version() == 4 {
+            &b[field::V4_SRC]
+        } else {
+            &b[field::V6_SRC]
+        }
+    }
+
+    pub fn dst_addr(&self) -> &[u8] {
+        let b = self.buffer.as_ref();
+        if self.version() == 4 {
+            &b[field::V4_DST]
+        } else {
+            &b[field::V6_DST]
+        }
+    }
+}
+
+fn be16(b: &[u8], at: usize) -> usize {
+    match (b.get(at), b.get(at + 1)) {
+        (Some(&h), Some(&l)) => ((h as usize) << 8) | l as usize,
+        _ => 0,
+    }
+}
+
+/// Largest IP packet a slot can hold after the headroom.
+const MAX_IN_SLOT: usize = SLOT_SIZE - HEADROOM;
+
+/// Packet i is at `offs[i] + HEADROOM`, `lens[i]` bytes; `res[i]` (i32) = 4 or 6 or a
+/// negative code (counted in drop stats; E_TOO_BIG if `lens[i] > SLOT_SIZE - HEADROOM`,
+/// E_BAD_ARG if the range is not accessible). Returns the number of valid packets, or 0
+/// without touching anything if one of the arrays is out of bounds.
+#[no_mangle]
+pub extern "C" fn ts_ip_parse_batch(offs: u32, lens: u32, res: u32, n: u32) -> u32 {
+    let (o, l, r) = match (mem::words(offs, n), mem::words(lens, n), mem::words(res, n)) {
+        (Some(o), Some(l), Some(r)) => (o, l, r),
+        _ => return 0,
+    };
+    let drops = &mut state::state().drops;
+    let mut ok = 0;
+    for i in 0..o.len() {
+        let len = l.get(i) as usize;
+        let code = if len > MAX_IN_SLOT {
+            E_TOO_BIG
+        } else {
+            match mem::bytes(o.get(i).wrapping_add(HEADROOM as u32), len) {
+                None => E_BAD_ARG,
+                Some(b) => match Packet::new_checked(b) {
+                    Ok(p) => p.version() as i32,
+                    Err(e) => e,
+                },
+            }
+        };
+        if code < 0 {
+            drops.count(code);
+        } else {
+            ok += 1;
+        }
+        r.set(i, code as u32);
+    }
+    ok
+}
+
+/// Validates one packet at `(ptr, len)` and, if valid, writes 40 bytes at `out`:
+/// `version u8, proto u8, hdr_len u16 LE, total_len u32 LE, src[16], dst[16]`
+/// (IPv4 addresses in the first 4 bytes, the rest zero). Returns the version or a code
+/// (E_BAD_ARG for an inaccessible range); nothing is written on error. Not counted.
+#[no_mangle]
+pub extern "C" fn ts_ip_info(ptr: u32, len: u32, out: u32) -> i32 {
+    let b = match mem::bytes(ptr, len as usize) {
+        Some(b) => b,
+        None => return E_BAD_ARG,
+    };
+    let p = match Packet::new_checked(b) {
+        Ok(p) => p,
+        Err(e) => return e,
+    };
+    let mut info = [0u8; 40];
+    info[0] = p.version();
+    info[1] = p.protocol();
+    info[2..4].copy_from_slice(&(p.header_len() as u16).to_le_bytes());
+    info[4..8].copy_from_slice(&(p.total_len() as u32).to_le_bytes());
+    let (s, d) = (p.src_addr(), p.dst_addr());
+    if let Some(x) = info.get_mut(8..8 + s.len()) {
+        x.copy_from_slice(s);
+    }
+    if let Some(x) = info.get_mut(24..24 + d.len()) {
+        x.copy_from_slice(d);
+    }
+    let v = p.version() as i32;
+    if mem::write(out, &info) {
+        v
+    } else {
+        E_BAD_ARG
+    }
+}
+
+#[cfg(test)]
+pub mod tests {
+    use super::*;
+
+    /// 20-byte IPv4 header (UDP 10.0.0.1 -> 10.0.0.2) + `payload` bytes.
+    pub fn v4(src: [u8; 4], dst: [u8; 4], payload: usize) -> Vec<u8> {
+        let total = 20 + payload;
+        let mut p = vec![0x45, 0, (total >> 8) as u8, total as u8, 0, 0, 0x40, 0, 64, 17, 0, 0];
+        p.extend_from_slice(&src);
+        p.extend_from_slice(&dst);
+        p.resize(total, 0xab);
+        p
+    }
+
+    pub fn v6(src: [u8; 16], dst: [u8; 16], payload: usize) -> Vec<u8> {
+        let mut p = vec![0x60, 0, 0, 0, (payload >> 8) as u8, payload as u8, 58, 64];
+        p.extend_from_slice(&src);
+        p.extend_from_slice(&dst);
+        p.resize(40 + payload, 0xcd);
+        p
+    }
+
+    #[test]
+    fn valid_v4() {
+        let b = v4([10, 0, 0, 1], [10, 0, 0, 2], 8);
+        let p = Packet::new_checked(&b[..]).unwrap();
+        assert_eq!((p.version(), p.family(), p.header_len(), p.total_len(), p.protocol()), (4, 0, 20, 28, 17));
+        assert_eq!(p.src_addr(), &[10, 0, 0, 1]);
+        assert_eq!(p.dst_addr(), &[10, 0, 0, 2]);
+        // Options: IHL 6 still valid.
+        let mut o = b.clone();
+        o[0] = 0x46;
+        assert_eq!(Packet::new_checked(&o[..]).unwrap().header_len(), 24);
+        // Minimal: a bare 20-byte header.
+        let h = v4([1, 2, 3, 4], [5, 6, 7, 8], 0);
+        assert_eq!(Packet::new_checked(&h[..]).unwrap().total_len(), 20);
+    }
+
+    #[test]
+    fn valid_v6() {
+        let mut s = [0u8; 16];
+        s[0] = 0xfd;
+        s[15] = 1;
+        let b = v6(s, [0xff; 16], 12);
+        let p = Packet::new_checked(&b[..]).unwrap();
+        assert_eq!((p.version(), p.family(), p.header_len(), p.total_len(), p.protocol()), (6, 1, 40, 52, 58));
+        assert_eq!(p.src_addr(), &s);
+        assert_eq!(p.dst_addr(), &[0xff; 16]);
+    }
+
+    #[test]
+    fn truncated() {
+        assert_eq!(Packet::new_checked(&[][..]).err(), Some(E_TRUNCATED));
+        let b = v4([10, 0, 0, 1], [10, 0, 0, 2], 0);
+        assert_eq!(Packet::new_checked(&b[..19]).err(), Some(E_TRUNCATED));
+        let b6 = v6([1; 16], [2; 16], 0);
+        assert_eq!(Packet::new_checked(&b6[..39]).err(), Some(E_TRUNCATED));
+        // Header fine, payload cut: total length larger than the bytes.
+        let b = v4([10, 0, 0, 1], [10, 0, 0, 2], 100);
+        assert_eq!(Packet::new_checked(&b[..60]).err(), Some(E_BAD_TOTAL_LEN));
+        let b6 = v6([1; 16], [2; 16], 100);
+        assert_eq!(Packet::new_checked(&b6[..139]).err(), Some(E_BAD_TOTAL_LEN));
+    }
+
+    #[test]
+    fn oversized() {
+        // Buffer longer than the packet (WireGuard padding): valid, total_len trims.
+        let mut b = v4([10, 0, 0, 1], [10, 0, 0, 2], 5);
+        b.resize(2032, 0);
+        assert_eq!(Packet::new_checked(&b[..]).unwrap().total_len(), 25);
+        let mut b6 = v6([1; 16], [2; 16], 3);
+        b6.resize(64, 0);
+        assert_eq!(Packet::new_checked(&b6[..]).unwrap().total_len(), 43);
+        // Lengths claiming more than any buffer holds.
+        let mut big = v4([10, 0, 0, 1], [10, 0, 0, 2], 0);
+        big[2] = 0xff;
+        big[3] = 0xff;
+        assert_eq!(Packet::new_checked(&big[..]).err(), Some(E_BAD_TOTAL_LEN));
+        let mut big6 = v6([1; 16], [2; 16], 0);
+        big6[4] = 0xff;
+        big6[5] = 0xd8; // 65496 + 40 = 65536
+        assert_eq!(Packet::new_checked(&big6[..]).err(), Some(E_BAD_TOTAL_LEN));
+    }
+
+    #[test]
+    fn bad_version_ihl_total() {
+        for v in [0u8, 1, 5, 7, 15] {
+            let mut b = v4([10, 0, 0, 1], [10, 0, 0, 2], 30);
+            b[0] = (v << 4) | 5;
+            assert_eq!(Packet::new_checked(&b[..]).err(), Some(E_BAD_VERSION), "version {}", v);
+        }
+        let mut b = v4([10, 0, 0, 1], [10, 0, 0, 2], 0);
+        b[0] = 0x44;
+        assert_eq!(Packet::new_checked(&b[..]).err(), Some(E_BAD_HEADER_LEN));
+        b[0] = 0x40;
+        assert_eq!(Packet::new_checked(&b[..]).err(), Some(E_BAD_HEADER_LEN));
+        b[0] = 0x46; // 24-byte header in 20 bytes
+        assert_eq!(Packet::new_checked(&b[..]).err(), Some(E_BAD_HEADER_LEN));
+        let mut b = v4([10, 0, 0, 1], [10, 0, 0, 2], 10);
+        b[0] = 0x46;
+        b[3] = 22; // total 22 < header 24
+        assert_eq!(Packet::new_checked(&b[..]).err(), Some(E_BAD_TOTAL_LEN));
+        b[0] = 0x45;
+        b[3] = 19; // total < 20
+        assert_eq!(Packet::new_checked(&b[..]).err(), Some(E_BAD_TOTAL_LEN));
+        b[3] = 31; // total 31 > 30 bytes
+        assert_eq!(Packet::new_checked(&b[..]).err(), Some(E_BAD_TOTAL_LEN));
+    }
+
+    #[test]
+    fn exports() {
+        state::fresh();
+        assert_eq!(crate::slab::ts_pool_init(4, 4), 0);
+        let s = crate::slab::ts_scratch_ptr();
+        let slots: Vec<u32> = (0..4).map(|_| crate::slab::ts_pool_alloc()).collect();
+        let pkts = [v4([10, 0, 0, 1], [10, 0, 0, 2], 4), v6([1; 16], [2; 16], 0), vec![0x50; 40], v4([1; 4], [2; 4], 0)];
+        let lens = [24u32, 40, 40, 2033];
+        for i in 0..4 {
+            assert!(mem::write(slots[i] + 16, &pkts[i][..pkts[i].len().min(2000)]));
+            assert!(mem::write(s + 4 * i as u32, &slots[i].to_le_bytes()));
+            assert!(mem::write(s + 16 + 4 * i as u32, &lens[i].to_le_bytes()));
+        }
+        assert_eq!(ts_ip_parse_batch(s, s + 16, s + 32, 4), 2);
+        let res: Vec<i32> = (0..4).map(|i| i32::from_le_bytes(mem::read::<4>(s + 32 + 4 * i).unwrap())).collect();
+        assert_eq!(res, vec![4, 6, E_BAD_VERSION, E_TOO_BIG]);
+        let d = &state::state().drops;
+        assert_eq!((d.get(E_BAD_VERSION), d.get(E_TOO_BIG)), (1, 1));
+        assert_eq!(ts_ip_parse_batch(0, s, s, 1), 0);
+
+        // ts_ip_info on the v4 packet.
+        let out = s + 1024;
+        assert_eq!(ts_ip_info(slots[0] + 16, 24, out), 4);
+        let info = mem::read::<40>(out).unwrap();
+        assert_eq!(&info[..8], &[4, 17, 20, 0, 24, 0, 0, 0]);
+        assert_eq!(&info[8..12], &[10, 0, 0, 1]);
+        assert_eq!(&info[12..24], &[0; 12]);
+        assert_eq!(&info[24..28], &[10, 0, 0, 2]);
+        assert_eq!(ts_ip_info(slots[1] + 16, 40, out), 6);
+        assert_eq!(mem::read::<16>(out + 8).unwrap(), [1; 16]);
+        assert_eq!(ts_ip_info(slots[0] + 16, 10, out), E_TRUNCATED);
+        assert_eq!(ts_ip_info(0, 24, out), E_BAD_ARG);
+        assert_eq!(ts_ip_info(slots[0] + 16, 24, 0), E_BAD_ARG);
+        // Not counted.
+        assert_eq!(state::state().drops.get(E_TRUNCATED), 0);
+    }
+}

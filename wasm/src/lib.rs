@@ -1,0 +1,26 @@
+//! tunslab data plane: a slab pool of packet slots in linear memory, IP parsing,
+//! ChaCha20-Poly1305 and WireGuard transport, all in place in the slots.
+//! The ABI is described in `../ABI.md`.
+#![cfg_attr(not(test), no_std)]
+
+pub mod errors;
+pub mod mem;
+pub mod state;
+pub mod stats;
+pub mod slab;
+pub mod ip;
+pub mod chacha20;
+pub mod poly1305;
+pub mod aead;
+pub mod replay;
+pub mod allowed_ips;
+pub mod keypairs;
+pub mod peers;
+pub mod message;
+pub mod transport;
+
+#[cfg(all(not(test), target_arch = "wasm32"))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    core::arch::wasm32::unreachable()
+}

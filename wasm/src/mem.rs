@@ -1,0 +1,315 @@
+//! Bounds-checked access to linear memory: the only place where a `u32` pointer from
+//! TypeScript becomes a Rust slice, and (with `state.rs`) the only `unsafe` in the crate.
+//!
+//! TypeScript may point into exactly two regions:
+//! - the [`Shared`] static (the scratch area and the peers' endpoint sockaddrs), and
+//! - `[__heap_base, memory size)`: the slab chunks and anything else grown at run time.
+//!
+//! Everything else (Rust's stack and the private `State` static) is refused, so a pointer
+//! from TypeScript can never alias memory Rust holds references to. A zero-length range is
+//! always accepted (as an empty slice, whatever the pointer) so `aad = 0, aad_len = 0` works.
+//!
+//! On the host (`cfg(test)`) "linear memory" is a per-thread, 64 KiB-aligned zeroed
+//! allocation with the same layout rules, so pool and transport logic are unit-tested with
+//! the same offset checks.
+
+use crate::peers::MAX_PEERS;
+
+pub const PAGE: usize = 65536;
+/// Static 16-aligned scratch region TypeScript lays its own typed arrays in.
+pub const SCRATCH_LEN: usize = 1 << 20;
+/// Per-peer sockaddr storage (sockaddr_in6 is 28 bytes; 32 keeps entries 16-aligned).
+pub const ENDPOINT_LEN: usize = 32;
+
+/// The static region TypeScript may read and write directly.
+#[repr(C, align(16))]
+pub struct Shared {
+    scratch: [u8; SCRATCH_LEN],
+    endpoints: [[u8; ENDPOINT_LEN]; MAX_PEERS],
+}
+const SHARED_LEN: usize = core::mem::size_of::<Shared>();
+const ENDPOINTS_OFF: usize = SCRATCH_LEN;
+
+#[cfg(not(test))]
+mod backend {
+    use super::{Shared, ENDPOINT_LEN, MAX_PEERS, PAGE, SCRATCH_LEN};
+    use core::arch::wasm32;
+
+    // Zero-initialized, so it lives in .bss and costs nothing in the file.
+    static mut SHARED: Shared =
+        Shared { scratch: [0; SCRATCH_LEN], endpoints: [[0; ENDPOINT_LEN]; MAX_PEERS] };
+
+    extern "C" {
+        // Synthesized by wasm-ld: first byte after Rust's stack, data and .bss.
+        static __heap_base: u8;
+    }
+
+    pub fn shared_base() -> usize {
+        // SAFETY: only the address is taken; no reference to the static is created.
+        unsafe { core::ptr::addr_of!(SHARED) as usize }
+    }
+    pub fn heap_base() -> usize {
+        // SAFETY: as above, address only.
+        unsafe { core::ptr::addr_of!(__heap_base) as usize }
+    }
+    pub fn size() -> usize {
+        wasm32::memory_size(0) * PAGE
+    }
+    /// Grows memory by `pages`; returns the byte offset of the new region.
+    pub fn grow(pages: usize) -> Option<usize> {
+        let old = wasm32::memory_grow(0, pages);
+        if old == usize::MAX {
+            None
+        } else {
+            Some(old * PAGE)
+        }
+    }
+    pub fn at(off: usize) -> *mut u8 {
+        off as *mut u8
+    }
+}
+
+#[cfg(test)]
+pub mod backend {
+    use super::{PAGE, SHARED_LEN};
+    use std::alloc::{alloc_zeroed, dealloc, Layout};
+    use std::cell::Cell;
+
+    /// Where the fake `Shared` static sits, and where the fake heap starts.
+    pub const HOST_SHARED: usize = PAGE;
+    pub const HOST_HEAP_BASE: usize = (HOST_SHARED + SHARED_LEN + PAGE - 1) / PAGE * PAGE;
+    /// Reserved (lazily zeroed) size of one thread's fake memory.
+    pub const HOST_MAX: usize = 4096 * PAGE;
+
+    thread_local! {
+        static BASE: Cell<*mut u8> = Cell::new(core::ptr::null_mut());
+        static SIZE: Cell<usize> = Cell::new(HOST_HEAP_BASE);
+        static LIMIT: Cell<usize> = Cell::new(HOST_MAX);
+    }
+
+    fn layout() -> Layout {
+        match Layout::from_size_align(HOST_MAX, PAGE) {
+            Ok(l) => l,
+            Err(_) => panic!("layout"),
+        }
+    }
+    fn base() -> *mut u8 {
+        BASE.with(|b| {
+            if b.get().is_null() {
+                // SAFETY: non-zero size layout; calloc-style lazily zeroed pages.
+                let p = unsafe { alloc_zeroed(layout()) };
+                assert!(!p.is_null(), "host memory");
+                b.set(p);
+            }
+            b.get()
+        })
+    }
+    /// Fresh, zeroed memory for this thread (a new "instance").
+    pub fn reset() {
+        BASE.with(|b| {
+            if !b.get().is_null() {
+                // SAFETY: allocated above with the same layout.
+                unsafe { dealloc(b.get(), layout()) };
+                b.set(core::ptr::null_mut());
+            }
+        });
+        SIZE.with(|s| s.set(HOST_HEAP_BASE));
+        LIMIT.with(|l| l.set(HOST_MAX));
+    }
+    /// Caps how far this thread's memory may grow (to test `memory.grow` failure).
+    pub fn set_limit(bytes: usize) {
+        LIMIT.with(|l| l.set(bytes.min(HOST_MAX)));
+    }
+    pub fn shared_base() -> usize {
+        HOST_SHARED
+    }
+    pub fn heap_base() -> usize {
+        HOST_HEAP_BASE
+    }
+    pub fn size() -> usize {
+        SIZE.with(|s| s.get())
+    }
+    pub fn grow(pages: usize) -> Option<usize> {
+        let old = size();
+        let new = old.checked_add(pages.checked_mul(PAGE)?)?;
+        if new > LIMIT.with(|l| l.get()) {
+            return None;
+        }
+        SIZE.with(|s| s.set(new));
+        Some(old)
+    }
+    pub fn at(off: usize) -> *mut u8 {
+        base().wrapping_add(off)
+    }
+}
+
+#[cfg(test)]
+pub use backend::{reset as host_reset, set_limit as host_set_limit};
+
+pub use backend::grow;
+
+/// Current size of linear memory in bytes.
+pub fn size() -> usize {
+    backend::size()
+}
+
+/// Start of `(ptr, len)` if the whole range is accessible to TypeScript.
+fn check(ptr: u32, len: usize) -> Option<usize> {
+    let start = ptr as usize;
+    let end = start.checked_add(len)?;
+    let sh = backend::shared_base();
+    if start >= sh && end <= sh + SHARED_LEN {
+        return Some(start);
+    }
+    if start >= backend::heap_base() && end <= backend::size() {
+        return Some(start);
+    }
+    None
+}
+
+/// `true` if `(ptr, len)` is accessible; `len` is u64 so `n * stride` products cannot wrap.
+pub fn valid(ptr: u32, len: u64) -> bool {
+    len == 0 || (len <= u32::MAX as u64 && check(ptr, len as usize).is_some())
+}
+
+/// Read-only view of `(ptr, len)`. Callers hold at most one view of a range at a time
+/// and never across another call into this module that could hand out an overlapping
+/// mutable view.
+pub fn bytes(ptr: u32, len: usize) -> Option<&'static [u8]> {
+    if len == 0 {
+        return Some(&[]);
+    }
+    let start = check(ptr, len)?;
+    // SAFETY: the range lies inside linear memory that TypeScript owns (see module doc),
+    // so it is not any Rust object; wasm memory never shrinks, so it stays valid.
+    Some(unsafe { core::slice::from_raw_parts(backend::at(start), len) })
+}
+
+/// Mutable view of `(ptr, len)`; same rules as [`bytes`].
+pub fn bytes_mut(ptr: u32, len: usize) -> Option<&'static mut [u8]> {
+    if len == 0 {
+        return Some(&mut []);
+    }
+    let start = check(ptr, len)?;
+    // SAFETY: as in `bytes`.
+    Some(unsafe { core::slice::from_raw_parts_mut(backend::at(start), len) })
+}
+
+/// Copies `N` bytes at `ptr` out (keys, nonces: copied so they may overlap the buffer).
+pub fn read<const N: usize>(ptr: u32) -> Option<[u8; N]> {
+    let src = bytes(ptr, N)?;
+    let mut out = [0u8; N];
+    out.copy_from_slice(src);
+    Some(out)
+}
+
+/// Copies `data` to `ptr`; `false` (nothing written) if out of bounds.
+pub fn write(ptr: u32, data: &[u8]) -> bool {
+    match bytes_mut(ptr, data.len()) {
+        Some(dst) => {
+            dst.copy_from_slice(data);
+            true
+        }
+        None => false,
+    }
+}
+
+/// Writes `vals` as little-endian f64s (how 64-bit counters cross the ABI).
+pub fn write_f64s(ptr: u32, vals: &[f64]) -> bool {
+    let dst = match bytes_mut(ptr, vals.len() * 8) {
+        Some(d) => d,
+        None => return false,
+    };
+    for (d, v) in dst.chunks_exact_mut(8).zip(vals) {
+        d.copy_from_slice(&v.to_le_bytes());
+    }
+    true
+}
+
+/// A validated array of `n` u32s (offset lists, lengths, result codes). Elements are read
+/// and written one at a time through raw pointers, never as a long-lived slice, so the
+/// arrays may sit anywhere (even overlapping each other) without aliasing a slot view.
+#[derive(Clone, Copy)]
+pub struct Words {
+    start: usize,
+    n: usize,
+}
+
+/// Validates `n` u32s at `ptr` (no alignment needed: wasm loads are unaligned-safe).
+pub fn words(ptr: u32, n: u32) -> Option<Words> {
+    if n == 0 {
+        return Some(Words { start: 0, n: 0 });
+    }
+    let len = (n as usize).checked_mul(4)?;
+    let start = check(ptr, len)?;
+    Some(Words { start, n: n as usize })
+}
+
+impl Words {
+    pub fn len(&self) -> usize {
+        self.n
+    }
+    /// Element `i`, or 0 if `i` is out of range.
+    pub fn get(&self, i: usize) -> u32 {
+        if i >= self.n {
+            return 0;
+        }
+        // SAFETY: `start + 4n` was bounds-checked by `words`; memory never shrinks.
+        unsafe { core::ptr::read_unaligned(backend::at(self.start + 4 * i) as *const u32) }
+    }
+    /// Sets element `i`; ignored if `i` is out of range.
+    pub fn set(&self, i: usize, v: u32) {
+        if i >= self.n {
+            return;
+        }
+        // SAFETY: as in `get`.
+        unsafe { core::ptr::write_unaligned(backend::at(self.start + 4 * i) as *mut u32, v) }
+    }
+}
+
+/// Pointer to the scratch region.
+pub fn scratch_ptr() -> u32 {
+    backend::shared_base() as u32
+}
+
+/// Pointer to peer `peer`'s 32-byte endpoint storage (caller checks `peer < MAX_PEERS`).
+pub fn endpoint_ptr(peer: usize) -> u32 {
+    (backend::shared_base() + ENDPOINTS_OFF + peer * ENDPOINT_LEN) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regions() {
+        host_reset();
+        let sp = scratch_ptr();
+        assert!(bytes(sp, SCRATCH_LEN).is_some());
+        assert!(bytes(sp, SCRATCH_LEN + 1).is_some()); // runs into the endpoints: same static
+        assert!(bytes(sp - 1, 1).is_none()); // private memory below
+        assert!(bytes(endpoint_ptr(MAX_PEERS - 1), ENDPOINT_LEN).is_some());
+        assert!(bytes(endpoint_ptr(MAX_PEERS - 1), ENDPOINT_LEN + 1).is_none());
+        assert!(bytes(0, 1).is_none());
+        assert!(bytes(0, 0).is_some());
+        let top = size() as u32;
+        assert!(bytes(top, 1).is_none());
+        assert!(bytes(top - 4, 4).is_none()); // fresh host memory: nothing above heap_base yet
+        assert!(bytes(u32::MAX, 2).is_none());
+        let off = grow(1).unwrap() as u32;
+        assert_eq!(off, top);
+        assert!(write(off + PAGE as u32 - 8, &[1; 8]));
+        assert_eq!(read::<8>(off + PAGE as u32 - 8), Some([1; 8]));
+        assert!(words(off, (PAGE / 4) as u32).is_some());
+        assert!(words(off, (PAGE / 4) as u32 + 1).is_none());
+        assert!(words(off, u32::MAX).is_none());
+        let w = words(off, 2).unwrap();
+        w.set(1, 0xdead_beef);
+        assert_eq!(w.get(1), 0xdead_beef);
+        assert_eq!(w.get(2), 0);
+        assert!(write_f64s(off, &[1.5, 2.0]));
+        assert_eq!(read::<8>(off), Some(1.5f64.to_le_bytes()));
+        assert!(!valid(off, u64::from(u32::MAX) + 1));
+        assert!(valid(0, 0));
+    }
+}
