@@ -52,6 +52,7 @@ export const E_AUTH = -9;
 export const E_REPLAY = -10;
 export const E_NO_ROUTE = -11;
 export const E_NO_KEY = -12;
+export const E_KEY_EXPIRED = -19;
 
 /** Short name of a negative code, e.g. `-9` → `"auth"`. */
 export function dropReasonName(code: number): string {

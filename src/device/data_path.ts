@@ -18,7 +18,7 @@
  * @module
  */
 
-import { E_NO_KEY, HANDSHAKE } from "../drop_reason.ts";
+import { E_KEY_EXPIRED, E_NO_KEY, HANDSHAKE } from "../drop_reason.ts";
 import type { SlabPool } from "../slab.ts";
 import type { TunDevice } from "../tun_device.ts";
 import type { UdpSocket } from "../udp_socket.ts";
@@ -274,7 +274,10 @@ export class DataPath {
         this.#nameLens[s] = nameLen;
         s++;
         this.#hooks.onSent(peer, len - 32);
-      } else if (len === E_NO_KEY && this.#hooks.onNoKey(peer, off, this.#stagedLen(off))) {
+      } else if (
+        (len === E_NO_KEY || len === E_KEY_EXPIRED) &&
+        this.#hooks.onNoKey(peer, off, this.#stagedLen(off))
+      ) {
         // kept by the peer's staged queue until a handshake completes
       } else {
         this.#free[f++] = off;
