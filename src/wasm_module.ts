@@ -85,24 +85,27 @@ export interface TunslabExports {
 
 const WASM_URL = new URL("../wasm/tunslab.wasm", import.meta.url);
 
+let bytes: Uint8Array | undefined;
 let compiled: WebAssembly.Module | undefined;
 
-/** The compiled module, read and compiled on first use. */
-export function wasmModule(): WebAssembly.Module {
-  if (compiled === undefined) {
-    let bytes: Uint8Array;
+/** The module's bytes, read once (from the binary itself after `deno compile`). */
+export function wasmBytes(): Uint8Array {
+  if (bytes === undefined) {
     try {
       bytes = Deno.readFileSync(WASM_URL);
     } catch (e) {
       throw new Error(
         `cannot read the data plane ${WASM_URL.pathname}: run "deno task wasm:build"`,
-        {
-          cause: e,
-        },
+        { cause: e },
       );
     }
-    compiled = new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
   }
+  return bytes;
+}
+
+/** The compiled module, compiled on first use. */
+export function wasmModule(): WebAssembly.Module {
+  compiled ??= new WebAssembly.Module(wasmBytes() as Uint8Array<ArrayBuffer>);
   return compiled;
 }
 
