@@ -21,7 +21,7 @@
 
 import { parseCidr } from "./endpoint.ts";
 import { EADDRNOTAVAIL, EEXIST, ENOENT, ESRCH } from "./ffi/errno.ts";
-import { ifNameBytes, IFNAMSIZ, ifreq, IFRU } from "./ffi/ifreq.ts";
+import { ifNameBytes, IFNAMSIZ, ifreq, IFRU, InterfaceNameError } from "./ffi/ifreq.ts";
 import {
   AF_INET,
   AF_INET6,
@@ -155,10 +155,23 @@ export function isUp(name: string): boolean {
  * an AF_INET socket (replaces the primary IPv4 address). IPv6: SIOCSIFADDR with `struct in6_ifreq`
  * on an AF_INET6 socket. Returns false if the IPv6 address was already there (EEXIST).
  */
-export function addAddress(name: string, cidr: string): boolean {
+export function addAddress(name: string, cidr: string, opts: { label?: number } = {}): boolean {
   const { addr, prefix } = parseCidr(cidr);
   if (addr.length === 4) {
     const r = ifreq(name);
+    // The ioctl API holds one IPv4 address per name: further ones go on the
+    // alias label "name:N", which the kernel keeps as a secondary address.
+    if (opts.label) {
+      const suffix = new TextEncoder().encode(`:${opts.label}`);
+      const n = ifNameBytes(name).length;
+      if (n + suffix.length > IFNAMSIZ - 1) {
+        throw new InterfaceNameError(
+          `${name}:${opts.label}`,
+          "alias label too long for a second IPv4 address",
+        );
+      }
+      r.bytes.set(suffix, n);
+    }
     withSocket(AF_INET, (fd) => {
       putSockaddrIn(r.bytes, IFRU, addr);
       ioctl(fd, SIOCSIFADDR, "SIOCSIFADDR", name, r.bytes);

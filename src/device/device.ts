@@ -233,7 +233,10 @@ export class Device {
     try {
       const ifname = tun.name;
       setMtu(ifname, config.interface.mtu);
-      for (const a of config.interface.addresses) addAddress(ifname, formatCidr(a));
+      let v4 = 0;
+      for (const a of config.interface.addresses) {
+        addAddress(ifname, formatCidr(a), { label: a.family === 4 ? v4++ : 0 });
+      }
       setUp(ifname, true);
       udp = UdpSocket.bind({ port: config.interface.listenPort ?? 0 });
       const dev = new Device(ifname, pool, tun, udp, config, now);
