@@ -44,7 +44,8 @@ import { type PoolStats, SlabPool } from "../slab.ts";
 import { TunDevice } from "../tun_device.ts";
 import { UdpSocket } from "../udp_socket.ts";
 import { Poller } from "../poller.ts";
-import { addAddress, addRoute, setMtu, setUp } from "../net_config.ts";
+import { addAddress, addRoute, deleteRoute, setMtu, setUp } from "../net_config.ts";
+import { errno, libc } from "../ffi/libc.ts";
 import {
   decodeEndpoint,
   type Endpoint,
@@ -52,7 +53,7 @@ import {
   parseEndpoint,
   writeSockaddr,
 } from "../endpoint.ts";
-import { encodeBase64Key } from "../wg/keys.ts";
+import { encodeBase64Key, publicKey } from "../wg/keys.ts";
 import { DROP_REASONS } from "../drop_reason.ts";
 import { type DataHooks, DataPath, type DataPathCounters } from "./data_path.ts";
 import { DevicePeer } from "./device_peer.ts";
@@ -139,7 +140,14 @@ export class Device {
   readonly pool: SlabPool;
   readonly tun: TunDevice;
   #udp: UdpSocket;
-  readonly #poller: Poller;
+  #poller: Poller;
+  /** A socket bound by a listen-port change, swapped in by the loop (never under a pending poll). */
+  #pendingUdp: UdpSocket | undefined;
+  /** Interface addresses: AllowedIPs they cover get no kernel route. */
+  readonly #addresses: Cidr[];
+  /** Kernel routes this device installed, by prefix text. */
+  #routes = new Map<string, Cidr>();
+  #fwmark = 0;
   readonly path: DataPath;
   readonly #now: () => number;
   #local: LocalStatic | null;
@@ -184,6 +192,7 @@ export class Device {
     this.#udp = udp;
     this.#now = now;
     this.#mtu = config.interface.mtu;
+    this.#addresses = [...config.interface.addresses];
     const i = config.interface;
     this.#local = {
       privateKey: new Uint8Array(i.privateKey),
@@ -241,14 +250,7 @@ export class Device {
       udp = UdpSocket.bind({ port: config.interface.listenPort ?? 0 });
       const dev = new Device(ifname, pool, tun, udp, config, now);
       config.peers.forEach((p, k) => dev.addPeer(p, endpoints[k]));
-      // Routes for AllowedIPs not already covered by an interface address (as wg-quick).
-      for (const p of config.peers) {
-        for (const c of p.allowedIps) {
-          if (!config.interface.addresses.some((a) => covers(a, c))) {
-            addRoute(ifname, formatCidr(c));
-          }
-        }
-      }
+      dev.#syncRoutes();
       log.info("Interface {interface} up: listen port {listenPort}, {peers} peer(s), MTU {mtu}", {
         interface: ifname,
         listenPort: udp.port,
@@ -266,7 +268,7 @@ export class Device {
 
   /** The UDP port in use. */
   get listenPort(): number {
-    return this.#udp.port;
+    return (this.#pendingUdp ?? this.#udp).port;
   }
 
   /** Adds a peer from a config section; returns its id. */
@@ -300,9 +302,8 @@ export class Device {
   }
 
   #insertRoute(c: Cidr, id: number): void {
-    const ptr = this.#keysPtr; // 16 bytes of scratch suffice for an address
-    new Uint8Array(this.pool.memory.buffer, ptr, 16).set(c.bytes);
-    const rc = this.pool.wasm.ts_route_insert(c.family, ptr, c.cidr, id);
+    this.#writeAddr(c.bytes); // 16 bytes of the key scratch hold an address
+    const rc = this.pool.wasm.ts_route_insert(c.family, this.#keysPtr, c.cidr, id);
     if (rc < 0) throw new RangeError(`AllowedIPs ${formatCidr(c)}: ts_route_insert failed (${rc})`);
   }
 
@@ -655,6 +656,7 @@ export class Device {
     const path = this.path;
     let next = this.#tick(this.#now());
     while (!this.#stopping) {
+      if (this.#pendingUdp !== undefined) this.#swapUdp();
       let moved = 0;
       for (let round = 0; round < 64; round++) {
         const m = path.pumpUdp() + path.pumpTun();
@@ -671,6 +673,178 @@ export class Device {
         await this.#poller.wait(timeout);
       }
     }
+  }
+
+  #swapUdp(): void {
+    const udp = this.#pendingUdp!;
+    this.#pendingUdp = undefined;
+    this.#poller.close();
+    this.#udp.close();
+    this.#udp = udp;
+    this.path.udp = udp;
+    this.#poller = new Poller([this.tun.fd, udp.fd]);
+    log.info("Listening on UDP port {listenPort}", { listenPort: udp.port });
+  }
+
+  /**
+   * Binds a new UDP socket on `port` (0 = random) and hands it to the loop.
+   * Returns 0, or −98 (EADDRINUSE) / −5 (EIO) as wireguard-go's UAPI does.
+   */
+  setListenPort(port: number): number {
+    if (port !== 0 && port === this.listenPort) return 0;
+    let udp: UdpSocket;
+    try {
+      udp = UdpSocket.bind({ port });
+    } catch (e) {
+      log.warning("Cannot listen on UDP port {port}: {error}", {
+        port,
+        error: (e as Error).message,
+      });
+      return (e as { errno?: number }).errno === 98 ? -98 : -5;
+    }
+    if (this.#fwmark !== 0) setMark(udp.fd, this.#fwmark);
+    this.#pendingUdp?.close();
+    this.#pendingUdp = udp;
+    this.#poller.wake();
+    return 0;
+  }
+
+  /** The socket mark (SO_MARK) of outgoing datagrams; 0 = none. */
+  get fwmark(): number {
+    return this.#fwmark;
+  }
+
+  /** Sets SO_MARK on the UDP socket; returns 0 or a negative errno. */
+  setFwmark(mark: number): number {
+    const rc = setMark((this.#pendingUdp ?? this.#udp).fd, mark);
+    if (rc === 0) this.#fwmark = mark;
+    return rc;
+  }
+
+  /** The private key, or null. */
+  get privateKey(): Uint8Array | null {
+    return this.#local === null ? null : new Uint8Array(this.#local.privateKey);
+  }
+
+  /**
+   * Changes the static private key (null clears it). As wireguard-go: a peer
+   * whose public key equals the new one is removed; every peer's handshake is
+   * reset and its current keypairs expire, so new handshakes follow.
+   */
+  setPrivateKey(key: Uint8Array | null): void {
+    const zero = key === null || key.every((b) => b === 0);
+    const local = zero ? null : { privateKey: new Uint8Array(key), publicKey: publicKey(key) };
+    const old = this.#local;
+    if (old !== null && local !== null && bytesEqual(old.privateKey, local.privateKey)) return;
+    this.#local = local;
+    this.#checker.setLocalPublic(local === null ? null : local.publicKey);
+    for (const peer of this.peers()) {
+      if (local !== null && bytesEqual(peer.publicKey, local.publicKey)) {
+        this.removePeer(peer);
+        continue;
+      }
+      peer.handshake.clear(this.#indexAllocator());
+      peer.handshake.setLocalStatic(local);
+      const kps = peer.keypairs;
+      for (const kp of [kps.previous, kps.current, kps.next]) {
+        if (kp !== null) this.pool.wasm.ts_keypair_expire(kp.slot);
+      }
+    }
+  }
+
+  /** The peer with this public key, if any. */
+  peerByKey(key: Uint8Array): DevicePeer | undefined {
+    return this.#byKey.get(encodeBase64Key(key));
+  }
+
+  /** Removes a peer: its keys, staged packets, routes (WASM and kernel) and counters. */
+  removePeer(peer: DevicePeer): void {
+    if (this.#peers[peer.id] !== peer) return;
+    this.#dropStaged(peer);
+    peer.keypairs.clear();
+    peer.handshake.clear(this.#indexAllocator());
+    peer.timers.stop();
+    const wasm = this.pool.wasm;
+    wasm.ts_route_remove_peer(peer.id);
+    wasm.ts_peer_reset(peer.id);
+    this.#peers[peer.id] = undefined;
+    this.#byKey.delete(peer.name);
+    this.#hsOwner.delete(peer.handshake);
+    peer.allowedIps = [];
+    this.#syncRoutes();
+    log.info("Peer {peer} removed", { peer: peer.name });
+  }
+
+  /** Sets the preshared key (null or all zero = none). */
+  setPresharedKey(peer: DevicePeer, psk: Uint8Array | null): void {
+    peer.handshake.setPresharedKey(psk !== null && psk.some((b) => b !== 0) ? psk : null);
+  }
+
+  /** Sets the persistent keepalive (s, 0 = off); a keepalive goes out at once when it turns on. */
+  setPersistentKeepalive(peer: DevicePeer, seconds: number): void {
+    if (peer.timers.setPersistentKeepalive(seconds)) this.#sendKeepalive(peer);
+  }
+
+  /**
+   * Changes a peer's AllowedIPs: `replace` drops the old ones first; a prefix
+   * added here moves away from any other peer. WASM routing and kernel routes follow.
+   */
+  updateAllowedIps(peer: DevicePeer, replace: boolean, add: Cidr[], remove: Cidr[] = []): void {
+    const wasm = this.pool.wasm;
+    if (replace) {
+      wasm.ts_route_remove_peer(peer.id);
+      peer.allowedIps = [];
+    }
+    for (const c of remove) {
+      const k = formatCidr(c);
+      if (!peer.allowedIps.some((x) => formatCidr(x) === k)) continue;
+      this.#writeAddr(c.bytes);
+      wasm.ts_route_remove(c.family, this.#keysPtr, c.cidr);
+      peer.allowedIps = peer.allowedIps.filter((x) => formatCidr(x) !== k);
+    }
+    for (const c of add) {
+      const k = formatCidr(c);
+      for (const other of this.peers()) {
+        if (other !== peer) other.allowedIps = other.allowedIps.filter((x) => formatCidr(x) !== k);
+      }
+      this.#insertRoute(c, peer.id);
+      if (!peer.allowedIps.some((x) => formatCidr(x) === k)) peer.allowedIps.push(c);
+    }
+    this.#syncRoutes();
+  }
+
+  #writeAddr(bytes: Uint8Array): void {
+    new Uint8Array(this.pool.memory.buffer, this.#keysPtr, 16).set(bytes);
+  }
+
+  /** Kernel routes follow the union of AllowedIPs not covered by an interface address (as wg-quick). */
+  #syncRoutes(): void {
+    const want = new Map<string, Cidr>();
+    for (const p of this.peers()) {
+      for (const c of p.allowedIps) {
+        if (!this.#addresses.some((a) => covers(a, c))) want.set(formatCidr(c), c);
+      }
+    }
+    for (const k of this.#routes.keys()) {
+      if (want.has(k)) continue;
+      try {
+        deleteRoute(this.name, k);
+      } catch (e) {
+        log.warning("Cannot remove route {route}: {error}", {
+          route: k,
+          error: (e as Error).message,
+        });
+      }
+    }
+    for (const k of want.keys()) {
+      if (this.#routes.has(k)) continue;
+      try {
+        addRoute(this.name, k);
+      } catch (e) {
+        log.warning("Cannot add route {route}: {error}", { route: k, error: (e as Error).message });
+      }
+    }
+    this.#routes = want;
   }
 
   /** Asks the loop to end; {@link run} resolves soon after. */
@@ -724,6 +898,7 @@ export class Device {
       peer.timers.stop();
     }
     this.#poller.close();
+    this.#pendingUdp?.close();
     this.#udp.close();
     this.tun.close();
   }
@@ -739,4 +914,18 @@ function maskBytes(a: Cidr): Uint8Array {
   const out = new Uint8Array(a.bytes);
   for (let bit = a.cidr; bit < out.length * 8; bit++) out[bit >> 3] &= ~(0x80 >> (bit & 7));
   return out;
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+const SOL_SOCKET = 1;
+const SO_MARK = 36;
+
+/** setsockopt(SO_MARK); returns 0 or a negative errno. */
+function setMark(fd: number, mark: number): number {
+  const v = new Uint8Array(new Uint32Array([mark >>> 0]).buffer);
+  const rc = libc().setsockopt(fd, SOL_SOCKET, SO_MARK, v, 4);
+  return rc < 0 ? -errno() : 0;
 }
