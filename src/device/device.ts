@@ -721,6 +721,11 @@ export class Device {
     return rc;
   }
 
+  /** The public key of the private key, or null. */
+  get publicKey(): Uint8Array | null {
+    return this.#local === null ? null : new Uint8Array(this.#local.publicKey);
+  }
+
   /** The private key, or null. */
   get privateKey(): Uint8Array | null {
     return this.#local === null ? null : new Uint8Array(this.#local.privateKey);
@@ -789,7 +794,13 @@ export class Device {
    * Changes a peer's AllowedIPs: `replace` drops the old ones first; a prefix
    * added here moves away from any other peer. WASM routing and kernel routes follow.
    */
-  updateAllowedIps(peer: DevicePeer, replace: boolean, add: Cidr[], remove: Cidr[] = []): void {
+  updateAllowedIps(
+    peer: DevicePeer,
+    replace: boolean,
+    add: Cidr[],
+    remove: Cidr[] = [],
+    syncKernel = true,
+  ): void {
     const wasm = this.pool.wasm;
     if (replace) {
       wasm.ts_route_remove_peer(peer.id);
@@ -810,7 +821,7 @@ export class Device {
       this.#insertRoute(c, peer.id);
       if (!peer.allowedIps.some((x) => formatCidr(x) === k)) peer.allowedIps.push(c);
     }
-    this.#syncRoutes();
+    if (syncKernel) this.#syncRoutes();
   }
 
   #writeAddr(bytes: Uint8Array): void {

@@ -1,0 +1,110 @@
+/**
+ * The device side of the cross-platform UAPI: a `get=1` snapshot and the
+ * application of a parsed `set=1` (semantics in src/uapi/uapi_types.ts, as
+ * wireguard-go's `IpcSetOperation`), over {@link Device}'s reconfiguration
+ * methods.
+ *
+ * @example
+ * ```ts
+ * // const server = await UapiServer.start(dev.name, uapiFor(dev));
+ * ```
+ * @module
+ */
+
+import { parseCidr } from "../wg/cidr.ts";
+import { decodeBase64Key } from "../wg/keys.ts";
+import type { UapiDevice, UapiPeerChange, UapiSetRequest, UapiState } from "../uapi/uapi_types.ts";
+import type { Device } from "./device.ts";
+import type { DevicePeer } from "./device_peer.ts";
+
+const EINVAL = -22;
+
+/** Adapts a running device to the UAPI server. */
+export function uapiFor(dev: Device): UapiDevice {
+  return {
+    uapiGet: () => snapshot(dev),
+    uapiSet: (req) => apply(dev, req),
+  };
+}
+
+function snapshot(dev: Device): UapiState {
+  const stats = dev.stats();
+  return {
+    privateKey: dev.privateKey,
+    listenPort: dev.listenPort,
+    fwmark: dev.fwmark,
+    peers: stats.peers.map((p) => {
+      const ms = p.lastHandshakeWallMs;
+      return {
+        publicKey: decodeBase64Key(p.publicKey),
+        presharedKey: dev.peerByKey(decodeBase64Key(p.publicKey))?.handshake.presharedKey ?? null,
+        endpoint: p.endpoint,
+        lastHandshakeTimeSec: Math.floor(ms / 1000),
+        lastHandshakeTimeNsec: Math.round((ms % 1000) * 1e6),
+        txBytes: p.txBytes,
+        rxBytes: p.rxBytes,
+        persistentKeepaliveInterval: p.persistentKeepalive,
+        allowedIps: p.allowedIps.map(parseCidr),
+      };
+    }),
+  };
+}
+
+function apply(dev: Device, req: UapiSetRequest): number {
+  if (req.privateKey !== undefined) dev.setPrivateKey(req.privateKey);
+  if (req.listenPort !== undefined) {
+    const rc = dev.setListenPort(req.listenPort);
+    if (rc < 0) return rc;
+  }
+  if (req.fwmark !== undefined && dev.setFwmark(req.fwmark) < 0) return -98;
+  if (req.replacePeers) { for (const p of dev.peers()) dev.removePeer(p); }
+  for (const change of req.peers) {
+    const rc = applyPeer(dev, change);
+    if (rc < 0) return rc;
+  }
+  return 0;
+}
+
+function applyPeer(dev: Device, change: UapiPeerChange): number {
+  const own = dev.publicKey;
+  if (own !== null && own.every((b, i) => b === change.publicKey[i])) return 0;
+  let peer: DevicePeer | undefined = dev.peerByKey(change.publicKey);
+  if (change.remove) {
+    if (peer !== undefined) dev.removePeer(peer);
+    return 0;
+  }
+  if (peer === undefined) {
+    if (change.updateOnly) return 0;
+    try {
+      dev.addPeer({
+        publicKey: change.publicKey,
+        presharedKey: null,
+        allowedIps: [],
+        endpoint: null,
+        persistentKeepalive: 0,
+        line: 0,
+      }, null);
+    } catch {
+      return -55; // wireguard-go: "failed to create new peer" is a generic IPC error
+    }
+    peer = dev.peerByKey(change.publicKey)!;
+  }
+  if (change.presharedKey !== undefined) dev.setPresharedKey(peer, change.presharedKey);
+  if (change.endpoint !== undefined) {
+    try {
+      dev.setEndpoint(peer, change.endpoint);
+    } catch {
+      return EINVAL;
+    }
+  }
+  for (const op of change.allowedIpOps) {
+    if (op.kind === "replace") dev.updateAllowedIps(peer, true, [], [], false);
+    else if (op.kind === "add") dev.updateAllowedIps(peer, false, [op.cidr], [], false);
+    else dev.updateAllowedIps(peer, false, [], [op.cidr], false);
+  }
+  if (change.allowedIpOps.length > 0) dev.updateAllowedIps(peer, false, []);
+  if (change.persistentKeepaliveInterval !== undefined) {
+    dev.setPersistentKeepalive(peer, change.persistentKeepaliveInterval);
+  }
+  return 0;
+}
