@@ -11,6 +11,9 @@ import { basename } from "node:path";
 import { Device } from "../device/device.ts";
 import { logger, parseLogLevel, setupLogging, shutdownLogging } from "../log.ts";
 import { parseConfigFile } from "../wg/config.ts";
+import { uapiFor } from "../device/device_uapi.ts";
+import { UapiServer } from "../uapi/uapi_server.ts";
+import type { UapiDevice } from "../uapi/uapi_types.ts";
 import { parseCommand } from "./parse_command.ts";
 import { UsageError } from "./usage_error.ts";
 
@@ -61,8 +64,27 @@ export async function up(args: string[]): Promise<number> {
   try {
     const { config, warnings } = await parseConfigFile(path);
     for (const w of warnings) log.warning(w);
-    const dev = await Device.create({ name, config });
-    const stop = () => dev.stop();
+    // The UAPI socket is claimed first: a live socket of the same name means
+    // another tunnel owns the name, and nothing must be created then.
+    let uapi: UapiDevice | undefined;
+    let dev: Device | undefined;
+    const server = await UapiServer.start(name, {
+      uapiGet: () => uapi?.uapiGet() ?? { privateKey: null, listenPort: 0, fwmark: 0, peers: [] },
+      uapiSet: (req) => uapi === undefined ? -5 : uapi.uapiSet(req),
+    }, {
+      onSocketRemoved: () => {
+        log.warning("UAPI socket of {interface} removed: shutting down", { interface: name });
+        dev?.stop();
+      },
+    });
+    try {
+      dev = await Device.create({ name, config });
+    } catch (e) {
+      await server.close();
+      throw e;
+    }
+    uapi = uapiFor(dev);
+    const stop = () => dev!.stop();
     Deno.addSignalListener("SIGINT", stop);
     Deno.addSignalListener("SIGTERM", stop);
     try {
@@ -70,6 +92,7 @@ export async function up(args: string[]): Promise<number> {
     } finally {
       Deno.removeSignalListener("SIGINT", stop);
       Deno.removeSignalListener("SIGTERM", stop);
+      await server.close();
       const stats = dev.stats();
       dev.close();
       log.info("Final stats for {interface}", { ...stats });

@@ -168,6 +168,7 @@ export class Device {
   #loadCount = 0;
   #underLoadUntil = -Infinity;
   #lastTick = 0;
+  #lastSummary = 0;
   readonly counters: HandshakeCounters = {
     initiationsSent: 0,
     initiationsReceived: 0,
@@ -667,6 +668,11 @@ export class Device {
       if (now >= next || now - this.#lastTick >= 10) {
         this.#lastTick = now;
         next = this.#tick(now);
+        // Counters, not per-packet logs: one summary every 10 s at debug level.
+        if (now - this.#lastSummary >= 10_000 && log.isEnabledFor("debug")) {
+          this.#lastSummary = now;
+          log.debug("Stats for {interface}", () => ({ ...this.stats() }));
+        }
       }
       if (moved === 0 && !this.#stopping) {
         const timeout = Math.max(0, Math.min(1000, Math.ceil(next - this.#now())));
