@@ -6,6 +6,8 @@
  */
 import { equal, match, ok } from "node:assert/strict";
 import { run } from "../src/demo/testbed.ts";
+import { uapiRequest, uapiSocketPath } from "../src/uapi/uapi_client.ts";
+import { malformedRequest, rng } from "./fixtures/uapi_fuzz.ts";
 import { assertPing, INNER, INNER6, logsOf, ROOT, startPair } from "./tunnel_helpers.ts";
 
 const WG =
@@ -135,5 +137,74 @@ Deno.test({
     }
     const stats = await p.a.stop();
     equal(stats?.inUse, 0);
+  },
+});
+
+/** Reads from `conn` until `n` errno replies arrived, the server closed, or `ms` passed. */
+async function readReplies(
+  conn: Deno.UnixConn,
+  n: number,
+  ms: number,
+): Promise<{ text: string; closed: boolean }> {
+  const buf = new Uint8Array(4096);
+  const dec = new TextDecoder();
+  let text = "";
+  const deadline = Date.now() + ms;
+  while (text.split("\n\n").length - 1 < n && Date.now() < deadline) {
+    const timer = new Promise<null | "timeout">((r) =>
+      setTimeout(() => r("timeout"), deadline - Date.now())
+    );
+    const got = await Promise.race([conn.read(buf).catch(() => null), timer]);
+    if (got === "timeout") break;
+    if (got === null) return { text, closed: true };
+    text += dec.decode(buf.subarray(0, got));
+  }
+  return { text, closed: false };
+}
+
+/** `get=1` with the traffic-driven fields (counters, handshake time) masked. */
+async function stateOf(path: string): Promise<string> {
+  return (await uapiRequest(path, "get=1\n\n"))
+    .split("\n")
+    .filter((l) => !/^(rx_bytes|tx_bytes|last_handshake_time_(sec|nsec))=/.test(l))
+    .join("\n");
+}
+
+Deno.test({
+  name:
+    "thousands of malformed UAPI requests to a running tunnel: errno or close, state kept, traffic passes",
+  ignore: !ROOT,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await using p = await startPair("uf", { b: "tunslab" });
+    const path = uapiSocketPath(p.a.name);
+    await assertPing(p.bed, "a", INNER.b);
+    const before = await stateOf(path);
+    const seed = Number(Deno.env.get("UAPI_FUZZ_SEED") ?? Date.now() % 1e9);
+    const malformed = malformedRequest(rng(seed));
+    let requests = 0;
+    let errnos = 0;
+    for (let c = 0; c < 200; c++) {
+      const conn = await Deno.connect({ transport: "unix", path });
+      try {
+        const batch = Array.from({ length: 1 + (c % 15) }, malformed);
+        requests += batch.length;
+        await conn.write(new TextEncoder().encode(batch.join(""))).catch(() => {});
+        const r = await readReplies(conn, batch.length, 5000);
+        match(r.text, /^(errno=-[1-9][0-9]*\n\n)*$/, `seed ${seed}: ${JSON.stringify(batch)}`);
+        errnos += r.text.split("\n\n").length - 1;
+      } finally {
+        conn.close();
+      }
+    }
+    ok(
+      requests >= 1500 && errnos > 500,
+      `${requests} requests, ${errnos} errno replies (seed ${seed})`,
+    );
+    equal(await stateOf(path), before, `state unchanged (seed ${seed})`);
+    await assertPing(p.bed, "a", INNER.b);
+    await assertPing(p.bed, "b", INNER6.a);
+    equal((await p.a.stop())?.inUse, 0);
   },
 });

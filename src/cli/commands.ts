@@ -20,6 +20,10 @@ export const COMMANDS: Record<string, Command> = {
     summary: "two network namespaces, a tunnel between them, pings and a TCP transfer (root)",
     run: async (a) => (await import("./demo_cmd.ts")).demo(a),
   },
+  show: {
+    summary: "show interfaces served on /var/run/wireguard, like `wg show` (also --json)",
+    run: async (a) => (await import("./show_cmd.ts")).show(a),
+  },
   genkey: {
     summary: "print a new private key",
     run: async (a) => (await import("./keys_cmd.ts")).genkey(a),
