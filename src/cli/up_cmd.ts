@@ -66,7 +66,7 @@ export async function up(args: string[]): Promise<number> {
     for (const w of warnings) log.warning(w);
     // The UAPI socket is claimed first: a live socket of the same name means
     // another tunnel owns the name, and nothing must be created then.
-    let uapi: UapiDevice | undefined;
+    let uapi: UapiDevice | undefined = undefined;
     let dev: Device | undefined;
     const server = await UapiServer.start(name, {
       uapiGet: () => uapi?.uapiGet() ?? { privateKey: null, listenPort: 0, fwmark: 0, peers: [] },
