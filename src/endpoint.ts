@@ -13,6 +13,8 @@
  * @module
  */
 
+import { formatIp as formatIpText, parseIp as parseIpOrNull } from "./wg/cidr.ts";
+
 import { AF_INET, AF_INET6 } from "./ffi/libc.ts";
 
 export const SOCKADDR_IN_LEN = 16;
@@ -34,59 +36,10 @@ export interface Endpoint {
   readonly scopeId: number;
 }
 
-/** Parses dotted-quad IPv4 into 4 bytes, or undefined. Leading zeros are rejected (ambiguous). */
-function parseIPv4(s: string): Uint8Array | undefined {
-  const parts = s.split(".");
-  if (parts.length !== 4) return undefined;
-  const out = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    const p = parts[i];
-    if (!/^(0|[1-9]\d{0,2})$/.test(p) || Number(p) > 255) return undefined;
-    out[i] = Number(p);
-  }
-  return out;
-}
-
-/** Parses RFC 4291 text (`::` compression, trailing dotted quad) into 16 bytes, or undefined. */
-function parseIPv6(s: string): Uint8Array | undefined {
-  const halves = s.split("::");
-  if (halves.length > 2) return undefined;
-  const groups = (h: string): number[] | undefined => {
-    if (h === "") return [];
-    const out: number[] = [];
-    const parts = h.split(":");
-    for (let i = 0; i < parts.length; i++) {
-      const p = parts[i];
-      if (i === parts.length - 1 && p.includes(".")) {
-        const v4 = parseIPv4(p);
-        if (!v4) return undefined;
-        out.push((v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]);
-      } else if (/^[0-9a-fA-F]{1,4}$/.test(p)) {
-        out.push(parseInt(p, 16));
-      } else {
-        return undefined;
-      }
-    }
-    return out;
-  };
-  const head = groups(halves[0]);
-  const tail = halves.length === 2 ? groups(halves[1]) : [];
-  if (!head || !tail) return undefined;
-  const missing = 8 - head.length - tail.length;
-  if (halves.length === 2 ? missing < 1 : missing !== 0) return undefined;
-  const all = [...head, ...new Array<number>(missing).fill(0), ...tail];
-  const out = new Uint8Array(16);
-  for (let i = 0; i < 8; i++) {
-    out[2 * i] = all[i] >> 8;
-    out[2 * i + 1] = all[i] & 0xff;
-  }
-  return out;
-}
-
 /** Parses an IPv4 or IPv6 address into 4 or 16 bytes. */
 export function parseIp(s: string): Uint8Array {
-  const out = s.includes(":") ? parseIPv6(s) : parseIPv4(s);
-  if (!out) throw new EndpointError(s, "not an IPv4 or IPv6 address");
+  const out = parseIpOrNull(s);
+  if (out === null) throw new EndpointError(s, "not an IPv4 or IPv6 address");
   return out;
 }
 
@@ -109,28 +62,8 @@ export function isV4Mapped(a16: Uint8Array): boolean {
   return a16[10] === 0xff && a16[11] === 0xff;
 }
 
-/** Formats 4 bytes as dotted quad, 16 bytes per RFC 5952 (lowercase, longest zero run as `::`). */
-export function formatIp(a: Uint8Array): string {
-  if (a.length === 4) return `${a[0]}.${a[1]}.${a[2]}.${a[3]}`;
-  if (a.length !== 16) throw new TypeError(`formatIp: ${a.length} bytes`);
-  const g: number[] = [];
-  for (let i = 0; i < 8; i++) g.push((a[2 * i] << 8) | a[2 * i + 1]);
-  if (isV4Mapped(a)) return `::ffff:${a[12]}.${a[13]}.${a[14]}.${a[15]}`;
-  let best = -1, bestLen = 1; // RFC 5952 4.2.2: a single 0 group is not compressed
-  for (let i = 0; i < 8;) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) [best, bestLen] = [i, j - i];
-    i = j;
-  }
-  const hex = (xs: number[]): string => xs.map((x) => x.toString(16)).join(":");
-  if (best < 0) return hex(g);
-  return `${hex(g.slice(0, best))}::${hex(g.slice(best + bestLen))}`;
-}
+/** Formats 4 bytes as dotted quad, 16 bytes per RFC 5952 (the one formatter, in wg/cidr.ts). */
+export const formatIp: (a: Uint8Array) => string = formatIpText;
 
 /** Parses `1.2.3.4:51820`, `[fd00::1]:51820` or `[fe80::1%3]:51820` (numeric scope id). */
 export function parseEndpoint(s: string): Endpoint {

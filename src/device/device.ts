@@ -17,7 +17,7 @@
  * @module
  */
 
-import { type Cidr, cidrContains, formatCidr } from "../wg/cidr.ts";
+import { type Cidr, cidrContains, formatCidr, maskCidr } from "../wg/cidr.ts";
 import type { Config, Peer as ConfigPeer } from "../wg/config.ts";
 import { CookieChecker, CookieVerdict } from "../wg/cookie_checker.ts";
 import {
@@ -78,6 +78,8 @@ export interface DeviceOptions {
   now?: () => number;
   /** Resolves an endpoint host name to an IP literal; default Deno.resolveDns (A, then AAAA). */
   resolve?: (host: string) => Promise<string>;
+  /** TUN TSO/USO + UDP GSO/GRO where the kernel has them; default `config.interface.offload`. */
+  offload?: boolean;
 }
 
 /** Handshake-path counters (the data path keeps its own). */
@@ -238,7 +240,8 @@ export class Device {
         `MTU ${mtu} out of range: 576 to ${TunDevice.capacity(pool)} (a packet must fit one slot)`,
       );
     }
-    const tun = TunDevice.open(name);
+    const offload = opts.offload ?? config.interface.offload;
+    const tun = TunDevice.open(name, { offload });
     let udp: UdpSocket | undefined;
     try {
       const ifname = tun.name;
@@ -248,7 +251,7 @@ export class Device {
         addAddress(ifname, formatCidr(a), { label: a.family === 4 ? v4++ : 0 });
       }
       setUp(ifname, true);
-      udp = UdpSocket.bind({ port: config.interface.listenPort ?? 0 });
+      udp = UdpSocket.bind({ port: config.interface.listenPort ?? 0, offload });
       const dev = new Device(ifname, pool, tun, udp, config, now);
       config.peers.forEach((p, k) => dev.addPeer(p, endpoints[k]));
       dev.#syncRoutes();
@@ -700,7 +703,7 @@ export class Device {
     if (port !== 0 && port === this.listenPort) return 0;
     let udp: UdpSocket;
     try {
-      udp = UdpSocket.bind({ port });
+      udp = UdpSocket.bind({ port, offload: this.tun.vnetHdr }); // vnetHdr: offloads were asked for
     } catch (e) {
       log.warning("Cannot listen on UDP port {port}: {error}", {
         port,
@@ -923,14 +926,7 @@ export class Device {
 
 /** True when the interface address prefix `a` covers all of `c` (same family, shorter or equal, contains). */
 function covers(a: Cidr, c: Cidr): boolean {
-  return a.family === c.family && a.cidr <= c.cidr &&
-    cidrContains({ ...a, bytes: maskBytes(a) }, c.bytes);
-}
-
-function maskBytes(a: Cidr): Uint8Array {
-  const out = new Uint8Array(a.bytes);
-  for (let bit = a.cidr; bit < out.length * 8; bit++) out[bit >> 3] &= ~(0x80 >> (bit & 7));
-  return out;
+  return a.family === c.family && a.cidr <= c.cidr && cidrContains(maskCidr(a), c.bytes);
 }
 
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
