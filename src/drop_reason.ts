@@ -35,6 +35,7 @@ export const DROP_REASONS: readonly string[] = [
   "key_expired",
   "table_full",
   "checksum",
+  "bad_gso",
 ];
 
 /** Number of drop counters the data plane keeps (`N_CODES`). */

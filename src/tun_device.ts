@@ -6,6 +6,12 @@
  * (two with `vnetHdr`) lives in a preallocated `ArrayBuffer`; per packet only its u32 fields are
  * rewritten, so no object, BigInt or boxed number is created (see src/ffi/libc.ts).
  *
+ * With `offload`, the device also has IFF_VNET_HDR and `TUNSETOFFLOAD` (checksum, TSO4/6 and,
+ * where the kernel has them, USO4/6): a read may then return a TCP or UDP super-packet of up to
+ * 64 KiB ({@link TunDevice.readOffloadBatch} puts its head in the slot and the rest in a jumbo
+ * buffer), and {@link TunDevice.writeUnits} writes coalesced super-packets as one `writev` of a
+ * virtio header and the scattered payloads. The refusal of an offload is recorded, not thrown.
+ *
  * @example
  * ```ts ignore
  * import { SlabPool } from "./slab.ts";
@@ -19,9 +25,10 @@
  * @module
  */
 
-import { EAGAIN, EBADF, EBADFD, EFAULT, EINTR } from "./ffi/errno.ts";
+import { EAGAIN, EBADF, EBADFD, EFAULT, EINTR, EINVAL, EIO, EOPNOTSUPP } from "./ffi/errno.ts";
 import { ifreq, ifreqName, IFRU } from "./ffi/ifreq.ts";
 import {
+  check,
   checkSetup,
   cString,
   errno,
@@ -38,6 +45,21 @@ import { capNetAdminHint, SyscallError } from "./ffi/syscall_error.ts";
 export const TUNSETIFF = 0x400454ca;
 /** `_IOW('T', 216, int)` */
 export const TUNSETVNETHDRSZ = 0x400454d8;
+/** `_IOW('T', 208, unsigned int)`: the argument is the flag word itself, not a pointer. */
+export const TUNSETOFFLOAD = 0x400454d0;
+export const TUN_F_CSUM = 0x01;
+export const TUN_F_TSO4 = 0x02;
+export const TUN_F_TSO6 = 0x04;
+export const TUN_F_TSO_ECN = 0x08;
+export const TUN_F_USO4 = 0x20;
+export const TUN_F_USO6 = 0x40;
+/** What `offload` asks for first; without USO (kernels before 6.2) if that is refused. */
+export const TUN_OFFLOADS = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN;
+export const TUN_UDP_OFFLOADS = TUN_F_USO4 | TUN_F_USO6;
+/** Bytes between two virtio headers in {@link TunDevice.readOffloadBatch}'s header array. */
+export const VNET_STRIDE = 16;
+/** Most pieces (payloads) of one unit in {@link TunDevice.writeUnits} (wasm `MAX_UNIT_SEGS`). */
+export const MAX_UNIT_PIECES = 64;
 export const IFF_TUN = 0x0001;
 export const IFF_NO_PI = 0x1000;
 export const IFF_VNET_HDR = 0x4000;
@@ -51,11 +73,17 @@ export const TRUNCATED = 0xffffffff;
 /** Options for {@link TunDevice.open}. */
 export interface TunOptions {
   /**
-   * IFF_VNET_HDR: the kernel prepends a 10-byte virtio_net_hdr. It is read into / written from a
-   * private buffer (second iovec), so slots look the same either way. Offloads stay off
-   * (no TUNSETOFFLOAD), hence the header is always "no GSO, checksum complete".
+   * IFF_VNET_HDR: the kernel prepends a 10-byte virtio_net_hdr. {@link TunDevice.readBatch} and
+   * {@link TunDevice.writeBatch} read it into / write it from a private buffer (second iovec), so
+   * slots look the same either way; without `offload` it is always "no GSO, checksum complete".
    */
   readonly vnetHdr?: boolean;
+  /**
+   * Implies `vnetHdr`: `TUNSETOFFLOAD` with {@link TUN_OFFLOADS} | {@link TUN_UDP_OFFLOADS}, then
+   * without USO. A refusal (EINVAL, EIO, EOPNOTSUPP) is kept in {@link TunDevice.offloadErrno};
+   * the device then reads plain packets (and may still try coalesced writes).
+   */
+  readonly offload?: boolean;
 }
 
 let tunPath: Uint8Array<ArrayBuffer> | undefined;
@@ -73,6 +101,17 @@ export class TunDevice implements Disposable {
   lastWriteErrno = 0;
   /** Packets `readBatch` marked {@link TRUNCATED}. */
   truncated = 0;
+  /** TUN_F_* flags the kernel accepted (0: no offloads; reads are never super-packets). */
+  readonly offloads: number;
+  /** errno of a refused `TUNSETOFFLOAD` (0 if accepted or not asked for). */
+  readonly offloadErrno: number;
+  /** errno of the first super-packet write the kernel refused (0 if none); sticky. */
+  gsoWriteErrno = 0;
+  /** Reads {@link readOffloadBatch} found to be GSO super-packets. */
+  gsoReads = 0;
+  /** Units {@link writeUnits} wrote as super-packets, and the packets in them. */
+  gsoWrites = 0;
+  gsoWritePackets = 0;
 
   // struct iovec[2] each: [iov_base lo, hi, iov_len lo, hi] as u32. Read and write keep their own,
   // so a vnet header read in never leaks into one written out (the write header stays zero).
@@ -85,11 +124,26 @@ export class TunDevice implements Disposable {
   readonly #hdr = new ArrayBuffer(32); // [0,16): header read in; [16,32): zero header written out
   readonly #iovcnt: number;
   readonly #pkt: number; // u32 index of the packet iovec in #rio32/#wio32
+  // readOffloadBatch: [virtio header][slot][jumbo tail]; writeUnits: [header][pieces...].
+  readonly #oio = new ArrayBuffer(48);
+  readonly #oio8 = new Uint8Array(this.#oio);
+  readonly #oio32 = new Uint32Array(this.#oio);
+  readonly #uio = new ArrayBuffer((1 + MAX_UNIT_PIECES) * 16);
+  readonly #uio8 = new Uint8Array(this.#uio);
+  readonly #uio32 = new Uint32Array(this.#uio);
 
-  private constructor(fd: number, name: string, vnetHdr: boolean) {
+  private constructor(
+    fd: number,
+    name: string,
+    vnetHdr: boolean,
+    offloads: number,
+    offloadErrno: number,
+  ) {
     this.#fd = fd;
     this.name = name;
     this.vnetHdr = vnetHdr;
+    this.offloads = offloads;
+    this.offloadErrno = offloadErrno;
     this.#iovcnt = vnetHdr ? 2 : 1;
     this.#pkt = vnetHdr ? 4 : 0;
     if (vnetHdr) {
@@ -107,7 +161,9 @@ export class TunDevice implements Disposable {
    * Throws {@link SyscallError}; EPERM/EACCES carry the CAP_NET_ADMIN hint.
    */
   static open(name: string, opts: TunOptions = {}): TunDevice {
-    const vnetHdr = opts.vnetHdr ?? false;
+    const vnetHdr = (opts.vnetHdr ?? false) || (opts.offload ?? false);
+    let offloads = 0;
+    let offloadErrno = 0;
     const req = ifreq(name, true);
     const L = libc();
     tunPath ??= cString("/dev/net/tun");
@@ -125,11 +181,26 @@ export class TunDevice implements Disposable {
         const size = new Uint8Array(new Int32Array([VNET_HDR_LEN]).buffer);
         checkSetup("ioctl(TUNSETVNETHDRSZ)", L.ioctl(fd, BigInt(TUNSETVNETHDRSZ), size));
       }
+      if (opts.offload) {
+        for (const flags of [TUN_OFFLOADS | TUN_UDP_OFFLOADS, TUN_OFFLOADS]) {
+          const r = check(
+            "ioctl(TUNSETOFFLOAD)",
+            L.ioctl_value(fd, BigInt(TUNSETOFFLOAD), BigInt(flags)),
+            { tolerate: [EINVAL, EIO, EOPNOTSUPP] },
+          );
+          if (r >= 0) {
+            offloads = flags;
+            offloadErrno = 0;
+            break;
+          }
+          offloadErrno = -r;
+        }
+      }
     } catch (e) {
       L.close(fd);
       throw e;
     }
-    return new TunDevice(fd, ifreqName(req.bytes), vnetHdr);
+    return new TunDevice(fd, ifreqName(req.bytes), vnetHdr, offloads, offloadErrno);
   }
 
   /** The file descriptor (for a {@link Poller}); -1 once closed. */
@@ -177,6 +248,152 @@ export class TunDevice implements Disposable {
       i++;
     }
     return i;
+  }
+
+  /**
+   * Reads with offloads on (needs `vnetHdr`). Read i puts its virtio header at wasm offset
+   * `hdrsOff + 16*i`, its first `cap` bytes at `offs[i] + pool.headroom` and, for a super-packet
+   * longer than that, the rest in the next unused jumbo buffer (`tailOff + j * tailLen`, j <
+   * `tailCount`), whose offset goes to `tails[i]` (0: none). `lens[i]` = bytes read after the
+   * header ({@link TRUNCATED} if more than `cap + tailLen`). Stops at EAGAIN, after `n` reads,
+   * when every jumbo buffer holds a tail, or before a read that could overflow `segBudget`:
+   * segments read so far (`ceil(len / gso_size)` per super-packet) + `reserve` (the most one
+   * read can add) must stay within it. Returns how many were read.
+   */
+  readOffloadBatch(
+    pool: PoolMemory,
+    offs: Uint32Array,
+    lens: Uint32Array,
+    tails: Uint32Array,
+    n: number,
+    cap: number,
+    hdrsOff: number,
+    tail: { off: number; len: number; count: number },
+    segBudget: number,
+    reserve: number,
+  ): number {
+    if (!this.vnetHdr) throw new RangeError("readOffloadBatch needs a vnetHdr device");
+    checkBatch(offs, lens, n);
+    checkBatch(tails, lens, n);
+    checkRange(pool, "TunDevice.readOffloadBatch headers", hdrsOff, n * VNET_STRIDE);
+    checkRange(pool, "TunDevice.readOffloadBatch tails", tail.off, tail.count * tail.len);
+    const fd = this.#fd, io32 = this.#oio32, io8 = this.#oio8, u8 = pool.u8, base = pool.base;
+    const at = base + pool.headroom;
+    const limit = u8.length - pool.headroom - cap;
+    const readv = libc().readv;
+    io32[2] = VNET_HDR_LEN;
+    io32[3] = 0;
+    io32[6] = cap;
+    io32[7] = 0;
+    io32[10] = tail.len;
+    io32[11] = 0;
+    let i = 0, j = 0, segs = 0;
+    while (i < n && j < tail.count && segs + reserve <= segBudget) {
+      if (offs[i] > limit) {
+        checkRange(pool, "TunDevice.readOffloadBatch slot", offs[i], pool.slotSize);
+      }
+      const h = hdrsOff + i * VNET_STRIDE;
+      putAddress(io32, 0, base + h);
+      putAddress(io32, 4, at + offs[i]);
+      putAddress(io32, 8, base + tail.off + j * tail.len);
+      const r = readv(fd, io8, 3);
+      if (r < 0) {
+        const e = errno();
+        if (e === EAGAIN) break;
+        if (e === EINTR) continue;
+        throw new SyscallError("readv(tun)", e);
+      }
+      const len = r - VNET_HDR_LEN;
+      if (len < 0 || len > cap + tail.len) {
+        lens[i] = TRUNCATED;
+        this.truncated++;
+      } else {
+        lens[i] = len;
+      }
+      if (len > cap) tails[i] = tail.off + j++ * tail.len;
+      else tails[i] = 0;
+      const gso = u8[h + 4] | (u8[h + 5] << 8);
+      if (u8[h + 1] !== 0 && gso > 0) {
+        this.gsoReads++;
+        segs += Math.ceil(len / gso);
+      } else {
+        segs++;
+      }
+      i++;
+    }
+    return i;
+  }
+
+  /**
+   * Writes units as `ts_tun_plan` lays them out (needs `vnetHdr`): unit u is `units[4u..4u+4)` =
+   * `[hdrOff, hdrLen, firstPiece, pieceCount]`, piece k is `pieces[3k..3k+3)` = `[off, len, pkt]`
+   * (wasm offsets); one `writev` of the header (virtio header first) and the pieces per unit.
+   * Stops at EAGAIN; a plain unit the kernel refuses is skipped and counted in
+   * {@link writeErrors}. A refused super-packet (GSO) unit stops the batch: its errno is kept in
+   * {@link gsoWriteErrno} and nothing of it was written, so the caller can write its packets one
+   * by one. Returns the units handled (written or skipped); `packets` gets the packets written.
+   */
+  writeUnits(
+    pool: PoolMemory,
+    units: Uint32Array,
+    pieces: Uint32Array,
+    n: number,
+    written: { packets: number },
+  ): number {
+    if (!this.vnetHdr) throw new RangeError("writeUnits needs a vnetHdr device");
+    if (!(n >= 0 && 4 * n <= units.length)) {
+      throw new RangeError(`writeUnits: ${n} units but room for ${units.length / 4}`);
+    }
+    const io32 = this.#uio32, u8 = pool.u8, base = pool.base, limit = u8.length;
+    const writev = libc().writev;
+    let packets = 0, u = 0;
+    for (; u < n; u++) {
+      const hdr = units[4 * u], hdrLen = units[4 * u + 1];
+      const first = units[4 * u + 2], count = units[4 * u + 3];
+      if (count > MAX_UNIT_PIECES || 3 * (first + count) > pieces.length) {
+        throw new RangeError(`writeUnits: unit ${u} has pieces ${first}+${count}`);
+      }
+      if (hdr + hdrLen > limit) checkRange(pool, "TunDevice.writeUnits header", hdr, hdrLen);
+      putAddress(io32, 0, base + hdr);
+      io32[2] = hdrLen;
+      io32[3] = 0;
+      for (let k = 0; k < count; k++) {
+        const p = 3 * (first + k), v = 4 * (k + 1);
+        if (pieces[p] + pieces[p + 1] > limit) {
+          checkRange(pool, "TunDevice.writeUnits piece", pieces[p], pieces[p + 1]);
+        }
+        putAddress(io32, v, base + pieces[p]);
+        io32[v + 2] = pieces[p + 1];
+        io32[v + 3] = 0;
+      }
+      const gso = u8[hdr + 1] !== 0;
+      let r: number;
+      for (;;) {
+        r = writev(this.#fd, this.#uio8, 1 + count);
+        if (r >= 0) break;
+        const e = errno();
+        if (e === EINTR) continue;
+        if (e === EBADF || e === EBADFD || e === EFAULT) throw new SyscallError("writev(tun)", e);
+        r = -e;
+        break;
+      }
+      if (r === -EAGAIN) break;
+      if (r >= 0) {
+        packets += count;
+        if (gso) {
+          this.gsoWrites++;
+          this.gsoWritePackets += count;
+        }
+      } else if (gso) {
+        this.gsoWriteErrno = -r;
+        break;
+      } else {
+        this.writeErrors++;
+        this.lastWriteErrno = -r;
+      }
+    }
+    written.packets = packets;
+    return u;
   }
 
   /**

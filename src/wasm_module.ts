@@ -81,6 +81,38 @@ export interface TunslabExports {
     nameStride: number,
     n: number,
   ): number;
+  ts_decrypt_batch_names(
+    offs: number,
+    lens: number,
+    peers: number,
+    kps: number,
+    namePtrs: number,
+    n: number,
+  ): number;
+  ts_tun_ingest(
+    offs: number,
+    lens: number,
+    tails: number,
+    hdrs: number,
+    n: number,
+    headCap: number,
+    outOffs: number,
+    outLens: number,
+    outCap: number,
+  ): number;
+  ts_tun_plan(
+    offs: number,
+    lens: number,
+    n: number,
+    units: number,
+    pieces: number,
+    hdrArea: number,
+    coalesce: number,
+  ): number;
+  ts_jumbo_ptr(): number;
+  ts_jumbo_len(): number;
+  ts_jumbo_count(): number;
+  ts_offload_stats(out: number): number;
 }
 
 const WASM_URL = new URL("../wasm/tunslab.wasm", import.meta.url);

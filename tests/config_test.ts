@@ -91,7 +91,30 @@ Deno.test("defaults: MTU 1420, no port, no fwmark, CRLF and BOM tolerated", () =
   assert.equal(cfg.interface.listenPort, null);
   assert.equal(cfg.interface.fwMark, 0);
   assert.equal(cfg.interface.table, null);
+  assert.equal(cfg.interface.offload, true);
   assert.deepEqual(cfg.peers, []);
+});
+
+Deno.test("Offload = on|off (any case) sets interface.offload; anything else is a ConfigError", () => {
+  const offload = (v: string) =>
+    parseConfig(`[Interface]\nPrivateKey=${PRIV_B64}\nOffload = ${v}\n`).interface.offload;
+  assert.equal(offload("off"), false);
+  assert.equal(offload("OFF"), false);
+  assert.equal(offload("on"), true);
+  assert.equal(offload("On"), true);
+  for (const bad of ["yes", "0", "true", "of"]) {
+    assert.throws(
+      () => parseConfig(`[Interface]\nPrivateKey=${PRIV_B64}\nOffload = ${bad}\n`, "o.conf"),
+      (e: unknown) =>
+        e instanceof ConfigError && e.line === 3 &&
+        /Offload: ".*" is neither on nor off/.test(e.message),
+    );
+  }
+  assert.throws(
+    () =>
+      parseConfig(`[Interface]\nPrivateKey=${PRIV_B64}\n[Peer]\nPublicKey=${PUB1}\nOffload=off\n`),
+    /Unknown key "Offload" in \[Peer\] section/,
+  );
 });
 
 Deno.test("Endpoint forms: host:port, [v6]:port, v6 without brackets splits at the last colon", () => {

@@ -13,7 +13,9 @@ if [[ ! -x $RUSTC || ! -x $CARGO ]]; then
 fi
 export RUSTC
 # Paths must not leak into the bytes: the check runs in another clone.
-export RUSTFLAGS="--remap-path-prefix=${here}=. -C target-feature=+simd128"
+# bulk-memory: copies (segmenting super-packets into slots) become one `memory.copy`
+# instead of compiler-builtins' byte loop (measured 3.1 -> 5.9 GB/s for ts_tun_ingest).
+export RUSTFLAGS="--remap-path-prefix=${here}=. -C target-feature=+simd128,+bulk-memory"
 export CARGO_TARGET_DIR="${here}/target"
 "$CARGO" build --quiet --offline --release --target wasm32-unknown-unknown
 built="${here}/target/wasm32-unknown-unknown/release/tunslab.wasm"

@@ -18,11 +18,14 @@ import { parseCommand } from "./parse_command.ts";
 import { UsageError } from "./usage_error.ts";
 
 const USAGE = `up CONF [--interface NAME] [--log-level LEVEL] [--log-format auto|json|text]
+           [--no-offload]
 
 Brings up a WireGuard interface from a wg-quick style config file and runs it
 in the foreground until SIGINT or SIGTERM. The interface is named after CONF
 without ".conf" unless --interface is given. Logs go to stderr as JSON Lines
-(a human format on a terminal). Needs CAP_NET_ADMIN.`;
+(a human format on a terminal). --no-offload (or "Offload = off" in
+[Interface]) moves packets one by one instead of as TUN super-packets with
+UDP GSO/GRO. Needs CAP_NET_ADMIN.`;
 
 /** Interface name from a config path: `/etc/wireguard/wg0.conf` → `wg0`. */
 export function interfaceNameFor(path: string): string {
@@ -39,6 +42,7 @@ export async function up(args: string[]): Promise<number> {
       interface: { type: "string", short: "i" },
       "log-level": { type: "string", default: "info" },
       "log-format": { type: "string", default: "auto" },
+      "no-offload": { type: "boolean" },
     },
   });
   if (r === null) return 0;
@@ -78,7 +82,8 @@ export async function up(args: string[]): Promise<number> {
       },
     });
     try {
-      dev = await Device.create({ name, config });
+      const offload = r.values["no-offload"] === true ? false : config.interface.offload;
+      dev = await Device.create({ name, config, offload });
     } catch (e) {
       await server.close();
       throw e;

@@ -5,6 +5,24 @@
  * `recvmmsg`), one `encrypt_batch`/`decrypt_batch` into WASM, the writes (one
  * `sendmmsg`, TUN per packet), one `free_batch`.
  *
+ * With offloads (the TUN device opened with `offload`, the socket bound with
+ * it) the same batches carry far fewer system calls:
+ * - TUN → UDP: a read returns a TCP/UDP super-packet of up to 64 KiB, head in
+ *   a slot, rest in a jumbo buffer; one `ts_tun_ingest` per batch cuts every
+ *   super-packet into MSS-sized segments, each in its own slot (the one copy
+ *   of the send side: a segment needs its own headers in front of its payload
+ *   and room for the tag after it, so the payload cannot stay where it was
+ *   read). Then the usual `ts_encrypt_batch`, and `sendGso` hands runs of
+ *   equal-sized datagrams to the kernel as one UDP_SEGMENT message each.
+ * - UDP → TUN: UDP_GRO receives runs of datagrams into jumbo buffers; each
+ *   datagram is decrypted where it landed (no copy: a run owns its jumbo
+ *   buffer from the receive to the TUN write, as a packet owns its slot), and
+ *   `ts_tun_plan` groups in-order TCP segments of a flow into units written as
+ *   one super-packet each (virtio header + rewritten headers + the payloads
+ *   where they lie, one `writev`).
+ * When the kernel refuses an offload the path logs it once and carries on per
+ * packet; no packet is dropped for it.
+ *
  * Nothing here allocates per packet: offsets, lengths, peer ids and sockaddrs
  * live in typed arrays over the module's scratch area, built once (and again
  * only when the pool's memory grows). Per-packet events go to {@link DataHooks}
@@ -19,18 +37,42 @@
  */
 
 import { E_KEY_EXPIRED, E_NO_KEY, HANDSHAKE } from "../drop_reason.ts";
+import { errnoName } from "../ffi/errno.ts";
+import { logger } from "../log.ts";
 import type { SlabPool } from "../slab.ts";
-import type { TunDevice } from "../tun_device.ts";
-import type { UdpSocket } from "../udp_socket.ts";
+import {
+  TRUNCATED as TUN_TRUNCATED,
+  TUN_UDP_OFFLOADS,
+  TunDevice,
+  VNET_STRIDE,
+} from "../tun_device.ts";
+import { TRUNCATED as UDP_TRUNCATED, type UdpSocket } from "../udp_socket.ts";
 
 /** Most packets moved per batch and direction (recvmmsg/sendmmsg vector). */
 export const BATCH = 128;
 /** Bytes reserved per source sockaddr in the receive batch. */
 export const NAME_STRIDE = 32;
+/** Most packets one TUN → UDP batch holds once super-packets are cut into segments. */
+export const TX_CAP = 2048;
+/**
+ * Segments one TUN read may add at worst: a 64 KiB super-packet cut at the smallest MSS Linux
+ * sends (48 bytes). A batch stops reading before it could overflow {@link TX_CAP}.
+ */
+export const TX_RESERVE = 1400;
+/** Jumbo buffers for TUN super-packet tails (the first half of the module's jumbo area). */
+export const TX_JUMBOS = 8;
+/** Jumbo buffers (messages) per UDP_GRO receive (the second half). */
+export const RX_JUMBOS = 8;
+/** Datagrams decrypted and written per step of a GRO receive (wasm `MAX_PLAN`). */
+export const RX_CAP = 1024;
+/** Bytes of a unit's header in `ts_tun_plan`'s header area (wasm `UNIT_HDR_STRIDE`). */
+const UNIT_HDR_STRIDE = 160;
+/** f64 counters `ts_offload_stats` writes. */
+const OFFLOAD_STATS = 6;
 
 /** Per-packet callbacks; called with numbers only. */
 export interface DataHooks {
-  /** A handshake or cookie message sits in slot `off` (datagram from `nameOff`). The slot is freed after. */
+  /** A handshake or cookie message sits at `off` (datagram from `nameOff`). The slot is freed after. */
   onHandshakeMessage(off: number, len: number, nameOff: number): void;
   /** An authenticated transport packet from `peer` on keypair slot `kp`; `len` 0 = keepalive. */
   onReceived(peer: number, kp: number, len: number): void;
@@ -56,7 +98,25 @@ export interface DataPathCounters {
   tunDropped: number;
   /** Allocations the pool refused (packets left in the kernel). */
   poolRefused: number;
+  /** TUN reads that were GSO super-packets, and the segments cut from them. */
+  tunSuperRead: number;
+  tunSegments: number;
+  /** TUN packets whose partial checksum (NEEDS_CSUM) was completed. */
+  tunChecksums: number;
+  /** Super-packets written to the TUN, and the received packets coalesced into them. */
+  tunSuperWritten: number;
+  tunCoalesced: number;
+  /** UDP_SEGMENT messages sent, and the datagrams in them. */
+  udpGsoSends: number;
+  udpGsoDatagrams: number;
+  /** Coalesced (UDP_GRO) messages received, and the datagrams in them. */
+  udpGroReceived: number;
+  udpGroDatagrams: number;
+  /** Offloads the kernel refused at run time (each switched off, logged once). */
+  offloadFallbacks: number;
 }
+
+const log = logger("offload");
 
 /** Moves batches between a TUN device and a UDP socket through the pool. */
 export class DataPath {
@@ -70,12 +130,28 @@ export class DataPath {
     sendDropped: 0,
     tunDropped: 0,
     poolRefused: 0,
+    tunSuperRead: 0,
+    tunSegments: 0,
+    tunChecksums: 0,
+    tunSuperWritten: 0,
+    tunCoalesced: 0,
+    udpGsoSends: 0,
+    udpGsoDatagrams: 0,
+    udpGroReceived: 0,
+    udpGroDatagrams: 0,
+    offloadFallbacks: 0,
   };
   mtu: number;
   readonly #pool: SlabPool;
   readonly #tun: TunDevice;
   #udp: UdpSocket;
   readonly #hooks: DataHooks;
+  /** TUN reads may be super-packets (TSO/USO accepted). */
+  readonly #tso: boolean;
+  /** Received TCP segments are coalesced into super-packet writes (vnet header, not refused). */
+  #coalesce: boolean;
+  /** UDP socket whose GSO refusal was already logged. */
+  #gsoLogged: UdpSocket | undefined;
   // Scratch offsets (stable) and views over them (rebuilt after growth).
   // Receive (UDP→TUN) and send (TUN→UDP) sides have their own arrays, so a
   // hook that sends (a handshake completing flushes staged packets) never
@@ -85,9 +161,17 @@ export class DataPath {
     rxLens: 0,
     rxPeers: 0,
     kps: 0,
+    rxNames: 0,
     names: 0,
     tunOffs: 0,
     tunLens: 0,
+    units: 0,
+    pieces: 0,
+    unitHdrs: 0,
+    readOffs: 0,
+    readLens: 0,
+    tails: 0,
+    hdrs: 0,
     offs: 0,
     lens: 0,
     peers: 0,
@@ -96,14 +180,21 @@ export class DataPath {
     nameOffs: 0,
     nameLens: 0,
     free: 0,
+    stats: 0,
   };
   #rxOffs!: Uint32Array;
   #rxLens!: Uint32Array;
   #rxLensI!: Int32Array;
   #rxPeers!: Int32Array;
   #kps!: Int32Array;
+  #rxNames!: Uint32Array;
   #tunOffs!: Uint32Array;
   #tunLens!: Uint32Array;
+  #units!: Uint32Array;
+  #pieces!: Uint32Array;
+  #readOffs!: Uint32Array;
+  #readLens!: Uint32Array;
+  #tails!: Uint32Array;
   #offs!: Uint32Array;
   #lens!: Uint32Array;
   #lensI!: Int32Array;
@@ -113,8 +204,19 @@ export class DataPath {
   #nameOffs!: Uint32Array;
   #nameLens!: Uint32Array;
   #free!: Uint32Array;
+  #stats!: Float64Array;
   /** Per-peer sockaddr location and length in WASM memory. */
   #endpointPtr: Uint32Array;
+  // Offload buffers: jumbo buffers for TUN tails and GRO receives, GRO message lengths and
+  // segment sizes, packets to rewrite one by one after a refused super-packet write.
+  readonly #jumboLen: number;
+  readonly #txTail: { off: number; len: number; count: number };
+  readonly #rxJumbo: number;
+  readonly #msgLens = new Uint32Array(RX_JUMBOS);
+  readonly #msgGso = new Uint32Array(RX_JUMBOS);
+  readonly #retryOffs = new Uint32Array(RX_CAP);
+  readonly #retryLens = new Uint32Array(RX_CAP);
+  readonly #written = { packets: 0 };
 
   constructor(
     pool: SlabPool,
@@ -128,16 +230,47 @@ export class DataPath {
     this.#udp = udp;
     this.#hooks = hooks;
     this.mtu = opts.mtu;
+    this.#tso = tun.offloads !== 0;
+    this.#coalesce = tun.vnetHdr;
     const p = this.#p;
-    for (const k of Object.keys(p) as (keyof typeof p)[]) {
-      p[k] = pool.scratch(BATCH * (k === "names" ? NAME_STRIDE : 4));
-    }
+    const size: Record<keyof typeof p, number> = {
+      rxOffs: RX_CAP * 4,
+      rxLens: RX_CAP * 4,
+      rxPeers: RX_CAP * 4,
+      kps: RX_CAP * 4,
+      rxNames: RX_CAP * 4,
+      names: BATCH * NAME_STRIDE,
+      tunOffs: RX_CAP * 4,
+      tunLens: RX_CAP * 4,
+      units: RX_CAP * 16,
+      pieces: RX_CAP * 12,
+      unitHdrs: RX_CAP * UNIT_HDR_STRIDE,
+      readOffs: BATCH * 4,
+      readLens: BATCH * 4,
+      tails: BATCH * 4,
+      hdrs: BATCH * VNET_STRIDE,
+      offs: TX_CAP * 4,
+      lens: TX_CAP * 4,
+      peers: TX_CAP * 4,
+      sendOffs: TX_CAP * 4,
+      sendLens: TX_CAP * 4,
+      nameOffs: TX_CAP * 4,
+      nameLens: TX_CAP * 4,
+      free: TX_CAP * 4,
+      stats: OFFLOAD_STATS * 8,
+    };
+    for (const k of Object.keys(p) as (keyof typeof p)[]) p[k] = pool.scratch(size[k]);
     this.#endpointPtr = new Uint32Array(opts.maxPeers);
     for (let i = 0; i < opts.maxPeers; i++) {
       this.#endpointPtr[i] = pool.wasm.ts_peer_endpoint_ptr(i);
     }
+    const jumbo = pool.wasm.ts_jumbo_ptr();
+    this.#jumboLen = pool.wasm.ts_jumbo_len();
+    this.#txTail = { off: jumbo, len: this.#jumboLen, count: TX_JUMBOS };
+    this.#rxJumbo = jumbo + TX_JUMBOS * this.#jumboLen;
     this.#views();
     pool.onRemap(() => this.#views());
+    this.#logOffloads();
   }
 
   /** Swaps the UDP socket (listen port change). */
@@ -148,22 +281,59 @@ export class DataPath {
   #views(): void {
     const pool = this.#pool;
     const p = this.#p;
-    this.#rxOffs = pool.u32At(p.rxOffs, BATCH);
-    this.#rxLens = pool.u32At(p.rxLens, BATCH);
-    this.#rxLensI = pool.i32At(p.rxLens, BATCH);
-    this.#rxPeers = pool.i32At(p.rxPeers, BATCH);
-    this.#kps = pool.i32At(p.kps, BATCH);
-    this.#tunOffs = pool.u32At(p.tunOffs, BATCH);
-    this.#tunLens = pool.u32At(p.tunLens, BATCH);
-    this.#offs = pool.u32At(p.offs, BATCH);
-    this.#lens = pool.u32At(p.lens, BATCH);
-    this.#lensI = pool.i32At(p.lens, BATCH);
-    this.#peers = pool.i32At(p.peers, BATCH);
-    this.#sendOffs = pool.u32At(p.sendOffs, BATCH);
-    this.#sendLens = pool.u32At(p.sendLens, BATCH);
-    this.#nameOffs = pool.u32At(p.nameOffs, BATCH);
-    this.#nameLens = pool.u32At(p.nameLens, BATCH);
-    this.#free = pool.u32At(p.free, BATCH);
+    this.#rxOffs = pool.u32At(p.rxOffs, RX_CAP);
+    this.#rxLens = pool.u32At(p.rxLens, RX_CAP);
+    this.#rxLensI = pool.i32At(p.rxLens, RX_CAP);
+    this.#rxPeers = pool.i32At(p.rxPeers, RX_CAP);
+    this.#kps = pool.i32At(p.kps, RX_CAP);
+    this.#rxNames = pool.u32At(p.rxNames, RX_CAP);
+    this.#tunOffs = pool.u32At(p.tunOffs, RX_CAP);
+    this.#tunLens = pool.u32At(p.tunLens, RX_CAP);
+    this.#units = pool.u32At(p.units, RX_CAP * 4);
+    this.#pieces = pool.u32At(p.pieces, RX_CAP * 3);
+    this.#readOffs = pool.u32At(p.readOffs, BATCH);
+    this.#readLens = pool.u32At(p.readLens, BATCH);
+    this.#tails = pool.u32At(p.tails, BATCH);
+    this.#offs = pool.u32At(p.offs, TX_CAP);
+    this.#lens = pool.u32At(p.lens, TX_CAP);
+    this.#lensI = pool.i32At(p.lens, TX_CAP);
+    this.#peers = pool.i32At(p.peers, TX_CAP);
+    this.#sendOffs = pool.u32At(p.sendOffs, TX_CAP);
+    this.#sendLens = pool.u32At(p.sendLens, TX_CAP);
+    this.#nameOffs = pool.u32At(p.nameOffs, TX_CAP);
+    this.#nameLens = pool.u32At(p.nameLens, TX_CAP);
+    this.#free = pool.u32At(p.free, TX_CAP);
+    this.#stats = new Float64Array(pool.memory.buffer, p.stats, OFFLOAD_STATS);
+  }
+
+  /** One line at start-up saying which offloads are on; one warning per refused one. */
+  #logOffloads(): void {
+    const tun = this.#tun, udp = this.#udp;
+    if (!tun.vnetHdr && !udp.gso && !udp.gro && udp.gsoErrno === 0 && udp.groErrno === 0) return;
+    log.info(
+      "Offloads on {interface}: TSO {tso}, USO {uso}, coalesced TUN writes {coalesce}, UDP GSO {gso}, UDP GRO {gro}",
+      {
+        interface: tun.name,
+        tso: this.#tso,
+        uso: (tun.offloads & TUN_UDP_OFFLOADS) !== 0,
+        coalesce: this.#coalesce,
+        gso: udp.gso,
+        gro: udp.gro,
+      },
+    );
+    if (tun.offloadErrno !== 0) this.#refused("TUNSETOFFLOAD", tun.offloadErrno);
+    if (udp.gsoErrno !== 0) {
+      this.#refused("UDP_SEGMENT", udp.gsoErrno);
+      this.#gsoLogged = udp;
+    }
+    if (udp.groErrno !== 0) this.#refused("UDP_GRO", udp.groErrno);
+  }
+
+  #refused(what: string, errno: number): void {
+    log.warning("The kernel refused {offload} ({errno}); using per-packet I/O for it", {
+      offload: what,
+      errno: errnoName(errno),
+    });
   }
 
   /** Takes up to `n` slots into the u32 array at `ptr`; returns how many. */
@@ -180,6 +350,7 @@ export class DataPath {
 
   /** One batch UDP → decrypt → TUN. Returns datagrams received (0 = socket drained). */
   pumpUdp(): number {
+    if (this.#udp.gro) return this.#pumpUdpGro();
     const p = this.#p;
     const got0 = this.#alloc(p.rxOffs, BATCH);
     if (got0 === 0) return 0;
@@ -194,26 +365,94 @@ export class DataPath {
     this.#freeTail(p.rxOffs, n, got0);
     if (n === 0) return 0;
     this.counters.udpReceived += n;
-    const lens = this.#rxLensI;
     for (let i = 0; i < n; i++) {
       // recvBatch marks datagrams that did not fit a slot; length 0 makes
       // decrypt drop and count them as truncated.
-      if (this.#rxLens[i] === 0xffffffff) {
+      if (this.#rxLens[i] === UDP_TRUNCATED) {
         this.counters.truncated++;
         this.#rxLens[i] = 0;
       }
+      this.#rxNames[i] = p.names + i * NAME_STRIDE;
     }
     this.#pool.wasm.ts_decrypt_batch(p.rxOffs, p.rxLens, p.rxPeers, p.kps, p.names, NAME_STRIDE, n);
-    let w = 0;
+    this.#deliver(n);
+    this.#pool.freeBatch(p.rxOffs, n);
+    return n;
+  }
+
+  /**
+   * UDP_GRO receive: up to {@link RX_JUMBOS} messages, each a run of datagrams of one size in a
+   * jumbo buffer; datagrams are decrypted where they are, {@link RX_CAP} at a time.
+   */
+  #pumpUdpGro(): number {
+    const p = this.#p, udp = this.#udp, jl = this.#jumboLen, slot = this.#pool.slotSize;
+    const groMsgs = udp.groMessages, groDgrams = udp.groDatagrams;
+    const m = udp.recvGro(
+      this.#pool,
+      this.#rxJumbo,
+      jl,
+      RX_JUMBOS,
+      this.#msgLens,
+      this.#msgGso,
+      p.names,
+      NAME_STRIDE,
+    );
+    if (m === 0) return 0;
+    this.counters.udpGroReceived += udp.groMessages - groMsgs;
+    this.counters.udpGroDatagrams += udp.groDatagrams - groDgrams;
+    const offs = this.#rxOffs, lens = this.#rxLens, names = this.#rxNames;
+    let total = 0, msg = 0, at = 0;
+    while (msg < m) {
+      let n = 0;
+      while (msg < m && n < RX_CAP) {
+        const len = this.#msgLens[msg];
+        if (len === UDP_TRUNCATED) {
+          this.counters.truncated++;
+          msg++;
+          continue;
+        }
+        const gso = this.#msgGso[msg];
+        const size = gso > 0 ? gso : len > 0 ? len : 1;
+        const base = this.#rxJumbo + msg * jl, name = p.names + msg * NAME_STRIDE;
+        do {
+          offs[n] = base + at;
+          lens[n] = Math.min(size, len - at);
+          // Longer than a slot: what recvBatch would have cut (MSG_TRUNC); length 0 makes
+          // decrypt drop and count it as truncated, as there.
+          if (lens[n] > slot) {
+            this.counters.truncated++;
+            lens[n] = 0;
+          }
+          names[n] = name;
+          n++;
+          at += size;
+        } while (at < len && n < RX_CAP);
+        if (at >= len) {
+          msg++;
+          at = 0;
+        }
+      }
+      total += n;
+      this.#pool.wasm.ts_decrypt_batch_names(p.rxOffs, p.rxLens, p.rxPeers, p.kps, p.rxNames, n);
+      this.#deliver(n);
+    }
+    this.counters.udpReceived += total;
+    return total;
+  }
+
+  /** After decryption: hooks for handshakes and authenticated packets, then the TUN writes. */
+  #deliver(n: number): void {
+    const lens = this.#rxLensI;
     const hooks = this.#hooks;
     const u8 = this.#pool.u8;
+    let w = 0;
     for (let i = 0; i < n; i++) {
       const len = lens[i];
       if (len === HANDSHAKE) {
         // decrypt only says HANDSHAKE for the exact size of types 1, 2, 3.
         const type = u8[this.#rxOffs[i]];
         const size = type === 1 ? 148 : type === 2 ? 92 : 64;
-        hooks.onHandshakeMessage(this.#rxOffs[i], size, p.names + i * NAME_STRIDE);
+        hooks.onHandshakeMessage(this.#rxOffs[i], size, this.#rxNames[i]);
         continue;
       }
       const peer = this.#rxPeers[i];
@@ -224,17 +463,51 @@ export class DataPath {
         w++;
       }
     }
-    if (w > 0) {
+    if (w === 0) return;
+    if (!this.#coalesce) {
       const wrote = this.#tun.writeBatch(this.#pool, this.#tunOffs, this.#tunLens, w);
       this.counters.tunWritten += wrote;
       this.counters.tunDropped += w - wrote;
+      return;
     }
-    this.#pool.freeBatch(p.rxOffs, n);
-    return n;
+    this.#writeUnits(w);
+  }
+
+  /** Writes packets `tunOffs/tunLens[0..w)` as coalesced units. */
+  #writeUnits(w: number): void {
+    const p = this.#p, pool = this.#pool, tun = this.#tun;
+    const units = pool.wasm.ts_tun_plan(p.tunOffs, p.tunLens, w, p.units, p.pieces, p.unitHdrs, 1);
+    if (units < 0) throw new RangeError(`ts_tun_plan(${w}) failed: code ${units}`);
+    const superW = tun.gsoWrites, coalesced = tun.gsoWritePackets;
+    const done = tun.writeUnits(pool, this.#units, this.#pieces, units, this.#written);
+    this.counters.tunSuperWritten += tun.gsoWrites - superW;
+    this.counters.tunCoalesced += tun.gsoWritePackets - coalesced;
+    let wrote = this.#written.packets;
+    if (done < units && tun.gsoWriteErrno !== 0) {
+      // The kernel refused a super-packet: no more coalescing; this unit's packets and
+      // everything after it are still untouched, so write them one by one.
+      this.#coalesce = false;
+      this.counters.offloadFallbacks++;
+      this.#refused("a coalesced TUN write", tun.gsoWriteErrno);
+      const first = this.#units[4 * done + 2];
+      const end = this.#units[4 * (units - 1) + 2] + this.#units[4 * (units - 1) + 3];
+      const pieces = this.#pieces;
+      let k = 0;
+      for (let piece = first; piece < end; piece++) {
+        const pkt = pieces[3 * piece + 2];
+        this.#retryOffs[k] = this.#tunOffs[pkt];
+        this.#retryLens[k] = this.#tunLens[pkt];
+        k++;
+      }
+      wrote += tun.writeBatch(pool, this.#retryOffs, this.#retryLens, k);
+    }
+    this.counters.tunWritten += wrote;
+    this.counters.tunDropped += w - wrote;
   }
 
   /** One batch TUN → encrypt → UDP. Returns packets read (0 = TUN drained). */
   pumpTun(): number {
+    if (this.#tso) return this.#pumpTunTso();
     const p = this.#p;
     const got0 = this.#alloc(p.offs, BATCH);
     if (got0 === 0) return 0;
@@ -243,6 +516,52 @@ export class DataPath {
     if (n === 0) return 0;
     this.counters.tunRead += n;
     this.#sealAndSend(n);
+    return n;
+  }
+
+  /** TSO: reads (super-)packets, cuts them into segments in WASM, then encrypts and sends. */
+  #pumpTunTso(): number {
+    const p = this.#p, pool = this.#pool, tun = this.#tun;
+    const got0 = this.#alloc(p.readOffs, BATCH);
+    if (got0 === 0) return 0;
+    const cap = TunDevice.capacity(pool);
+    const gsoReads = tun.gsoReads;
+    const n = tun.readOffloadBatch(
+      pool,
+      this.#readOffs,
+      this.#readLens,
+      this.#tails,
+      got0,
+      cap,
+      p.hdrs,
+      this.#txTail,
+      TX_CAP,
+      TX_RESERVE,
+    );
+    this.#freeTail(p.readOffs, n, got0);
+    if (n === 0) return 0;
+    this.counters.tunRead += n;
+    for (let i = 0; i < n; i++) {
+      if (this.#readLens[i] === TUN_TRUNCATED) this.counters.truncated++;
+    }
+    const k = pool.wasm.ts_tun_ingest(
+      p.readOffs,
+      p.readLens,
+      p.tails,
+      p.hdrs,
+      n,
+      cap,
+      p.offs,
+      p.lens,
+      TX_CAP,
+    );
+    pool.refresh(); // segment slots may have grown the pool
+    this.counters.tunSuperRead += tun.gsoReads - gsoReads;
+    pool.wasm.ts_offload_stats(p.stats);
+    const s = this.#stats;
+    this.counters.tunSegments = s[1];
+    this.counters.tunChecksums = s[2];
+    if (k > 0) this.#sealAndSend(k);
     return n;
   }
 
@@ -284,14 +603,32 @@ export class DataPath {
       }
     }
     if (s > 0) {
-      const sent = this.#udp.sendBatch(
-        pool,
-        this.#sendOffs,
-        this.#sendLens,
-        this.#nameOffs,
-        this.#nameLens,
-        s,
-      );
+      const udp = this.#udp;
+      let sent: number;
+      if (udp.gso) {
+        const msgs = udp.gsoMessages, dgrams = udp.gsoDatagrams;
+        sent = udp.sendGso(pool, this.#sendOffs, this.#sendLens, this.#nameOffs, this.#nameLens, s);
+        this.counters.udpGsoSends += udp.gsoMessages - msgs;
+        this.counters.udpGsoDatagrams += udp.gsoDatagrams - dgrams;
+        if (!udp.gso && this.#gsoLogged !== udp) {
+          this.#gsoLogged = udp;
+          this.counters.offloadFallbacks++;
+          this.#refused("UDP_SEGMENT", udp.gsoErrno);
+        }
+      } else {
+        sent = 0;
+        for (let i = 0; i < s; i += BATCH) {
+          sent += udp.sendBatch(
+            pool,
+            this.#sendOffs,
+            this.#sendLens,
+            this.#nameOffs,
+            this.#nameLens,
+            Math.min(BATCH, s - i),
+            i,
+          );
+        }
+      }
       this.counters.udpSent += sent;
       this.counters.sendDropped += s - sent;
       pool.freeBatch(p.sendOffs, s);

@@ -46,6 +46,8 @@ export const LIBC_SYMBOLS = {
   writev: { parameters: ["i32", "buffer", "i32"], result: "i32" },
   /** int ioctl(int fd, unsigned long request, void *arg); */
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
+  /** int ioctl(int fd, unsigned long request, unsigned long arg);  (TUNSETOFFLOAD takes the value) */
+  ioctl_value: { name: "ioctl", parameters: ["i32", "u64", "u64"], result: "i32" },
   /** int fcntl(int fd, int cmd, long arg); */
   fcntl: { parameters: ["i32", "i32", "i64"], result: "i32" },
   /** int socket(int domain, int type, int protocol); */

@@ -1,7 +1,8 @@
 /**
  * wg-quick style configuration files (brief §9): `[Interface]` with the `wg`
  * keys (PrivateKey, ListenPort, FwMark) and the wg-quick ones (Address, DNS,
- * MTU, Table, PreUp/PostUp/PreDown/PostDown, SaveConfig), and any number of
+ * MTU, Table, PreUp/PostUp/PreDown/PostDown, SaveConfig), tunslab's own
+ * `Offload = on|off` (TUN and UDP offloads, default on), and any number of
  * `[Peer]` sections (PublicKey, PresharedKey, AllowedIPs, Endpoint,
  * PersistentKeepalive). Keys and section names are case-insensitive, `#`
  * starts a comment. Every problem is a {@link ConfigError} naming the line.
@@ -62,6 +63,8 @@ export interface Interface {
   preDown: string[];
   postDown: string[];
   saveConfig: boolean;
+  /** `Offload = on|off` (tunslab only): TUN TSO/USO and UDP GSO/GRO; default true. */
+  offload: boolean;
   /** Line of the (first) `[Interface]` header. */
   line: number;
 }
@@ -117,6 +120,7 @@ export function parseConfig(text: string, path = "<config>"): Config {
     preDown: [] as string[],
     postDown: [] as string[],
     saveConfig: false,
+    offload: true,
     line: 0,
   };
   const peers: PeerDraft[] = [];
@@ -236,6 +240,12 @@ export function parseConfig(text: string, path = "<config>"): Config {
             throw err(`${rawKey}: "${value}" is neither true nor false`);
           }
           iface.saveConfig = v === "true";
+          break;
+        }
+        case "offload": {
+          const v = value.toLowerCase();
+          if (v !== "on" && v !== "off") throw err(`${rawKey}: "${value}" is neither on nor off`);
+          iface.offload = v === "on";
           break;
         }
         default:

@@ -1,46 +1,187 @@
 //! ChaCha20-Poly1305 AEAD (RFC 8439 §2.8), in place: the transport path seals and opens
 //! packets where they sit in their slots.
+//!
+//! ChaCha20 (simd128 vectors) and Poly1305 (scalar 64-bit multiplies) use different
+//! execution units, so they are stitched: Poly1305 over one 256-byte stretch of
+//! ciphertext runs between the double rounds of the four-block ChaCha20 pass for the
+//! next stretch, and the CPU executes both at once. Sealing MACs the stretch it encrypted
+//! in the previous pass; opening MACs the ciphertext ahead of the keystream and keeps the
+//! keystream until the tag has been verified, so a forged message is never decrypted.
 
-use crate::chacha20::{self, key_words, nonce_words};
+use crate::chacha20::{key_words, nonce_words, xor_in_place, Between, FirstBlocks, Quad, FIRST_LEN};
 use crate::errors::{E_AUTH, E_BAD_ARG};
 use crate::mem;
-use crate::poly1305::Poly1305;
+use crate::poly1305::{Limbs, Poly1305};
 
 pub const TAG_LEN: usize = 16;
 
-/// Poly1305 over `aad ‖ pad16 ‖ ct ‖ pad16 ‖ le64(|aad|) ‖ le64(|ct|)`, keyed by block 0.
-fn tag(key: &[u32; 8], nonce: &[u32; 3], aad: &[u8], ct: &[u8]) -> [u8; 16] {
-    let mut pk = [0u8; 32];
-    pk.copy_from_slice(&chacha20::block_bytes(key, 0, nonce)[..32]);
-    let mut p = Poly1305::new(&pk);
+/// Bytes of one four-block ChaCha20 pass.
+const QUAD: usize = 256;
+/// Passes of keystream that opening keeps while it verifies: with [`FIRST_LEN`] they
+/// cover 2240 bytes, more than any slot's plaintext; longer messages (possible through
+/// `ts_aead_open`) get the rest of their keystream made after verification.
+const KEPT: usize = 8;
+
+/// Poly1305 keyed by block 0, with `aad ‖ pad16` absorbed.
+#[inline(always)]
+fn mac_start(first: &FirstBlocks, aad: &[u8]) -> Poly1305 {
+    let mut p = Poly1305::new(&first.poly_key());
     p.update_padded(aad);
-    p.update_padded(ct);
-    let mut lens = [0u8; 16];
-    lens[..8].copy_from_slice(&(aad.len() as u64).to_le_bytes());
-    lens[8..].copy_from_slice(&(ct.len() as u64).to_le_bytes());
-    p.update_padded(&lens);
-    p.finish()
+    p
 }
 
-/// Encrypts `buf` in place and returns the tag.
+/// Absorbs `le64(|aad|) ‖ le64(|ct|)` and returns the tag.
+fn mac_finish(p: &mut Poly1305, aad_len: usize, ct_len: usize) -> [u8; 16] {
+    let mut lens = [0u8; 16];
+    lens[..8].copy_from_slice(&(aad_len as u64).to_le_bytes());
+    lens[8..].copy_from_slice(&(ct_len as u64).to_le_bytes());
+    p.update_padded(&lens);
+    p.tag()
+}
+
+/// Poly1305 over `aad ‖ pad16 ‖ ct ‖ pad16 ‖ le64(|aad|) ‖ le64(|ct|)`, keyed by block 0
+/// (not stitched: for a seal whose AAD overlaps its buffer).
+fn tag(first: &FirstBlocks, aad: &[u8], ct: &[u8]) -> [u8; 16] {
+    let mut p = mac_start(first, aad);
+    p.update_padded(ct);
+    mac_finish(&mut p, aad.len(), ct.len())
+}
+
+/// Constant-time tag comparison.
+fn tags_equal(a: &[u8; 16], b: &[u8; 16]) -> bool {
+    let mut diff = 0u8;
+    for (x, y) in a.iter().zip(b.iter()) {
+        diff |= x ^ y;
+    }
+    diff == 0
+}
+
+/// Poly1305 over up to 8 pairs of 32 bytes, one after each of the first 8 double rounds
+/// of a four-block pass.
+struct Absorb<'a> {
+    p: &'a Poly1305,
+    /// The accumulator, in locals while the pass runs.
+    h: Limbs,
+    mac: &'a [u8],
+    pairs: usize,
+}
+
+impl Between for Absorb<'_> {
+    #[inline(always)]
+    fn after(&mut self, i: usize) {
+        if i < self.pairs {
+            if let Some(Ok(m)) = self.mac.get(32 * i..32 * i + 32).map(<&[u8; 32]>::try_from) {
+                self.h = self.p.pair(self.h, m);
+            }
+        }
+    }
+}
+
+/// The four-block pass at `counter`, absorbing the whole 32-byte pairs of the first 256
+/// bytes of `mac` into `p` along the way. Returns the pass and the bytes absorbed.
+#[inline(always)]
+fn quad_absorbing(key: &[u32; 8], counter: u32, nonce: &[u32; 3], p: &mut Poly1305, mac: &[u8]) -> (Quad, usize) {
+    let pairs = (mac.len() / 32).min(QUAD / 32);
+    let mut absorb = Absorb { p, h: p.acc(), mac, pairs };
+    let q = Quad::new_with(key, counter, nonce, &mut absorb);
+    let h = absorb.h;
+    p.set_acc(h);
+    (q, 32 * pairs)
+}
+
+/// Encrypts `buf` (keystream from block 1; blocks 1..3 from `first`) and absorbs the
+/// ciphertext into `p`, padded. Each pass MACs the ciphertext of the one before.
+#[inline(always)]
+fn encrypt_absorb(key: &[u32; 8], nonce: &[u32; 3], first: &FirstBlocks, p: &mut Poly1305, buf: &mut [u8]) {
+    first.xor_head(buf);
+    let mut absorbed = 0; // ciphertext bytes MACed, a multiple of 32
+    let mut pos = FIRST_LEN; // bytes encrypted (all of them once pos >= len)
+    let mut counter = 4u32;
+    while pos < buf.len() {
+        let (done, todo) = buf.split_at_mut(pos);
+        let (q, n) = quad_absorbing(key, counter, nonce, p, done.get(absorbed..).unwrap_or(&[]));
+        absorbed += n;
+        q.xor_into(todo);
+        pos += QUAD;
+        counter = counter.wrapping_add(4);
+    }
+    p.update_padded(buf.get(absorbed..).unwrap_or(&[]));
+}
+
+/// Absorbs the ciphertext `ct` into `p`, padded, while making the keystream from block 4
+/// for up to [`KEPT`] passes into `kept` (the first ones, as many as the message needs).
+#[inline(always)]
+fn absorb_keystream(key: &[u32; 8], nonce: &[u32; 3], p: &mut Poly1305, ct: &[u8], kept: &mut [Option<Quad>; KEPT]) {
+    let mut absorbed = 0;
+    let mut counter = 4u32;
+    for (k, slot) in kept.iter_mut().enumerate() {
+        if FIRST_LEN + QUAD * k >= ct.len() {
+            break;
+        }
+        let (q, n) = quad_absorbing(key, counter, nonce, p, ct.get(absorbed..).unwrap_or(&[]));
+        *slot = Some(q);
+        absorbed += n;
+        counter = counter.wrapping_add(4);
+    }
+    p.update_padded(ct.get(absorbed..).unwrap_or(&[]));
+}
+
+/// Decrypts `buf` with blocks 1..3 from `first`, the kept passes, and fresh
+/// keystream for whatever lies beyond them.
+#[inline(always)]
+fn decrypt_kept(key: &[u32; 8], nonce: &[u32; 3], first: &FirstBlocks, kept: &[Option<Quad>; KEPT], buf: &mut [u8]) {
+    first.xor_head(buf);
+    for (k, q) in kept.iter().enumerate() {
+        if let (Some(q), Some(b)) = (q, buf.get_mut(FIRST_LEN + QUAD * k..)) {
+            q.xor_into(b);
+        }
+    }
+    if let Some(rest) = buf.get_mut(FIRST_LEN + QUAD * KEPT..) {
+        if !rest.is_empty() {
+            xor_in_place(key, 4 + 4 * KEPT as u32, nonce, rest);
+        }
+    }
+}
+
+/// Encrypts `buf` in place and returns the tag. (Never inlined: `ts_aead_seal` and the
+/// transport path share one copy of the stitched code.)
+#[inline(never)]
 pub fn seal_in_place(key: &[u32; 8], nonce: &[u32; 3], aad: &[u8], buf: &mut [u8]) -> [u8; 16] {
-    chacha20::xor_in_place(key, 1, nonce, buf);
-    tag(key, nonce, aad, buf)
+    // Blocks 0..3 in one pass: the Poly1305 key and the first 192 bytes of keystream.
+    let first = FirstBlocks::new(key, nonce);
+    let mut p = mac_start(&first, aad);
+    encrypt_absorb(key, nonce, &first, &mut p, buf);
+    mac_finish(&mut p, aad.len(), buf.len())
 }
 
 /// Verifies `tag` (constant time) and only then decrypts `buf` in place; on failure
 /// `buf` is left as it was.
 pub fn open_in_place(key: &[u32; 8], nonce: &[u32; 3], aad: &[u8], buf: &mut [u8], expected: &[u8; 16]) -> bool {
-    let t = tag(key, nonce, aad, buf);
-    let mut diff = 0u8;
-    for (a, b) in t.iter().zip(expected.iter()) {
-        diff |= a ^ b;
-    }
-    if diff != 0 {
+    let first = FirstBlocks::new(key, nonce);
+    // Option: no 2 KiB of zeroes to write first (only the tags are initialized).
+    let mut kept = [None; KEPT];
+    if !verify(key, nonce, &first, aad, buf, expected, &mut kept) {
         return false;
     }
-    chacha20::xor_in_place(key, 1, nonce, buf);
+    decrypt_kept(key, nonce, &first, &kept, buf);
     true
+}
+
+/// MACs `aad` and `ct`, keeping the keystream made alongside in `kept`, and compares the
+/// tag with `expected` in constant time. (Never inlined: one copy of the stitched code.)
+#[inline(never)]
+fn verify(
+    key: &[u32; 8],
+    nonce: &[u32; 3],
+    first: &FirstBlocks,
+    aad: &[u8],
+    ct: &[u8],
+    expected: &[u8; 16],
+    kept: &mut [Option<Quad>; KEPT],
+) -> bool {
+    let mut p = mac_start(first, aad);
+    absorb_keystream(key, nonce, &mut p, ct, kept);
+    tags_equal(&mac_finish(&mut p, aad.len(), ct.len()), expected)
 }
 
 /// The WireGuard transport nonce: 4 zero bytes ‖ LE64(counter), as words.
@@ -70,14 +211,29 @@ pub extern "C" fn ts_aead_seal(key: u32, nonce12: u32, aad: u32, aad_len: u32, b
     if !mem::valid(aad, aad_len as u64) {
         return E_BAD_ARG;
     }
-    // Encrypt first, then MAC: the AAD view and the buffer view never coexist mutably.
-    match mem::bytes_mut(buf, len as usize) {
-        Some(b) => chacha20::xor_in_place(&k, 1, &n, b),
-        None => return E_BAD_ARG,
-    }
-    let t = match (mem::bytes(aad, aad_len as usize), mem::bytes(buf, len as usize)) {
-        (Some(a), Some(ct)) => tag(&k, &n, a, ct),
-        _ => return E_BAD_ARG, // unreachable: both ranges were checked above
+    let overlap = aad_len > 0
+        && len > 0
+        && (aad as u64) < buf as u64 + len as u64
+        && (buf as u64) < aad as u64 + aad_len as u64;
+    let t = if overlap {
+        // The AAD is MACed as it reads after encryption: encrypt first, then MAC, so the
+        // AAD view and the buffer view never coexist mutably.
+        let first = FirstBlocks::new(&k, &n);
+        match mem::bytes_mut(buf, len as usize) {
+            Some(b) => first.xor_after_first(&k, &n, b),
+            None => return E_BAD_ARG,
+        }
+        match (mem::bytes(aad, aad_len as usize), mem::bytes(buf, len as usize)) {
+            (Some(a), Some(ct)) => tag(&first, a, ct),
+            _ => return E_BAD_ARG, // unreachable: both ranges were checked above
+        }
+    } else {
+        // Disjoint ranges: the two views may coexist, and the stitched code MACs the AAD
+        // first, then the ciphertext while it encrypts.
+        match (mem::bytes(aad, aad_len as usize), mem::bytes_mut(buf, len as usize)) {
+            (Some(a), Some(b)) => seal_in_place(&k, &n, a, b),
+            _ => return E_BAD_ARG, // unreachable: both ranges were checked above
+        }
     };
     if !mem::write(buf + len, &t) {
         return E_BAD_ARG;
@@ -104,22 +260,18 @@ pub extern "C" fn ts_aead_open(key: u32, nonce12: u32, aad: u32, aad_len: u32, b
         Some(t) => t,
         None => return E_BAD_ARG,
     };
+    let first = FirstBlocks::new(&k, &n);
+    let mut kept = [None; KEPT];
+    // The AAD may overlap the buffer: both views are read-only until verified.
     let ok = match (mem::bytes(aad, aad_len as usize), mem::bytes(buf, ct_len as usize)) {
-        (Some(a), Some(ct)) => {
-            let t = tag(&k, &n, a, ct);
-            let mut diff = 0u8;
-            for (x, y) in t.iter().zip(expected.iter()) {
-                diff |= x ^ y;
-            }
-            diff == 0
-        }
+        (Some(a), Some(ct)) => verify(&k, &n, &first, a, ct, &expected, &mut kept),
         _ => return E_BAD_ARG,
     };
     if !ok {
         return E_AUTH;
     }
     match mem::bytes_mut(buf, ct_len as usize) {
-        Some(b) => chacha20::xor_in_place(&k, 1, &n, b),
+        Some(b) => decrypt_kept(&k, &n, &first, &kept, b),
         None => return E_BAD_ARG,
     }
     ct_len as i32
@@ -128,7 +280,7 @@ pub extern "C" fn ts_aead_open(key: u32, nonce12: u32, aad: u32, aad_len: u32, b
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chacha20::tests::hex;
+    use crate::chacha20::{self, tests::hex};
 
     const PT: &[u8] = b"Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.";
     const CT: &str = "d31a8d34648e60db7b86afbc53ef7ec2a4aded51296e08fea9e2b5a736ee62d63dbea45e8ca9671282fafb69da92728b1a71de0a9e060b2905d6a5b67ecd3b3692ddbd7f2d778b8c9803aee328091b58fab324e4fad675945585808b4831d7bc3ff4def08e4b7a9de576d26586cec64b6116";
@@ -163,6 +315,90 @@ mod tests {
         bad[15] ^= 0x80;
         assert!(!open_in_place(&k, &n, &aad, &mut ct, &bad));
         assert!(!open_in_place(&k, &n, &aad[1..], &mut ct, &t));
+    }
+
+    /// The construction spelled out with the scalar block function and a one-shot MAC.
+    fn reference(k: &[u32; 8], n: &[u32; 3], aad: &[u8], pt: &[u8]) -> (Vec<u8>, [u8; 16]) {
+        let mut ct = pt.to_vec();
+        for (i, c) in ct.chunks_mut(64).enumerate() {
+            let ks = chacha20::block_bytes(k, 1 + i as u32, n);
+            c.iter_mut().zip(ks.iter()).for_each(|(b, k)| *b ^= k);
+        }
+        let mut m = aad.to_vec();
+        m.resize((aad.len() + 15) / 16 * 16, 0);
+        m.extend_from_slice(&ct);
+        m.resize((m.len() + 15) / 16 * 16, 0);
+        m.extend_from_slice(&(aad.len() as u64).to_le_bytes());
+        m.extend_from_slice(&(ct.len() as u64).to_le_bytes());
+        let mut pk = [0u8; 32];
+        pk.copy_from_slice(&chacha20::block_bytes(k, 0, n)[..32]);
+        (ct, crate::poly1305::mac(&pk, &m))
+    }
+
+    #[test]
+    fn stitched_matches_reference_at_every_length() {
+        let mut seed = 0x1234_5678u32;
+        let mut rnd = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed
+        };
+        // Past FIRST_LEN + KEPT passes (2240), where opening makes fresh keystream.
+        for len in (0..2600).chain([4095, 4096, 4097, 16384]) {
+            let mut kb = [0u8; 32];
+            kb.iter_mut().for_each(|b| *b = rnd() as u8);
+            let mut nb = [0u8; 12];
+            nb.iter_mut().for_each(|b| *b = rnd() as u8);
+            let (k, n) = (key_words(&kb), nonce_words(&nb));
+            let aad: Vec<u8> = (0..rnd() % 40).map(|_| rnd() as u8).collect();
+            let pt: Vec<u8> = (0..len).map(|_| rnd() as u8).collect();
+            let (want_ct, want_tag) = reference(&k, &n, &aad, &pt);
+            let mut buf = pt.clone();
+            let t = seal_in_place(&k, &n, &aad, &mut buf);
+            assert_eq!(buf, want_ct, "seal len {}", len);
+            assert_eq!(t, want_tag, "tag len {}", len);
+            assert!(open_in_place(&k, &n, &aad, &mut buf, &t), "open len {}", len);
+            assert_eq!(buf, pt, "open len {}", len);
+            // A flipped bit anywhere: refused, buffer untouched.
+            let mut ct = want_ct.clone();
+            if len > 0 {
+                ct[rnd() as usize % len] ^= 1 << (rnd() % 8);
+                let before = ct.clone();
+                assert!(!open_in_place(&k, &n, &aad, &mut ct, &t));
+                assert_eq!(ct, before);
+            }
+            let mut bad = t;
+            bad[rnd() as usize % 16] ^= 1 << (rnd() % 8);
+            let mut ct = want_ct.clone();
+            assert!(!open_in_place(&k, &n, &aad, &mut ct, &bad));
+            assert_eq!(ct, want_ct);
+        }
+    }
+
+    #[test]
+    fn seal_export_with_aad_inside_the_buffer() {
+        // The AAD is MACed as it reads after encryption (what the export always did).
+        crate::state::fresh();
+        let s = mem::scratch_ptr();
+        assert!(mem::write(s, &hex("808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f")));
+        assert!(mem::write(s + 32, &hex("070000004041424344454647")));
+        let (k, n) = kn();
+        for (aad_off, aad_len, len) in [(0u32, 12u32, 300u32), (290, 40, 300), (100, 16, 1420)] {
+            let buf = s + 64;
+            let pt: Vec<u8> = (0..len).map(|i| (i * 13 + 5) as u8).collect();
+            assert!(mem::write(buf, &pt));
+            // Memory as the AAD reads after encryption (the tag is written last).
+            let mut after = pt.clone();
+            chacha20::xor_in_place(&k, 1, &n, &mut after);
+            let ct = after.clone();
+            after.extend_from_slice(mem::bytes(buf + len, 64).unwrap());
+            let aad = after[aad_off as usize..(aad_off + aad_len) as usize].to_vec();
+            assert_eq!(ts_aead_seal(s, s + 32, buf + aad_off, aad_len, buf, len), (len + 16) as i32);
+            let (_, want) = reference(&k, &n, &aad, &pt);
+            assert_eq!(mem::bytes(buf, len as usize).unwrap(), &ct[..]);
+            assert_eq!(mem::bytes(buf + len, 16).unwrap(), &want[..], "aad at {}", aad_off);
+        }
     }
 
     #[test]

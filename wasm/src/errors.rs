@@ -44,6 +44,9 @@ pub const E_KEY_EXPIRED: i32 = -19;
 pub const E_TABLE_FULL: i32 = -20;
 /// Reserved for checksum offloads.
 pub const E_CHECKSUM: i32 = -21;
+/// A TUN super-packet whose virtio header does not match its headers (GSO type vs IP
+/// version or protocol, checksum offsets, gso_size 0).
+pub const E_BAD_GSO: i32 = -22;
 /// Not a drop: a handshake/cookie message of exact length, left for TypeScript.
 pub const HANDSHAKE: i32 = -100;
 

@@ -18,6 +18,10 @@ pub mod keypairs;
 pub mod peers;
 pub mod message;
 pub mod transport;
+pub mod checksum;
+pub mod vnet;
+pub mod tcp;
+pub mod offload;
 
 #[cfg(all(not(test), target_arch = "wasm32"))]
 #[panic_handler]

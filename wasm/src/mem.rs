@@ -2,7 +2,8 @@
 //! TypeScript becomes a Rust slice, and (with `state.rs`) the only `unsafe` in the crate.
 //!
 //! TypeScript may point into exactly two regions:
-//! - the [`Shared`] static (the scratch area and the peers' endpoint sockaddrs), and
+//! - the [`Shared`] static (the scratch area, the peers' endpoint sockaddrs and the jumbo
+//!   buffers for offloaded super-packets), and
 //! - `[__heap_base, memory size)`: the slab chunks and anything else grown at run time.
 //!
 //! Everything else (Rust's stack and the private `State` static) is refused, so a pointer
@@ -20,24 +21,38 @@ pub const PAGE: usize = 65536;
 pub const SCRATCH_LEN: usize = 1 << 20;
 /// Per-peer sockaddr storage (sockaddr_in6 is 28 bytes; 32 keeps entries 16-aligned).
 pub const ENDPOINT_LEN: usize = 32;
+/// One jumbo buffer: the largest TUN super-packet tail or coalesced UDP datagram (64 KiB).
+pub const JUMBO_LEN: usize = 1 << 16;
+/// Jumbo buffers (TypeScript splits them between TUN reads and UDP GRO receives).
+pub const JUMBO_COUNT: usize = 16;
+/// Bytes after the last jumbo buffer, so a datagram at its very end still has a whole
+/// slot's worth of accessible bytes after its start (what decryption requires).
+pub const JUMBO_SLACK: usize = 2048;
+const JUMBO_AREA: usize = JUMBO_LEN * JUMBO_COUNT + JUMBO_SLACK;
 
 /// The static region TypeScript may read and write directly.
 #[repr(C, align(16))]
 pub struct Shared {
     scratch: [u8; SCRATCH_LEN],
     endpoints: [[u8; ENDPOINT_LEN]; MAX_PEERS],
+    /// Untouched (so not resident) unless offloads are on.
+    jumbo: [u8; JUMBO_AREA],
 }
 const SHARED_LEN: usize = core::mem::size_of::<Shared>();
 const ENDPOINTS_OFF: usize = SCRATCH_LEN;
+const JUMBO_OFF: usize = SCRATCH_LEN + ENDPOINT_LEN * MAX_PEERS;
 
 #[cfg(not(test))]
 mod backend {
-    use super::{Shared, ENDPOINT_LEN, MAX_PEERS, PAGE, SCRATCH_LEN};
+    use super::{Shared, ENDPOINT_LEN, JUMBO_AREA, MAX_PEERS, PAGE, SCRATCH_LEN};
     use core::arch::wasm32;
 
     // Zero-initialized, so it lives in .bss and costs nothing in the file.
-    static mut SHARED: Shared =
-        Shared { scratch: [0; SCRATCH_LEN], endpoints: [[0; ENDPOINT_LEN]; MAX_PEERS] };
+    static mut SHARED: Shared = Shared {
+        scratch: [0; SCRATCH_LEN],
+        endpoints: [[0; ENDPOINT_LEN]; MAX_PEERS],
+        jumbo: [0; JUMBO_AREA],
+    };
 
     extern "C" {
         // Synthesized by wasm-ld: first byte after Rust's stack, data and .bss.
@@ -277,6 +292,19 @@ pub fn endpoint_ptr(peer: usize) -> u32 {
     (backend::shared_base() + ENDPOINTS_OFF + peer * ENDPOINT_LEN) as u32
 }
 
+/// Pointer to the first jumbo buffer; buffer `i` is at `+ i * JUMBO_LEN` (16-aligned).
+pub fn jumbo_ptr() -> u32 {
+    (backend::shared_base() + JUMBO_OFF) as u32
+}
+
+/// True if `(ptr, len)` lies inside the jumbo area (slack included): such a range can never
+/// alias a pool slot.
+pub fn in_jumbo(ptr: u32, len: usize) -> bool {
+    let start = backend::shared_base() + JUMBO_OFF;
+    let p = ptr as usize;
+    p >= start && p.checked_add(len).map_or(false, |end| end <= start + JUMBO_AREA)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -289,7 +317,15 @@ mod tests {
         assert!(bytes(sp, SCRATCH_LEN + 1).is_some()); // runs into the endpoints: same static
         assert!(bytes(sp - 1, 1).is_none()); // private memory below
         assert!(bytes(endpoint_ptr(MAX_PEERS - 1), ENDPOINT_LEN).is_some());
-        assert!(bytes(endpoint_ptr(MAX_PEERS - 1), ENDPOINT_LEN + 1).is_none());
+        // The jumbo area follows the endpoints and ends the shared static.
+        assert_eq!(jumbo_ptr(), endpoint_ptr(MAX_PEERS - 1) + ENDPOINT_LEN as u32);
+        assert_eq!(jumbo_ptr() % 16, 0);
+        assert!(bytes(jumbo_ptr(), JUMBO_AREA).is_some());
+        assert!(bytes(jumbo_ptr(), JUMBO_AREA + 1).is_none());
+        assert!(in_jumbo(jumbo_ptr(), JUMBO_AREA));
+        assert!(!in_jumbo(jumbo_ptr(), JUMBO_AREA + 1));
+        assert!(!in_jumbo(jumbo_ptr() - 1, 1));
+        assert!(!in_jumbo(u32::MAX, 2));
         assert!(bytes(0, 1).is_none());
         assert!(bytes(0, 0).is_some());
         let top = size() as u32;

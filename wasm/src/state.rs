@@ -8,6 +8,7 @@
 
 use crate::allowed_ips::AllowedIps;
 use crate::keypairs::Keypairs;
+use crate::offload::{OffloadStats, Plan};
 use crate::peers::Peers;
 use crate::slab::Pool;
 use crate::stats::Drops;
@@ -18,6 +19,8 @@ pub struct State {
     pub peers: Peers,
     pub keypairs: Keypairs,
     pub routes: AllowedIps,
+    pub offload: OffloadStats,
+    pub plan: Plan,
 }
 
 #[cfg(not(test))]
@@ -30,6 +33,8 @@ mod backend {
         peers: Peers::ZERO,
         keypairs: Keypairs::ZERO,
         routes: AllowedIps::ZERO,
+        offload: OffloadStats::ZERO,
+        plan: Plan::ZERO,
     };
 
     pub fn state() -> &'static mut State {

@@ -140,27 +140,60 @@ pub extern "C" fn ts_decrypt_batch(
                 Some(at as u32)
             }
         };
-        let (auth, res) = decrypt_one(st, o.get(i), l.get(i) as usize, name);
-        match auth {
-            Some((peer, kp)) => {
-                p.set(i, peer);
-                k.set(i, kp);
-                authenticated += 1;
-            }
-            None => {
-                p.set(i, NONE);
-                k.set(i, NONE);
-            }
-        }
-        match res {
-            Ok(len) => l.set(i, len),
-            Err(code) => {
-                l.set(i, code as u32);
-                st.drops.count(code); // ignores HANDSHAKE
-            }
+        let r = decrypt_one(st, o.get(i), l.get(i) as usize, name);
+        if record(st, i, r, &l, &p, &k) {
+            authenticated += 1;
         }
     }
     authenticated
+}
+
+/// `ts_decrypt_batch` with a sockaddr pointer per datagram (`name_ptrs[i]`, 0 = no
+/// roaming for it) instead of a strided array: the datagrams cut from one coalesced (UDP
+/// GRO) receive share their message's source. Same results and return value.
+#[no_mangle]
+pub extern "C" fn ts_decrypt_batch_names(offs: u32, lens: u32, peers: u32, kps: u32, name_ptrs: u32, n: u32) -> u32 {
+    let arrays = (mem::words(offs, n), mem::words(lens, n), mem::words(peers, n), mem::words(kps, n), mem::words(name_ptrs, n));
+    let (o, l, p, k, np) = match arrays {
+        (Some(o), Some(l), Some(p), Some(k), Some(np)) => (o, l, p, k, np),
+        _ => return 0,
+    };
+    let st = state::state();
+    let mut authenticated = 0;
+    for i in 0..o.len() {
+        let name = match np.get(i) {
+            0 => None,
+            ptr => Some(ptr),
+        };
+        let r = decrypt_one(st, o.get(i), l.get(i) as usize, name);
+        if record(st, i, r, &l, &p, &k) {
+            authenticated += 1;
+        }
+    }
+    authenticated
+}
+
+/// Stores one `decrypt_one` result; true if the packet was authenticated.
+fn record(st: &mut State, i: usize, r: (Auth, Result<u32, i32>), l: &Words, p: &Words, k: &Words) -> bool {
+    let (auth, res) = r;
+    match auth {
+        Some((peer, kp)) => {
+            p.set(i, peer);
+            k.set(i, kp);
+        }
+        None => {
+            p.set(i, NONE);
+            k.set(i, NONE);
+        }
+    }
+    match res {
+        Ok(len) => l.set(i, len),
+        Err(code) => {
+            l.set(i, code as u32);
+            st.drops.count(code); // ignores HANDSHAKE
+        }
+    }
+    auth.is_some()
 }
 
 /// Reads a source sockaddr: AF_INET (2) → 16 bytes, AF_INET6 (10) → 28 bytes.
@@ -618,6 +651,40 @@ mod tests {
         assert_eq!(ts_decrypt_batch(b.offs, b.lens, b.peers, b.kps, b.names, stride, 1), 1);
         assert_eq!(ts_peer_endpoint_len(B), 28);
         assert_eq!(get(b.lens, 0), pkts[0].len() as i32);
+    }
+
+    #[test]
+    fn named_batch_decrypts_a_coalesced_train_in_a_jumbo_buffer() {
+        let s = setup();
+        let b = batch(s);
+        let pkts = vec![v4([10, 0, 0, 1], [10, 0, 0, 2], 1400); 3];
+        let offs = load(&b, &pkts);
+        assert_eq!(ts_encrypt_batch(b.offs, b.lens, b.peers, 3, 1420), 3);
+        // Pack the three 1452-byte datagrams back to back, as UDP GRO delivers them; the
+        // last one ends 1452 bytes before the slack after the jumbo area.
+        let base = mem::jumbo_ptr() + (mem::JUMBO_LEN * (mem::JUMBO_COUNT - 1)) as u32 + 65536 - 3 * 1452;
+        for i in 0..3 {
+            let at = base + 1452 * i as u32;
+            assert!(mem::write(at, mem::bytes(offs[i], 1452).unwrap()));
+            put(b.offs, i, at as i32);
+        }
+        let sa4 = [2u8, 0, 0xca, 0x6c, 10, 1, 1, 7, 0, 0, 0, 0, 0, 0, 0, 0];
+        assert!(mem::write(b.names, &sa4));
+        let ptrs = s + 12288;
+        for (i, p) in [b.names, 0, b.names].iter().enumerate() {
+            put(ptrs, i, *p as i32);
+        }
+        assert_eq!(ts_decrypt_batch_names(b.offs, b.lens, b.peers, b.kps, ptrs, 3), 3);
+        for i in 0..3 {
+            assert_eq!((get(b.lens, i), get(b.peers, i), get(b.kps, i)), (1420, B as i32, 1));
+            let at = base + 1452 * i as u32 + HEADROOM as u32;
+            assert_eq!(mem::bytes(at, 1420).unwrap(), &pkts[i][..]);
+        }
+        assert_eq!(ts_peer_endpoint_len(B), 16);
+        assert_eq!(mem::bytes(ts_peer_endpoint_ptr(B), 16).unwrap(), &sa4);
+        // Replayed: refused; a bad array: nothing done.
+        assert_eq!(ts_decrypt_batch_names(b.offs, b.lens, b.peers, b.kps, ptrs, 1), 0);
+        assert_eq!(ts_decrypt_batch_names(b.offs, b.lens, b.peers, b.kps, 0, 1), 0);
     }
 
     #[test]
