@@ -442,15 +442,15 @@ export class DataPath {
 
   /** After decryption: hooks for handshakes and authenticated packets, then the TUN writes. */
   #deliver(n: number): void {
-    const lens = this.#rxLensI;
     const hooks = this.#hooks;
-    const u8 = this.#pool.u8;
     let w = 0;
+    // No views are cached across hooks: a hook may allocate, grow the memory
+    // and so replace every view (onRemap rebuilds the fields read here).
     for (let i = 0; i < n; i++) {
-      const len = lens[i];
+      const len = this.#rxLensI[i];
       if (len === HANDSHAKE) {
         // decrypt only says HANDSHAKE for the exact size of types 1, 2, 3.
-        const type = u8[this.#rxOffs[i]];
+        const type = this.#pool.u8[this.#rxOffs[i]];
         const size = type === 1 ? 148 : type === 2 ? 92 : 64;
         hooks.onHandshakeMessage(this.#rxOffs[i], size, this.#rxNames[i]);
         continue;
@@ -573,11 +573,12 @@ export class DataPath {
     const p = this.#p;
     const pool = this.#pool;
     pool.wasm.ts_encrypt_batch(p.offs, p.lens, p.peers, n, this.mtu);
-    const lens = this.#lensI;
     let s = 0;
     let f = 0;
+    // Views are read through the fields each time: onNoKey may start a
+    // handshake, whose allocation can grow the memory and replace them.
     for (let i = 0; i < n; i++) {
-      const len = lens[i];
+      const len = this.#lensI[i];
       const peer = this.#peers[i];
       const off = this.#offs[i];
       if (len > 0) {
