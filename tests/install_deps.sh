@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Installs what the test suite needs and is missing (Debian packages), so that
-# `sudo npx -y deno@<pinned> task test` works on a fresh machine.
+# Installs what is needed and missing (Debian packages), so that the README's
+# two commands work on a fresh machine:
+#   bash tests/install_deps.sh        everything the test suite needs
+#   bash tests/install_deps.sh demo   only what `tunslab demo` runs (no Rust toolchain)
 set -euo pipefail
 need=()
 have() { command -v "$1" >/dev/null 2>&1; }
-[[ -x /usr/bin/rustc && -x /usr/bin/cargo ]] || need+=(rustc cargo)
-[[ -d /usr/lib/rustlib/wasm32-unknown-unknown ]] || need+=(libstd-rust-dev-wasm32)
+if [[ ${1:-} != demo ]]; then
+  [[ -x /usr/bin/rustc && -x /usr/bin/cargo ]] || need+=(rustc cargo)
+  [[ -d /usr/lib/rustlib/wasm32-unknown-unknown ]] || need+=(libstd-rust-dev-wasm32)
+fi
 have ip || need+=(iproute2)
 have ping || need+=(iputils-ping)
 have iperf3 || need+=(iperf3)
@@ -15,7 +19,7 @@ have openssl || need+=(openssl)
 have setpriv || need+=(util-linux)
 if ((${#need[@]} == 0)); then exit 0; fi
 if [[ $(id -u) -ne 0 ]]; then
-  echo "tests need Debian packages: ${need[*]} (run as root, or: sudo apt-get install ${need[*]})" >&2
+  echo "missing Debian packages: ${need[*]} (run as root, or: sudo apt-get install ${need[*]})" >&2
   exit 1
 fi
 echo "installing: ${need[*]}" >&2
