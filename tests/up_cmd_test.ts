@@ -114,7 +114,7 @@ Deno.test({
     await inNetns(async (ns) => {
       const dir = Deno.makeTempDirSync();
       const path = `${dir}/whatever.conf`;
-      Deno.writeTextFileSync(path, conf());
+      Deno.writeTextFileSync(path, conf("FwMark = 0x1234"));
       Deno.chmodSync(path, 0o644);
       const child = new Deno.Command("ip", {
         args: [
@@ -139,6 +139,8 @@ Deno.test({
           async () => (await run(["ip", "-n", ns, "link", "show", "tsover0"], true)).code === 0,
           "tsover0",
         );
+        // FwMark from the config is set on the UDP socket and reported over UAPI.
+        equal((await run(["wg", "show", "tsover0", "fwmark"])).stdout.trim(), "0x1234");
       } finally {
         child.kill("SIGINT");
       }

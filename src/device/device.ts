@@ -255,6 +255,10 @@ export class Device {
       const dev = new Device(ifname, pool, tun, udp, config, now);
       config.peers.forEach((p, k) => dev.addPeer(p, endpoints[k]));
       dev.#syncRoutes();
+      const mark = config.interface.fwMark ?? 0;
+      if (mark !== 0 && dev.setFwmark(mark) < 0) {
+        throw new Error(`FwMark ${mark}: setsockopt(SO_MARK) refused (needs CAP_NET_ADMIN)`);
+      }
       log.info("Interface {interface} up: listen port {listenPort}, {peers} peer(s), MTU {mtu}", {
         interface: ifname,
         listenPort: udp.port,
