@@ -24,6 +24,7 @@
  * @module
  */
 
+import { N_CODES } from "./drop_reason.ts";
 import { instantiate, type TunslabExports } from "./wasm_module.ts";
 
 /** Counters of the pool, as `ts_pool_stats` reports them. */
@@ -97,7 +98,7 @@ export class SlabPool implements Disposable {
     this.headroom = wasm.ts_headroom();
     this.#scratchNext = wasm.ts_scratch_ptr();
     this.#scratchEnd = this.#scratchNext + wasm.ts_scratch_len();
-    this.#statsPtr = this.scratch(8 * 32);
+    this.#statsPtr = this.scratch(8 * N_CODES);
     this.#remap();
   }
 
@@ -197,7 +198,7 @@ export class SlabPool implements Disposable {
   /** Drop counters by code index (`-code`), from `ts_drop_stats`. */
   dropCounts(): Float64Array {
     this.wasm.ts_drop_stats(this.#statsPtr);
-    return new Float64Array(this.memory.buffer, this.#statsPtr, 32).slice();
+    return new Float64Array(this.memory.buffer, this.#statsPtr, N_CODES).slice();
   }
 
   /** Nothing to release but the instance; kept for `using` symmetry. */
