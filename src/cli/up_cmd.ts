@@ -105,7 +105,7 @@ export async function up(args: string[]): Promise<number> {
     }
     return 0;
   } catch (e) {
-    log.error("{error}", { error: (e as Error).message });
+    log.error("Cannot run {interface}: {error}", { interface: name, error: (e as Error).message });
     console.error(`tunslab up: ${(e as Error).message}`);
     return 1;
   } finally {
