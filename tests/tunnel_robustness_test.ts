@@ -55,6 +55,9 @@ Deno.test({
         captured: number;
       };
       ok(report.captured > 0, "the relay captured transport packets");
+      await writer.write(new TextEncoder().encode("flood\n"));
+      const flood = JSON.parse(await readLine()) as { flood: number };
+      equal(flood.flood, 300);
       // The tunnel still works after the flood of bad datagrams.
       await assertPing(bed, "b", INNER.a, 3);
       await assertPing(bed, "a", INNER.b, 3);
@@ -86,6 +89,14 @@ Deno.test({
           s.replay + s.flipped + s.truncated + s.unknownIndex + s.garbage + s.badMac1 - 8,
       );
       ok(s.badMac1 > 0, "the relay captured initiations to corrupt");
+      // Under a flood of initiations the responder answers with cookie replies (mac2
+      // missing) instead of doing the handshake's Diffie-Hellman work.
+      const hs = stats.raw.handshake as { cookiesSent: number };
+      ok(hs.cookiesSent > 0, `cookie replies under load: ${JSON.stringify(stats.raw.handshake)}`);
+      ok(
+        Object.keys(rejected).some((k) => k.startsWith("initiation_")),
+        `replayed initiations rejected: ${JSON.stringify(rejected)}`,
+      );
       ok((rejected.bad_mac1 ?? 0) >= s.badMac1, `bad mac1 counted: ${JSON.stringify(rejected)}`);
       equal(stats.inUse, 0, "no slot leaked");
     } catch (e) {
