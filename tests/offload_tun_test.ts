@@ -5,45 +5,24 @@
 import { deepStrictEqual, equal, ok } from "node:assert/strict";
 import { EINVAL } from "../src/ffi/errno.ts";
 import { TUN_F_USO4, TUN_OFFLOADS } from "../src/tun_device.ts";
+import { childJson, run, withNetns } from "./netns_child.ts";
 
 const ROOT = Deno.uid() === 0;
 if (!ROOT) console.warn("offload_tun_test: not root; network-namespace TUN tests IGNORED");
 
 const CHILD = new URL("./fixtures/offload_tun_child.ts", import.meta.url).pathname;
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const o = await new Deno.Command(args[0], {
-    args: args.slice(1),
-    env: { TUNSLAB_PARENT_NETNS: Deno.readLinkSync("/proc/self/ns/net") },
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(60_000),
-  }).output();
-  const td = new TextDecoder();
-  return { code: o.code, out: td.decode(o.stdout), err: td.decode(o.stderr) };
-}
-
 Deno.test({
   name:
     "TUN offloads in a netns: USO/TSO super-packets cut in WASM, a coalesced TCP write accepted",
   ignore: !ROOT,
   async fn() {
-    const ns = `tunslab-o-${crypto.randomUUID().slice(0, 8)}`;
-    let r;
-    try {
-      equal((await run(["ip", "netns", "add", ns])).code, 0);
-      r = await run(["ip", "netns", "exec", ns, Deno.execPath(), "run", "-A", "--quiet", CHILD]);
-    } finally {
-      await run(["ip", "netns", "delete", ns]);
-    }
-    const line = r.out.trim().split("\n").at(-1) ?? "";
-    let j: Record<string, unknown>;
-    try {
-      j = JSON.parse(line);
-    } catch {
-      throw new Error(`child exited ${r.code} without JSON.\nstdout: ${r.out}\nstderr: ${r.err}`);
-    }
-    if (j.error) throw new Error(`child failed: ${j.error}\nstderr: ${r.err}`);
+    const j = childJson(
+      await withNetns(
+        "tunslab-o",
+        (ns) => run("ip", ["netns", "exec", ns, Deno.execPath(), "run", "-A", "--quiet", CHILD]),
+      ),
+    );
     const at = JSON.stringify(j);
     equal(j.vnetHdr, true);
     ok(((j.offloads as number) & TUN_OFFLOADS) === TUN_OFFLOADS, at);

@@ -6,13 +6,13 @@ import { deepStrictEqual, equal, ok } from "node:assert/strict";
 import { EINVAL } from "../src/ffi/errno.ts";
 import { NEEDS_CAP_NET_ADMIN, SyscallError } from "../src/ffi/syscall_error.ts";
 import { TunDevice } from "../src/tun_device.ts";
+import { childJson, run, withNetns } from "./netns_child.ts";
 
 const ROOT = Deno.uid() === 0;
 if (!ROOT) console.warn("tun_netns_test: not root; network-namespace TUN tests IGNORED");
 
 const CHILD = new URL("./fixtures/tun_netns_child.ts", import.meta.url).pathname;
 const EPERM_CHILD = new URL("./fixtures/tun_eperm_child.ts", import.meta.url).pathname;
-const CWD = new URL("..", import.meta.url).pathname;
 
 function hasTool(name: string): boolean {
   try {
@@ -21,48 +21,6 @@ function hasTool(name: string): boolean {
   } catch {
     return false;
   }
-}
-
-async function run(
-  cmd: string,
-  args: string[],
-): Promise<{ code: number; out: string; err: string }> {
-  const o = await new Deno.Command(cmd, {
-    args,
-    cwd: CWD,
-    // The children refuse to configure anything in this (the parent's) namespace.
-    env: { TUNSLAB_PARENT_NETNS: Deno.readLinkSync("/proc/self/ns/net") },
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(60_000),
-  }).output();
-  const td = new TextDecoder();
-  return { code: o.code, out: td.decode(o.stdout), err: td.decode(o.stderr) };
-}
-
-/** Runs `fn` with a fresh namespace `tunslab-t-<random>`; deletes it whatever happens. */
-async function withNetns<T>(fn: (ns: string) => Promise<T>): Promise<T> {
-  const ns = `tunslab-t-${crypto.randomUUID().slice(0, 8)}`;
-  try {
-    const add = await run("ip", ["netns", "add", ns]);
-    if (add.code !== 0) throw new Error(`ip netns add ${ns} failed: ${add.err}`);
-    return await fn(ns);
-  } finally {
-    await run("ip", ["netns", "delete", ns]);
-  }
-}
-
-/** The child's last stdout line as JSON; its stderr goes into the failure message. */
-function childJson(r: { code: number; out: string; err: string }): Record<string, unknown> {
-  const line = r.out.trim().split("\n").at(-1) ?? "";
-  let json: Record<string, unknown>;
-  try {
-    json = JSON.parse(line);
-  } catch {
-    throw new Error(`child exited ${r.code} without JSON.\nstdout: ${r.out}\nstderr: ${r.err}`);
-  }
-  if (json.error) throw new Error(`child failed: ${json.error}\nstderr: ${r.err}`);
-  return json;
 }
 
 type Udp = {
@@ -83,8 +41,9 @@ Deno.test({
     "TUN in a netns: ioctl config, kernel→slots via readBatch, slots→kernel via write/writeBatch",
   ignore: !ROOT,
   async fn() {
-    const r = await withNetns((ns) =>
-      run("ip", ["netns", "exec", ns, Deno.execPath(), "run", "-A", "--quiet", CHILD])
+    const r = await withNetns(
+      "tunslab-t",
+      (ns) => run("ip", ["netns", "exec", ns, Deno.execPath(), "run", "-A", "--quiet", CHILD]),
     );
     const j = childJson(r);
     const nonce = j.nonce as string;
@@ -178,7 +137,7 @@ Deno.test({
   ignore: !ROOT || !DROP,
   async fn() {
     const deno = Deno.execPath();
-    const r = await withNetns((ns) =>
+    const r = await withNetns("tunslab-t", (ns) =>
       run(
         "ip",
         DROP === "capsh"
@@ -206,8 +165,7 @@ Deno.test({
             "--quiet",
             EPERM_CHILD,
           ],
-      )
-    );
+      ));
     const j = childJson(r);
     equal(j.netAdmin, false, "the child really lacks CAP_NET_ADMIN");
     deepStrictEqual(j.tun, {
