@@ -5,12 +5,14 @@ import {
   formatEndpointC,
   formatIpC,
   show,
+  SHOW_FIELDS,
   type ShowFormat,
   sortPeers,
 } from "../src/cli/show_cmd.ts";
 import { COMMANDS } from "../src/cli/commands.ts";
 import { UsageError } from "../src/cli/usage_error.ts";
 import { UapiServer } from "../src/uapi/uapi_server.ts";
+import { newPeerState } from "../src/uapi/uapi_protocol.ts";
 import type { UapiPeerState, UapiState } from "../src/uapi/uapi_types.ts";
 import { parseCidr, parseIp } from "../src/wg/cidr.ts";
 import {
@@ -33,18 +35,7 @@ if (!WG_READY) console.warn("show_cmd_test: not root or no wg; comparisons with 
 const PLAIN: ShowFormat = { color: false, hideKeys: true, now: 1_000_000 };
 
 function peer(over: Partial<UapiPeerState> = {}): UapiPeerState {
-  return {
-    publicKey: publicKey(generatePrivateKey()),
-    presharedKey: null,
-    endpoint: null,
-    lastHandshakeTimeSec: 0,
-    lastHandshakeTimeNsec: 0,
-    txBytes: 0,
-    rxBytes: 0,
-    persistentKeepaliveInterval: 0,
-    allowedIps: [],
-    ...over,
-  };
+  return { ...newPeerState(publicKey(generatePrivateKey())), ...over };
 }
 
 Deno.test("formatBytes: wg's units and glibc's %.2f rounding (ties to even)", () => {
@@ -345,22 +336,7 @@ Deno.test({
         const [theirs, ours] = await bothWithin([names[0]], dir, env);
         equal(ours.out, theirs, `show ${names[0]} ${JSON.stringify(env)}`);
       }
-      for (
-        const field of [
-          "public-key",
-          "private-key",
-          "listen-port",
-          "fwmark",
-          "peers",
-          "preshared-keys",
-          "endpoints",
-          "allowed-ips",
-          "latest-handshakes",
-          "transfer",
-          "persistent-keepalive",
-          "dump",
-        ]
-      ) {
+      for (const field of SHOW_FIELDS) {
         for (const name of names) {
           const [theirs, ours] = await bothWithin([name, field], dir);
           equal(ours.out, theirs, `show ${name} ${field}`);

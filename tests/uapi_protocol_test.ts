@@ -12,6 +12,7 @@ import {
 import {
   formatErrnoResponse,
   formatGetResponse,
+  newPeerState,
   parseErrnoResponse,
   parseGetResponse,
   type ParseSetOptions,
@@ -275,18 +276,7 @@ Deno.test("parseSetRequest: every error class with wireguard-go's errno and the 
 });
 
 function peer(over: Partial<UapiPeerState> = {}): UapiPeerState {
-  return {
-    publicKey: decodeHexKeyOf(K1),
-    presharedKey: null,
-    endpoint: null,
-    lastHandshakeTimeSec: 0,
-    lastHandshakeTimeNsec: 0,
-    txBytes: 0,
-    rxBytes: 0,
-    persistentKeepaliveInterval: 0,
-    allowedIps: [],
-    ...over,
-  };
+  return { ...newPeerState(decodeHexKeyOf(K1)), ...over };
 }
 
 Deno.test("formatGetResponse: wireguard-go's key order and omissions", () => {

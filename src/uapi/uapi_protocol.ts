@@ -456,17 +456,7 @@ export function parseGetResponse(text: string): UapiState {
     } else if (peer === null && key === "fwmark") {
       state.fwmark = Number(replyNum(value, 0xffffffffn, n, key));
     } else if (key === "public_key") {
-      peer = {
-        publicKey: replyKey(value, n, key),
-        presharedKey: null,
-        endpoint: null,
-        lastHandshakeTimeSec: 0,
-        lastHandshakeTimeNsec: 0,
-        txBytes: 0,
-        rxBytes: 0,
-        persistentKeepaliveInterval: 0,
-        allowedIps: [],
-      };
+      peer = newPeerState(replyKey(value, n, key));
       state.peers.push(peer);
     } else if (peer !== null && key === "preshared_key") {
       const k = replyKey(value, n, key);
@@ -513,4 +503,19 @@ export function parseErrnoResponse(text: string): number {
     }
   }
   throw new UapiProtocolError(UAPI_ERRNO.EPROTO, 0, `malformed reply ${quote(text)}`);
+}
+
+/** A peer as `get=1` shows it before anything is known: no psk, endpoint, handshake or traffic. */
+export function newPeerState(publicKey: Uint8Array): UapiPeerState {
+  return {
+    publicKey,
+    presharedKey: null,
+    endpoint: null,
+    lastHandshakeTimeSec: 0,
+    lastHandshakeTimeNsec: 0,
+    txBytes: 0,
+    rxBytes: 0,
+    persistentKeepaliveInterval: 0,
+    allowedIps: [],
+  };
 }
