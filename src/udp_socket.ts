@@ -328,14 +328,7 @@ export class UdpSocket implements Disposable {
       h[v + 2] = cap;
       h[v + 3] = 0;
     }
-    let r: number;
-    for (;;) {
-      r = libc().recvmmsg(this.#fd, this.#at[0], n, 0, null);
-      if (r >= 0) break;
-      const e = errno();
-      if (e === EAGAIN) return 0;
-      if (e !== EINTR) throw new SyscallError("recvmmsg", e);
-    }
+    const r = this.#recvmmsg(this.#at[0], n);
     for (let i = 0; i < r; i++) {
       const m = i * (MMSGHDR / 4);
       if ((h[m + M_FLAGS] & MSG_TRUNC) !== 0) {
@@ -600,14 +593,7 @@ export class UdpSocket implements Disposable {
       h[v + 2] = bufLen;
       h[v + 3] = 0;
     }
-    let r: number;
-    for (;;) {
-      r = libc().recvmmsg(this.#fd, this.#r8!, m, 0, null);
-      if (r >= 0) break;
-      const e = errno();
-      if (e === EAGAIN) return 0;
-      if (e !== EINTR) throw new SyscallError("recvmmsg", e);
-    }
+    const r = this.#recvmmsg(this.#r8!, m);
     for (let i = 0; i < r; i++) {
       const hm = i * (MMSGHDR / 4);
       if ((h[hm + M_FLAGS] & MSG_TRUNC) !== 0) {
@@ -658,6 +644,17 @@ export class UdpSocket implements Disposable {
       this.sendErrors++;
       this.lastSendErrno = e;
       return -e;
+    }
+  }
+
+  /** recvmmsg into the headers `hdrs`, retried on EINTR; 0 when nothing is queued (EAGAIN). */
+  #recvmmsg(hdrs: Uint8Array, n: number): number {
+    for (;;) {
+      const r = libc().recvmmsg(this.#fd, hdrs, n, 0, null);
+      if (r >= 0) return r;
+      const e = errno();
+      if (e === EAGAIN) return 0;
+      if (e !== EINTR) throw new SyscallError("recvmmsg", e);
     }
   }
 
