@@ -20,6 +20,7 @@ import { blake2s } from "@noble/hashes/blake2.js";
 import { hmac as nobleHmac } from "@noble/hashes/hmac.js";
 import { x25519 } from "@noble/curves/ed25519.js";
 import { chacha20poly1305, xchacha20poly1305 } from "@noble/ciphers/chacha.js";
+import { publicKey } from "./keys.ts";
 
 const ascii = (s: string): Uint8Array => new TextEncoder().encode(s);
 
@@ -132,9 +133,7 @@ export function dh(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array | 
 }
 
 /** X25519 public key of a private key (the library clamps a copy). */
-export function dhPublicKey(privateKey: Uint8Array): Uint8Array {
-  return x25519.getPublicKey(privateKey);
-}
+export const dhPublicKey: (privateKey: Uint8Array) => Uint8Array = publicKey;
 
 function nonce12(counter: number): Uint8Array {
   const n = new Uint8Array(12);
