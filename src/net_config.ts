@@ -44,6 +44,8 @@ export const SIOCSIFNETMASK = 0x891c;
 export const SIOCGIFMTU = 0x8921;
 export const SIOCSIFMTU = 0x8922;
 export const SIOCDIFADDR = 0x8936;
+export const SIOCGIFTXQLEN = 0x8942;
+export const SIOCSIFTXQLEN = 0x8943;
 export const IFF_UP = 0x1;
 export const IFF_RUNNING = 0x40;
 export const RTF_UP = 0x1;
@@ -125,6 +127,26 @@ export function setMtu(name: string, mtu: number): void {
   const r = ifreq(name);
   r.view.setInt32(IFRU, mtu, true);
   withSocket(AF_INET, (fd) => ioctl(fd, SIOCSIFMTU, "SIOCSIFMTU", name, r.bytes));
+}
+
+/** The length of the interface's transmit queue (SIOCGIFTXQLEN), in packets. */
+export function getTxQueueLen(name: string): number {
+  const r = ifreq(name);
+  withSocket(AF_INET, (fd) => ioctl(fd, SIOCGIFTXQLEN, "SIOCGIFTXQLEN", name, r.bytes));
+  return r.view.getInt32(IFRU, true);
+}
+
+/**
+ * Sets the transmit queue length (SIOCSIFTXQLEN, `ip link set … txqueuelen`). On a TUN
+ * device it is the ring of packets waiting for the process to read them.
+ */
+export function setTxQueueLen(name: string, packets: number): void {
+  if (!Number.isInteger(packets) || packets < 0 || packets > 0x7fffffff) {
+    throw new RangeError(`txqueuelen must be a non-negative integer, got ${packets}`);
+  }
+  const r = ifreq(name);
+  r.view.setInt32(IFRU, packets, true);
+  withSocket(AF_INET, (fd) => ioctl(fd, SIOCSIFTXQLEN, "SIOCSIFTXQLEN", name, r.bytes));
 }
 
 /** `ifr_flags` (IFF_UP, IFF_RUNNING, ...) via SIOCGIFFLAGS. */

@@ -7,6 +7,7 @@
  */
 import { deepStrictEqual, equal, match, ok } from "node:assert/strict";
 import { run } from "../src/demo/testbed.ts";
+import { TUN_TX_QUEUE_LEN } from "../src/device/device.ts";
 import { encodeBase64Key, generatePrivateKey, publicKey } from "../src/wg/keys.ts";
 
 const ROOT = Deno.uid() === 0;
@@ -68,12 +69,14 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
         const stderr = new Response(child.stderr).text();
         try {
           await waitFor(
-            async () => (await run(["ip", "-n", ns, "link", "show", name], true)).code === 0,
+            async () =>
+              /[<,]UP[,>]/.test((await run(["ip", "-n", ns, "link", "show", name], true)).stdout),
             name,
           );
           const link =
             JSON.parse((await run(["ip", "-n", ns, "-j", "link", "show", name])).stdout)[0];
           equal(link.mtu, 1380);
+          equal(link.txqlen, TUN_TX_QUEUE_LEN);
           ok(link.flags.includes("UP"), `flags ${link.flags}`);
           const addrs = JSON.parse(
             (await run(["ip", "-n", ns, "-j", "addr", "show", name])).stdout,
