@@ -11,8 +11,9 @@
  * Each runs iperf3 with 1 and 8 streams in both directions (server in
  * namespace b, client in a; "a→b" is the client sending, "b→a" is `-R`).
  * Every tunnel process's peak RSS (`VmHWM`) and CPU seconds are read from
- * procfs after each test, as is the peak RSS of an idle `deno run` measured in
- * the same run. Writes `bench/results/net-YYYY-MM-DD.json` (all raw numbers,
+ * procfs after each test, as are, in the same run, the peak RSS of an idle
+ * `deno run` and of one that only loads tunslab's dependencies
+ * (`deps_floor.ts`: the part of tunslab's memory the runtime and libraries set). Writes `bench/results/net-YYYY-MM-DD.json` (all raw numbers,
  * kernel, Deno and tool versions) and prints a markdown table with the ratios
  * to (c) and (d) and the issue's targets. Everything it creates (namespaces,
  * veth, tunnels, iperf3) is removed at the end, on failure and on SIGINT.
@@ -36,6 +37,7 @@ import { CLK_TCK, type ProcStats, readHostCpu, readProcStats } from "./proc_stat
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const IDLE = new URL("./idle_deno.ts", import.meta.url).pathname;
+const FLOOR = new URL("./deps_floor.ts", import.meta.url).pathname;
 const RESULTS = new URL("./results/", import.meta.url).pathname;
 const IPERF_PORT = 5201;
 const INNER = { a: "10.99.0.1", b: "10.99.0.2" } as const;
@@ -131,10 +133,13 @@ async function upHasNoOffload(): Promise<boolean> {
   return (r.stdout + r.stderr).includes("--no-offload");
 }
 
-/** Peak RSS of an idle `deno run` (same flags as tunslab's), read like a tunnel's. */
-async function measureIdleDeno(): Promise<ProcStats> {
+/**
+ * Peak RSS of a `deno run` of `script` (same flags as tunslab's), read like a tunnel's,
+ * once it has printed "ready": the idle reference, or the dependencies' floor.
+ */
+async function measureDeno(script: string): Promise<ProcStats> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", IDLE],
+    args: ["run", "-A", script],
     stdin: "null",
     stdout: "piped",
     stderr: "null",
@@ -146,11 +151,11 @@ async function measureIdleDeno(): Promise<ProcStats> {
     clearTimeout(timeout);
     reader.releaseLock();
     if (!value || !new TextDecoder().decode(value).includes("ready")) {
-      throw new Error("idle deno did not start");
+      throw new Error(`${script} did not start`);
     }
     await sleep(1000); // let start-up settle, as a tunnel has before its first reading
     const s = readProcStats(child.pid);
-    if (s === undefined) throw new Error("idle deno exited early");
+    if (s === undefined) throw new Error(`${script} exited early`);
     return s;
   } finally {
     try {
@@ -364,7 +369,7 @@ function fillRatios(configs: ConfigRecord[]): void {
   }
 }
 
-function checks(configs: ConfigRecord[], idle: ProcStats): Check[] {
+function checks(configs: ConfigRecord[], idle: ProcStats, floor: ProcStats): Check[] {
   const out: Check[] = [];
   const ratioCheck = (id: ConfigId, min: number, what: string) => {
     const c = configs.find((x) => x.id === id);
@@ -394,7 +399,7 @@ function checks(configs: ConfigRecord[], idle: ProcStats): Check[] {
         pass: above <= 16,
         detail: `${(p.end.hwmKiB / MIB).toFixed(1)} MiB, ${above.toFixed(1)} MiB above idle ${
           (idle.hwmKiB / MIB).toFixed(1)
-        } MiB`,
+        } MiB (the dependencies alone: +${((floor.hwmKiB - idle.hwmKiB) / MIB).toFixed(1)})`,
       });
     }
   }
@@ -526,11 +531,16 @@ export async function main(argv: string[]): Promise<number> {
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
   const configs: ConfigRecord[] = [];
-  let idle: ProcStats;
+  let idle: ProcStats, floor: ProcStats;
   try {
     const env = await environment();
-    idle = await measureIdleDeno();
-    say(`idle deno: peak RSS ${(idle.hwmKiB / MIB).toFixed(1)} MiB`);
+    idle = await measureDeno(IDLE);
+    floor = await measureDeno(FLOOR);
+    say(
+      `idle deno: peak RSS ${(idle.hwmKiB / MIB).toFixed(1)} MiB; deps floor ${
+        (floor.hwmKiB / MIB).toFixed(1)
+      } MiB`,
+    );
     live.bed = await Testbed.create("bnet");
     say(`testbed ${live.bed.ns.a} ↔ ${live.bed.ns.b}`);
     for (const [i, def] of selected.entries()) {
@@ -555,12 +565,13 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (live.abort.signal.aborted) return 130;
     fillRatios(configs);
-    const verdicts = checks(configs, idle);
+    const verdicts = checks(configs, idle, floor);
     const result = {
       date: started.toISOString(),
       secondsPerTest: seconds,
       environment: env,
       idleDeno: idle,
+      depsFloor: floor,
       noOffloadRow: noOffload,
       configs,
       checks: verdicts,
@@ -578,7 +589,11 @@ export async function main(argv: string[]): Promise<number> {
     console.log(
       `\nIdle Deno (\`deno run -A\` of a sleeping script): peak RSS ${
         (idle.hwmKiB / MIB).toFixed(1)
-      } MiB. Peak RSS = VmHWM after each test (cumulative); CPU s = utime+stime during the test; host CPU busy = all ${navigator.hardwareConcurrency} CPUs (100% = all saturated).`,
+      } MiB. Deno with tunslab's dependencies loaded and no tunnel (\`bench/deps_floor.ts\`: LogTape, @noble, libc FFI, the WASM module, one X25519): ${
+        (floor.hwmKiB / MIB).toFixed(1)
+      } MiB (+${
+        ((floor.hwmKiB - idle.hwmKiB) / MIB).toFixed(1)
+      }). Peak RSS = VmHWM after each test (cumulative); CPU s = utime+stime during the test; host CPU busy = all ${navigator.hardwareConcurrency} CPUs (100% = all saturated).`,
     );
     for (const c of configs) {
       for (const p of c.processes) {
