@@ -70,14 +70,18 @@ const UNIT_HDR_STRIDE = 160;
 /** f64 counters `ts_offload_stats` writes. */
 const OFFLOAD_STATS = 6;
 
-/** Per-packet callbacks; called with numbers only. */
+/**
+ * Callbacks of the data path; called with numbers only. Transport packets are reported per
+ * run of consecutive packets of one peer (and keypair) in a batch, not one by one: they share
+ * one instant, so a timer needs to hear of them once.
+ */
 export interface DataHooks {
   /** A handshake or cookie message sits at `off` (datagram from `nameOff`). The slot is freed after. */
   onHandshakeMessage(off: number, len: number, nameOff: number): void;
-  /** An authenticated transport packet from `peer` on keypair slot `kp`; `len` 0 = keepalive. */
-  onReceived(peer: number, kp: number, len: number): void;
-  /** A transport packet (keepalive when `len` is 0) went out to `peer`. */
-  onSent(peer: number, len: number): void;
+  /** Authenticated transport packets from `peer` on keypair slot `kp`, `data` of them not keepalives. */
+  onReceived(peer: number, kp: number, data: number): void;
+  /** Transport packets went out to `peer`, `data` of them not keepalives. */
+  onSent(peer: number, data: number): void;
   /** No send keypair for `peer`: keep the packet? Return true to take slot `off` (IP length `len`). */
   onNoKey(peer: number, off: number, len: number): boolean;
 }
@@ -444,11 +448,15 @@ export class DataPath {
   #deliver(n: number): void {
     const hooks = this.#hooks;
     let w = 0;
+    // The run of packets from one peer on one keypair not yet reported (peer -1: none).
+    let runPeer = -1, runKp = -1, runData = 0;
     // No views are cached across hooks: a hook may allocate, grow the memory
     // and so replace every view (onRemap rebuilds the fields read here).
     for (let i = 0; i < n; i++) {
       const len = this.#rxLensI[i];
       if (len === HANDSHAKE) {
+        if (runPeer >= 0) hooks.onReceived(runPeer, runKp, runData);
+        runPeer = -1;
         // decrypt only says HANDSHAKE for the exact size of types 1, 2, 3.
         const type = this.#pool.u8[this.#rxOffs[i]];
         const size = type === 1 ? 148 : type === 2 ? 92 : 64;
@@ -456,13 +464,23 @@ export class DataPath {
         continue;
       }
       const peer = this.#rxPeers[i];
-      if (peer >= 0) hooks.onReceived(peer, this.#kps[i], len > 0 ? len : 0);
+      if (peer >= 0) {
+        const kp = this.#kps[i];
+        if (peer !== runPeer || kp !== runKp) {
+          if (runPeer >= 0) hooks.onReceived(runPeer, runKp, runData);
+          runPeer = peer;
+          runKp = kp;
+          runData = 0;
+        }
+        if (len > 0) runData++;
+      }
       if (len > 0) {
         this.#tunOffs[w] = this.#rxOffs[i];
         this.#tunLens[w] = len;
         w++;
       }
     }
+    if (runPeer >= 0) hooks.onReceived(runPeer, runKp, runData);
     if (w === 0) return;
     if (!this.#coalesce) {
       const wrote = this.#tun.writeBatch(this.#pool, this.#tunOffs, this.#tunLens, w);
@@ -575,6 +593,8 @@ export class DataPath {
     pool.wasm.ts_encrypt_batch(p.offs, p.lens, p.peers, n, this.mtu);
     let s = 0;
     let f = 0;
+    // The run of packets to one peer not yet reported (peer -1: none).
+    let runPeer = -1, runData = 0;
     // Views are read through the fields each time: onNoKey may start a
     // handshake, whose allocation can grow the memory and replace them.
     for (let i = 0; i < n; i++) {
@@ -593,7 +613,12 @@ export class DataPath {
         this.#nameOffs[s] = this.#endpointPtr[peer];
         this.#nameLens[s] = nameLen;
         s++;
-        this.#hooks.onSent(peer, len - 32);
+        if (peer !== runPeer) {
+          if (runPeer >= 0) this.#hooks.onSent(runPeer, runData);
+          runPeer = peer;
+          runData = 0;
+        }
+        if (len > 32) runData++; // 32 = header + tag: a keepalive
       } else if (
         (len === E_NO_KEY || len === E_KEY_EXPIRED) &&
         this.#hooks.onNoKey(peer, off, this.#stagedLen(off))
@@ -603,6 +628,7 @@ export class DataPath {
         this.#free[f++] = off;
       }
     }
+    if (runPeer >= 0) this.#hooks.onSent(runPeer, runData);
     if (s > 0) {
       const udp = this.#udp;
       let sent: number;

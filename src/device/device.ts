@@ -347,12 +347,14 @@ export class Device {
   #hooks(): DataHooks {
     return {
       onHandshakeMessage: (off, len, nameOff) => this.#onHandshakeMessage(off, len, nameOff),
-      onReceived: (peerId, kp, len) => {
+      onReceived: (peerId, kp, data) => {
         const peer = this.#peers[peerId];
         if (peer === undefined) return;
         const t = peer.timers;
         t.onAuthenticatedPacketReceived();
-        if (len > 0) t.onDataReceived();
+        // Twice for two or more, as per packet: the second flags needAnotherKeepalive.
+        if (data > 0) t.onDataReceived();
+        if (data > 1) t.onDataReceived();
         if (peer.keypairs.next !== null && peer.keypairs.received(kp)) {
           this.#handshakeDone(peer, false);
         }
@@ -361,11 +363,11 @@ export class Device {
           this.#sendInitiation(peer);
         }
       },
-      onSent: (peerId, len) => {
+      onSent: (peerId, data) => {
         const peer = this.#peers[peerId];
         if (peer === undefined) return;
         peer.timers.onAuthenticatedPacketSent();
-        if (len > 0) peer.timers.onDataSent();
+        if (data > 0) peer.timers.onDataSent();
         peer.sentSinceTick = true;
       },
       onNoKey: (peerId, off, len) => {
