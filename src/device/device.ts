@@ -74,6 +74,8 @@ export const UNDER_LOAD_PER_SECOND = 128;
  * wireguard-go queues about as much (1024 before encryption + 1024 being encrypted).
  */
 export const TUN_TX_QUEUE_LEN = 2048;
+/** Longest the loop runs without giving the event loop a turn (signals, UAPI), ms. */
+const YIELD_MS = 50;
 
 /** Options of {@link Device.create}. */
 export interface DeviceOptions {
@@ -178,6 +180,7 @@ export class Device {
   #loadCount = 0;
   #underLoadUntil = -Infinity;
   #lastTick = 0;
+  #lastYield = 0;
   #lastSummary = 0;
   readonly counters: HandshakeCounters = {
     initiationsSent: 0,
@@ -695,6 +698,12 @@ export class Device {
       if (moved === 0 && !this.#stopping) {
         const timeout = Math.max(0, Math.min(1000, Math.ceil(next - this.#now())));
         await this.#poller.wait(timeout);
+        this.#lastYield = this.#now();
+      } else if (now - this.#lastYield >= YIELD_MS) {
+        // Saturated: the loop never idles, so let the event loop serve signals and
+        // UAPI requests (one ~65 µs poll on a worker thread per YIELD_MS).
+        this.#lastYield = now;
+        await this.#poller.wait(0);
       }
     }
   }
