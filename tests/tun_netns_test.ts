@@ -100,6 +100,19 @@ Deno.test({
     deepStrictEqual(to4, [`10.78.0.5:9999 batch-v4-${nonce}`, `10.78.0.5:9999 single-v4-${nonce}`]);
     const to6 = (j.toKernel6 as Msg[]).map((m) => `${m.from}:${m.port} ${m.msg}`);
     deepStrictEqual(to6, [`fd78::5:9999 batch-v6-${nonce}`]);
+    // 300 packets = two io_uring submissions (256 + 44); the refused one does not stop the rest.
+    if (Deno.readTextFileSync("/proc/sys/kernel/io_uring_disabled").trim() === "0") {
+      equal(j.batchedWrites, true, "io_uring is allowed here: writes go through it");
+    } else {
+      console.warn("tun_netns_test: io_uring disabled here; writeBatch uses writev");
+    }
+    equal(j.bigWritten, 299);
+    equal(j.bigErrors, 1);
+    equal(j.bigDelivered, 299, `every written packet reached the UDP layer: ${j.bigDelivered}`);
+    const got = j.bigReceived as number[];
+    ok(got.length > 100, `received ${got.length}`);
+    deepStrictEqual(got, [...got].sort((a, b) => a - b), "in order");
+    ok(!got.includes(200));
 
     // removal
     deepStrictEqual(

@@ -83,6 +83,18 @@ export const LIBC_SYMBOLS = {
   if_nametoindex: { parameters: ["buffer"], result: "u32" },
   /** int eventfd(unsigned int initval, int flags); */
   eventfd: { parameters: ["u32", "i32"], result: "i32" },
+  /** long syscall(SYS_io_uring_setup, unsigned entries, struct io_uring_params *p); */
+  io_uring_setup: { name: "syscall", parameters: ["i64", "u32", "buffer"], result: "i32" },
+  /** long syscall(SYS_io_uring_enter, int fd, unsigned to_submit, unsigned min_complete, unsigned flags, sigset_t *sig); */
+  io_uring_enter: {
+    name: "syscall",
+    parameters: ["i64", "i32", "u32", "u32", "u32", "pointer"],
+    result: "i32",
+  },
+  /** void *mmap(void *addr, size_t length, int prot, int flags, int fd, off_t offset); */
+  mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
+  /** int munmap(void *addr, size_t length); */
+  munmap: { parameters: ["pointer", "usize"], result: "i32" },
   /** int *__errno_location(void); */
   __errno_location: { parameters: [], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;
