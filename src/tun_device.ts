@@ -2,9 +2,11 @@
  * A Linux TUN device (IFF_TUN | IFF_NO_PI) read and written straight into slab slots.
  *
  * The fd is O_NONBLOCK: the data path drains it synchronously until EAGAIN and only awaits a
- * {@link Poller} when idle. Each packet costs one synchronous `readv`/`writev` whose single iovec
+ * {@link Poller} when idle. Each packet read costs one synchronous `readv` whose single iovec
  * (two with `vnetHdr`) lives in a preallocated `ArrayBuffer`; per packet only its u32 fields are
- * rewritten, so no object, BigInt or boxed number is created (see src/ffi/libc.ts).
+ * rewritten, so no object, BigInt or boxed number is created (see src/ffi/libc.ts). Without
+ * `vnetHdr`, a batch of writes is one io_uring submission ({@link IoUring}) where the kernel
+ * allows io_uring, else one `writev` per packet.
  *
  * With `offload`, the device also has IFF_VNET_HDR and `TUNSETOFFLOAD` (checksum, TSO4/6 and,
  * where the kernel has them, USO4/6): a read may then return a TCP or UDP super-packet of up to
