@@ -55,24 +55,22 @@ export class IoUring implements Disposable {
     const sqOff = (k: number) => params.getUint32(40 + 4 * k, true);
     const cqOff = (k: number) => params.getUint32(80 + 4 * k, true);
     const cqEntries = params.getUint32(4, true);
-    if ((params.getUint32(20, true) & IORING_FEAT_SINGLE_MMAP) === 0) {
-      throw new SyscallError("io_uring_setup (no IORING_FEAT_SINGLE_MMAP)", 95);
-    }
     const ringLen = Math.max(sqOff(6) + entries * 4, cqOff(5) + cqEntries * 16);
-    const map = (len: number, off: bigint): Deno.PointerObject => {
+    const maps: [Deno.PointerObject, number][] = [];
+    this.#maps = maps;
+    const map = (len: number, off: bigint): ArrayBuffer => {
       const p = L.mmap(null, BigInt(len), PROT_READ_WRITE, MAP_SHARED_POPULATE, fd, off);
       if (p === null || Deno.UnsafePointer.value(p) === 0xffffffffffffffffn) {
-        throw new SyscallError("mmap(io_uring)", errno());
+        const e = errno();
+        for (const [q, n] of maps) L.munmap(q, BigInt(n)); // the one mapped before, if any
+        throw new SyscallError("mmap(io_uring)", e);
       }
-      this.#maps.push([p, len]);
-      return p;
+      maps.push([p, len]);
+      return Deno.UnsafePointerView.getArrayBuffer(p, len);
     };
-    this.#maps = [];
-    const ring = Deno.UnsafePointerView.getArrayBuffer(map(ringLen, 0n), ringLen);
+    const ring = map(ringLen, 0n);
     const sqesLen = entries * SQE_WORDS * 4;
-    this.#sqes = new Uint32Array(
-      Deno.UnsafePointerView.getArrayBuffer(map(sqesLen, IORING_OFF_SQES), sqesLen),
-    );
+    this.#sqes = new Uint32Array(map(sqesLen, IORING_OFF_SQES));
     const word = (off: number) => new Uint32Array(ring, off, 1);
     this.#sqTail = word(sqOff(1));
     this.#cqHead = word(cqOff(0));
@@ -84,17 +82,24 @@ export class IoUring implements Disposable {
   }
 
   /**
-   * A ring of `entries` (a power of two) slots, or undefined where the kernel has no io_uring or
-   * forbids it (ENOSYS, EPERM: `kernel.io_uring_disabled`, seccomp).
+   * A ring of `entries` (a power of two) slots, or undefined where the kernel has no io_uring,
+   * forbids it (ENOSYS, EPERM: `kernel.io_uring_disabled`, seccomp), predates one mapping for
+   * both rings (5.4) or cannot map it.
    */
   static open(entries: number): IoUring | undefined {
     const params = new ArrayBuffer(PARAMS_LEN);
     const fd = libc().io_uring_setup(SYS_IO_URING_SETUP, entries, new Uint8Array(params));
     if (fd < 0) return undefined;
+    const view = new DataView(params);
     try {
-      return new IoUring(fd, entries, new DataView(params));
+      if ((view.getUint32(20, true) & IORING_FEAT_SINGLE_MMAP) === 0) {
+        libc().close(fd);
+        return undefined;
+      }
+      return new IoUring(fd, entries, view);
     } catch (e) {
       libc().close(fd);
+      if (e instanceof SyscallError) return undefined; // mmap refused
       throw e;
     }
   }
