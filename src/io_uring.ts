@@ -18,6 +18,7 @@
  * @module
  */
 
+import { EAGAIN, EINTR } from "./ffi/errno.ts";
 import { errno, libc, putAddress } from "./ffi/libc.ts";
 import { SyscallError } from "./ffi/syscall_error.ts";
 
@@ -140,7 +141,7 @@ export class IoUring implements Disposable {
       );
       if (r < 0) {
         const e = errno();
-        if (e !== 4 /* EINTR */ && e !== 11 /* EAGAIN */) {
+        if (e !== EINTR && e !== EAGAIN) {
           throw new SyscallError("io_uring_enter", e);
         }
       } else {
