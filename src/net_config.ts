@@ -44,7 +44,6 @@ export const SIOCSIFNETMASK = 0x891c;
 export const SIOCGIFMTU = 0x8921;
 export const SIOCSIFMTU = 0x8922;
 export const SIOCDIFADDR = 0x8936;
-export const SIOCGIFTXQLEN = 0x8942;
 export const SIOCSIFTXQLEN = 0x8943;
 export const IFF_UP = 0x1;
 export const IFF_RUNNING = 0x40;
@@ -112,11 +111,23 @@ export function interfaceIndex(name: string): number {
   return checkSetup(`if_nametoindex(${name})`, libc().if_nametoindex(c) || -1);
 }
 
+/** The `int` an SIOCGIF* request reads into the ifreq union. */
+function getIfreqInt(name: string, request: number, label: string): number {
+  const r = ifreq(name);
+  withSocket(AF_INET, (fd) => ioctl(fd, request, label, name, r.bytes));
+  return r.view.getInt32(IFRU, true);
+}
+
+/** An SIOCSIF* request that takes an `int` in the ifreq union. */
+function setIfreqInt(name: string, request: number, label: string, value: number): void {
+  const r = ifreq(name);
+  r.view.setInt32(IFRU, value, true);
+  withSocket(AF_INET, (fd) => ioctl(fd, request, label, name, r.bytes));
+}
+
 /** The interface's MTU (SIOCGIFMTU). */
 export function getMtu(name: string): number {
-  const r = ifreq(name);
-  withSocket(AF_INET, (fd) => ioctl(fd, SIOCGIFMTU, "SIOCGIFMTU", name, r.bytes));
-  return r.view.getInt32(IFRU, true);
+  return getIfreqInt(name, SIOCGIFMTU, "SIOCGIFMTU");
 }
 
 /** Sets the MTU (SIOCSIFMTU). IPv6 on the interface needs at least 1280. */
@@ -124,16 +135,7 @@ export function setMtu(name: string, mtu: number): void {
   if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535) {
     throw new RangeError(`MTU must be an integer in 68..65535, got ${mtu}`);
   }
-  const r = ifreq(name);
-  r.view.setInt32(IFRU, mtu, true);
-  withSocket(AF_INET, (fd) => ioctl(fd, SIOCSIFMTU, "SIOCSIFMTU", name, r.bytes));
-}
-
-/** The length of the interface's transmit queue (SIOCGIFTXQLEN), in packets. */
-export function getTxQueueLen(name: string): number {
-  const r = ifreq(name);
-  withSocket(AF_INET, (fd) => ioctl(fd, SIOCGIFTXQLEN, "SIOCGIFTXQLEN", name, r.bytes));
-  return r.view.getInt32(IFRU, true);
+  setIfreqInt(name, SIOCSIFMTU, "SIOCSIFMTU", mtu);
 }
 
 /**
@@ -144,9 +146,7 @@ export function setTxQueueLen(name: string, packets: number): void {
   if (!Number.isInteger(packets) || packets < 0 || packets > 0x7fffffff) {
     throw new RangeError(`txqueuelen must be a non-negative integer, got ${packets}`);
   }
-  const r = ifreq(name);
-  r.view.setInt32(IFRU, packets, true);
-  withSocket(AF_INET, (fd) => ioctl(fd, SIOCSIFTXQLEN, "SIOCSIFTXQLEN", name, r.bytes));
+  setIfreqInt(name, SIOCSIFTXQLEN, "SIOCSIFTXQLEN", packets);
 }
 
 /** `ifr_flags` (IFF_UP, IFF_RUNNING, ...) via SIOCGIFFLAGS. */
