@@ -44,6 +44,11 @@ import { checkBatch, checkRange, type PoolMemory } from "./ffi/pool_memory.ts";
 import { capNetAdminHint, SyscallError } from "./ffi/syscall_error.ts";
 import { IoUring } from "./io_uring.ts";
 
+/** A write failed because of the fd or the buffer, not the packet: no later write can succeed. */
+function fdUnusable(e: number): boolean {
+  return e === EBADF || e === EBADFD || e === EFAULT;
+}
+
 /** Writes one io_uring batch takes (see {@link TunDevice.writeBatch}). */
 const RING_ENTRIES = 256;
 
@@ -388,7 +393,7 @@ export class TunDevice implements Disposable {
         if (r >= 0) break;
         const e = errno();
         if (e === EINTR) continue;
-        if (e === EBADF || e === EBADFD || e === EFAULT) throw new SyscallError("writev(tun)", e);
+        if (fdUnusable(e)) throw new SyscallError("writev(tun)", e);
         r = -e;
         break;
       }
@@ -454,7 +459,9 @@ export class TunDevice implements Disposable {
     const at = pool.base + pool.headroom;
     const limit = pool.u8.length - pool.headroom;
     checkBatch(offs, lens, n);
-    if (this.#ring !== undefined) return this.#writeRing(this.#ring, pool, offs, lens, n);
+    if (this.#ring !== undefined) {
+      return this.#writeRing(this.#ring, pool, offs, lens, n, at, limit);
+    }
     io32[k + 3] = 0;
     let written = 0;
     for (let i = 0; i < n; i++) {
@@ -477,8 +484,9 @@ export class TunDevice implements Disposable {
     offs: Uint32Array,
     lens: Uint32Array,
     n: number,
+    at: number,
+    limit: number,
   ): number {
-    const at = pool.base + pool.headroom, limit = pool.u8.length - pool.headroom;
     const res = ring.results, fd = this.#fd;
     let written = 0;
     for (let start = 0; start < n; start += RING_ENTRIES) {
@@ -497,7 +505,7 @@ export class TunDevice implements Disposable {
           written++;
           continue;
         }
-        if (r === -EBADF || r === -EBADFD || r === -EFAULT) {
+        if (fdUnusable(-r)) {
           throw new SyscallError("write(tun)", -r);
         }
         if (r !== -EAGAIN) {
@@ -517,7 +525,7 @@ export class TunDevice implements Disposable {
       const e = errno();
       if (e === EAGAIN) return -EAGAIN;
       if (e === EINTR) continue;
-      if (e === EBADF || e === EBADFD || e === EFAULT) throw new SyscallError("writev(tun)", e);
+      if (fdUnusable(e)) throw new SyscallError("writev(tun)", e);
       this.writeErrors++;
       this.lastWriteErrno = e;
       return -e;
