@@ -309,9 +309,7 @@ export class UdpSocket implements Disposable {
   ): number {
     if (n > MAX_BATCH) n = MAX_BATCH;
     if (n <= 0) return 0;
-    if (nameStride < this.nameLen) {
-      throw new RangeError(`nameStride ${nameStride} < sockaddr size ${this.nameLen}`);
-    }
+    this.#checkNameStride(nameStride);
     checkBatch(offs, lens, n);
     checkRange(pool, "UdpSocket.recvBatch names", namesOff, n * nameStride);
     const h = this.#h32, base = pool.base, cap = pool.slotSize;
@@ -329,16 +327,22 @@ export class UdpSocket implements Disposable {
       h[v + 3] = 0;
     }
     const r = this.#recvmmsg(this.#at[0], n);
-    for (let i = 0; i < r; i++) {
-      const m = i * (MMSGHDR / 4);
-      if ((h[m + M_FLAGS] & MSG_TRUNC) !== 0) {
-        lens[i] = TRUNCATED;
-        this.truncated++;
-      } else {
-        lens[i] = h[m + M_LEN];
-      }
-    }
+    for (let i = 0; i < r; i++) lens[i] = this.#received(h, i);
     return r;
+  }
+
+  #checkNameStride(nameStride: number): void {
+    if (nameStride < this.nameLen) {
+      throw new RangeError(`nameStride ${nameStride} < sockaddr size ${this.nameLen}`);
+    }
+  }
+
+  /** Length of message `i` of the last `recvmmsg` into headers `h`, or {@link TRUNCATED} (counted). */
+  #received(h: Uint32Array, i: number): number {
+    const m = i * (MMSGHDR / 4);
+    if ((h[m + M_FLAGS] & MSG_TRUNC) === 0) return h[m + M_LEN];
+    this.truncated++;
+    return TRUNCATED;
   }
 
   /**
@@ -567,9 +571,7 @@ export class UdpSocket implements Disposable {
     checkBatch(lens, gsoSizes, m);
     checkRange(pool, "UdpSocket.recvGro buffers", bufOff, m * bufLen);
     checkRange(pool, "UdpSocket.recvGro names", namesOff, m * nameStride);
-    if (nameStride < this.nameLen) {
-      throw new RangeError(`nameStride ${nameStride} < sockaddr size ${this.nameLen}`);
-    }
+    this.#checkNameStride(nameStride);
     if (this.#r32 === undefined) {
       const buf = new ArrayBuffer(GRO_MAX_MESSAGES * (MMSGHDR + IOVEC + CMSG_GRO));
       this.#r32 = new Uint32Array(buf);
@@ -596,12 +598,7 @@ export class UdpSocket implements Disposable {
     const r = this.#recvmmsg(this.#r8!, m);
     for (let i = 0; i < r; i++) {
       const hm = i * (MMSGHDR / 4);
-      if ((h[hm + M_FLAGS] & MSG_TRUNC) !== 0) {
-        lens[i] = TRUNCATED;
-        this.truncated++;
-      } else {
-        lens[i] = h[hm + M_LEN];
-      }
+      lens[i] = this.#received(h, i);
       // Walk the cmsgs (only UDP_GRO is asked for; at most CMSG_GRO bytes).
       let gso = 0;
       const clen = h[hm + M_CONTROLLEN];
