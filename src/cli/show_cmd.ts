@@ -24,7 +24,7 @@
  */
 
 import { errnoDescription } from "../ffi/errno.ts";
-import { formatIp as formatIpGo, parseIp } from "../wg/cidr.ts";
+import { formatIp as formatIpGo, ipv6Words, longestZeroRun, parseIp } from "../wg/cidr.ts";
 import { encodeBase64Key, publicKey } from "../wg/keys.ts";
 import {
   listUapiInterfaces,
@@ -91,20 +91,8 @@ const CYAN = "\x1b[36m";
 /** glibc `inet_ntop`: like RFC 5952 but `::a.b.c.d` for v4-compatible and v4-mapped addresses. */
 export function formatIpC(bytes: Uint8Array): string {
   if (bytes.length === 4) return formatIpGo(bytes);
-  const w: number[] = [];
-  for (let i = 0; i < 8; i++) w.push((bytes[2 * i] << 8) | bytes[2 * i + 1]);
-  let best = -1, bestLen = 0;
-  for (let i = 0; i < 8;) {
-    if (w[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && w[j] === 0) j++;
-    if (j - i > bestLen) [best, bestLen] = [i, j - i];
-    i = j;
-  }
-  if (bestLen < 2) best = -1;
+  const w = ipv6Words(bytes);
+  const [best, bestLen] = longestZeroRun(w);
   let s = "";
   for (let i = 0; i < 8; i++) {
     if (best >= 0 && i >= best && i < best + bestLen) {

@@ -95,33 +95,43 @@ export function parseIp(text: string): Uint8Array | null {
   return text.includes(":") ? parseIpv6(text) : parseIpv4(text);
 }
 
+/** The eight big-endian 16-bit words of an IPv6 address. */
+export function ipv6Words(bytes: Uint8Array): number[] {
+  const w: number[] = [];
+  for (let i = 0; i < 8; i++) w.push((bytes[2 * i] << 8) | bytes[2 * i + 1]);
+  return w;
+}
+
+/**
+ * `[start, length]` of the longest run of at least two zero words (the first on ties), which
+ * RFC 5952 writes as "::"; `[-1, 0]` if there is none.
+ */
+export function longestZeroRun(w: number[]): [number, number] {
+  let best = -1, bestLen = 1;
+  for (let i = 0; i < w.length;) {
+    if (w[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < w.length && w[j] === 0) j++;
+    if (j - i > bestLen) [best, bestLen] = [i, j - i];
+    i = j;
+  }
+  return best < 0 ? [-1, 0] : [best, bestLen];
+}
+
 /** Formats 4 bytes as a dotted quad or 16 bytes as RFC 5952 IPv6 (`::ffff:a.b.c.d` for mapped). */
 export function formatIp(bytes: Uint8Array): string {
   if (bytes.length === 4) return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
   if (bytes.length !== 16) {
     throw new RangeError(`formatIp() needs 4 or 16 bytes, got ${bytes.length}`);
   }
-  const w: number[] = [];
-  for (let i = 0; i < 8; i++) w.push((bytes[2 * i] << 8) | bytes[2 * i + 1]);
+  const w = ipv6Words(bytes);
   if (w[0] === 0 && w[1] === 0 && w[2] === 0 && w[3] === 0 && w[4] === 0 && w[5] === 0xffff) {
     return `::ffff:${bytes[12]}.${bytes[13]}.${bytes[14]}.${bytes[15]}`;
   }
-  // Longest run of ≥ 2 zero words (first on ties) becomes "::".
-  let bestStart = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8;) {
-    if (w[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && w[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
+  const [bestStart, bestLen] = longestZeroRun(w);
   if (bestStart < 0) return w.map((x) => x.toString(16)).join(":");
   const left = w.slice(0, bestStart).map((x) => x.toString(16)).join(":");
   const right = w.slice(bestStart + bestLen).map((x) => x.toString(16)).join(":");
