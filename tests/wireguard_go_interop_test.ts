@@ -21,24 +21,9 @@ import { CookieGenerator } from "../src/wg/cookie_generator.ts";
 import { CookieChecker, CookieVerdict } from "../src/wg/cookie_checker.ts";
 import { encodeBase64Key, generatePrivateKey, publicKey } from "../src/wg/keys.ts";
 import { readU32LE, writeU32LE } from "../src/wg/messages.ts";
+import { UAPI_REFERENCE_READY } from "./fixtures/uapi_reference.ts";
 
-function runs(cmd: string, args: string[]): boolean {
-  try {
-    return new Deno.Command(cmd, { args, stdout: "null", stderr: "null" }).outputSync().success;
-  } catch {
-    return false;
-  }
-}
-const ROOT = Deno.uid() === 0;
-const READY = ROOT && runs("wireguard-go", ["--version"]) && runs("wg", ["--version"]) &&
-  runs("ip", ["-V"]) && (() => {
-    try {
-      Deno.statSync("/dev/net/tun");
-      return true;
-    } catch {
-      return false;
-    }
-  })();
+const READY = UAPI_REFERENCE_READY;
 if (!READY) {
   console.warn(
     "wireguard_go_interop_test: needs root, /dev/net/tun, wireguard-go, wg, ip; interop tests IGNORED",
