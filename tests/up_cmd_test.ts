@@ -50,6 +50,27 @@ async function waitFor(check: () => Promise<boolean>, what: string): Promise<voi
   throw new Error(`timed out waiting for ${what}`);
 }
 
+/** `tunslab up ARGS` inside `ns`; its stderr is collected as it runs. */
+function startUp(
+  ns: string,
+  args: string[],
+): { child: Deno.ChildProcess; stderr: Promise<string> } {
+  const child = new Deno.Command("ip", {
+    args: ["netns", "exec", ns, Deno.execPath(), "run", "-A", MAIN, "up", ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  return { child, stderr: new Response(child.stderr).text() };
+}
+
+/** Waits until interface `name` in `ns` exists and is up. */
+function waitUp(ns: string, name: string): Promise<void> {
+  return waitFor(
+    async () => /[<,]UP[,>]/.test((await run(["ip", "-n", ns, "link", "show", name], true)).stdout),
+    name,
+  );
+}
+
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   Deno.test({
     name:
@@ -61,18 +82,9 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
         const path = `${dir}/tsup${signal === "SIGINT" ? "i" : "t"}.conf`;
         const name = path.split("/").pop()!.replace(".conf", "");
         Deno.writeTextFileSync(path, conf(), { mode: 0o600 });
-        const child = new Deno.Command("ip", {
-          args: ["netns", "exec", ns, Deno.execPath(), "run", "-A", MAIN, "up", path],
-          stdout: "piped",
-          stderr: "piped",
-        }).spawn();
-        const stderr = new Response(child.stderr).text();
+        const { child, stderr } = startUp(ns, [path]);
         try {
-          await waitFor(
-            async () =>
-              /[<,]UP[,>]/.test((await run(["ip", "-n", ns, "link", "show", name], true)).stdout),
-            name,
-          );
+          await waitUp(ns, name);
           const link =
             JSON.parse((await run(["ip", "-n", ns, "-j", "link", "show", name])).stdout)[0];
           equal(link.mtu, 1380);
@@ -119,29 +131,9 @@ Deno.test({
       const path = `${dir}/whatever.conf`;
       Deno.writeTextFileSync(path, conf("FwMark = 0x1234"));
       Deno.chmodSync(path, 0o644);
-      const child = new Deno.Command("ip", {
-        args: [
-          "netns",
-          "exec",
-          ns,
-          Deno.execPath(),
-          "run",
-          "-A",
-          MAIN,
-          "up",
-          path,
-          "--interface",
-          "tsover0",
-        ],
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
-      const stderr = new Response(child.stderr).text();
+      const { child, stderr } = startUp(ns, [path, "--interface", "tsover0"]);
       try {
-        await waitFor(
-          async () => (await run(["ip", "-n", ns, "link", "show", "tsover0"], true)).code === 0,
-          "tsover0",
-        );
+        await waitUp(ns, "tsover0");
         // FwMark from the config is set on the UDP socket and reported over UAPI.
         equal((await run(["wg", "show", "tsover0", "fwmark"])).stdout.trim(), "0x1234");
       } finally {
