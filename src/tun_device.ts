@@ -238,12 +238,11 @@ export class TunDevice implements Disposable {
    * `lens[i]` = packet length ({@link TRUNCATED} if it did not fit). Returns how many were read.
    */
   readBatch(pool: PoolMemory, offs: Uint32Array, lens: Uint32Array, n: number): number {
-    const fd = this.#fd, io32 = this.#rio32, io8 = this.#rio8, cnt = this.#iovcnt, k = this.#pkt;
+    const io32 = this.#rio32, io8 = this.#rio8, cnt = this.#iovcnt, k = this.#pkt;
     const hdr = cnt === 2 ? VNET_HDR_LEN : 0;
     const cap = TunDevice.capacity(pool);
     const at = pool.base + pool.headroom;
     const limit = pool.u8.length - pool.headroom - cap;
-    const readv = libc().readv;
     checkBatch(offs, lens, n);
     io32[k + 2] = cap;
     io32[k + 3] = 0;
@@ -251,13 +250,8 @@ export class TunDevice implements Disposable {
     while (i < n) {
       if (offs[i] > limit) checkRange(pool, "TunDevice.readBatch slot", offs[i], pool.slotSize);
       putAddress(io32, k, at + offs[i]);
-      const r = readv(fd, io8, cnt);
-      if (r < 0) {
-        const e = errno();
-        if (e === EAGAIN) break;
-        if (e === EINTR) continue;
-        throw new SyscallError("readv(tun)", e);
-      }
+      const r = this.#readv(io8, cnt);
+      if (r === -EAGAIN) break;
       const len = r - hdr;
       if (len > cap || len < 0) {
         lens[i] = TRUNCATED;
@@ -297,10 +291,9 @@ export class TunDevice implements Disposable {
     checkBatch(tails, lens, n);
     checkRange(pool, "TunDevice.readOffloadBatch headers", hdrsOff, n * VNET_STRIDE);
     checkRange(pool, "TunDevice.readOffloadBatch tails", tail.off, tail.count * tail.len);
-    const fd = this.#fd, io32 = this.#oio32, io8 = this.#oio8, u8 = pool.u8, base = pool.base;
+    const io32 = this.#oio32, io8 = this.#oio8, u8 = pool.u8, base = pool.base;
     const at = base + pool.headroom;
     const limit = u8.length - pool.headroom - cap;
-    const readv = libc().readv;
     io32[2] = VNET_HDR_LEN;
     io32[3] = 0;
     io32[6] = cap;
@@ -316,13 +309,8 @@ export class TunDevice implements Disposable {
       putAddress(io32, 0, base + h);
       putAddress(io32, 4, at + offs[i]);
       putAddress(io32, 8, base + tail.off + j * tail.len);
-      const r = readv(fd, io8, 3);
-      if (r < 0) {
-        const e = errno();
-        if (e === EAGAIN) break;
-        if (e === EINTR) continue;
-        throw new SyscallError("readv(tun)", e);
-      }
+      const r = this.#readv(io8, 3);
+      if (r === -EAGAIN) break;
       const len = r - VNET_HDR_LEN;
       if (len < 0 || len > cap + tail.len) {
         lens[i] = TRUNCATED;
@@ -426,9 +414,16 @@ export class TunDevice implements Disposable {
     putAddress(io32, k, pool.base + ptrOff);
     io32[k + 2] = cap;
     io32[k + 3] = 0;
+    const r = this.#readv(this.#rio8, this.#iovcnt);
+    return r < 0 ? r : r - (this.#iovcnt === 2 ? VNET_HDR_LEN : 0);
+  }
+
+  /** `readv` with the iovecs in `io8`, retried on EINTR: bytes read, or −EAGAIN; throws otherwise. */
+  #readv(io8: Uint8Array, cnt: number): number {
+    const readv = libc().readv;
     for (;;) {
-      const r = libc().readv(this.#fd, this.#rio8, this.#iovcnt);
-      if (r >= 0) return r - (this.#iovcnt === 2 ? VNET_HDR_LEN : 0);
+      const r = readv(this.#fd, io8, cnt);
+      if (r >= 0) return r;
       const e = errno();
       if (e === EAGAIN) return -EAGAIN;
       if (e !== EINTR) throw new SyscallError("readv(tun)", e);
