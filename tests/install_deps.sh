@@ -9,6 +9,10 @@ have() { command -v "$1" >/dev/null 2>&1; }
 if [[ ${1:-} != demo ]]; then
   [[ -x /usr/bin/rustc && -x /usr/bin/cargo ]] || need+=(rustc cargo)
   [[ -d /usr/lib/rustlib/wasm32-unknown-unknown ]] || need+=(libstd-rust-dev-wasm32)
+  # rustc's /usr/bin/rust-lld (the wasm linker) is a link to lld-14, only recommended by apt.
+  [[ -x /usr/bin/lld-14 ]] || need+=(lld-14)
+  [[ -x /usr/bin/rustfmt ]] || need+=(rustfmt)
+  [[ -x /usr/bin/cargo-clippy ]] || need+=(rust-clippy)
 fi
 have ip || need+=(iproute2)
 have ping || need+=(iputils-ping)
