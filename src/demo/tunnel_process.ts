@@ -30,6 +30,8 @@ export interface TunnelSpec {
   };
   /** Extra flags for `tunslab up`. */
   upArgs?: string[];
+  /** tunslab: the `main.ts` to run (default this checkout's); wireguard-go: the binary (default on PATH). */
+  program?: string;
 }
 
 /** Pool figures a tunslab process reports when it stops. */
@@ -138,7 +140,7 @@ export async function startTunnel(
       Deno.execPath(),
       "run",
       "-A",
-      MAIN,
+      spec.program ?? MAIN,
       "up",
       conf,
       ...(spec.upArgs ?? []),
@@ -146,7 +148,7 @@ export async function startTunnel(
       env: { NO_COLOR: "1" },
     });
   } else {
-    child = bed.spawn(side, ["wireguard-go", "-f", spec.name], {
+    child = bed.spawn(side, [spec.program ?? "wireguard-go", "-f", spec.name], {
       env: { LOG_LEVEL: "error", WG_PROCESS_FOREGROUND: "1" },
     });
   }

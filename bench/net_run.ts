@@ -1,0 +1,316 @@
+/**
+ * One row of `bench:net`, run once: the two tunnel processes (or none, for the bare veth) in the
+ * testbed's namespaces, an iperf3 server in namespace b, and the four iperf3 tests (1 and 8
+ * streams, both directions), each with the CPU seconds and peak RSS of both tunnel processes.
+ *
+ * @example
+ * ```ts
+ * import { TESTS } from "./net_run.ts";
+ * console.log(TESTS.length); // 4
+ * ```
+ * @module
+ */
+import { run, type Testbed } from "../src/demo/testbed.ts";
+import { startTunnel, type TunnelProcess } from "../src/demo/tunnel_process.ts";
+import { encodeBase64Key, generatePrivateKey, publicKey } from "../src/wg/keys.ts";
+import { type ProcStats, readHostCpu, readProcStats } from "./proc_stats.ts";
+
+export const IPERF_PORT = 5201;
+const INNER = { a: "10.99.0.1", b: "10.99.0.2" } as const;
+
+export type Kind = "tunslab" | "wireguard-go";
+
+/** One end of a row: what runs, from where. */
+export interface End {
+  kind: Kind;
+  /** tunslab: the main.ts to run; wireguard-go: the binary. Default: this checkout / PATH. */
+  program?: string;
+}
+
+/** One row: what runs in namespace a and b (null: the bare veth pair). */
+export interface ConfigDef {
+  id: string;
+  label: string;
+  ends: { a: End; b: End } | null;
+  upArgs?: string[];
+}
+
+/** One tunnel process of one run. */
+export interface ProcRecord {
+  side: "a" | "b";
+  kind: Kind;
+  program: string | null;
+  pid: number;
+  comm: string;
+  /** Right after the interface came up (and the first ping). */
+  start?: ProcStats;
+  /** After the last test, before SIGTERM. */
+  end?: ProcStats;
+  /** The pool figures tunslab logs when it stops. */
+  pool?: { highWater: number; highWaterBytes: number; inUseAtExit: number };
+  finalStats?: Record<string, unknown>;
+}
+
+/** One iperf3 test of one run. */
+export interface TestRecord {
+  streams: number;
+  reverse: boolean;
+  direction: "a→b" | "b→a";
+  seconds: number;
+  bitsPerSecond: number | null;
+  retransmits: number | null;
+  error?: string;
+  /** Whole machine during the test: busy CPU seconds (all cores) and their share of the time. */
+  host?: { busySeconds: number; busyPercent: number; cpus: number };
+  /** Per tunnel process: CPU seconds spent during this test, peak RSS after it. */
+  procs: { side: "a" | "b"; cpuSeconds: number | null; hwmKiB: number | null }[];
+}
+
+/** One run of one row. */
+export interface RunRecord {
+  id: string;
+  round: number;
+  processes: ProcRecord[];
+  tests: TestRecord[];
+  error?: string;
+}
+
+export const TESTS: readonly { streams: number; reverse: boolean }[] = [
+  { streams: 1, reverse: false },
+  { streams: 1, reverse: true },
+  { streams: 8, reverse: false },
+  { streams: 8, reverse: true },
+];
+
+/** What a signal handler must be able to stop. */
+export interface Live {
+  bed?: Testbed;
+  tunnels: TunnelProcess[];
+  server?: Deno.ChildProcess;
+  abort: AbortController;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function say(msg: string): void {
+  console.error(`bench:net: ${msg}`);
+}
+
+/** Stops the iperf3 server, if one runs. */
+export async function stopServer(live: Live): Promise<void> {
+  const s = live.server;
+  live.server = undefined;
+  if (s === undefined) return;
+  try {
+    s.kill("SIGTERM");
+  } catch { /* gone */ }
+  await s.status;
+}
+
+/** Stops every tunnel of the current run. */
+export async function stopTunnels(live: Live): Promise<void> {
+  await Promise.all(live.tunnels.map((t) => t.stop().catch(() => undefined)));
+  live.tunnels.length = 0;
+}
+
+async function waitListening(bed: Testbed): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const r = await bed.run("b", ["ss", "-Hltn", `sport = :${IPERF_PORT}`], true);
+    if (r.stdout.trim() !== "") return;
+    await sleep(50);
+  }
+  throw new Error("iperf3 server did not start listening");
+}
+
+/** Pings `to` from a until it answers (the first one carries the handshake). */
+async function reachable(bed: Testbed, to: string): Promise<void> {
+  for (let i = 0; i < 5; i++) {
+    const r = await bed.run("a", ["ping", "-c", "1", "-W", "3", to], true);
+    if (r.code === 0) return;
+  }
+  throw new Error(`${to} does not answer ping through the tunnel`);
+}
+
+interface IperfResult {
+  bitsPerSecond: number | null;
+  retransmits: number | null;
+  error?: string;
+}
+
+async function iperf(
+  bed: Testbed,
+  server: string,
+  seconds: number,
+  t: { streams: number; reverse: boolean },
+  signal: AbortSignal,
+): Promise<IperfResult> {
+  const args = ["iperf3", "-c", server, "-p", String(IPERF_PORT), "-t", String(seconds)];
+  args.push("-P", String(t.streams), "-J", "--connect-timeout", "5000");
+  if (t.reverse) args.push("-R");
+  const full = bed.exec("a", args);
+  const timer = AbortSignal.timeout((seconds + 30) * 1000);
+  let out: Deno.CommandOutput;
+  try {
+    out = await new Deno.Command(full[0], {
+      args: full.slice(1),
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.any([signal, timer]),
+    }).output();
+  } catch (e) {
+    return { bitsPerSecond: null, retransmits: null, error: `iperf3 failed: ${e}` };
+  }
+  const text = new TextDecoder().decode(out.stdout);
+  try {
+    const j = JSON.parse(text);
+    if (j.error) return { bitsPerSecond: null, retransmits: null, error: String(j.error) };
+    return {
+      bitsPerSecond: Number(j.end.sum_received.bits_per_second),
+      retransmits: j.end.sum_sent?.retransmits ?? null,
+    };
+  } catch {
+    const err = new TextDecoder().decode(out.stderr).trim() || text.slice(0, 200);
+    return {
+      bitsPerSecond: null,
+      retransmits: null,
+      error: `iperf3 exited ${out.code}${timer.aborted ? " (timed out)" : ""}: ${err}`,
+    };
+  }
+}
+
+/** Runs one row once (`index` keeps interface names unique within the run). */
+export async function runConfig(
+  live: Live,
+  def: ConfigDef,
+  round: number,
+  index: number,
+  seconds: number,
+): Promise<RunRecord> {
+  const bed = live.bed!;
+  const rec: RunRecord = { id: def.id, round, processes: [], tests: [] };
+  let server: string = bed.underlay("b");
+  if (def.ends !== null) {
+    server = INNER.b;
+    const keys = { a: generatePrivateKey(), b: generatePrivateKey() };
+    for (const side of ["a", "b"] as const) {
+      const peer = side === "a" ? "b" : "a";
+      const end = def.ends[side];
+      // ≤ 15 bytes and unique per run.
+      const name = `nb${side}${index}${Deno.pid % 100000}`;
+      const t = await startTunnel(bed, side, end.kind, {
+        name,
+        privateKey: encodeBase64Key(keys[side]),
+        listenPort: 51820,
+        addresses: [`${INNER[side]}/24`],
+        peer: {
+          publicKey: encodeBase64Key(publicKey(keys[peer])),
+          allowedIps: [`${INNER[peer]}/32`],
+          endpoint: `${bed.underlay(peer)}:51820`,
+        },
+        upArgs: end.kind === "tunslab" ? def.upArgs : undefined,
+        program: end.program,
+      });
+      live.tunnels.push(t);
+      const s = readProcStats(t.pid);
+      rec.processes.push({
+        side,
+        kind: end.kind,
+        program: end.program ?? null,
+        pid: t.pid,
+        comm: s?.comm ?? "?",
+      });
+    }
+    await reachable(bed, INNER.b);
+    for (const [i, t] of live.tunnels.entries()) rec.processes[i].start = readProcStats(t.pid);
+  }
+  live.server = bed.spawn("b", ["iperf3", "-s", "-B", server, "-p", String(IPERF_PORT)], {
+    stdout: "null",
+    stderr: "null",
+  });
+  await waitListening(bed);
+  for (const t of TESTS) {
+    if (live.abort.signal.aborted) break;
+    const before = live.tunnels.map((p) => readProcStats(p.pid));
+    say(`(${def.id}) round ${round}: ${t.streams} stream(s) ${t.reverse ? "b→a" : "a→b"}`);
+    const host0 = readHostCpu();
+    const r = await iperf(bed, server, seconds, t, live.abort.signal);
+    const host1 = readHostCpu();
+    const after = live.tunnels.map((p) => readProcStats(p.pid));
+    rec.tests.push({
+      streams: t.streams,
+      reverse: t.reverse,
+      direction: t.reverse ? "b→a" : "a→b",
+      seconds,
+      bitsPerSecond: r.bitsPerSecond,
+      retransmits: r.retransmits,
+      ...(r.error ? { error: r.error } : {}),
+      host: {
+        busySeconds: host1.busy - host0.busy,
+        busyPercent: 100 * (host1.busy - host0.busy) / (host1.total - host0.total),
+        cpus: navigator.hardwareConcurrency,
+      },
+      procs: live.tunnels.map((p, i) => ({
+        side: p.side,
+        cpuSeconds: before[i] && after[i] ? after[i]!.cpuSeconds - before[i]!.cpuSeconds : null,
+        hwmKiB: after[i]?.hwmKiB ?? null,
+      })),
+    });
+    if (r.error) say(`(${def.id}) ${r.error}`);
+    await sleep(500); // let queues drain between tests
+  }
+  await stopServer(live);
+  for (const [i, t] of live.tunnels.entries()) {
+    rec.processes[i].end = readProcStats(t.pid);
+    const fin = await t.stop();
+    if (fin !== undefined) {
+      rec.processes[i].pool = {
+        highWater: fin.highWater,
+        highWaterBytes: fin.highWaterBytes,
+        inUseAtExit: fin.inUse,
+      };
+      rec.processes[i].finalStats = fin.raw;
+    }
+  }
+  live.tunnels.length = 0;
+  return rec;
+}
+
+/**
+ * Peak RSS of a `deno run` of `script` (same flags as tunslab's), read once it has printed
+ * "ready": the idle reference, or the dependencies' floor.
+ */
+export async function measureDeno(script: string): Promise<ProcStats> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", script],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  try {
+    const reader = child.stdout.getReader();
+    const timeout = setTimeout(() => child.kill("SIGKILL"), 30_000);
+    const { value } = await reader.read();
+    clearTimeout(timeout);
+    reader.releaseLock();
+    if (!value || !new TextDecoder().decode(value).includes("ready")) {
+      throw new Error(`${script} did not start`);
+    }
+    await sleep(1000); // let start-up settle, as a tunnel has before its first reading
+    const s = readProcStats(child.pid);
+    if (s === undefined) throw new Error(`${script} exited early`);
+    return s;
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* gone */ }
+    await child.stdout.cancel().catch(() => {});
+    await child.status;
+  }
+}
+
+/** The first non-empty line a command prints (versions). */
+export async function firstLine(args: string[]): Promise<string> {
+  const r = await run(args, true);
+  return (r.stdout || r.stderr).split("\n").find((l) => l.trim() !== "")?.trim() ?? "";
+}
