@@ -14,6 +14,7 @@ import { parseConfigFile } from "../wg/config.ts";
 import { uapiFor } from "../device/device_uapi.ts";
 import { UapiServer } from "../uapi/uapi_server.ts";
 import type { UapiDevice } from "../uapi/uapi_types.ts";
+import { InspectorGuard, inspectorRefusal } from "./inspector_guard.ts";
 import { parseCommand } from "./parse_command.ts";
 import { UsageError } from "./usage_error.ts";
 
@@ -65,6 +66,14 @@ export async function up(args: string[]): Promise<number> {
   }
   await setupLogging(level, format);
   const log = logger("up");
+  const refusal = inspectorRefusal();
+  if (refusal !== null) {
+    log.fatal("Cannot run {interface}: {error}", { interface: name, error: refusal });
+    console.error(`tunslab up: ${refusal}`);
+    await shutdownLogging();
+    return 1;
+  }
+  const guard = InspectorGuard.start();
   try {
     const { config, warnings } = await parseConfigFile(path);
     for (const w of warnings) log.warning(w);
@@ -82,6 +91,7 @@ export async function up(args: string[]): Promise<number> {
       },
     });
     try {
+      await guard.settled; // nothing is created while SIGUSR1 could still open an inspector
       const offload = r.values["no-offload"] === true ? false : config.interface.offload;
       dev = await Device.create({ name, config, offload });
     } catch (e) {
@@ -92,9 +102,11 @@ export async function up(args: string[]): Promise<number> {
     const stop = () => dev!.stop();
     Deno.addSignalListener("SIGINT", stop);
     Deno.addSignalListener("SIGTERM", stop);
+    const watch = setInterval(() => guard.check(performance.now()), 250);
     try {
       await dev.run();
     } finally {
+      clearInterval(watch);
       Deno.removeSignalListener("SIGINT", stop);
       Deno.removeSignalListener("SIGTERM", stop);
       await server.close();

@@ -95,6 +95,10 @@ export const LIBC_SYMBOLS = {
   mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
   /** int munmap(void *addr, size_t length); */
   munmap: { parameters: ["pointer", "usize"], result: "i32" },
+  /** sighandler_t signal(int signum, sighandler_t handler);  (SIG_DFL = 0, SIG_IGN = 1) */
+  signal: { parameters: ["i32", "pointer"], result: "pointer" },
+  /** int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5); */
+  prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },
   /** int *__errno_location(void); */
   __errno_location: { parameters: [], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;

@@ -1,0 +1,101 @@
+/**
+ * SIGUSR1 opens no inspector in a guarded process (and does in an unguarded one, so the check can
+ * fail); `--inspect` and `NODE_OPTIONS=--inspect` are refused. Listening sockets are read from
+ * the child's own file descriptors (`/proc/PID/fd` against `/proc/net/tcp{,6}`), so other
+ * processes on the host do not matter. As root the children run in a network namespace of their
+ * own, so an inspector the control case opens is reachable from nowhere else.
+ * @module
+ */
+import { deepStrictEqual, ok } from "node:assert/strict";
+import { withNetns } from "./netns_child.ts";
+
+const ROOT = Deno.uid() === 0;
+const CHILD = new URL("./fixtures/inspector_guard_child.ts", import.meta.url).pathname;
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+
+/** TCP ports the process `pid` listens on. */
+function listeningPorts(pid: number): number[] {
+  const inodes = new Set<string>();
+  for (const e of Deno.readDirSync(`/proc/${pid}/fd`)) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(Deno.readLinkSync(`/proc/${pid}/fd/${e.name}`));
+      if (m) inodes.add(m[1]);
+    } catch { /* closed meanwhile */ }
+  }
+  const ports: number[] = [];
+  for (const table of ["tcp", "tcp6"]) {
+    const lines = Deno.readTextFileSync(`/proc/${pid}/net/${table}`).trim().split("\n").slice(1);
+    for (const l of lines) {
+      const f = l.trim().split(/\s+/);
+      if (f[3] === "0A" && inodes.has(f[9])) ports.push(parseInt(f[1].split(":")[1], 16));
+    }
+  }
+  return ports.sort();
+}
+
+async function inNetns<T>(fn: (wrap: (cmd: string[]) => string[]) => Promise<T>): Promise<T> {
+  if (!ROOT) return await fn((cmd) => cmd);
+  return await withNetns("tsl-insp", (ns) => fn((cmd) => ["ip", "netns", "exec", ns, ...cmd]));
+}
+
+/** Starts the child, waits for "ready", sends SIGUSR1, returns its listening ports after it. */
+async function afterSigusr1(mode: "guarded" | "unguarded"): Promise<number[]> {
+  return await inNetns(async (wrap) => {
+    const cmd = wrap([Deno.execPath(), "run", "-A", CHILD, mode]);
+    const child = new Deno.Command(cmd[0], {
+      args: cmd.slice(1),
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    try {
+      const reader = child.stdout.getReader();
+      const { value } = await reader.read();
+      ok(value && new TextDecoder().decode(value).includes("ready"), "child did not start");
+      reader.releaseLock();
+      // `ip netns exec` execs the command in place: the pid is Deno's.
+      const pid = child.pid;
+      deepStrictEqual(Deno.readTextFileSync(`/proc/${pid}/comm`).trim(), "deno");
+      Deno.kill(pid, "SIGUSR1");
+      await new Promise((r) => setTimeout(r, 700));
+      return listeningPorts(pid);
+    } finally {
+      child.kill("SIGKILL");
+      await child.stdout.cancel().catch(() => {});
+      await child.status;
+    }
+  });
+}
+
+Deno.test("inspector guard: SIGUSR1 opens no inspector in a guarded process", async () => {
+  deepStrictEqual(await afterSigusr1("guarded"), []);
+});
+
+Deno.test("inspector guard: the control — SIGUSR1 opens 9229 in an unguarded Deno", async () => {
+  deepStrictEqual(await afterSigusr1("unguarded"), [9229]);
+});
+
+for (
+  const [what, args, env] of [
+    ["--inspect", ["run", "-A", "--inspect=127.0.0.1:0", MAIN, "up", "wg9.conf"], {}],
+    ["NODE_OPTIONS=--inspect", ["run", "-A", MAIN, "up", "wg9.conf"], {
+      NODE_OPTIONS: "--inspect=127.0.0.1:0",
+    }],
+  ] as const
+) {
+  Deno.test(`inspector guard: up refuses to run with ${what}`, async () => {
+    const o = await inNetns((wrap) => {
+      const cmd = wrap([Deno.execPath(), ...args]);
+      return new Deno.Command(cmd[0], {
+        args: cmd.slice(1),
+        env: { ...env, NO_COLOR: "1" },
+        stdout: "piped",
+        stderr: "piped",
+        signal: AbortSignal.timeout(30_000),
+      }).output();
+    });
+    const err = new TextDecoder().decode(o.stderr);
+    deepStrictEqual(o.code, 1, err);
+    ok(/inspector.*refusing to run/.test(err), err);
+  });
+}
