@@ -13,6 +13,21 @@
 
 import { type Command, COMMANDS } from "./src/cli/commands.ts";
 import { UsageError } from "./src/cli/usage_error.ts";
+import { isJsonFormat, type LogFormat, writeFatal } from "./src/log.ts";
+
+/** The `--log-format` a command line asks for (`auto` when it names none). */
+function logFormatIn(args: string[]): LogFormat {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    const v = a === "--log-format"
+      ? args[i + 1]
+      : a.startsWith("--log-format=")
+      ? a.slice(13)
+      : null;
+    if (v === "json" || v === "text" || v === "auto") return v;
+  }
+  return "auto";
+}
 
 function help(code: number, error?: string): number {
   const lines = [
@@ -41,16 +56,22 @@ export async function main(argv: string[]): Promise<number> {
   if (name === "--version" || name === "-V") return COMMANDS.version.run([]);
   if (!Object.hasOwn(COMMANDS, name)) return help(2, `unknown command "${name}"`);
   const command: Command = COMMANDS[name];
+  // A command that logs JSON Lines writes its errors as JSON Lines too.
+  const json = command.logs === true && isJsonFormat(logFormatIn(rest));
   try {
     return await command.run(rest);
   } catch (e) {
     const code = (e as { code?: string }).code;
     if (e instanceof UsageError || code?.startsWith("ERR_PARSE_ARGS_")) {
-      console.error(`error: ${(e as Error).message}`);
-      console.error(`Run \`tunslab ${name} --help\` for usage.`);
+      if (json) {
+        writeFatal(true, `tunslab ${name}`, `${(e as Error).message} (see --help)`, "ERROR");
+      } else {
+        console.error(`error: ${(e as Error).message}`);
+        console.error(`Run \`tunslab ${name} --help\` for usage.`);
+      }
       return 2;
     }
-    console.error(`tunslab ${name}: ${e instanceof Error ? e.message : String(e)}`);
+    writeFatal(json, `tunslab ${name}`, e);
     return 1;
   }
 }

@@ -15,6 +15,7 @@
 import {
   ansiColorFormatter,
   configure,
+  defaultTextFormatter,
   dispose,
   getLogger,
   getStreamSink,
@@ -44,10 +45,21 @@ export function parseLogLevel(value: string): LogLevel {
   throw new LogLevelError(value);
 }
 
-/** Configures LogTape once for the process. */
+/** Whether `format` means JSON Lines on this stderr. */
+export function isJsonFormat(format: LogFormat): boolean {
+  return format === "json" || (format === "auto" && !Deno.stderr.isTerminal());
+}
+
+/**
+ * Configures LogTape once for the process: JSON Lines, or the human format (in colour only on a
+ * terminal: `--log-format text` piped into a file gets no escape codes).
+ */
 export async function setupLogging(level: LogLevel, format: LogFormat = "auto"): Promise<void> {
-  const human = format === "text" || (format === "auto" && Deno.stderr.isTerminal());
-  const formatter = human ? ansiColorFormatter : jsonLinesFormatter;
+  const formatter = isJsonFormat(format)
+    ? jsonLinesFormatter
+    : Deno.stderr.isTerminal()
+    ? ansiColorFormatter
+    : defaultTextFormatter;
   await configure({
     reset: true,
     sinks: { stderr: getStreamSink(Deno.stderr.writable, { formatter }) },
@@ -66,4 +78,33 @@ export async function shutdownLogging(): Promise<void> {
 /** A logger under the `tunslab` category, e.g. `logger("peer")`. */
 export function logger(...category: string[]): Logger {
   return getLogger(["tunslab", ...category]);
+}
+
+/** What caused `e`, as text for a log property: the chain of causes' messages. */
+export function causeOf(e: unknown): string | undefined {
+  const parts: string[] = [];
+  for (let c = (e as { cause?: unknown })?.cause; c !== undefined && parts.length < 4;) {
+    parts.push(c instanceof Error ? `${c.name}: ${c.message}` : String(c));
+    c = (c as { cause?: unknown })?.cause;
+  }
+  return parts.length ? parts.join(" <- ") : undefined;
+}
+
+/**
+ * One fatal line on stderr before (or without) the logger: JSON Lines shaped as LogTape writes
+ * them when `json`, else `prefix: message`. Usage errors and failures of commands that never set
+ * up logging go through it, so `2>&1 | jq .` never meets a plain line in JSON mode.
+ */
+export function writeFatal(json: boolean, prefix: string, e: unknown, level = "FATAL"): void {
+  const message = e instanceof Error ? e.message : String(e);
+  const line = json
+    ? JSON.stringify({
+      "@timestamp": new Date().toISOString(),
+      level,
+      message: `${prefix}: ${message}`,
+      logger: "tunslab.cli",
+      properties: { error: message, cause: causeOf(e), name: (e as Error)?.name },
+    })
+    : `${prefix}: ${message}`;
+  console.error(line);
 }

@@ -404,3 +404,109 @@ Deno.test({
     }
   },
 });
+
+/** Writes `bytes` to a fresh file and returns what parseConfigFile throws (or null). */
+async function fileError(bytes: Uint8Array): Promise<ConfigError | null> {
+  const dir = Deno.makeTempDirSync();
+  const path = `${dir}/wg0.conf`;
+  Deno.writeFileSync(path, bytes, { mode: 0o600 });
+  try {
+    await parseConfigFile(path);
+    return null;
+  } catch (e) {
+    assert.ok(e instanceof ConfigError, `not a ConfigError: ${e}`);
+    return e;
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+}
+
+const enc = new TextEncoder();
+
+Deno.test("hostile files: one short error naming the line, in bounded time", async () => {
+  const head = enc.encode(`[Interface]\nPrivateKey = ${PRIV_B64}\n`);
+  const cases: [string, Uint8Array, number, RegExp][] = [
+    ["10 MB of NUL bytes", new Uint8Array(10 << 20), 1, /NUL byte/],
+    ["a NUL on line 3", new Uint8Array([...head, 0x41, 0, 10]), 3, /NUL byte/],
+    ["Latin-1 on line 3", new Uint8Array([...head, 0x23, 0xe9, 10]), 3, /not UTF-8 .*0xe9/],
+    ["an overlong UTF-8 form", new Uint8Array([...head, 0xc0, 0xaf, 10]), 3, /not UTF-8/],
+    ["a surrogate in UTF-8", new Uint8Array([...head, 0xed, 0xa0, 0x80, 10]), 3, /not UTF-8/],
+    ["a cut sequence at the end", new Uint8Array([...head, 0xe2, 0x82]), 3, /not UTF-8/],
+    ["random bytes", crypto.getRandomValues(new Uint8Array(65536)), 1, /./],
+    [
+      "a line of 70,000 characters",
+      enc.encode(`[Interface]\n# ${"x".repeat(70_000)}\n`),
+      2,
+      /longer than 65536/,
+    ],
+  ];
+  for (const [what, bytes, line, re] of cases) {
+    const t0 = performance.now();
+    const e = await fileError(bytes);
+    const ms = performance.now() - t0;
+    assert.ok(e !== null, `${what}: accepted`);
+    assert.equal(e.line <= line, true, `${what}: line ${e.line}, expected ≤ ${line}: ${e.message}`);
+    if (what !== "random bytes") assert.equal(e.line, line, `${what}: ${e.message}`);
+    assert.match(e.message, re, what);
+    assert.ok(e.message.length < 400, `${what}: message of ${e.message.length} characters`);
+    assert.ok(
+      // deno-lint-ignore no-control-regex
+      !/[\x00-\x08\x0a-\x1f]/.test(e.message),
+      `${what}: control characters in the message`,
+    );
+    console.log(`${what}: line ${e.line}, ${ms.toFixed(1)} ms, ${e.message.length} chars`);
+  }
+});
+
+Deno.test("hostile files: over 64 MiB refused before it is read whole", async () => {
+  const dir = Deno.makeTempDirSync();
+  const path = `${dir}/big.conf`;
+  using f = Deno.openSync(path, { write: true, create: true, mode: 0o600 });
+  f.truncateSync((64 << 20) + 1); // sparse: no disk used
+  await assert.rejects(parseConfigFile(path), (e) => {
+    assert.ok(e instanceof ConfigError);
+    assert.equal(e.line, 0);
+    assert.match(e.message, /larger than 64 MiB/);
+    return true;
+  });
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("a long garbage value is quoted cut short, never whole", () => {
+  assert.throws(
+    () => parseConfig(`[Interface]\nPrivateKey = ${PRIV_B64}\n${"z".repeat(60_000)}\n`),
+    (e) => {
+      assert.ok(e instanceof ConfigError);
+      assert.equal(e.line, 3);
+      assert.match(e.message, /Line unrecognized: "zzz.*… \(cut\)$/);
+      assert.ok(e.message.length < 400);
+      return true;
+    },
+  );
+});
+
+Deno.test("a 10,000-peer config (16 prefixes each) loads", async () => {
+  const lines = ["[Interface]", `PrivateKey = ${PRIV_B64}`, "ListenPort = 51820"];
+  for (let i = 0; i < 10_000; i++) {
+    // Distinct public keys without 10,000 X25519s: random 32 bytes are valid keys for a config.
+    lines.push(
+      "[Peer]",
+      `PublicKey = ${encodeBase64Key(crypto.getRandomValues(new Uint8Array(32)))}`,
+    );
+    const ips = Array.from({ length: 16 }, (_, k) => `10.${i >> 8}.${i & 255}.${k}/32`);
+    lines.push(`AllowedIPs = ${ips.join(", ")}`);
+  }
+  const text = lines.join("\n") + "\n";
+  const dir = Deno.makeTempDirSync();
+  Deno.writeTextFileSync(`${dir}/wg0.conf`, text, { mode: 0o600 });
+  const t0 = performance.now();
+  const { config } = await parseConfigFile(`${dir}/wg0.conf`);
+  console.log(
+    `${(text.length / 2 ** 20).toFixed(1)} MiB, ${config.peers.length} peers in ${
+      (performance.now() - t0).toFixed(0)
+    } ms`,
+  );
+  assert.equal(config.peers.length, 10_000);
+  assert.equal(config.peers[9_999].allowedIps.length, 16);
+  Deno.removeSync(dir, { recursive: true });
+});

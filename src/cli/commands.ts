@@ -8,6 +8,8 @@
 export interface Command {
   summary: string;
   run(args: string[]): Promise<number>;
+  /** Logs through LogTape (`--log-format auto|json|text`): its errors follow that format too. */
+  logs?: boolean;
 }
 
 /** Every subcommand, in help order. */
@@ -15,6 +17,7 @@ export const COMMANDS: Record<string, Command> = {
   up: {
     summary: "bring up a tunnel from a wg-quick style config and run it in the foreground",
     run: async (a) => (await import("./up_cmd.ts")).up(a),
+    logs: true,
   },
   demo: {
     summary: "two network namespaces, a tunnel between them, pings and a TCP transfer (root)",

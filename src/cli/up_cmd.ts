@@ -9,7 +9,7 @@
 
 import { basename } from "node:path";
 import { Device } from "../device/device.ts";
-import { logger, parseLogLevel, setupLogging, shutdownLogging } from "../log.ts";
+import { causeOf, logger, parseLogLevel, setupLogging, shutdownLogging } from "../log.ts";
 import { parseConfigFile } from "../wg/config.ts";
 import { uapiFor } from "../device/device_uapi.ts";
 import { UapiServer } from "../uapi/uapi_server.ts";
@@ -69,7 +69,6 @@ export async function up(args: string[]): Promise<number> {
   const refusal = inspectorRefusal();
   if (refusal !== null) {
     log.fatal("Cannot run {interface}: {error}", { interface: name, error: refusal });
-    console.error(`tunslab up: ${refusal}`);
     await shutdownLogging();
     return 1;
   }
@@ -117,8 +116,12 @@ export async function up(args: string[]): Promise<number> {
     }
     return 0;
   } catch (e) {
-    log.error("Cannot run {interface}: {error}", { interface: name, error: (e as Error).message });
-    console.error(`tunslab up: ${(e as Error).message}`);
+    // The one line saying why: JSON Lines in JSON mode (`2>&1 | jq .` keeps working).
+    log.fatal("Cannot run {interface}: {error}", {
+      interface: name,
+      error: (e as Error).message,
+      cause: causeOf(e),
+    });
     return 1;
   } finally {
     await shutdownLogging();

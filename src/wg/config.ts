@@ -33,6 +33,10 @@ import { decodeBase64Key, KeyFormatError, publicKey } from "./keys.ts";
 
 /** Default tunnel MTU: 1500 − 80. */
 export const DEFAULT_MTU = 1420;
+/** Largest config file read (10,000 peers with 16 prefixes each are ~4 MB). */
+export const MAX_CONFIG_BYTES = 64 << 20;
+/** Longest line accepted (an AllowedIPs list of a few thousand prefixes fits). */
+export const MAX_LINE_CHARS = 64 << 10;
 
 /** A peer endpoint as written: `host` is an IP literal (no brackets) or a name to resolve. */
 export interface Endpoint {
@@ -126,6 +130,10 @@ export function parseConfig(text: string, path = "<config>"): Config {
   const peers: PeerDraft[] = [];
   let section: "interface" | "peer" | null = null;
   let peer: PeerDraft | null = null;
+  const nul = text.indexOf("\0");
+  if (nul >= 0) {
+    throw new ConfigError(path, lineAt(text, nul), "contains a NUL byte (not a text file?)");
+  }
   const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
 
   const endPeer = (): void => {
@@ -138,6 +146,9 @@ export function parseConfig(text: string, path = "<config>"): Config {
     const lineNo = i + 1;
     const err = (detail: string, cause?: unknown): ConfigError =>
       new ConfigError(path, lineNo, detail, cause === undefined ? undefined : { cause });
+    if (lines[i].length > MAX_LINE_CHARS) {
+      throw err(`line is longer than ${MAX_LINE_CHARS} characters (${lines[i].length})`);
+    }
     const hash = lines[i].indexOf("#");
     const line = (hash >= 0 ? lines[i].slice(0, hash) : lines[i]).trim();
     if (line === "") continue;
@@ -335,15 +346,35 @@ export function parseConfig(text: string, path = "<config>"): Config {
  * other than `PermissionDenied` become a {@link ConfigError} at line 0.
  */
 export async function parseConfigFile(path: string): Promise<ConfigFile> {
-  let text: string;
+  let bytes: Uint8Array;
   let mode: number | null;
   try {
-    text = await Deno.readTextFile(path);
-    mode = (await Deno.stat(path)).mode;
+    const st = await Deno.stat(path);
+    mode = st.mode;
+    if (st.isFile && st.size > MAX_CONFIG_BYTES) {
+      throw new ConfigError(path, 0, `file is larger than ${MAX_CONFIG_BYTES >> 20} MiB`);
+    }
+    // Read at most one byte past the limit (a FIFO or /proc file has no size up front).
+    using f = await Deno.open(path);
+    bytes = await readAtMost(f, MAX_CONFIG_BYTES + 1);
   } catch (e) {
-    if (e instanceof Deno.errors.PermissionDenied) throw e;
+    if (e instanceof Deno.errors.PermissionDenied || e instanceof ConfigError) throw e;
     throw new ConfigError(path, 0, `cannot read file: ${(e as Error).message}`, { cause: e });
   }
+  if (bytes.length > MAX_CONFIG_BYTES) {
+    throw new ConfigError(path, 0, `file is larger than ${MAX_CONFIG_BYTES >> 20} MiB`);
+  }
+  const bad = firstInvalidUtf8(bytes);
+  if (bad >= 0) {
+    let line = 1;
+    for (let i = 0; i < bad; i++) if (bytes[i] === 10) line++;
+    throw new ConfigError(
+      path,
+      line,
+      `not UTF-8 text (byte 0x${bytes[bad].toString(16)} at offset ${bad})`,
+    );
+  }
+  const text = new TextDecoder().decode(bytes);
   const warnings: string[] = [];
   if (mode !== null && (mode & 0o077) !== 0) {
     const who = (mode & 0o007) !== 0 ? "world" : "group";
@@ -353,6 +384,55 @@ export async function parseConfigFile(path: string): Promise<ConfigFile> {
 }
 
 type ErrFn = (detail: string, cause?: unknown) => ConfigError;
+
+/** 1-based line of character `at` of `text`. */
+function lineAt(text: string, at: number): number {
+  let line = 1;
+  for (let i = text.indexOf("\n"); i >= 0 && i < at; i = text.indexOf("\n", i + 1)) line++;
+  return line;
+}
+
+/** Up to `max` bytes of `f`. */
+async function readAtMost(f: Deno.FsFile, max: number): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  while (total < max) {
+    const buf = new Uint8Array(Math.min(1 << 20, max - total));
+    const n = await f.read(buf);
+    if (n === null) break;
+    chunks.push(buf.subarray(0, n));
+    total += n;
+  }
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) (out.set(c, at), at += c.length);
+  return out;
+}
+
+/** Offset of the first byte that is not part of well-formed UTF-8, or -1. */
+function firstInvalidUtf8(b: Uint8Array): number {
+  let i = 0;
+  while (i < b.length) {
+    const c = b[i];
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    // Sequence length and the allowed range of the second byte (no overlongs, surrogates, > U+10FFFF).
+    let n: number, lo = 0x80, hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf) n = 1;
+    else if (c >= 0xe0 && c <= 0xef) {
+      (n = 2, lo = c === 0xe0 ? 0xa0 : 0x80, hi = c === 0xed ? 0x9f : 0xbf);
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      (n = 3, lo = c === 0xf0 ? 0x90 : 0x80, hi = c === 0xf4 ? 0x8f : 0xbf);
+    } else return i;
+    if (i + n >= b.length) return i; // truncated sequence at the end
+    if (b[i + 1] < lo || b[i + 1] > hi) return i;
+    for (let k = 2; k <= n; k++) if (b[i + k] < 0x80 || b[i + k] > 0xbf) return i;
+    i += n + 1;
+  }
+  return -1;
+}
 
 function parseKey(value: string, key: string, err: ErrFn): Uint8Array {
   try {

@@ -13,15 +13,34 @@
  * @module
  */
 
+/** Longest detail a message carries: a hostile file must not become a 100 MB log line. */
+export const MAX_DETAIL = 240;
+
+/** `detail` with control characters escaped (`\x00`) and cut at {@link MAX_DETAIL}. */
+export function printableDetail(detail: string): string {
+  let s = detail.length > 4 * MAX_DETAIL ? detail.slice(0, 4 * MAX_DETAIL) : detail;
+  s = s.replace(
+    // deno-lint-ignore no-control-regex
+    /[\x00-\x08\x0a-\x1f\x7f]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
+  return s.length > MAX_DETAIL || detail.length > 4 * MAX_DETAIL
+    ? `${s.slice(0, MAX_DETAIL)}… (cut)`
+    : s;
+}
+
 /** A config file that `wg`/`wg-quick` would refuse. */
 export class ConfigError extends Error {
   override name = "ConfigError";
+  readonly detail: string;
   constructor(
     readonly path: string,
     readonly line: number,
-    readonly detail: string,
+    detail: string,
     options?: ErrorOptions,
   ) {
-    super(`Invalid config at ${path}:${line}: ${detail}`, options);
+    const d = printableDetail(detail);
+    super(`Invalid config at ${path}:${line}: ${d}`, options);
+    this.detail = d;
   }
 }
