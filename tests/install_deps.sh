@@ -21,6 +21,7 @@ have wireguard-go || need+=(wireguard-go)
 have wg || need+=(wireguard-tools)
 have openssl || need+=(openssl)
 have setpriv || need+=(util-linux)
+have nft || need+=(nftables)
 if ((${#need[@]} == 0)); then exit 0; fi
 if [[ $(id -u) -ne 0 ]]; then
   echo "missing Debian packages: ${need[*]} (run as root, or: sudo apt-get install ${need[*]})" >&2

@@ -44,6 +44,8 @@ export interface Pair extends AsyncDisposable {
   bed: Testbed;
   a: TunnelProcess;
   b: TunnelProcess;
+  /** Ends `side`'s process (SIGKILL: a crash) and starts it again with the same config and key. */
+  restart(side: Side, signal?: Deno.Signal): Promise<TunnelProcess>;
 }
 
 let counter = 0;
@@ -54,27 +56,27 @@ export async function startPair(label: string, opts: PairOptions): Promise<Pair>
   const keys = { a: generatePrivateKey(), b: generatePrivateKey() };
   const psk = opts.psk ? encodeBase64Key(generatePresharedKey()) : undefined;
   const started: TunnelProcess[] = [];
-  try {
-    const id = `${Deno.pid % 1000}${counter++}`;
-    const spec = (side: Side): TunnelSpec => {
-      const peer: Side = side === "a" ? "b" : "a";
-      const endpoint = side === "b" && opts.endpointOfA
-        ? opts.endpointOfA(bed)
-        : `${bed.underlay(peer)}:51820`;
-      return {
-        name: `tsl${side}${id}`,
-        privateKey: encodeBase64Key(keys[side]),
-        listenPort: 51820,
-        addresses: [`${INNER[side]}/24`, `${INNER6[side]}/64`],
-        peer: {
-          publicKey: encodeBase64Key(publicKey(keys[peer])),
-          presharedKey: psk,
-          allowedIps: [`${INNER[peer]}/32`, `${INNER6[peer]}/128`],
-          endpoint: (opts.knows ?? "both") === peer ? undefined : endpoint,
-        },
-        upArgs: side === "a" ? opts.upArgs : undefined,
-      };
+  const id = `${Deno.pid % 1000}${counter++}`;
+  const spec = (side: Side): TunnelSpec => {
+    const peer: Side = side === "a" ? "b" : "a";
+    const endpoint = side === "b" && opts.endpointOfA
+      ? opts.endpointOfA(bed)
+      : `${bed.underlay(peer)}:51820`;
+    return {
+      name: `tsl${side}${id}`,
+      privateKey: encodeBase64Key(keys[side]),
+      listenPort: 51820,
+      addresses: [`${INNER[side]}/24`, `${INNER6[side]}/64`],
+      peer: {
+        publicKey: encodeBase64Key(publicKey(keys[peer])),
+        presharedKey: psk,
+        allowedIps: [`${INNER[peer]}/32`, `${INNER6[peer]}/128`],
+        endpoint: (opts.knows ?? "both") === peer ? undefined : endpoint,
+      },
+      upArgs: side === "a" ? opts.upArgs : undefined,
     };
+  };
+  try {
     started.push(await startTunnel(bed, "a", "tunslab", spec("a")));
     started.push(await startTunnel(bed, "b", opts.b, spec("b")));
   } catch (e) {
@@ -82,16 +84,25 @@ export async function startPair(label: string, opts: PairOptions): Promise<Pair>
     await bed.destroy();
     throw e;
   }
-  const [a, b] = started;
-  return {
+  const pair: Pair = {
     bed,
-    a,
-    b,
+    a: started[0],
+    b: started[1],
+    async restart(side: Side, signal: Deno.Signal = "SIGKILL"): Promise<TunnelProcess> {
+      const old = pair[side];
+      old.kill(signal);
+      await old.status;
+      await old.stop();
+      const kind = side === "a" ? "tunslab" : opts.b;
+      pair[side] = await startTunnel(bed, side, kind, spec(side));
+      return pair[side];
+    },
     async [Symbol.asyncDispose]() {
-      await Promise.all([a.stop(), b.stop()]);
+      await Promise.all([pair.a.stop(), pair.b.stop()]);
       await bed.destroy();
     },
   };
+  return pair;
 }
 
 /** Pings `to` from `from`; asserts replies came back. */

@@ -53,6 +53,10 @@ export interface TunnelProcess {
   logs(): string;
   /** SIGTERM, wait, and for tunslab parse the final stats. Idempotent. */
   stop(): Promise<FinalStats | undefined>;
+  /** How the process ended (resolves once it has). */
+  readonly status: Promise<Deno.CommandStatus>;
+  /** Sends `signal` without waiting (SIGKILL: a crash; the interface goes with the process). */
+  kill(signal: Deno.Signal): void;
 }
 
 /** Writes a wg-quick style config file for `spec` and returns its path. */
@@ -218,6 +222,12 @@ export async function startTunnel(
     name: spec.name,
     side,
     pid: child.pid,
+    status: child.status,
+    kill(signal: Deno.Signal): void {
+      try {
+        child.kill(signal);
+      } catch { /* already exited */ }
+    },
     logs: () => log.join(""),
     stop(): Promise<FinalStats | undefined> {
       stopped ??= (async () => {
