@@ -99,3 +99,15 @@ for (
     ok(/inspector.*refusing to run/.test(err), err);
   });
 }
+
+Deno.test("no core dumps: a long-running command marks itself not dumpable", async () => {
+  const code = `import { dumpable, noCoreDumps } from "${
+    new URL("../src/cli/no_core_dumps.ts", import.meta.url).href
+  }"; const before = dumpable(); noCoreDumps(); console.log(JSON.stringify([before, dumpable()]));`;
+  const o = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", code],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  deepStrictEqual(JSON.parse(new TextDecoder().decode(o.stdout)), [true, false]);
+});

@@ -535,3 +535,43 @@ Deno.test({
     await rejects(() => Deno.lstat(`/var/run/wireguard/${name}.sock`), Deno.errors.NotFound);
   },
 });
+
+Deno.test("socket directory: a symlink, a foreign owner or group/world write access are refused", async () => {
+  const base = await Deno.makeTempDir();
+  try {
+    const real = `${base}/real`;
+    Deno.mkdirSync(real, { mode: 0o755 });
+    Deno.chmodSync(real, 0o755);
+    const link = `${base}/link`;
+    Deno.symlinkSync(real, link);
+    await rejects(
+      () => UapiServer.start("tslx", new MemoryDevice(), { dir: link }),
+      (e) => e instanceof UapiServerError && /symlink/.test(e.message),
+    );
+    deepStrictEqual([...Deno.readDirSync(real)], [], "nothing created through the symlink");
+    const open = `${base}/open`;
+    Deno.mkdirSync(open);
+    Deno.chmodSync(open, 0o777);
+    await rejects(
+      () => UapiServer.start("tslx", new MemoryDevice(), { dir: open }),
+      (e) => e instanceof UapiServerError && /writable by group or others/.test(e.message),
+    );
+    if (Deno.uid() === 0) {
+      const foreign = `${base}/foreign`;
+      Deno.mkdirSync(foreign, { mode: 0o755 });
+      Deno.chownSync(foreign, 65534, 65534);
+      await rejects(
+        () => UapiServer.start("tslx", new MemoryDevice(), { dir: foreign }),
+        (e) => e instanceof UapiServerError && /owned by uid 65534/.test(e.message),
+      );
+    }
+    const file = `${base}/file`;
+    Deno.writeTextFileSync(file, "");
+    await rejects(
+      () => UapiServer.start("tslx", new MemoryDevice(), { dir: file }),
+      (e) => e instanceof UapiServerError && /not a directory/.test(e.message),
+    );
+  } finally {
+    await Deno.remove(base, { recursive: true });
+  }
+});

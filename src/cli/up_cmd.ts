@@ -15,6 +15,7 @@ import { uapiFor } from "../device/device_uapi.ts";
 import { UapiServer } from "../uapi/uapi_server.ts";
 import type { UapiDevice } from "../uapi/uapi_types.ts";
 import { InspectorGuard, inspectorRefusal } from "./inspector_guard.ts";
+import { noCoreDumps } from "./no_core_dumps.ts";
 import { parseCommand } from "./parse_command.ts";
 import { UsageError } from "./usage_error.ts";
 
@@ -73,6 +74,7 @@ export async function up(args: string[]): Promise<number> {
     return 1;
   }
   const guard = InspectorGuard.start();
+  noCoreDumps(); // private keys must not end up in a core file
   try {
     const { config, warnings } = await parseConfigFile(path);
     for (const w of warnings) log.warning(w);

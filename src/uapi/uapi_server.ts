@@ -229,6 +229,40 @@ async function answers(path: string): Promise<boolean> {
 }
 
 /**
+ * Creates the socket directory 0755 if it is missing, and refuses one through which someone else
+ * could redirect or replace our socket: a symlink (never followed), not a directory, owned by
+ * another user, or writable by group or others.
+ */
+function secureDirectory(dir: string): void {
+  let st: Deno.FileInfo;
+  try {
+    st = Deno.lstatSync(dir);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) {
+      throw new UapiServerError(`${dir}/`, "cannot stat the socket directory", { cause: e });
+    }
+    try {
+      Deno.mkdirSync(dir, { recursive: true, mode: 0o755 });
+      Deno.chmodSync(dir, 0o755); // the umask may have taken bits away
+    } catch (e) {
+      throw new UapiServerError(`${dir}/`, "cannot create the socket directory", { cause: e });
+    }
+    st = Deno.lstatSync(dir);
+  }
+  const mode = (st.mode ?? 0) & 0o7777;
+  const why = st.isSymlink
+    ? "is a symlink (not followed)"
+    : !st.isDirectory
+    ? "is not a directory"
+    : st.uid !== Deno.uid()
+    ? `is owned by uid ${st.uid}, not by us (uid ${Deno.uid()})`
+    : (mode & 0o022) !== 0
+    ? `is writable by group or others (mode ${mode.toString(8)})`
+    : null;
+  if (why !== null) throw new UapiServerError(`${dir}/`, `socket directory ${why}`);
+}
+
+/**
  * Binds a socket that only root can reach and puts it at `path`, race-free and
  * without touching the process umask: bind inside a fresh 0700 directory,
  * chmod the socket 0700 (wireguard-go's umask 077 gives the same `srwx------`),
@@ -334,7 +368,7 @@ export class UapiServer implements AsyncDisposable {
     if (encoder.encode(path).length > 107) {
       throw new UapiServerError(path, "path longer than 107 bytes (sockaddr_un limit)");
     }
-    Deno.mkdirSync(dir, { recursive: true, mode: 0o755 });
+    secureDirectory(dir);
     for (let attempt = 0;; attempt++) {
       let st: Deno.FileInfo | null = null;
       try {
