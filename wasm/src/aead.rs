@@ -13,7 +13,7 @@ use crate::errors::{E_AUTH, E_BAD_ARG};
 use crate::mem;
 use crate::poly1305::{Limbs, Poly1305};
 
-pub const TAG_LEN: usize = 16;
+pub use crate::consts::TAG_LEN;
 
 /// Bytes of one four-block ChaCha20 pass.
 const QUAD: usize = 256;

@@ -8,15 +8,11 @@
 //! visits at most `cidr + 1` nodes: O(address bits).
 
 use crate::errors::*;
-use crate::peers::MAX_PEERS;
+use crate::consts::{MAX_PEERS, MAX_PREFIXES, ROUTE_ENTRY_LEN as LIST_ENTRY};
 use crate::{mem, state};
 
-/// AllowedIPs entries, both families together.
-pub const MAX_PREFIXES: usize = 65536;
 /// Node 0 is the null link; at most one branch node per prefix.
 const MAX_NODES: usize = 2 * MAX_PREFIXES + 1;
-/// Bytes per `ts_route_list` entry: family u8, cidr u8, 2 pad, addr[16].
-pub const LIST_ENTRY: usize = 20;
 
 const LIVE: u8 = 1;
 const HAS_PEER: u8 = 2;

@@ -3,7 +3,7 @@
 //! IPv6 extension headers are not walked: `protocol` is the first Next Header.
 
 use crate::errors::*;
-use crate::slab::{HEADROOM, SLOT_SIZE};
+use crate::consts::{HEADROOM, SLOT_SIZE};
 use crate::{mem, state};
 
 mod field {

@@ -5,11 +5,11 @@
 
 use crate::chacha20::key_words;
 use crate::errors::*;
-use crate::peers::MAX_PEERS;
+pub use crate::consts::MAX_KEYPAIRS;
+use crate::consts::MAX_PEERS;
 use crate::replay::Replay;
 use crate::{mem, state};
 
-pub const MAX_KEYPAIRS: usize = 4096;
 const BUCKETS: usize = 2 * MAX_KEYPAIRS;
 
 #[derive(Clone, Copy)]

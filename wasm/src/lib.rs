@@ -3,6 +3,7 @@
 //! The ABI is described in `../ABI.md`.
 #![cfg_attr(not(test), no_std)]
 
+pub mod consts;
 pub mod errors;
 pub mod mem;
 pub mod state;

@@ -14,20 +14,10 @@
 //! allocation with the same layout rules, so pool and transport logic are unit-tested with
 //! the same offset checks.
 
-use crate::peers::MAX_PEERS;
+pub use crate::consts::{ENDPOINT_LEN, JUMBO_COUNT, JUMBO_LEN, JUMBO_SLACK, SCRATCH_LEN};
+use crate::consts::MAX_PEERS;
 
 pub const PAGE: usize = 65536;
-/// Static 16-aligned scratch region TypeScript lays its own typed arrays in.
-pub const SCRATCH_LEN: usize = 1 << 20;
-/// Per-peer sockaddr storage (sockaddr_in6 is 28 bytes; 32 keeps entries 16-aligned).
-pub const ENDPOINT_LEN: usize = 32;
-/// One jumbo buffer: the largest TUN super-packet tail or coalesced UDP datagram (64 KiB).
-pub const JUMBO_LEN: usize = 1 << 16;
-/// Jumbo buffers (TypeScript splits them between TUN reads and UDP GRO receives).
-pub const JUMBO_COUNT: usize = 16;
-/// Bytes after the last jumbo buffer, so a datagram at its very end still has a whole
-/// slot's worth of accessible bytes after its start (what decryption requires).
-pub const JUMBO_SLACK: usize = 2048;
 const JUMBO_AREA: usize = JUMBO_LEN * JUMBO_COUNT + JUMBO_SLACK;
 
 /// The static region TypeScript may read and write directly.

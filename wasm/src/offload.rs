@@ -21,23 +21,16 @@ use crate::checksum;
 use crate::errors::*;
 use crate::ip;
 use crate::mem::{self, Words, JUMBO_COUNT, JUMBO_LEN};
-use crate::slab::{HEADROOM, SLOT_SIZE};
+use crate::consts::{HEADROOM, SLOT_SIZE};
 use crate::state::{self, State};
 use crate::tcp;
-use crate::transport::MAX_PLAINTEXT;
+use crate::consts::MAX_PLAINTEXT;
 use crate::vnet;
 
-/// Bytes between two headers in `ts_tun_ingest`'s `hdrs` array.
-pub const HDR_STRIDE: usize = 16;
-/// Most packets one `ts_tun_plan` call takes.
-pub const MAX_PLAN: usize = 1024;
-/// Bytes per unit in `ts_tun_plan`'s header area: virtio header + IP and TCP header.
-pub const UNIT_HDR_STRIDE: usize = 160;
+use crate::consts::{MAX_PLAN, MAX_UNIT_SEGS, UNIT_HDR_STRIDE, VNET_STRIDE as HDR_STRIDE};
 /// Longest IP + L4 header a segment or unit may have (IPv4 60 + TCP 60; IPv6 40 + 60
 /// leaves 28 bytes of extension headers).
 pub const MAX_HDR_LEN: usize = 128;
-/// Most segments merged into one unit (the kernel's UDP/TCP GRO merges up to 64 too).
-pub const MAX_UNIT_SEGS: usize = 64;
 /// Open flows `ts_tun_plan` tracks at once; the oldest is closed when a new one opens.
 const MAX_OPEN: usize = 16;
 /// IP + payload bytes a unit may reach (IPv4 total length / IPv6 payload length).

@@ -3,10 +3,10 @@
 //! Peer ids are `0 .. MAX_PEERS-1`, chosen by TypeScript.
 
 use crate::errors::*;
-use crate::keypairs::MAX_KEYPAIRS;
+pub use crate::consts::MAX_PEERS;
+use crate::consts::MAX_KEYPAIRS;
 use crate::{mem, state};
 
-pub const MAX_PEERS: usize = 1024;
 
 /// `last_rx_kind` values.
 pub const RX_NONE: u32 = 0;

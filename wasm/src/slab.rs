@@ -8,14 +8,7 @@
 use crate::errors::*;
 use crate::{mem, state};
 
-/// 16-byte WireGuard header + MTU up to 1500 padded to 16 + 16-byte tag, 16-aligned.
-pub const SLOT_SIZE: usize = 2048;
-/// An IP packet in a slot starts at `off + HEADROOM`, so the transport header fits in front.
-pub const HEADROOM: usize = 16;
-/// Most slots a pool may have (512 MiB of slots); sizes the static free stack and bitmap.
-pub const MAX_SLOTS: usize = 1 << 18;
-/// Most chunks a pool may have: `ceil(max_slots / chunk_slots)` must not exceed it.
-pub const MAX_CHUNKS: usize = 1024;
+pub use crate::consts::{HEADROOM, MAX_CHUNKS, MAX_SLOTS, SLOT_SIZE};
 
 pub struct Pool {
     inited: bool,

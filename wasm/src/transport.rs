@@ -14,11 +14,7 @@ use crate::replay::REJECT_AFTER_MESSAGES;
 use crate::slab::{HEADROOM, SLOT_SIZE};
 use crate::state::{self, State};
 
-/// Batch size TypeScript sizes its arrays for (the exports accept any `n` whose arrays
-/// are in bounds).
-pub const MAX_BATCH: usize = 256;
-/// Largest padded plaintext that fits a slot with header and tag.
-pub const MAX_PLAINTEXT: usize = SLOT_SIZE - TRANSPORT_HEADER_LEN - TAG_LEN;
+pub use crate::consts::{MAX_BATCH, MAX_PLAINTEXT};
 
 const NONE: u32 = u32::MAX; // -1 as i32
 
