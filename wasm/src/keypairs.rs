@@ -3,7 +3,7 @@
 //! The hash has twice as many buckets as slots and uses backward-shift deletion (no
 //! tombstones), so probes stay short however often keypairs rotate.
 
-use crate::chacha20::key_words;
+use crate::crypto::chacha20::key_words;
 use crate::errors::*;
 pub use crate::consts::MAX_KEYPAIRS;
 use crate::consts::MAX_PEERS;

@@ -5,23 +5,17 @@
 
 pub mod consts;
 pub mod errors;
+pub mod wire;
+pub mod crypto;
 pub mod mem;
 pub mod state;
 pub mod stats;
 pub mod slab;
-pub mod ip;
-pub mod chacha20;
-pub mod poly1305;
-pub mod aead;
 pub mod replay;
 pub mod allowed_ips;
 pub mod keypairs;
 pub mod peers;
-pub mod message;
 pub mod transport;
-pub mod checksum;
-pub mod vnet;
-pub mod tcp;
 pub mod offload;
 
 #[cfg(all(not(test), target_arch = "wasm32"))]

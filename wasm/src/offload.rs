@@ -17,15 +17,15 @@
 //!   packet's payload where it already is. Nothing is copied and no packet is modified, so
 //!   TypeScript can still write every packet on its own if the kernel refuses the unit.
 
-use crate::checksum;
+use crate::wire::checksum;
 use crate::errors::*;
-use crate::ip;
+use crate::wire::ip;
 use crate::mem::{self, Words, JUMBO_COUNT, JUMBO_LEN};
 use crate::consts::{HEADROOM, SLOT_SIZE};
 use crate::state::{self, State};
-use crate::tcp;
+use crate::wire::tcp;
 use crate::consts::MAX_PLAINTEXT;
-use crate::vnet;
+use crate::wire::vnet;
 
 use crate::consts::{MAX_PLAN, MAX_UNIT_SEGS, UNIT_HDR_STRIDE, VNET_STRIDE as HDR_STRIDE};
 /// Longest IP + L4 header a segment or unit may have (IPv4 60 + TCP 60; IPv6 40 + 60

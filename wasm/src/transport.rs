@@ -3,12 +3,12 @@
 //! `off`; `ts_decrypt_batch` turns received datagrams at `off` back into IP packets at
 //! `off + HEADROOM` (the plaintext lands there because the header is exactly 16 bytes).
 
-use crate::aead::{self, counter_nonce, TAG_LEN};
+use crate::crypto::aead::{self, counter_nonce, TAG_LEN};
 use crate::allowed_ips::key_of;
 use crate::errors::*;
-use crate::ip;
+use crate::wire::ip;
 use crate::mem::{self, Words};
-use crate::message::{Message, TRANSPORT_HEADER_LEN, TRANSPORT_MIN_LEN};
+use crate::wire::message::{Message, TRANSPORT_HEADER_LEN, TRANSPORT_MIN_LEN};
 use crate::peers::{self, MAX_PEERS, RX_DATA, RX_KEEPALIVE};
 use crate::replay::REJECT_AFTER_MESSAGES;
 use crate::slab::{HEADROOM, SLOT_SIZE};
@@ -284,7 +284,7 @@ fn decrypt_one(st: &mut State, off: u32, len: usize, name: Option<u32>) -> (Auth
 mod tests {
     use super::*;
     use crate::allowed_ips::ts_route_insert;
-    use crate::ip::tests::{v4, v6};
+    use crate::wire::ip::tests::{v4, v6};
     use crate::keypairs::{ts_keypair_expire, ts_keypair_info, ts_keypair_set};
     use crate::peers::{ts_peer_endpoint_len, ts_peer_endpoint_ptr, ts_peer_set_send_keypair, ts_peer_stats};
     use crate::slab::{ts_pool_alloc, ts_pool_init, ts_scratch_ptr};

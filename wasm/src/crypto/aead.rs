@@ -8,10 +8,10 @@
 //! in the previous pass; opening MACs the ciphertext ahead of the keystream and keeps the
 //! keystream until the tag has been verified, so a forged message is never decrypted.
 
-use crate::chacha20::{key_words, nonce_words, xor_in_place, Between, FirstBlocks, Quad, FIRST_LEN};
+use crate::crypto::chacha20::{key_words, nonce_words, xor_in_place, Between, FirstBlocks, Quad, FIRST_LEN};
 use crate::errors::{E_AUTH, E_BAD_ARG};
 use crate::mem;
-use crate::poly1305::{Limbs, Poly1305};
+use crate::crypto::poly1305::{Limbs, Poly1305};
 
 pub use crate::consts::TAG_LEN;
 
@@ -280,7 +280,7 @@ pub extern "C" fn ts_aead_open(key: u32, nonce12: u32, aad: u32, aad_len: u32, b
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chacha20::{self, tests::hex};
+    use crate::crypto::chacha20::{self, tests::hex};
 
     const PT: &[u8] = b"Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.";
     const CT: &str = "d31a8d34648e60db7b86afbc53ef7ec2a4aded51296e08fea9e2b5a736ee62d63dbea45e8ca9671282fafb69da92728b1a71de0a9e060b2905d6a5b67ecd3b3692ddbd7f2d778b8c9803aee328091b58fab324e4fad675945585808b4831d7bc3ff4def08e4b7a9de576d26586cec64b6116";
@@ -332,7 +332,7 @@ mod tests {
         m.extend_from_slice(&(ct.len() as u64).to_le_bytes());
         let mut pk = [0u8; 32];
         pk.copy_from_slice(&chacha20::block_bytes(k, 0, n)[..32]);
-        (ct, crate::poly1305::mac(&pk, &m))
+        (ct, crate::crypto::poly1305::mac(&pk, &m))
     }
 
     #[test]

@@ -312,7 +312,7 @@ pub extern "C" fn ts_poly1305(key: u32, msg: u32, len: u32, out16: u32) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chacha20::tests::hex;
+    use crate::crypto::chacha20::tests::hex;
 
     fn key(s: &str) -> [u8; 32] {
         let mut k = [0u8; 32];
