@@ -24,6 +24,7 @@ use crate::mem::{self, Words, JUMBO_COUNT, JUMBO_LEN};
 use crate::consts::{HEADROOM, SLOT_SIZE};
 use crate::state::{self, State};
 use crate::wire::tcp;
+use crate::wire::udp;
 use crate::consts::MAX_PLAINTEXT;
 use crate::wire::vnet;
 
@@ -103,43 +104,25 @@ struct Super {
     flags0: u8,
 }
 
-fn be16(b: &[u8], at: usize) -> usize {
-    match (b.get(at), b.get(at + 1)) {
-        (Some(&h), Some(&l)) => ((h as usize) << 8) | l as usize,
-        _ => 0,
-    }
-}
-
 /// Validates a GSO super-packet's headers (all in `head`) against its virtio header.
 fn parse_super(head: &[u8], len: usize, h: &vnet::Header<&[u8]>) -> Result<Super, i32> {
     let gso_type = h.gso_type() & !vnet::GSO_ECN;
-    let first = *head.first().ok_or(E_TRUNCATED)?;
-    let v6 = match first >> 4 {
-        4 => false,
-        6 => true,
-        _ => return Err(E_BAD_VERSION),
-    };
+    let ip = ip::Packet::new_unchecked(head);
+    let v6 = ip.check_version()? == 6;
     let proto = match (gso_type, v6) {
         (vnet::GSO_TCPV4, false) | (vnet::GSO_TCPV6, true) => PROTO_TCP,
         (vnet::GSO_UDP_L4, _) => PROTO_UDP,
         _ => return Err(E_BAD_GSO),
     };
+    // The fixed header only: the total length may exceed the head (the rest is in the tail).
+    ip.check_fixed_len()?;
     let ip_hl = h.csum_start() as usize;
-    let (total, proto_ok) = if v6 {
-        if head.len() < 40 {
-            return Err(E_TRUNCATED);
-        }
-        // With extension headers (csum_start > 40) the first Next Header is not the L4 one.
-        (40 + be16(head, 4), ip_hl > 40 || head[6] == proto)
-    } else {
-        if head.len() < 20 {
-            return Err(E_TRUNCATED);
-        }
-        if ((first & 0x0f) as usize) * 4 != ip_hl {
-            return Err(E_BAD_GSO);
-        }
-        (be16(head, 2), head[9] == proto)
-    };
+    if !v6 && ip.header_len() != ip_hl {
+        return Err(E_BAD_GSO);
+    }
+    // With IPv6 extension headers (csum_start > 40) the first Next Header is not the L4 one.
+    let proto_ok = if v6 { ip_hl > ip::V6_HEADER_LEN || ip.protocol() == proto } else { ip.protocol() == proto };
+    let total = ip.total_len();
     if !proto_ok || ip_hl < 20 || ip_hl >= head.len() {
         return Err(E_BAD_GSO);
     }
@@ -152,10 +135,8 @@ fn parse_super(head: &[u8], len: usize, h: &vnet::Header<&[u8]>) -> Result<Super
         let th = tcp::Header::new_checked(l4)?;
         (ip_hl + th.header_len(), th.seq(), th.flags())
     } else {
-        if l4.len() < 8 {
-            return Err(E_TRUNCATED);
-        }
-        (ip_hl + 8, 0, 0)
+        udp::Header::new_checked(l4)?;
+        (ip_hl + udp::HEADER_LEN, 0, 0)
     };
     let gso = h.gso_size() as usize;
     if hdr_len > total || hdr_len > MAX_HDR_LEN || gso == 0 {
@@ -164,27 +145,26 @@ fn parse_super(head: &[u8], len: usize, h: &vnet::Header<&[u8]>) -> Result<Super
     if hdr_len + gso > MAX_PLAINTEXT {
         return Err(E_TOO_BIG);
     }
-    let id0 = if v6 { 0 } else { be16(head, 4) as u16 };
-    Ok(Super { v6, proto, ip_hl, hdr_len, total, gso, seq0, id0, flags0 })
+    Ok(Super { v6, proto, ip_hl, hdr_len, total, gso, seq0, id0: ip.ident(), flags0 })
 }
 
 /// Sets the per-segment fields of segment `k` (`pkt` = its IP packet, headers from the
 /// super-packet) and its IPv4 header and L4 checksums.
 fn finish_segment(pkt: &mut [u8], s: &Super, k: usize, last: bool) {
     let total = pkt.len();
-    if s.v6 {
-        pkt[4..6].copy_from_slice(&((total - 40) as u16).to_be_bytes());
-    } else {
-        pkt[2..4].copy_from_slice(&(total as u16).to_be_bytes());
-        pkt[4..6].copy_from_slice(&s.id0.wrapping_add(k as u16).to_be_bytes());
-        pkt[10] = 0;
-        pkt[11] = 0;
-        let c = checksum::finish(checksum::add(0, &pkt[..s.ip_hl]));
-        pkt[10..12].copy_from_slice(&c);
+    let (iph, l4) = pkt.split_at_mut(s.ip_hl);
+    // The headers were validated by `parse_super` and copied unchanged.
+    let mut ip = ip::Packet::new_unchecked(&mut *iph);
+    ip.set_total_len(total);
+    if !s.v6 {
+        ip.set_ident(s.id0.wrapping_add(k as u16));
+        ip.fill_checksum();
     }
-    let (csum_at, l4_len) = (s.ip_hl + if s.proto == PROTO_TCP { 16 } else { 6 }, total - s.ip_hl);
+    let l4_len = l4.len();
+    let ip = ip::Packet::new_unchecked(&*iph);
+    let acc = checksum::pseudo_header(ip.src_addr(), ip.dst_addr(), s.proto, l4_len as u32);
     if s.proto == PROTO_TCP {
-        let mut th = tcp::Header::new_unchecked(&mut pkt[s.ip_hl..]);
+        let mut th = tcp::Header::new_unchecked(&mut *l4);
         th.set_seq(s.seq0.wrapping_add((k * s.gso) as u32));
         let mut f = s.flags0;
         if !last {
@@ -194,15 +174,16 @@ fn finish_segment(pkt: &mut [u8], s: &Super, k: usize, last: bool) {
             f &= !tcp::CWR;
         }
         th.set_flags(f);
+        th.set_checksum([0, 0]);
+        let c = mangle_zero(checksum::finish(checksum::add(acc, l4)));
+        tcp::Header::new_unchecked(&mut *l4).set_checksum(c);
     } else {
-        pkt[s.ip_hl + 4..s.ip_hl + 6].copy_from_slice(&(l4_len as u16).to_be_bytes());
+        let mut uh = udp::Header::new_unchecked(&mut *l4);
+        uh.set_len(l4_len as u16);
+        uh.set_checksum([0, 0]);
+        let c = mangle_zero(checksum::finish(checksum::add(acc, l4)));
+        udp::Header::new_unchecked(&mut *l4).set_checksum(c);
     }
-    pkt[csum_at] = 0;
-    pkt[csum_at + 1] = 0;
-    let (src, dst) = if s.v6 { (8..24, 24..40) } else { (12..16, 16..20) };
-    let mut acc = checksum::pseudo_header(&pkt[src], &pkt[dst], s.proto, l4_len as u32);
-    acc = checksum::add(acc, &pkt[s.ip_hl..]);
-    pkt[csum_at..csum_at + 2].copy_from_slice(&mangle_zero(checksum::finish(acc)));
 }
 
 /// A computed checksum of 0 is sent as 0xffff (same value in one's complement; for UDP,
@@ -485,7 +466,7 @@ fn classify(pkt: &[u8]) -> (Option<FlowKey>, Option<Segment>) {
     let tcp_hl = th.header_len();
     let payload = pkt.len() - ip_hl - tcp_hl;
     let flags = th.flags();
-    let plain_ip = v6 || (ip_hl == 20 && pkt[6] & 0x3f == 0 && pkt[7] == 0); // no MF, offset 0
+    let plain_ip = v6 || (ip_hl == 20 && !p.is_fragment());
     if !plain_ip || payload == 0 || (flags != tcp::ACK && flags != tcp::ACK | tcp::PSH) {
         return (Some(key), None);
     }
@@ -495,12 +476,18 @@ fn classify(pkt: &[u8]) -> (Option<FlowKey>, Option<Segment>) {
 
 /// IP fields that must match for two packets to be one super-packet (beyond the flow):
 /// IPv4 TOS, DF/reserved flags and TTL; IPv6 traffic class, flow label and hop limit.
-fn ip_fields_match(a: &[u8], b: &[u8], v6: bool) -> bool {
+fn ip_fields_match(a: &ip::Packet<&[u8]>, b: &ip::Packet<&[u8]>, v6: bool) -> bool {
     if v6 {
-        a.get(..4) == b.get(..4) && a.get(7) == b.get(7)
+        a.v6_first_word() == b.v6_first_word() && a.hop_limit() == b.hop_limit()
     } else {
-        a.get(1) == b.get(1) && a.get(6).map(|x| x >> 5) == b.get(6).map(|x| x >> 5) && a.get(8) == b.get(8)
+        a.tos() == b.tos() && a.v4_flags() == b.v4_flags() && a.hop_limit() == b.hop_limit()
     }
+}
+
+/// TCP options of `pkt` (IP header `ip_hl` bytes), if its TCP header is whole.
+fn tcp_options(pkt: &[u8], ip_hl: usize) -> Option<&[u8]> {
+    let th = tcp::Header::new_checked(pkt.get(ip_hl..)?).ok()?;
+    Some(th.options())
 }
 
 fn tcp_checksum_ok(pkt: &[u8], seg: &Segment) -> bool {
@@ -525,6 +512,10 @@ fn can_append(st: &mut State, u: usize, seg: &Segment, pkt: &[u8], offs: &Words,
         Some(p) => p,
         None => return false,
     };
+    let first_ip = match ip::Packet::new_checked(first) {
+        Ok(p) => p,
+        Err(_) => return false,
+    };
     let hl = seg.ip_hl + seg.tcp_hl;
     let fits = (unit.count as usize) < MAX_UNIT_SEGS
         && hl + unit.payload as usize + seg.payload <= MAX_UNIT_LEN
@@ -535,8 +526,8 @@ fn can_append(st: &mut State, u: usize, seg: &Segment, pkt: &[u8], offs: &Words,
         && seg.ack == unit.ack
         && seg.ip_hl == unit.ip_hl as usize
         && seg.tcp_hl == unit.tcp_hl as usize
-        && first.get(seg.ip_hl + tcp::MIN_HEADER..hl) == pkt.get(seg.ip_hl + tcp::MIN_HEADER..hl)
-        && ip_fields_match(first, pkt, seg.key.v6);
+        && tcp_options(first, seg.ip_hl) == tcp_options(pkt, seg.ip_hl)
+        && ip_fields_match(&first_ip, &ip::Packet::new_unchecked(pkt), seg.key.v6);
     if !fits {
         return false;
     }
@@ -693,22 +684,20 @@ fn build_unit_header(unit: &Unit, offs: &Words, lens: &Words, out: &mut [u8; vne
     );
     let h = &mut out[vnet::LEN..vnet::LEN + hl];
     h.copy_from_slice(&first[..hl]);
-    if v6 {
-        h[4..6].copy_from_slice(&((total - 40) as u16).to_be_bytes());
-    } else {
-        h[2..4].copy_from_slice(&(total as u16).to_be_bytes());
-        h[10] = 0;
-        h[11] = 0;
-        let c = checksum::finish(checksum::add(0, &h[..ip_hl]));
-        h[10..12].copy_from_slice(&c);
+    let (iph, th) = h.split_at_mut(ip_hl);
+    // A copy of the first packet's headers, which `classify` validated.
+    let mut ip = ip::Packet::new_unchecked(iph);
+    ip.set_total_len(total);
+    if !v6 {
+        ip.fill_checksum();
     }
+    let mut th = tcp::Header::new_unchecked(th);
     if unit.psh {
-        h[ip_hl + tcp::field::FLAGS] |= tcp::PSH;
+        th.set_flags(th.flags() | tcp::PSH);
     }
     let (s, d) = if v6 { (&unit.key.src[..], &unit.key.dst[..]) } else { (&unit.key.src[..4], &unit.key.dst[..4]) };
     let partial = checksum::fold(checksum::pseudo_header(s, d, PROTO_TCP, (total - ip_hl) as u32));
-    let at = ip_hl + tcp::field::CHECKSUM.start;
-    h[at..at + 2].copy_from_slice(&partial.to_le_bytes());
+    th.set_checksum(partial.to_le_bytes());
     hl
 }
 

@@ -1,25 +1,39 @@
-//! IPv4/IPv6 header validation (smoltcp-style wrapper): just enough to route a packet
-//! (addresses), trim WireGuard padding (total length) and refuse malformed headers.
+//! IPv4/IPv6 headers (smoltcp-style wrapper): just enough to route a packet (addresses),
+//! trim WireGuard padding (total length), refuse malformed headers, and cut or merge TCP/UDP
+//! segments (lengths, IPv4 ID and header checksum, the fields coalescing compares).
 //! IPv6 extension headers are not walked: `protocol` is the first Next Header.
 
 use crate::errors::*;
 use crate::consts::{HEADROOM, SLOT_SIZE};
+use crate::wire::checksum;
 use crate::{mem, state};
 
 mod field {
     use core::ops::Range;
     pub const VER_IHL: usize = 0;
+    pub const V4_TOS: usize = 1;
     pub const V4_TOTAL_LEN: Range<usize> = 2..4;
+    pub const V4_IDENT: Range<usize> = 4..6;
+    /// Flags (reserved, DF, MF) in the top 3 bits, then the 13-bit fragment offset.
+    pub const V4_FLAGS_FRAG: Range<usize> = 6..8;
+    pub const V4_TTL: usize = 8;
     pub const V4_PROTO: usize = 9;
+    pub const V4_CHECKSUM: Range<usize> = 10..12;
     pub const V4_SRC: Range<usize> = 12..16;
     pub const V4_DST: Range<usize> = 16..20;
     pub const V4_MIN_HEADER: usize = 20;
+    /// Version, traffic class and flow label.
+    pub const V6_VER_TC_FLOW: Range<usize> = 0..4;
     pub const V6_PAYLOAD_LEN: Range<usize> = 4..6;
     pub const V6_NEXT_HEADER: usize = 6;
+    pub const V6_HOP_LIMIT: usize = 7;
     pub const V6_SRC: Range<usize> = 8..24;
     pub const V6_DST: Range<usize> = 24..40;
     pub const V6_HEADER: usize = 40;
 }
+
+/// Length of the IPv6 fixed header.
+pub const V6_HEADER_LEN: usize = field::V6_HEADER;
 
 /// An IPv4 or IPv6 packet at the start of `buffer` (which may be longer: padding).
 pub struct Packet<T: AsRef<[u8]>> {
@@ -40,36 +54,42 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
     /// Version, header length and total length all agree with the bytes.
     pub fn check_len(&self) -> Result<(), i32> {
+        let version = self.check_version()?;
+        self.check_fixed_len()?;
         let b = self.buffer.as_ref();
-        let first = match b.first() {
-            Some(&v) => v,
-            None => return Err(E_TRUNCATED),
-        };
-        match first >> 4 {
-            4 => {
-                if b.len() < field::V4_MIN_HEADER {
-                    return Err(E_TRUNCATED);
-                }
-                let hl = ((first & 0x0f) as usize) * 4;
-                if hl < field::V4_MIN_HEADER || hl > b.len() {
-                    return Err(E_BAD_HEADER_LEN);
-                }
-                let total = be16(b, field::V4_TOTAL_LEN.start);
-                if total > b.len() || total < hl {
-                    return Err(E_BAD_TOTAL_LEN);
-                }
-                Ok(())
+        if version == 4 {
+            let hl = self.header_len();
+            if hl < field::V4_MIN_HEADER || hl > b.len() {
+                return Err(E_BAD_HEADER_LEN);
             }
-            6 => {
-                if b.len() < field::V6_HEADER {
-                    return Err(E_TRUNCATED);
-                }
-                if be16(b, field::V6_PAYLOAD_LEN.start) + field::V6_HEADER > b.len() {
-                    return Err(E_BAD_TOTAL_LEN);
-                }
-                Ok(())
+            let total = be16(b, field::V4_TOTAL_LEN.start);
+            if total > b.len() || total < hl {
+                return Err(E_BAD_TOTAL_LEN);
             }
-            _ => Err(E_BAD_VERSION),
+        } else if be16(b, field::V6_PAYLOAD_LEN.start) + field::V6_HEADER > b.len() {
+            return Err(E_BAD_TOTAL_LEN);
+        }
+        Ok(())
+    }
+
+    /// The first part of `check_len`: at least one byte, version 4 or 6. Returns the version.
+    pub fn check_version(&self) -> Result<u8, i32> {
+        match self.buffer.as_ref().first().map(|&v| v >> 4) {
+            None => Err(E_TRUNCATED),
+            Some(v @ (4 | 6)) => Ok(v),
+            Some(_) => Err(E_BAD_VERSION),
+        }
+    }
+
+    /// The second part of `check_len` (after `check_version`): the fixed header is there
+    /// (20 bytes for IPv4, 40 for IPv6). Enough for every getter of a packet whose total
+    /// length may exceed the bytes (the head of a TUN super-packet).
+    pub fn check_fixed_len(&self) -> Result<(), i32> {
+        let need = if self.version() == 4 { field::V4_MIN_HEADER } else { field::V6_HEADER };
+        if self.buffer.as_ref().len() < need {
+            Err(E_TRUNCATED)
+        } else {
+            Ok(())
         }
     }
 
@@ -125,6 +145,72 @@ impl<T: AsRef<[u8]>> Packet<T> {
         } else {
             &b[field::V6_DST]
         }
+    }
+
+    /// IPv4 identification (0 for IPv6).
+    pub fn ident(&self) -> u16 {
+        if self.version() == 4 {
+            be16(self.buffer.as_ref(), field::V4_IDENT.start) as u16
+        } else {
+            0
+        }
+    }
+
+    /// IPv4 type of service.
+    pub fn tos(&self) -> u8 {
+        self.buffer.as_ref()[field::V4_TOS]
+    }
+
+    /// IPv4 flags (reserved, DF, MF) as the top 3 bits of their byte, shifted down.
+    pub fn v4_flags(&self) -> u8 {
+        self.buffer.as_ref()[field::V4_FLAGS_FRAG.start] >> 5
+    }
+
+    /// IPv4: more fragments follow or the fragment offset is not 0.
+    pub fn is_fragment(&self) -> bool {
+        let b = self.buffer.as_ref();
+        b[field::V4_FLAGS_FRAG.start] & 0x3f != 0 || b[field::V4_FLAGS_FRAG.start + 1] != 0
+    }
+
+    /// IPv4 TTL or IPv6 hop limit.
+    pub fn hop_limit(&self) -> u8 {
+        if self.version() == 4 {
+            self.buffer.as_ref()[field::V4_TTL]
+        } else {
+            self.buffer.as_ref()[field::V6_HOP_LIMIT]
+        }
+    }
+
+    /// IPv6 version, traffic class and flow label (the first 4 bytes).
+    pub fn v6_first_word(&self) -> u32 {
+        let b = self.buffer.as_ref();
+        (be16(b, field::V6_VER_TC_FLOW.start) << 16 | be16(b, field::V6_VER_TC_FLOW.start + 2)) as u32
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
+    /// Sets the IPv4 total length, or the IPv6 payload length to `total - 40`.
+    pub fn set_total_len(&mut self, total: usize) {
+        if self.version() == 4 {
+            self.buffer.as_mut()[field::V4_TOTAL_LEN].copy_from_slice(&(total as u16).to_be_bytes());
+        } else {
+            let payload = (total - field::V6_HEADER) as u16;
+            self.buffer.as_mut()[field::V6_PAYLOAD_LEN].copy_from_slice(&payload.to_be_bytes());
+        }
+    }
+
+    /// Sets the IPv4 identification.
+    pub fn set_ident(&mut self, v: u16) {
+        self.buffer.as_mut()[field::V4_IDENT].copy_from_slice(&v.to_be_bytes());
+    }
+
+    /// Recomputes the IPv4 header checksum over `header_len()` bytes.
+    pub fn fill_checksum(&mut self) {
+        let hl = self.header_len();
+        let b = self.buffer.as_mut();
+        b[field::V4_CHECKSUM].copy_from_slice(&[0, 0]);
+        let c = checksum::finish(checksum::add(0, &b[..hl]));
+        b[field::V4_CHECKSUM].copy_from_slice(&c);
     }
 }
 
@@ -351,5 +437,41 @@ pub mod tests {
         assert_eq!(ts_ip_info(slots[0] + 16, 24, 0), E_BAD_ARG);
         // Not counted.
         assert_eq!(state::state().drops.get(E_TRUNCATED), 0);
+    }
+
+    #[test]
+    fn segment_fields_and_setters() {
+        // Wikipedia's IPv4 header example: TOS 0, ID 0, DF, TTL 64, UDP, checksum b861.
+        let mut h = vec![
+            0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0xb8, 0x61, 0xc0, 0xa8, 0x00, 0x01,
+            0xc0, 0xa8, 0x00, 0xc7,
+        ];
+        h.resize(0x73, 0);
+        let p = Packet::new_checked(&h[..]).unwrap();
+        assert_eq!((p.tos(), p.ident(), p.v4_flags(), p.hop_limit(), p.is_fragment()), (0, 0, 0b010, 64, false));
+        let mut p = Packet::new_checked(&mut h[..]).unwrap();
+        p.set_total_len(40);
+        p.set_ident(0x1234);
+        p.fill_checksum();
+        assert_eq!(&h[..12], &[0x45, 0, 0, 40, 0x12, 0x34, 0x40, 0, 0x40, 0x11, 0xa6, 0x78]);
+        assert!(crate::wire::checksum::verifies(crate::wire::checksum::add(0, &h[..20])));
+        h[6] = 0x20; // MF
+        assert!(Packet::new_unchecked(&h[..]).is_fragment());
+        h[6] = 0;
+        h[7] = 1; // offset 8
+        assert!(Packet::new_unchecked(&h[..]).is_fragment());
+        // IPv6: first word, hop limit, payload length.
+        let mut b6 = v6([1; 16], [2; 16], 20);
+        b6[1] = 0x12;
+        b6[3] = 0x34;
+        let p = Packet::new_checked(&b6[..]).unwrap();
+        assert_eq!((p.v6_first_word(), p.hop_limit(), p.ident()), (0x6012_0034, 64, 0));
+        Packet::new_unchecked(&mut b6[..]).set_total_len(50);
+        assert_eq!(&b6[4..6], &[0, 10]);
+        // The checks `check_len` is made of.
+        assert_eq!(Packet::new_unchecked(&[][..]).check_version().err(), Some(E_TRUNCATED));
+        assert_eq!(Packet::new_unchecked(&[0x50][..]).check_version().err(), Some(E_BAD_VERSION));
+        assert_eq!(Packet::new_unchecked(&b6[..39]).check_fixed_len().err(), Some(E_TRUNCATED));
+        assert!(Packet::new_unchecked(&b6[..40]).check_fixed_len().is_ok());
     }
 }

@@ -6,4 +6,5 @@ pub mod checksum;
 pub mod ip;
 pub mod message;
 pub mod tcp;
+pub mod udp;
 pub mod vnet;

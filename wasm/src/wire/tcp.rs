@@ -76,9 +76,17 @@ impl<T: AsRef<[u8]>> Header<T> {
     pub fn flags(&self) -> u8 {
         self.buffer.as_ref()[field::FLAGS]
     }
-    /// The options (bytes 20 .. header_len).
-    pub fn options(&self) -> &[u8] {
-        &self.buffer.as_ref()[MIN_HEADER..self.header_len()]
+    /// Raw checksum bytes (in wire order).
+    pub fn checksum(&self) -> [u8; 2] {
+        let b = self.buffer.as_ref();
+        [b[field::CHECKSUM.start], b[field::CHECKSUM.start + 1]]
+    }
+}
+
+impl<'a> Header<&'a [u8]> {
+    /// The options (bytes 20 .. header_len), borrowed from the packet.
+    pub fn options(&self) -> &'a [u8] {
+        &self.buffer[MIN_HEADER..self.header_len()]
     }
 }
 
@@ -142,6 +150,7 @@ mod tests {
         h.set_seq(0xdead_beef);
         h.set_flags(ACK);
         h.set_checksum([0x12, 0x34]);
+        assert_eq!((h.seq(), h.flags(), h.checksum()), (0xdead_beef, ACK, [0x12, 0x34]));
         assert_eq!(&b[4..8], &[0xde, 0xad, 0xbe, 0xef]);
         assert_eq!((b[13], b[16], b[17]), (ACK, 0x12, 0x34));
     }
