@@ -109,3 +109,29 @@ const _: () = assert!(MAX_UNIT_SEGS <= MAX_PLAN);
 const _: () = assert!(MAX_PLAN < 1 << 16); // packet indices in a plan are u16
 const _: () = assert!(UNIT_STRIDE == 4 * 4 && PIECE_STRIDE == 3 * 4);
 const _: () = assert!(UNIT_HDR_STRIDE % 16 == 0);
+
+#[cfg(test)]
+mod tests {
+    /// The `pub const` names of this file, in order.
+    fn names() -> Vec<String> {
+        let src = include_str!("consts.rs");
+        let code = src.split("#[cfg(test)]").next().unwrap_or("");
+        code.lines()
+            .filter_map(|l| l.strip_prefix("pub const "))
+            .map(|l| l.split(':').next().unwrap_or("").to_string())
+            .collect()
+    }
+
+    #[test]
+    fn abi_md_lists_exactly_these_constants() {
+        let abi = include_str!("../ABI.md");
+        let section = abi.split("## Constants").nth(1).and_then(|s| s.split("\n## ").next()).unwrap_or("");
+        let listed: Vec<String> = section
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `"))
+            .map(|l| l.split('`').next().unwrap_or("").to_string())
+            .collect();
+        assert_eq!(listed, names());
+        assert_eq!(listed.len(), 31);
+    }
+}

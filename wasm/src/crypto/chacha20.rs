@@ -14,9 +14,6 @@
 //!
 //! The single-block scalar [`block`] remains for `ts_chacha20_block` and the tests.
 
-use crate::errors::E_BAD_ARG;
-use crate::mem;
-
 const SIGMA: [u32; 4] = [0x6170_7865, 0x3320_646e, 0x7962_2d32, 0x6b20_6574];
 
 /// A 32-byte key as little-endian words.
@@ -389,21 +386,6 @@ impl FirstBlocks {
     }
 }
 
-/// Writes the 64-byte block for (`key` 32 B, `counter`, `nonce12` 12 B) at `out64`.
-/// 0 or E_BAD_ARG.
-#[no_mangle]
-pub extern "C" fn ts_chacha20_block(key: u32, counter: u32, nonce12: u32, out64: u32) -> i32 {
-    let (k, n) = match (mem::read::<32>(key), mem::read::<12>(nonce12)) {
-        (Some(k), Some(n)) => (k, n),
-        _ => return E_BAD_ARG,
-    };
-    if mem::write(out64, &block_bytes(&key_words(&k), counter, &nonce_words(&n))) {
-        0
-    } else {
-        E_BAD_ARG
-    }
-}
-
 #[cfg(test)]
 pub mod tests {
     use super::*;
@@ -422,7 +404,7 @@ pub mod tests {
 
     #[test]
     fn rfc8439_block() {
-        // Brief §10 / RFC 8439 §2.3.2.
+        // RFC 8439 §2.3.2.
         let n = nonce_words(&[0, 0, 0, 9, 0, 0, 0, 0x4a, 0, 0, 0, 0]);
         let want = hex("10f1e7e4d13b5915500fdd1fa32071c4c7d1f4c733c068030422aa9ac3d46c4ed2826446079faa0914c2d705d98b02a2b5129cd1de164eb9cbd083e8a2503c4e");
         assert_eq!(&block_bytes(&seq_key(), 1, &n)[..], &want[..]);
@@ -475,18 +457,5 @@ pub mod tests {
             let want: Vec<u8> = orig.iter().zip(stream.iter()).map(|(a, b)| a ^ b).collect();
             assert_eq!(buf, want, "len {}", len);
         }
-    }
-
-    #[test]
-    fn export() {
-        crate::state::fresh();
-        let s = mem::scratch_ptr();
-        let k: Vec<u8> = (0..32).collect();
-        assert!(mem::write(s, &k));
-        assert!(mem::write(s + 32, &[0, 0, 0, 9, 0, 0, 0, 0x4a, 0, 0, 0, 0]));
-        assert_eq!(ts_chacha20_block(s, 1, s + 32, s + 64), 0);
-        assert_eq!(mem::read::<4>(s + 64).unwrap(), [0x10, 0xf1, 0xe7, 0xe4]);
-        assert_eq!(ts_chacha20_block(0, 1, s + 32, s + 64), E_BAD_ARG);
-        assert_eq!(ts_chacha20_block(s, 1, s + 32, 8), E_BAD_ARG);
     }
 }

@@ -8,9 +8,6 @@
 //! there is one carry chain per pair instead of two. All limb arithmetic is branch-free
 //! and data-independent in its indices: constant time.
 
-use crate::errors::E_BAD_ARG;
-use crate::mem;
-
 const M26: u64 = 0x3ff_ffff;
 /// The 2^128 bit of a full 16-byte block, in limb 4.
 const HIBIT: u64 = 1 << 24;
@@ -294,21 +291,6 @@ pub fn mac(key: &[u8; 32], msg: &[u8]) -> [u8; 16] {
     p.tag()
 }
 
-/// Writes Poly1305(key 32 B, msg[len]) at `out16`. 0 or E_BAD_ARG.
-#[no_mangle]
-pub extern "C" fn ts_poly1305(key: u32, msg: u32, len: u32, out16: u32) -> i32 {
-    let (k, m) = match (mem::read::<32>(key), mem::bytes(msg, len as usize)) {
-        (Some(k), Some(m)) => (k, m),
-        _ => return E_BAD_ARG,
-    };
-    let tag = mac(&k, m);
-    if mem::write(out16, &tag) {
-        0
-    } else {
-        E_BAD_ARG
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -521,16 +503,5 @@ mod tests {
             p.update_padded(whole);
             assert_eq!(p.finish(), reference(&k, whole));
         }
-    }
-
-    #[test]
-    fn export() {
-        crate::state::fresh();
-        let s = mem::scratch_ptr();
-        assert!(mem::write(s, &hex("85d6be7857556d337f4452fe42d506a80103808afb0db2fd4abff6af4149f51b")));
-        assert!(mem::write(s + 32, b"Cryptographic Forum Research Group"));
-        assert_eq!(ts_poly1305(s, s + 32, 34, s + 128), 0);
-        assert_eq!(&mem::read::<16>(s + 128).unwrap()[..], &hex("a8061dc1305136c6c22b8baf0c0127a9")[..]);
-        assert_eq!(ts_poly1305(s, 4, 34, s + 128), E_BAD_ARG);
     }
 }

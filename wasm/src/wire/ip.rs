@@ -3,10 +3,9 @@
 //! segments (lengths, IPv4 ID and header checksum, the fields coalescing compares).
 //! IPv6 extension headers are not walked: `protocol` is the first Next Header.
 
+use crate::consts::IP_INFO_LEN;
 use crate::errors::*;
-use crate::consts::{HEADROOM, SLOT_SIZE};
 use crate::wire::checksum;
-use crate::{mem, state};
 
 mod field {
     use core::ops::Range;
@@ -31,6 +30,10 @@ mod field {
     pub const V6_DST: Range<usize> = 24..40;
     pub const V6_HEADER: usize = 40;
 }
+
+/// IP protocol numbers.
+pub const PROTO_TCP: u8 = 6;
+pub const PROTO_UDP: u8 = 17;
 
 /// Length of the IPv6 fixed header.
 pub const V6_HEADER_LEN: usize = field::V6_HEADER;
@@ -186,6 +189,24 @@ impl<T: AsRef<[u8]>> Packet<T> {
         let b = self.buffer.as_ref();
         (be16(b, field::V6_VER_TC_FLOW.start) << 16 | be16(b, field::V6_VER_TC_FLOW.start + 2)) as u32
     }
+
+    /// The summary `ts_ip_info` writes: `version u8, proto u8, hdr_len u16 LE, total_len u32
+    /// LE, src[16], dst[16]` (IPv4 addresses in the first 4 bytes, the rest zero).
+    pub fn info(&self) -> [u8; IP_INFO_LEN] {
+        let mut info = [0u8; IP_INFO_LEN];
+        info[0] = self.version();
+        info[1] = self.protocol();
+        info[2..4].copy_from_slice(&(self.header_len() as u16).to_le_bytes());
+        info[4..8].copy_from_slice(&(self.total_len() as u32).to_le_bytes());
+        let (s, d) = (self.src_addr(), self.dst_addr());
+        if let Some(x) = info.get_mut(8..8 + s.len()) {
+            x.copy_from_slice(s);
+        }
+        if let Some(x) = info.get_mut(24..24 + d.len()) {
+            x.copy_from_slice(d);
+        }
+        info
+    }
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
@@ -218,78 +239,6 @@ fn be16(b: &[u8], at: usize) -> usize {
     match (b.get(at), b.get(at + 1)) {
         (Some(&h), Some(&l)) => ((h as usize) << 8) | l as usize,
         _ => 0,
-    }
-}
-
-/// Largest IP packet a slot can hold after the headroom.
-const MAX_IN_SLOT: usize = SLOT_SIZE - HEADROOM;
-
-/// Packet i is at `offs[i] + HEADROOM`, `lens[i]` bytes; `res[i]` (i32) = 4 or 6 or a
-/// negative code (counted in drop stats; E_TOO_BIG if `lens[i] > SLOT_SIZE - HEADROOM`,
-/// E_BAD_ARG if the range is not accessible). Returns the number of valid packets, or 0
-/// without touching anything if one of the arrays is out of bounds.
-#[no_mangle]
-pub extern "C" fn ts_ip_parse_batch(offs: u32, lens: u32, res: u32, n: u32) -> u32 {
-    let (o, l, r) = match (mem::words(offs, n), mem::words(lens, n), mem::words(res, n)) {
-        (Some(o), Some(l), Some(r)) => (o, l, r),
-        _ => return 0,
-    };
-    let drops = &mut state::state().drops;
-    let mut ok = 0;
-    for i in 0..o.len() {
-        let len = l.get(i) as usize;
-        let code = if len > MAX_IN_SLOT {
-            E_TOO_BIG
-        } else {
-            match mem::bytes(o.get(i).wrapping_add(HEADROOM as u32), len) {
-                None => E_BAD_ARG,
-                Some(b) => match Packet::new_checked(b) {
-                    Ok(p) => p.version() as i32,
-                    Err(e) => e,
-                },
-            }
-        };
-        if code < 0 {
-            drops.count(code);
-        } else {
-            ok += 1;
-        }
-        r.set(i, code as u32);
-    }
-    ok
-}
-
-/// Validates one packet at `(ptr, len)` and, if valid, writes 40 bytes at `out`:
-/// `version u8, proto u8, hdr_len u16 LE, total_len u32 LE, src[16], dst[16]`
-/// (IPv4 addresses in the first 4 bytes, the rest zero). Returns the version or a code
-/// (E_BAD_ARG for an inaccessible range); nothing is written on error. Not counted.
-#[no_mangle]
-pub extern "C" fn ts_ip_info(ptr: u32, len: u32, out: u32) -> i32 {
-    let b = match mem::bytes(ptr, len as usize) {
-        Some(b) => b,
-        None => return E_BAD_ARG,
-    };
-    let p = match Packet::new_checked(b) {
-        Ok(p) => p,
-        Err(e) => return e,
-    };
-    let mut info = [0u8; 40];
-    info[0] = p.version();
-    info[1] = p.protocol();
-    info[2..4].copy_from_slice(&(p.header_len() as u16).to_le_bytes());
-    info[4..8].copy_from_slice(&(p.total_len() as u32).to_le_bytes());
-    let (s, d) = (p.src_addr(), p.dst_addr());
-    if let Some(x) = info.get_mut(8..8 + s.len()) {
-        x.copy_from_slice(s);
-    }
-    if let Some(x) = info.get_mut(24..24 + d.len()) {
-        x.copy_from_slice(d);
-    }
-    let v = p.version() as i32;
-    if mem::write(out, &info) {
-        v
-    } else {
-        E_BAD_ARG
     }
 }
 
@@ -400,43 +349,6 @@ pub mod tests {
         assert_eq!(Packet::new_checked(&b[..]).err(), Some(E_BAD_TOTAL_LEN));
         b[3] = 31; // total 31 > 30 bytes
         assert_eq!(Packet::new_checked(&b[..]).err(), Some(E_BAD_TOTAL_LEN));
-    }
-
-    #[test]
-    fn exports() {
-        state::fresh();
-        assert_eq!(crate::slab::ts_pool_init(4, 4), 0);
-        let s = crate::slab::ts_scratch_ptr();
-        let slots: Vec<u32> = (0..4).map(|_| crate::slab::ts_pool_alloc()).collect();
-        let pkts = [v4([10, 0, 0, 1], [10, 0, 0, 2], 4), v6([1; 16], [2; 16], 0), vec![0x50; 40], v4([1; 4], [2; 4], 0)];
-        let lens = [24u32, 40, 40, 2033];
-        for i in 0..4 {
-            assert!(mem::write(slots[i] + 16, &pkts[i][..pkts[i].len().min(2000)]));
-            assert!(mem::write(s + 4 * i as u32, &slots[i].to_le_bytes()));
-            assert!(mem::write(s + 16 + 4 * i as u32, &lens[i].to_le_bytes()));
-        }
-        assert_eq!(ts_ip_parse_batch(s, s + 16, s + 32, 4), 2);
-        let res: Vec<i32> = (0..4).map(|i| i32::from_le_bytes(mem::read::<4>(s + 32 + 4 * i).unwrap())).collect();
-        assert_eq!(res, vec![4, 6, E_BAD_VERSION, E_TOO_BIG]);
-        let d = &state::state().drops;
-        assert_eq!((d.get(E_BAD_VERSION), d.get(E_TOO_BIG)), (1, 1));
-        assert_eq!(ts_ip_parse_batch(0, s, s, 1), 0);
-
-        // ts_ip_info on the v4 packet.
-        let out = s + 1024;
-        assert_eq!(ts_ip_info(slots[0] + 16, 24, out), 4);
-        let info = mem::read::<40>(out).unwrap();
-        assert_eq!(&info[..8], &[4, 17, 20, 0, 24, 0, 0, 0]);
-        assert_eq!(&info[8..12], &[10, 0, 0, 1]);
-        assert_eq!(&info[12..24], &[0; 12]);
-        assert_eq!(&info[24..28], &[10, 0, 0, 2]);
-        assert_eq!(ts_ip_info(slots[1] + 16, 40, out), 6);
-        assert_eq!(mem::read::<16>(out + 8).unwrap(), [1; 16]);
-        assert_eq!(ts_ip_info(slots[0] + 16, 10, out), E_TRUNCATED);
-        assert_eq!(ts_ip_info(0, 24, out), E_BAD_ARG);
-        assert_eq!(ts_ip_info(slots[0] + 16, 24, 0), E_BAD_ARG);
-        // Not counted.
-        assert_eq!(state::state().drops.get(E_TRUNCATED), 0);
     }
 
     #[test]

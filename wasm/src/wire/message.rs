@@ -1,5 +1,6 @@
-//! WireGuard message framing (brief §1): the type word and, for transport data, the
-//! receiver index, counter and encrypted payload. Handshake contents are TypeScript's.
+//! WireGuard message framing (whitepaper: "First Message: Initiator to Responder" through
+//! "Subsequent Messages: Exchange of Data Packets"): the type word and, for transport data,
+//! the receiver index, counter and encrypted payload. Handshake contents are TypeScript's.
 
 use crate::errors::*;
 

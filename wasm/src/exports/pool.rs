@@ -1,282 +1,66 @@
-//! The slot pool: fixed 2048-byte packet slots in chunks grown with `memory.grow`.
-//!
-//! Free slots are a LIFO stack of offsets (the most recently freed slot is cache-warm);
-//! a live bitmap indexed by global slot number refuses double, foreign and misaligned
-//! frees before anything is touched. Chunk bases only ever increase (memory only grows),
-//! so an offset is mapped to its chunk by binary search.
+//! ABI.md "Pool": the slot pool (`tables/pool.rs`), the scratch region and the drop
+//! counters (`tables/drops.rs`).
 
-use crate::errors::*;
-use crate::{mem, state};
-
-pub use crate::consts::{HEADROOM, MAX_CHUNKS, MAX_SLOTS, SLOT_SIZE};
-
-pub struct Pool {
-    inited: bool,
-    chunk_slots: u32,
-    max_slots: u32,
-    /// Slots that exist (sum over chunks).
-    capacity: u32,
-    n_chunks: u32,
-    chunk_base: [u32; MAX_CHUNKS],
-    free_len: u32,
-    free: [u32; MAX_SLOTS],
-    live: [u64; MAX_SLOTS / 64],
-    in_use: u32,
-    high_water: u32,
-    allocs: u64,
-    frees: u64,
-    refused_allocs: u64,
-    refused_frees: u64,
-}
-
-impl Pool {
-    pub const ZERO: Pool = Pool {
-        inited: false,
-        chunk_slots: 0,
-        max_slots: 0,
-        capacity: 0,
-        n_chunks: 0,
-        chunk_base: [0; MAX_CHUNKS],
-        free_len: 0,
-        free: [0; MAX_SLOTS],
-        live: [0; MAX_SLOTS / 64],
-        in_use: 0,
-        high_water: 0,
-        allocs: 0,
-        frees: 0,
-        refused_allocs: 0,
-        refused_frees: 0,
-    };
-
-    /// Sets the geometry and grows the first chunk, so TypeScript can derive its slot
-    /// pointers right after init.
-    pub fn init(&mut self, chunk_slots: u32, max_slots: u32) -> i32 {
-        if self.inited || chunk_slots == 0 || max_slots == 0 || max_slots as usize > MAX_SLOTS {
-            return E_BAD_ARG;
-        }
-        let chunk_slots = chunk_slots.min(max_slots);
-        let chunks = (max_slots as usize + chunk_slots as usize - 1) / chunk_slots as usize;
-        if chunks > MAX_CHUNKS {
-            return E_BAD_ARG;
-        }
-        self.chunk_slots = chunk_slots;
-        self.max_slots = max_slots;
-        if !self.grow() {
-            self.chunk_slots = 0;
-            self.max_slots = 0;
-            return E_EXHAUSTED;
-        }
-        self.inited = true;
-        0
-    }
-
-    /// Adds one chunk of `min(chunk_slots, max_slots - capacity)` slots.
-    fn grow(&mut self) -> bool {
-        let n = self.chunk_slots.min(self.max_slots - self.capacity) as usize;
-        if n == 0 || self.n_chunks as usize >= MAX_CHUNKS {
-            return false;
-        }
-        let bytes = n * SLOT_SIZE;
-        let base = match mem::grow((bytes + mem::PAGE - 1) / mem::PAGE) {
-            Some(b) => b,
-            None => return false,
-        };
-        // Page-aligned (so 16-aligned) and never 0: static data sits below it.
-        if base == 0 || base as u64 + bytes as u64 > u32::MAX as u64 + 1 {
-            return false;
-        }
-        if let Some(b) = self.chunk_base.get_mut(self.n_chunks as usize) {
-            *b = base as u32;
-        }
-        self.n_chunks += 1;
-        self.capacity += n as u32;
-        // Push in reverse so the chunk is handed out in ascending order.
-        for k in (0..n).rev() {
-            if let Some(f) = self.free.get_mut(self.free_len as usize) {
-                *f = (base + k * SLOT_SIZE) as u32;
-                self.free_len += 1;
-            }
-        }
-        true
-    }
-
-    /// A slot offset, or 0 when at the cap or memory cannot grow (counted as refused).
-    pub fn alloc(&mut self) -> u32 {
-        if self.free_len == 0 && !(self.inited && self.grow()) {
-            self.refused_allocs += 1;
-            return 0;
-        }
-        let off = match self.free.get(self.free_len as usize - 1) {
-            Some(&o) => o,
-            None => return 0,
-        };
-        let g = match self.locate(off) {
-            Ok(g) => g,
-            Err(_) => return 0, // unreachable: every free-stack entry is a slot start
-        };
-        self.free_len -= 1;
-        if let Some(w) = self.live.get_mut(g / 64) {
-            *w |= 1 << (g % 64);
-        }
-        self.in_use += 1;
-        self.high_water = self.high_water.max(self.in_use);
-        self.allocs += 1;
-        off
-    }
-
-    /// Frees a live slot; a refused free changes nothing but `refused_frees`.
-    pub fn free(&mut self, off: u32) -> i32 {
-        let r = self.try_free(off);
-        if r < 0 {
-            self.refused_frees += 1;
-        }
-        r
-    }
-
-    fn try_free(&mut self, off: u32) -> i32 {
-        let g = match self.locate(off) {
-            Ok(g) => g,
-            Err(e) => return e,
-        };
-        let w = match self.live.get_mut(g / 64) {
-            Some(w) => w,
-            None => return E_FOREIGN,
-        };
-        let bit = 1u64 << (g % 64);
-        if *w & bit == 0 {
-            return E_NOT_LIVE;
-        }
-        let slot = match self.free.get_mut(self.free_len as usize) {
-            Some(s) => s,
-            None => return E_NOT_LIVE, // unreachable: live slots fit the stack
-        };
-        *w &= !bit;
-        *slot = off;
-        self.free_len += 1;
-        self.in_use -= 1;
-        self.frees += 1;
-        0
-    }
-
-    /// Global slot number of `off`, or why it is not a slot start.
-    fn locate(&self, off: u32) -> Result<usize, i32> {
-        let bases = match self.chunk_base.get(..self.n_chunks as usize) {
-            Some(b) => b,
-            None => return Err(E_FOREIGN),
-        };
-        // Number of chunks starting at or below `off`.
-        let c = bases.partition_point(|&b| b <= off);
-        if c == 0 {
-            return Err(E_FOREIGN);
-        }
-        let c = c - 1;
-        let first = c * self.chunk_slots as usize;
-        let slots = (self.capacity as usize - first).min(self.chunk_slots as usize);
-        let rel = (off - bases[c]) as usize;
-        if rel >= slots * SLOT_SIZE {
-            return Err(E_FOREIGN);
-        }
-        if rel % SLOT_SIZE != 0 {
-            return Err(E_MISALIGNED);
-        }
-        Ok(first + rel / SLOT_SIZE)
-    }
-
-    /// slot_size, capacity, in_use, high_water, allocs, frees, refused_allocs,
-    /// refused_frees, chunks, max_slots.
-    pub fn stats(&self) -> [f64; 10] {
-        [
-            SLOT_SIZE as f64,
-            self.capacity as f64,
-            self.in_use as f64,
-            self.high_water as f64,
-            self.allocs as f64,
-            self.frees as f64,
-            self.refused_allocs as f64,
-            self.refused_frees as f64,
-            self.n_chunks as f64,
-            self.max_slots as f64,
-        ]
-    }
-}
+use super::{parts, written, LinearMemory};
+use crate::consts::{HEADROOM, SCRATCH_LEN, SLOT_SIZE};
 
 /// Once per instance; grows the first chunk. 0, E_BAD_ARG (twice, a zero, or limits
 /// exceeded) or E_EXHAUSTED (memory could not grow; the pool stays uninitialized).
 #[no_mangle]
 pub extern "C" fn ts_pool_init(chunk_slots: u32, max_slots: u32) -> i32 {
-    state::state().pool.init(chunk_slots, max_slots)
+    parts().tunnel.pool.init(chunk_slots, max_slots, &mut LinearMemory)
 }
 
 /// A slot offset, or 0 at the cap (counted as refused). May grow memory.
 #[no_mangle]
 pub extern "C" fn ts_pool_alloc() -> u32 {
-    state::state().pool.alloc()
+    parts().tunnel.pool.alloc(&mut LinearMemory)
 }
 
 /// Writes up to `n` offsets (u32) at `out_ptr`; returns how many. Each one missing
 /// because of the cap is counted as refused. A bad `out_ptr` range allocates nothing.
 #[no_mangle]
 pub extern "C" fn ts_pool_alloc_batch(out_ptr: u32, n: u32) -> u32 {
-    let out = match mem::words(out_ptr, n) {
+    let p = parts();
+    let out = match p.mem.words(out_ptr, n) {
         Some(w) => w,
         None => return 0,
     };
-    let pool = &mut state::state().pool;
-    let mut got = 0;
-    while got < out.len() {
-        let off = pool.alloc();
-        if off == 0 {
-            // `alloc` counted this one; count the rest too.
-            pool.refused_allocs += (out.len() - got - 1) as u64;
-            break;
-        }
-        out.set(got, off);
-        got += 1;
-    }
-    got as u32
+    p.tunnel.pool.alloc_batch(&mut LinearMemory, out.count(), |i, off| out.set(i, off)) as u32
 }
 
 /// 0, or E_NOT_LIVE / E_MISALIGNED / E_FOREIGN (only `refused_frees` changes).
 #[no_mangle]
 pub extern "C" fn ts_pool_free(off: u32) -> i32 {
-    state::state().pool.free(off)
+    parts().tunnel.pool.free(off)
 }
 
 /// Frees each of `n` offsets at `in_ptr`; returns how many were freed.
 #[no_mangle]
 pub extern "C" fn ts_pool_free_batch(in_ptr: u32, n: u32) -> u32 {
-    let inp = match mem::words(in_ptr, n) {
+    let p = parts();
+    let inp = match p.mem.words(in_ptr, n) {
         Some(w) => w,
         None => return 0,
     };
-    let pool = &mut state::state().pool;
-    let mut freed = 0;
-    for i in 0..inp.len() {
-        if pool.free(inp.get(i)) == 0 {
-            freed += 1;
-        }
-    }
-    freed
+    (0..inp.count()).filter(|&i| p.tunnel.pool.free(inp.get(i)) == 0).count() as u32
 }
 
-/// Writes f64[10] (see `Pool::stats`); 0 or E_BAD_ARG.
+/// Writes f64[POOL_STATS_LEN] (see `Pool::stats`); 0 or E_BAD_ARG.
 #[no_mangle]
 pub extern "C" fn ts_pool_stats(out_ptr: u32) -> i32 {
-    if mem::write_f64s(out_ptr, &state::state().pool.stats()) {
-        0
-    } else {
-        E_BAD_ARG
-    }
+    let p = parts();
+    written(p.mem.write_f64s(out_ptr, &p.tunnel.pool.stats()))
 }
 
 #[no_mangle]
 pub extern "C" fn ts_scratch_ptr() -> u32 {
-    mem::scratch_ptr()
+    parts().mem.scratch_ptr()
 }
 
 #[no_mangle]
 pub extern "C" fn ts_scratch_len() -> u32 {
-    mem::SCRATCH_LEN as u32
+    SCRATCH_LEN as u32
 }
 
 #[no_mangle]
@@ -289,13 +73,23 @@ pub extern "C" fn ts_headroom() -> u32 {
     HEADROOM as u32
 }
 
+/// Writes f64[N_CODES]: index k = packets dropped with code -k (index 0 is always 0).
+/// Returns 0, or E_BAD_ARG if `out_ptr` cannot hold the array.
+#[no_mangle]
+pub extern "C" fn ts_drop_stats(out_ptr: u32) -> i32 {
+    let p = parts();
+    written(p.mem.write_f64s(out_ptr, &p.tunnel.drops.to_f64s()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::fresh;
-
+    use crate::consts::{MAX_CHUNKS, MAX_SLOTS};
+    use crate::errors::*;
+    use crate::exports::host::*;
+    use crate::mem;
     fn stats() -> [f64; 10] {
-        state::state().pool.stats()
+        tunnel().pool.stats()
     }
 
     #[test]
@@ -335,7 +129,7 @@ mod tests {
             let off = ts_pool_alloc();
             assert_ne!(off, 0, "alloc {}", i);
             assert_eq!(off as usize % 16, 0);
-            assert!(mem::bytes_mut(off, SLOT_SIZE).is_some());
+            assert!(m().bytes_mut(off, SLOT_SIZE).is_some());
             offs.push(off);
         }
         let s = stats();
@@ -397,8 +191,8 @@ mod tests {
         let b = ts_pool_alloc();
         assert_eq!(ts_pool_free(b), 0);
         let before = stats();
-        let free_len = state::state().pool.free_len;
-        let live = state::state().pool.live[0];
+        let free_len = tunnel().pool.free_len();
+        let live = tunnel().pool.live_word(0);
         assert_eq!(ts_pool_free(b), E_NOT_LIVE); // double free
         assert_eq!(ts_pool_free(a + 1), E_MISALIGNED);
         assert_eq!(ts_pool_free(a + 16), E_MISALIGNED);
@@ -411,8 +205,8 @@ mod tests {
         assert_eq!(after[7], before[7] + 8.0);
         after[7] = before[7];
         assert_eq!(after, before);
-        assert_eq!(state::state().pool.free_len, free_len);
-        assert_eq!(state::state().pool.live[0], live);
+        assert_eq!(tunnel().pool.free_len(), free_len);
+        assert_eq!(tunnel().pool.live_word(0), live);
         assert_eq!(ts_pool_free(a), 0);
     }
 
