@@ -11,7 +11,6 @@
 use crate::crypto::chacha20::{xor_in_place, Between, FirstBlocks, Quad, FIRST_LEN};
 use crate::crypto::poly1305::{Limbs, Poly1305};
 
-
 /// Bytes of one four-block ChaCha20 pass.
 const QUAD: usize = 256;
 /// Passes of keystream that opening keeps while it verifies: with [`FIRST_LEN`] they

@@ -50,8 +50,8 @@ fn quarter(x: &mut [u32; 16], a: usize, b: usize, c: usize, d: usize) {
 #[inline(always)]
 pub fn block(key: &[u32; 8], counter: u32, nonce: &[u32; 3]) -> [u32; 16] {
     let init = [
-        SIGMA[0], SIGMA[1], SIGMA[2], SIGMA[3], key[0], key[1], key[2], key[3], key[4], key[5],
-        key[6], key[7], counter, nonce[0], nonce[1], nonce[2],
+        SIGMA[0], SIGMA[1], SIGMA[2], SIGMA[3], key[0], key[1], key[2], key[3], key[4], key[5], key[6], key[7],
+        counter, nonce[0], nonce[1], nonce[2],
     ];
     let mut x = init;
     for _ in 0..10 {
@@ -141,10 +141,7 @@ mod lanes {
     /// 16 bytes, little-endian lanes (folds into one `v128.load`).
     #[inline(always)]
     pub fn load(b: &[u8; 16]) -> V {
-        u8x16(
-            b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-            b[13], b[14], b[15],
-        )
+        u8x16(b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15])
     }
     /// (Folds into one `v128.store`.)
     #[inline(always)]
@@ -203,12 +200,7 @@ mod lanes {
     }
     #[inline(always)]
     pub fn transpose(a: V, b: V, c: V, d: V) -> [V; 4] {
-        [
-            [a[0], b[0], c[0], d[0]],
-            [a[1], b[1], c[1], d[1]],
-            [a[2], b[2], c[2], d[2]],
-            [a[3], b[3], c[3], d[3]],
-        ]
+        [[a[0], b[0], c[0], d[0]], [a[1], b[1], c[1], d[1]], [a[2], b[2], c[2], d[2]], [a[3], b[3], c[3], d[3]]]
     }
     #[inline(always)]
     pub fn load(b: &[u8; 16]) -> V {
@@ -276,6 +268,8 @@ impl Quad {
     #[inline(always)]
     pub fn new_with(key: &[u32; 8], counter: u32, nonce: &[u32; 3], between: &mut impl Between) -> Quad {
         let s = lanes::splat;
+        // The 4×4 state matrix, one row per line.
+        #[rustfmt::skip]
         let init = [
             s(SIGMA[0]), s(SIGMA[1]), s(SIGMA[2]), s(SIGMA[3]),
             s(key[0]), s(key[1]), s(key[2]), s(key[3]),

@@ -38,9 +38,7 @@ fn le32(b: &[u8; 16], i: usize) -> u32 {
 #[cfg(not(target_arch = "wasm32"))]
 #[inline(always)]
 fn halves(b: &[u8; 16]) -> (u64, u64) {
-    let w = |i: usize| {
-        u64::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3], b[i + 4], b[i + 5], b[i + 6], b[i + 7]])
-    };
+    let w = |i: usize| u64::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3], b[i + 4], b[i + 5], b[i + 6], b[i + 7]]);
     (w(0), w(8))
 }
 
@@ -50,10 +48,7 @@ fn halves(b: &[u8; 16]) -> (u64, u64) {
 #[inline(always)]
 fn halves(b: &[u8; 16]) -> (u64, u64) {
     use core::arch::wasm32::{u64x2_extract_lane, u8x16};
-    let v = u8x16(
-        b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-        b[14], b[15],
-    );
+    let v = u8x16(b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
     (u64x2_extract_lane::<0>(v), u64x2_extract_lane::<1>(v))
 }
 
@@ -462,7 +457,10 @@ mod tests {
     #[test]
     fn reference_agrees_with_rfc() {
         let k = key("85d6be7857556d337f4452fe42d506a80103808afb0db2fd4abff6af4149f51b");
-        assert_eq!(&reference(&k, b"Cryptographic Forum Research Group")[..], &hex("a8061dc1305136c6c22b8baf0c0127a9")[..]);
+        assert_eq!(
+            &reference(&k, b"Cryptographic Forum Research Group")[..],
+            &hex("a8061dc1305136c6c22b8baf0c0127a9")[..]
+        );
     }
 
     #[test]

@@ -134,7 +134,9 @@ pub extern "C" fn ts_route_insert(family_: u32, addr: u32, cidr: u32, peer: u32)
     if peer as usize >= MAX_PEERS || cidr > max_bits(fam) as u32 {
         return E_BAD_ARG;
     }
-    match route_key(p.mem, family_, addr).and_then(|(fam, key)| p.tunnel.routes.insert(fam, key, cidr as u8, peer as u16)) {
+    match route_key(p.mem, family_, addr)
+        .and_then(|(fam, key)| p.tunnel.routes.insert(fam, key, cidr as u8, peer as u16))
+    {
         Ok(()) => 0,
         Err(e) => e,
     }
@@ -314,7 +316,14 @@ impl<S: Sources> RecvBatch<'static> for RecvArrays<S> {
 
 /// The four result arrays, or `None` if one is out of bounds.
 fn recv_arrays<S>(m: Mem, offs: u32, lens: u32, peers: u32, kps: u32, n: u32, sources: S) -> Option<RecvArrays<S>> {
-    Some(RecvArrays { mem: m, offs: m.words(offs, n)?, lens: m.words(lens, n)?, peers: m.words(peers, n)?, kps: m.words(kps, n)?, sources })
+    Some(RecvArrays {
+        mem: m,
+        offs: m.words(offs, n)?,
+        lens: m.words(lens, n)?,
+        peers: m.words(peers, n)?,
+        kps: m.words(kps, n)?,
+        sources,
+    })
 }
 
 /// For datagram i at `offs[i]`, `lens[i]` bytes, source sockaddr at
@@ -322,7 +331,15 @@ fn recv_arrays<S>(m: Mem, offs: u32, lens: u32, peers: u32, kps: u32, n: u32, so
 /// validate the inner packet. See ABI.md for the per-packet results. Returns the number
 /// of authenticated packets.
 #[no_mangle]
-pub extern "C" fn ts_decrypt_batch(offs: u32, lens: u32, peers: u32, kps: u32, names: u32, name_stride: u32, n: u32) -> u32 {
+pub extern "C" fn ts_decrypt_batch(
+    offs: u32,
+    lens: u32,
+    peers: u32,
+    kps: u32,
+    names: u32,
+    name_stride: u32,
+    n: u32,
+) -> u32 {
     let p = parts();
     match recv_arrays(p.mem, offs, lens, peers, kps, n, Strided { names, stride: name_stride }) {
         Some(batch) => transport::decrypt_batch(&mut p.tunnel.recv_ctx(p.endpoints), &batch),
@@ -355,7 +372,6 @@ mod tests {
     use crate::tables::peers::{RX_DATA, RX_KEEPALIVE};
     use crate::tables::replay::REJECT_AFTER_MESSAGES;
     use crate::wire::ip::tests::{v4, v6};
-
 
     #[test]
     fn endpoint_and_stats() {
@@ -500,7 +516,6 @@ mod tests {
         assert_eq!(ts_route_lookup(6, a6), E_NO_ROUTE);
         assert_eq!(ts_route_remove_peer(MAX_PEERS as u32), E_BAD_ARG);
     }
-
 
     const A: u32 = 1; // peer we send to (owns 10.0.0.2, fd00::2)
     const B: u32 = 2; // peer we receive from (owns 10.0.0.1, fd00::1)
@@ -660,8 +675,8 @@ mod tests {
         let pkts = vec![
             v4([10, 0, 0, 1], [10, 0, 0, 3], 10), // peer 3 has no keypair
             v4([10, 0, 0, 1], [10, 9, 9, 9], 10), // no route
-            vec![0x45, 0, 0],                      // truncated
-            vec![0x75; 40],                        // bad version
+            vec![0x45, 0, 0],                     // truncated
+            vec![0x75; 40],                       // bad version
         ];
         let offs = load(&b, &pkts);
         put(b.lens, 4, (MAX_PLAINTEXT + 1) as i32);
@@ -715,7 +730,8 @@ mod tests {
         let from_a = v4([10, 0, 0, 2], [10, 0, 0, 2], 30); // source routes to A, not B
         let offs = load(&b, &[good.clone(), good.clone(), spoofed, from_a]);
         assert_eq!(ts_encrypt_batch(b.offs, b.lens, b.peers, 4, 1420), 4);
-        let wire: Vec<Vec<u8>> = (0..4).map(|i| m().bytes(offs[i], get(b.lens, i) as usize).unwrap().to_vec()).collect();
+        let wire: Vec<Vec<u8>> =
+            (0..4).map(|i| m().bytes(offs[i], get(b.lens, i) as usize).unwrap().to_vec()).collect();
 
         let mut dgrams: Vec<Vec<u8>> = Vec::new();
         dgrams.push(wire[0].clone()); // 0: ok
@@ -749,8 +765,21 @@ mod tests {
         dgrams.push(vec![4, 0]); // 13: E_TRUNCATED
         dgrams.push(wire[1].clone()); // 14: ok (counter 1)
         let want = [
-            0, E_REPLAY, E_AUTH, E_NOT_ALLOWED, E_NOT_ALLOWED, E_UNKNOWN_INDEX, HANDSHAKE, HANDSHAKE, HANDSHAKE,
-            E_BAD_MSG_LEN, E_BAD_MSG_LEN, E_BAD_TYPE, E_BAD_TYPE, E_TRUNCATED, 0,
+            0,
+            E_REPLAY,
+            E_AUTH,
+            E_NOT_ALLOWED,
+            E_NOT_ALLOWED,
+            E_UNKNOWN_INDEX,
+            HANDSHAKE,
+            HANDSHAKE,
+            HANDSHAKE,
+            E_BAD_MSG_LEN,
+            E_BAD_MSG_LEN,
+            E_BAD_TYPE,
+            E_BAD_TYPE,
+            E_TRUNCATED,
+            0,
         ];
         let mut wire_offs = Vec::new();
         for (i, d) in dgrams.iter().enumerate() {
@@ -822,7 +851,7 @@ mod tests {
         load(&b, &pkts);
         assert_eq!(ts_encrypt_batch(b.offs, b.lens, b.peers, 4, 1420), 4);
         put(b.lens, 3, 5); // garbage: not authenticated, must not roam
-        // Sources: 10.1.1.1:51820 twice, then [fd00::9]:51820, then garbage.
+                           // Sources: 10.1.1.1:51820 twice, then [fd00::9]:51820, then garbage.
         let stride = 28;
         let sa4 = [2u8, 0, 0xca, 0x6c, 10, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0];
         let mut sa6 = [0u8; 28];
@@ -840,7 +869,7 @@ mod tests {
         let out = s + 9000;
         assert_eq!(ts_peer_stats(B, out), 0);
         assert_eq!(m().read::<8>(out + 32).unwrap(), 2.0f64.to_le_bytes()); // 2 changes
-        // Unknown family: authenticated, endpoint kept.
+                                                                            // Unknown family: authenticated, endpoint kept.
         load(&b, &pkts[..1]);
         assert_eq!(ts_encrypt_batch(b.offs, b.lens, b.peers, 1, 1420), 1);
         assert!(m().write(b.names, &[7, 0]));
@@ -891,7 +920,8 @@ mod tests {
         let pkts = vec![v4([10, 0, 0, 1], [10, 0, 0, 2], 1); 10];
         let offs = load(&b, &pkts);
         assert_eq!(ts_encrypt_batch(b.offs, b.lens, b.peers, 10, 1420), 10);
-        let wire: Vec<Vec<u8>> = (0..10).map(|i| m().bytes(offs[i], get(b.lens, i) as usize).unwrap().to_vec()).collect();
+        let wire: Vec<Vec<u8>> =
+            (0..10).map(|i| m().bytes(offs[i], get(b.lens, i) as usize).unwrap().to_vec()).collect();
         let order = [3usize, 0, 9, 1, 2, 8, 4, 7, 5, 6];
         for round in 0..2 {
             for (j, &i) in order.iter().enumerate() {

@@ -75,7 +75,8 @@ mod tests {
         assert_eq!(ts_pool_init(4, 4), 0);
         let s = ts_scratch_ptr();
         let slots: Vec<u32> = (0..4).map(|_| ts_pool_alloc()).collect();
-        let pkts = [v4([10, 0, 0, 1], [10, 0, 0, 2], 4), v6([1; 16], [2; 16], 0), vec![0x50; 40], v4([1; 4], [2; 4], 0)];
+        let pkts =
+            [v4([10, 0, 0, 1], [10, 0, 0, 2], 4), v6([1; 16], [2; 16], 0), vec![0x50; 40], v4([1; 4], [2; 4], 0)];
         let lens = [24u32, 40, 40, 2033];
         for i in 0..4 {
             assert!(m().write(slots[i] + 16, &pkts[i][..pkts[i].len().min(2000)]));

@@ -134,9 +134,12 @@ pub extern "C" fn ts_tun_ingest(
 ) -> u32 {
     let p = parts();
     let m = p.mem;
-    let arrays = (m.words(offs, n), m.words(lens, n), m.words(tails, n), m.words(out_offs, out_cap), m.words(out_lens, out_cap));
+    let arrays =
+        (m.words(offs, n), m.words(lens, n), m.words(tails, n), m.words(out_offs, out_cap), m.words(out_lens, out_cap));
     let (reads, mut out) = match arrays {
-        (Some(offs), Some(lens), Some(tails), Some(oo), Some(ol)) => (Reads { mem: m, offs, lens, tails, hdrs }, Out { offs: oo, lens: ol }),
+        (Some(offs), Some(lens), Some(tails), Some(oo), Some(ol)) => {
+            (Reads { mem: m, offs, lens, tails, hdrs }, Out { offs: oo, lens: ol })
+        }
         _ => return 0,
     };
     if !m.valid(hdrs, n as u64 * VNET_STRIDE as u64) || head_cap as usize > SLOT_SIZE - HEADROOM {
@@ -212,7 +215,15 @@ impl UnitSink for Units {
 /// number of units; `E_BAD_ARG` (nothing written) if `n > MAX_PLAN` or an array is out of
 /// bounds.
 #[no_mangle]
-pub extern "C" fn ts_tun_plan(offs: u32, lens: u32, n: u32, units: u32, pieces: u32, hdr_area: u32, coalesce: u32) -> i32 {
+pub extern "C" fn ts_tun_plan(
+    offs: u32,
+    lens: u32,
+    n: u32,
+    units: u32,
+    pieces: u32,
+    hdr_area: u32,
+    coalesce: u32,
+) -> i32 {
     if n as usize > MAX_PLAN {
         return E_BAD_ARG;
     }
@@ -220,10 +231,13 @@ pub extern "C" fn ts_tun_plan(offs: u32, lens: u32, n: u32, units: u32, pieces: 
     let m = p.mem;
     let unit_words = (UNIT_STRIDE / 4) as u32 * n;
     let piece_words = (PIECE_STRIDE / 4) as u32 * n;
-    let (list, mut sink) = match (m.words(offs, n), m.words(lens, n), m.words(units, unit_words), m.words(pieces, piece_words)) {
-        (Some(offs), Some(lens), Some(units), Some(pieces)) => (Packets { mem: m, offs, lens }, Units { mem: m, units, pieces, hdr_area }),
-        _ => return E_BAD_ARG,
-    };
+    let (list, mut sink) =
+        match (m.words(offs, n), m.words(lens, n), m.words(units, unit_words), m.words(pieces, piece_words)) {
+            (Some(offs), Some(lens), Some(units), Some(pieces)) => {
+                (Packets { mem: m, offs, lens }, Units { mem: m, units, pieces, hdr_area })
+            }
+            _ => return E_BAD_ARG,
+        };
     if !m.valid(hdr_area, n as u64 * UNIT_HDR_STRIDE as u64) {
         return E_BAD_ARG;
     }
@@ -250,7 +264,6 @@ mod tests {
     use crate::exports::host::*;
     use crate::exports::pool::{ts_pool_alloc, ts_pool_init, ts_scratch_ptr};
     use crate::wire::vnet;
-
 
     /// RFC 1071 over big-endian words, independent of `checksum.rs`.
     fn reference(data: &[u8]) -> u16 {
@@ -299,7 +312,8 @@ mod tests {
             h
         } else {
             let tot = (20 + thl + payload.len()) as u16;
-            let mut h = vec![0x45, 0, (tot >> 8) as u8, tot as u8, 0x12, 0x34, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
+            let mut h =
+                vec![0x45, 0, (tot >> 8) as u8, tot as u8, 0x12, 0x34, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
             let c = reference(&h);
             h[10..12].copy_from_slice(&c.to_be_bytes());
             h
@@ -378,16 +392,19 @@ mod tests {
         let segs = b.ingest(1, 2000, 64);
         let want: [&[u8]; 3] = [
             &[
-                0x45, 0x00, 0x00, 0x2c, 0x12, 0x34, 0x40, 0x00, 0x40, 0x06, 0x14, 0x96, 0x0a, 0x00, 0x00, 0x01, 0x0a, 0x00, 0x00, 0x02, 0x1f, 0x90,
-                0xc3, 0x50, 0x01, 0x02, 0x03, 0x04, 0x0a, 0x0b, 0x0c, 0x0d, 0x50, 0x90, 0x01, 0x00, 0xd8, 0x88, 0x00, 0x00, 0x61, 0x62, 0x63, 0x64,
+                0x45, 0x00, 0x00, 0x2c, 0x12, 0x34, 0x40, 0x00, 0x40, 0x06, 0x14, 0x96, 0x0a, 0x00, 0x00, 0x01, 0x0a,
+                0x00, 0x00, 0x02, 0x1f, 0x90, 0xc3, 0x50, 0x01, 0x02, 0x03, 0x04, 0x0a, 0x0b, 0x0c, 0x0d, 0x50, 0x90,
+                0x01, 0x00, 0xd8, 0x88, 0x00, 0x00, 0x61, 0x62, 0x63, 0x64,
             ],
             &[
-                0x45, 0x00, 0x00, 0x2c, 0x12, 0x35, 0x40, 0x00, 0x40, 0x06, 0x14, 0x95, 0x0a, 0x00, 0x00, 0x01, 0x0a, 0x00, 0x00, 0x02, 0x1f, 0x90,
-                0xc3, 0x50, 0x01, 0x02, 0x03, 0x08, 0x0a, 0x0b, 0x0c, 0x0d, 0x50, 0x10, 0x01, 0x00, 0xd0, 0xfc, 0x00, 0x00, 0x65, 0x66, 0x67, 0x68,
+                0x45, 0x00, 0x00, 0x2c, 0x12, 0x35, 0x40, 0x00, 0x40, 0x06, 0x14, 0x95, 0x0a, 0x00, 0x00, 0x01, 0x0a,
+                0x00, 0x00, 0x02, 0x1f, 0x90, 0xc3, 0x50, 0x01, 0x02, 0x03, 0x08, 0x0a, 0x0b, 0x0c, 0x0d, 0x50, 0x10,
+                0x01, 0x00, 0xd0, 0xfc, 0x00, 0x00, 0x65, 0x66, 0x67, 0x68,
             ],
             &[
-                0x45, 0x00, 0x00, 0x2a, 0x12, 0x36, 0x40, 0x00, 0x40, 0x06, 0x14, 0x96, 0x0a, 0x00, 0x00, 0x01, 0x0a, 0x00, 0x00, 0x02, 0x1f, 0x90,
-                0xc3, 0x50, 0x01, 0x02, 0x03, 0x0c, 0x0a, 0x0b, 0x0c, 0x0d, 0x50, 0x18, 0x01, 0x00, 0x34, 0x57, 0x00, 0x00, 0x69, 0x6a,
+                0x45, 0x00, 0x00, 0x2a, 0x12, 0x36, 0x40, 0x00, 0x40, 0x06, 0x14, 0x96, 0x0a, 0x00, 0x00, 0x01, 0x0a,
+                0x00, 0x00, 0x02, 0x1f, 0x90, 0xc3, 0x50, 0x01, 0x02, 0x03, 0x0c, 0x0a, 0x0b, 0x0c, 0x0d, 0x50, 0x18,
+                0x01, 0x00, 0x34, 0x57, 0x00, 0x00, 0x69, 0x6a,
             ],
         ];
         assert_eq!(segs.len(), 3);
@@ -434,7 +451,10 @@ mod tests {
     fn uso_v4_and_needs_csum_plain_packets() {
         let b = Bed::new();
         // UDP 10.0.0.1:5000 → 10.0.0.2:6000, 3000 bytes, gso 1200; checksum field partial.
-        let mut u = vec![0x45, 0, 0x0b, 0xd4, 0, 7, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, 0x13, 0x88, 0x17, 0x70, 0x0b, 0xc0, 0, 0];
+        let mut u = vec![
+            0x45, 0, 0x0b, 0xd4, 0, 7, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, 0x13, 0x88, 0x17, 0x70, 0x0b,
+            0xc0, 0, 0,
+        ];
         u.extend((0..3000u32).map(|i| i as u8));
         b.read(0, hdr(vnet::F_NEEDS_CSUM, vnet::GSO_UDP_L4, 28, 1200, 20, 6), &u, 2000, 0);
         // A plain TCP packet whose checksum the kernel left partial (pseudo-header sum).
@@ -472,15 +492,15 @@ mod tests {
         cut[2] = 0;
         cut[3] = 30;
         let cases: Vec<(Vec<u8>, [u8; 10], i32)> = vec![
-            (cut, good, E_TRUNCATED),                                        // TCP header cut
-            (sup[..2000].to_vec(), good, E_BAD_TOTAL_LEN),                   // total > bytes
-            (sup.clone(), hdr(1, vnet::GSO_TCPV6, 40, 1000, 20, 16), E_BAD_GSO), // v4 bytes, v6 type
-            (sup.clone(), hdr(1, vnet::GSO_TCPV4, 40, 0, 20, 16), E_BAD_GSO), // gso_size 0
-            (sup.clone(), hdr(1, vnet::GSO_TCPV4, 40, 1000, 24, 16), E_BAD_GSO), // csum_start != IHL
-            (sup.clone(), hdr(1, vnet::GSO_TCPV4, 40, 1990, 20, 16), E_TOO_BIG), // segment > slot
-            (sup.clone(), hdr(1, 3, 40, 1000, 20, 16), E_BAD_GSO),            // GSO_UDP (UFO)
+            (cut, good, E_TRUNCATED),                                                  // TCP header cut
+            (sup[..2000].to_vec(), good, E_BAD_TOTAL_LEN),                             // total > bytes
+            (sup.clone(), hdr(1, vnet::GSO_TCPV6, 40, 1000, 20, 16), E_BAD_GSO),       // v4 bytes, v6 type
+            (sup.clone(), hdr(1, vnet::GSO_TCPV4, 40, 0, 20, 16), E_BAD_GSO),          // gso_size 0
+            (sup.clone(), hdr(1, vnet::GSO_TCPV4, 40, 1000, 24, 16), E_BAD_GSO),       // csum_start != IHL
+            (sup.clone(), hdr(1, vnet::GSO_TCPV4, 40, 1990, 20, 16), E_TOO_BIG),       // segment > slot
+            (sup.clone(), hdr(1, 3, 40, 1000, 20, 16), E_BAD_GSO),                     // GSO_UDP (UFO)
             (tcp_pkt(false, 1, 0x10, &[], b"ab"), hdr(1, 0, 0, 0, 20, 40), E_BAD_GSO), // csum past end
-            (vec![0x45; 10], [0; 10], E_TRUNCATED),                          // plain, too short
+            (vec![0x45; 10], [0; 10], E_TRUNCATED),                                    // plain, too short
         ];
         let before = tunnel().pool.stats()[2];
         for (i, (pkt, h, _)) in cases.iter().enumerate() {
@@ -496,7 +516,8 @@ mod tests {
         assert_eq!(tunnel().pool.stats()[2], before, "every slot freed");
         let d = &tunnel().drops;
         for code in [E_TRUNCATED, E_BAD_TOTAL_LEN, E_BAD_GSO, E_TOO_BIG, E_BAD_ARG] {
-            let want = cases.iter().filter(|c| c.2 == code).count() as u64 + (code == E_BAD_ARG || code == E_TOO_BIG) as u64;
+            let want =
+                cases.iter().filter(|c| c.2 == code).count() as u64 + (code == E_BAD_ARG || code == E_TOO_BIG) as u64;
             assert_eq!(d.get(code), want, "code {}", code);
         }
         // Bad arrays or head_cap: nothing done.
@@ -548,10 +569,12 @@ mod tests {
         let w = |at: u32| u32::from_le_bytes(m().read::<4>(at).unwrap());
         let mut out = Vec::new();
         for u in 0..n as u32 {
-            let (hp, hl, fp, np) = (w(units + 16 * u), w(units + 16 * u + 4), w(units + 16 * u + 8), w(units + 16 * u + 12));
+            let (hp, hl, fp, np) =
+                (w(units + 16 * u), w(units + 16 * u + 4), w(units + 16 * u + 8), w(units + 16 * u + 12));
             assert_eq!(hp, area + UNIT_HDR_STRIDE as u32 * u);
             let hdr = m().bytes(hp, hl as usize).unwrap().to_vec();
-            let ps = (fp..fp + np).map(|k| (w(pieces + 12 * k), w(pieces + 12 * k + 4), w(pieces + 12 * k + 8))).collect();
+            let ps =
+                (fp..fp + np).map(|k| (w(pieces + 12 * k), w(pieces + 12 * k + 4), w(pieces + 12 * k + 8))).collect();
             out.push((hdr, ps));
         }
         (Planned { units: out }, offs)
@@ -581,8 +604,9 @@ mod tests {
         assert_eq!(
             &hdr[10..],
             &[
-                0x45, 0x00, 0x00, 0x32, 0x12, 0x34, 0x40, 0x00, 0x40, 0x06, 0x14, 0x90, 0x0a, 0x00, 0x00, 0x01, 0x0a, 0x00, 0x00, 0x02, 0x1f,
-                0x90, 0xc3, 0x50, 0x01, 0x02, 0x03, 0x04, 0x0a, 0x0b, 0x0c, 0x0d, 0x50, 0x18, 0x01, 0x00, 0x14, 0x27, 0x00, 0x00,
+                0x45, 0x00, 0x00, 0x32, 0x12, 0x34, 0x40, 0x00, 0x40, 0x06, 0x14, 0x90, 0x0a, 0x00, 0x00, 0x01, 0x0a,
+                0x00, 0x00, 0x02, 0x1f, 0x90, 0xc3, 0x50, 0x01, 0x02, 0x03, 0x04, 0x0a, 0x0b, 0x0c, 0x0d, 0x50, 0x18,
+                0x01, 0x00, 0x14, 0x27, 0x00, 0x00,
             ][..]
         );
         assert_eq!(pieces.len(), 3);

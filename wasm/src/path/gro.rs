@@ -212,7 +212,14 @@ fn packet<'m, P: PacketList<'m>>(list: &P, i: usize) -> Option<&'m [u8]> {
 
 /// Can `seg` (packet `pkt`) be appended to unit `u`? Checksums are verified last (they
 /// cost a pass over the bytes).
-fn can_append<'m, P: PacketList<'m>>(plan: &mut Plan, stats: &mut GroStats, u: usize, seg: &Segment, pkt: &[u8], list: &P) -> bool {
+fn can_append<'m, P: PacketList<'m>>(
+    plan: &mut Plan,
+    stats: &mut GroStats,
+    u: usize,
+    seg: &Segment,
+    pkt: &[u8],
+    list: &P,
+) -> bool {
     let unit = plan.units[u];
     let first = match packet(list, unit.first as usize) {
         Some(p) => p,
@@ -359,7 +366,11 @@ pub fn plan<'m, P: PacketList<'m>, S: UnitSink>(
 /// to the pseudo-header sum (NEEDS_CSUM: the kernel treats the payload as verified; every
 /// merged segment's own checksum was checked before it was merged). Returns the IP+TCP
 /// header length written after the virtio header.
-fn build_unit_header<'m, P: PacketList<'m>>(unit: &Unit, list: &P, out: &mut [u8; VNET_HDR_LEN + MAX_HDR_LEN]) -> usize {
+fn build_unit_header<'m, P: PacketList<'m>>(
+    unit: &Unit,
+    list: &P,
+    out: &mut [u8; VNET_HDR_LEN + MAX_HDR_LEN],
+) -> usize {
     let (ip_hl, tcp_hl) = (unit.ip_hl as usize, unit.tcp_hl as usize);
     let hl = ip_hl + tcp_hl;
     let first = match packet(list, unit.first as usize) {

@@ -104,7 +104,15 @@ impl<'a, 'm, S: SlotSource<'m>, O: PacketSink> Ingest<'a, S, O> {
     /// Read i (slot `off`, `len` bytes, virtio header `hdr`): `Ok(n)` packets written to
     /// `out` from index `at`, or why it was dropped (the slot is then the caller's to give
     /// back).
-    fn one<R: TunReads<'m>>(&mut self, reads: &R, i: usize, off: u32, len: usize, hdr: &[u8], at: usize) -> Result<usize, i32> {
+    fn one<R: TunReads<'m>>(
+        &mut self,
+        reads: &R,
+        i: usize,
+        off: u32,
+        len: usize,
+        hdr: &[u8],
+        at: usize,
+    ) -> Result<usize, i32> {
         let cap = self.out.cap();
         if at >= cap {
             return Err(E_EXHAUSTED);
@@ -436,7 +444,8 @@ mod tests {
         small[2..4].copy_from_slice(&((28 + 1500) as u16).to_be_bytes());
         small[24..26].copy_from_slice(&((8 + 1500) as u16).to_be_bytes());
         read_slot[0][HEADROOM..HEADROOM + small.len()].copy_from_slice(&small);
-        let reads = FakeReads { slots: vec![RefCell::new(Some(&mut *read_slot[0]))], lens: vec![small.len()], hdrs: vec![hdr] };
+        let reads =
+            FakeReads { slots: vec![RefCell::new(Some(&mut *read_slot[0]))], lens: vec![small.len()], hdrs: vec![hdr] };
         let mut slots = FakeSlots { free: free.iter_mut().map(|s| &mut **s).collect(), given_back: Vec::new() };
         let mut out = FakeOut(Vec::new(), 8);
         assert_eq!(ingest(&mut drops, &mut stats, &reads, &mut slots, &mut out, 2000), 2);

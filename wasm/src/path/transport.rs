@@ -104,7 +104,13 @@ pub fn encrypt_batch<'m, B: SendBatch<'m>>(cx: &mut SendCtx, batch: &B, mtu: usi
 /// start and seal in place. Returns the destination peer (`NONE` until routed; a
 /// keepalive's `hint` once it is a valid id) and the wire length or code.
 #[inline]
-pub fn encrypt_one(cx: &mut SendCtx, slot: Option<&mut [u8]>, len: usize, hint: u32, mtu: usize) -> (u32, Result<usize, i32>) {
+pub fn encrypt_one(
+    cx: &mut SendCtx,
+    slot: Option<&mut [u8]>,
+    len: usize,
+    hint: u32,
+    mtu: usize,
+) -> (u32, Result<usize, i32>) {
     if len == 0 && hint as usize >= MAX_PEERS {
         return (NONE, Err(E_BAD_ARG));
     }

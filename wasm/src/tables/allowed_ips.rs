@@ -378,8 +378,10 @@ mod tests {
             Some(i) => (&s[..i], &s[i + 2..]),
             None => (s, ""),
         };
-        let h: Vec<u16> = head.split(':').filter(|x| !x.is_empty()).map(|x| u16::from_str_radix(x, 16).unwrap()).collect();
-        let t: Vec<u16> = tail.split(':').filter(|x| !x.is_empty()).map(|x| u16::from_str_radix(x, 16).unwrap()).collect();
+        let h: Vec<u16> =
+            head.split(':').filter(|x| !x.is_empty()).map(|x| u16::from_str_radix(x, 16).unwrap()).collect();
+        let t: Vec<u16> =
+            tail.split(':').filter(|x| !x.is_empty()).map(|x| u16::from_str_radix(x, 16).unwrap()).collect();
         let mut w = h.clone();
         w.resize(8 - t.len(), 0);
         w.extend(t);

@@ -52,7 +52,8 @@ fn home(index: u32) -> usize {
 }
 
 impl Keypairs {
-    pub const ZERO: Keypairs = Keypairs { slots: [Keypair::ZERO; MAX_KEYPAIRS], keys: [0; BUCKETS], vals: [0; BUCKETS] };
+    pub const ZERO: Keypairs =
+        Keypairs { slots: [Keypair::ZERO; MAX_KEYPAIRS], keys: [0; BUCKETS], vals: [0; BUCKETS] };
 
     pub fn slot(&self, kp: usize) -> Option<&Keypair> {
         self.slots.get(kp)

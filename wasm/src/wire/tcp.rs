@@ -108,13 +108,11 @@ mod tests {
     use super::*;
 
     fn header(doff: u8) -> Vec<u8> {
-        let mut h = vec![
-            0x1f, 0x90, 0xc3, 0x50, // ports 8080 -> 50000
-            0x00, 0x00, 0x10, 0x00, // seq 4096
-            0x00, 0x00, 0x00, 0x2a, // ack 42
-            doff << 4, ACK | PSH, 0x01, 0x00, // window 256
-            0xaa, 0xbb, 0, 0,
-        ];
+        let mut h = vec![0x1f, 0x90, 0xc3, 0x50]; // ports 8080 -> 50000
+        h.extend_from_slice(&[0x00, 0x00, 0x10, 0x00]); // seq 4096
+        h.extend_from_slice(&[0x00, 0x00, 0x00, 0x2a]); // ack 42
+        h.extend_from_slice(&[doff << 4, ACK | PSH, 0x01, 0x00]); // window 256
+        h.extend_from_slice(&[0xaa, 0xbb, 0, 0]);
         h.resize((doff as usize) * 4, 0x01);
         h
     }
