@@ -47,6 +47,8 @@ impl Shared {
 const SHARED_LEN: usize = core::mem::size_of::<Shared>();
 const ENDPOINTS_OFF: usize = SCRATCH_LEN;
 const JUMBO_OFF: usize = SCRATCH_LEN + ENDPOINT_LEN * MAX_PEERS;
+// A compile-time check, not the runtime `assert!(true)` clippy 1.63 takes it for.
+#[allow(clippy::assertions_on_constants)]
 const _: () = assert!(SHARED_LEN == JUMBO_OFF + JUMBO_AREA);
 
 #[cfg(not(test))]

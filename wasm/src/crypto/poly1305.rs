@@ -370,10 +370,10 @@ mod tests {
                 let hi: N = {
                     // n >> 130
                     let mut h = [0u64; 10];
-                    for i in 0..10 {
+                    for (i, hi) in h.iter_mut().enumerate() {
                         let lo = n.get(i + 4).copied().unwrap_or(0) >> 2;
                         let up = (n.get(i + 5).copied().unwrap_or(0) << 30) & 0xffff_ffff;
-                        h[i] = lo | up;
+                        *hi = lo | up;
                     }
                     h
                 };

@@ -792,8 +792,8 @@ mod tests {
         let n = dgrams.len();
         // Packets 3 and 4 are authenticated (peers/kps set) but dropped afterwards.
         assert_eq!(ts_decrypt_batch(b.offs, b.lens, b.peers, b.kps, 0, 0, n as u32), 4);
-        for i in 0..n {
-            let want_len = if want[i] == 0 { good.len() as i32 } else { want[i] };
+        for (i, &w) in want.iter().enumerate().take(n) {
+            let want_len = if w == 0 { good.len() as i32 } else { w };
             assert_eq!(get(b.lens, i), want_len, "datagram {}", i);
             let authed = matches!(i, 0 | 3 | 4 | 14);
             assert_eq!(get(b.peers, i), if authed { B as i32 } else { -1 }, "peer of {}", i);
@@ -888,9 +888,9 @@ mod tests {
         // Pack the three 1452-byte datagrams back to back, as UDP GRO delivers them; the
         // last one ends 1452 bytes before the slack after the jumbo area.
         let base = m().jumbo_ptr() + (JUMBO_LEN * (JUMBO_COUNT - 1)) as u32 + 65536 - 3 * 1452;
-        for i in 0..3 {
+        for (i, &off) in offs.iter().enumerate().take(3) {
             let at = base + 1452 * i as u32;
-            assert!(m().write(at, m().bytes(offs[i], 1452).unwrap()));
+            assert!(m().write(at, m().bytes(off, 1452).unwrap()));
             put(b.offs, i, at as i32);
         }
         let sa4 = [2u8, 0, 0xca, 0x6c, 10, 1, 1, 7, 0, 0, 0, 0, 0, 0, 0, 0];
@@ -900,10 +900,10 @@ mod tests {
             put(ptrs, i, *p as i32);
         }
         assert_eq!(ts_decrypt_batch_names(b.offs, b.lens, b.peers, b.kps, ptrs, 3), 3);
-        for i in 0..3 {
+        for (i, pkt) in pkts.iter().enumerate().take(3) {
             assert_eq!((get(b.lens, i), get(b.peers, i), get(b.kps, i)), (1420, B as i32, 1));
             let at = base + 1452 * i as u32 + HEADROOM as u32;
-            assert_eq!(m().bytes(at, 1420).unwrap(), &pkts[i][..]);
+            assert_eq!(m().bytes(at, 1420).unwrap(), &pkt[..]);
         }
         assert_eq!(ts_peer_endpoint_len(B), 16);
         assert_eq!(m().bytes(ts_peer_endpoint_ptr(B), 16).unwrap(), &sa4);

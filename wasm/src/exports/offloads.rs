@@ -418,7 +418,7 @@ mod tests {
 
     #[test]
     fn tso_v6_with_options_across_head_and_tail() {
-        let b = Bed::new();
+        Bed::new();
         let payload: Vec<u8> = (0..5000u32).map(|i| (i * 7 + 3) as u8).collect();
         let opts = [1, 1, 8, 10, 0, 0, 0, 9, 0, 0, 0, 7]; // NOP NOP timestamps
         let sup = tcp_pkt(true, 0xffff_f000, 0x18, &opts, &payload); // seq wraps
@@ -444,7 +444,6 @@ mod tests {
             }
             assert_eq!(joined, payload);
         }
-        drop(b);
     }
 
     #[test]
@@ -546,8 +545,11 @@ mod tests {
 
     // ------------------------------------------------------------------ plan
 
+    /// A unit's header bytes and its pieces (ptr, len, packet index).
+    type PlannedUnit = (Vec<u8>, Vec<(u32, u32, u32)>);
+
     struct Planned {
-        units: Vec<(Vec<u8>, Vec<(u32, u32, u32)>)>,
+        units: Vec<PlannedUnit>,
     }
 
     /// Loads `pkts` into slots and plans them.
@@ -594,7 +596,7 @@ mod tests {
         let a = tcp_pkt(false, 0x0102_0304, 0x10, &[], b"abcd");
         let b = tcp_pkt(false, 0x0102_0308, 0x10, &[], b"efgh");
         let c = tcp_pkt(false, 0x0102_030c, 0x18, &[], b"ij");
-        let (p, offs) = plan(&[a.clone(), b.clone(), c.clone()], 1);
+        let (p, offs) = plan(&[a.clone(), b, c], 1);
         assert_eq!(p.units.len(), 1);
         let (hdr, pieces) = &p.units[0];
         // virtio: NEEDS_CSUM, TCPV4, hdr_len 40, gso_size 4, csum at 20 + 16.
@@ -636,7 +638,7 @@ mod tests {
         assert_eq!(&hdr[..10], &[1, 4, 72, 0, 0x6c, 0x05, 40, 0, 16, 0]);
         let mut got = gather(hdr, pieces);
         // Only the TCP checksum differs: partial (pseudo-header) instead of complete.
-        let mut want = sup.clone();
+        let mut want = sup;
         want[56] = 0;
         want[57] = 0;
         got[56] = 0;

@@ -130,7 +130,7 @@ impl<'a, 'm, S: SlotSource<'m>, O: PacketSink> Ingest<'a, S, O> {
                 return Err(E_TOO_BIG);
             }
             let pkt = slot.get_mut(HEADROOM..HEADROOM + head_len).ok_or(E_TOO_BIG)?;
-            let total = ip::Packet::new_checked(&pkt[..])?.total_len();
+            let total = ip::Packet::new_checked(&*pkt)?.total_len();
             let pkt = &mut pkt[..total];
             if h.flags() & vnet::F_NEEDS_CSUM != 0 {
                 complete_checksum(pkt, h.csum_start() as usize, h.csum_offset() as usize)?;

@@ -15,4 +15,6 @@ pub mod transport;
 /// leaves 28 bytes of extension headers).
 pub const MAX_HDR_LEN: usize = 128;
 
+// A compile-time check, not the runtime `assert!(true)` clippy 1.63 takes it for.
+#[allow(clippy::assertions_on_constants)]
 const _: () = assert!(crate::consts::VNET_HDR_LEN + MAX_HDR_LEN <= crate::consts::UNIT_HDR_STRIDE);

@@ -211,7 +211,7 @@ pub fn decrypt_one(
         Some(d) => d,
         None => return (None, Err(E_TOO_BIG)),
     };
-    let (index, counter, ct_len) = match Message::new_checked(&dgram[..]) {
+    let (index, counter, ct_len) = match Message::new_checked(&*dgram) {
         Ok(m) if m.is_handshake() => return (None, Err(HANDSHAKE)),
         Ok(m) => (m.receiver_index(), m.counter(), m.ciphertext_len()),
         Err(e) => return (None, Err(e)),
@@ -265,7 +265,7 @@ pub fn decrypt_one(
     if ct_len == 0 {
         return (auth, Ok(0));
     }
-    let inner = match ip::Packet::new_checked(&ct[..]) {
+    let inner = match ip::Packet::new_checked(&*ct) {
         Ok(p) => p,
         Err(e) => return (auth, Err(e)),
     };

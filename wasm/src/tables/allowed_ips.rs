@@ -111,8 +111,13 @@ impl AllowedIps {
     pub const ZERO: AllowedIps =
         AllowedIps { roots: [0; 2], nodes: [Node::ZERO; MAX_NODES], bump: 0, free_head: 0, free_count: 0, prefixes: 0 };
 
+    /// Prefixes in the table, both families.
     pub fn len(&self) -> usize {
         self.prefixes as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.prefixes == 0
     }
 
     fn node(&self, i: u32) -> Node {
@@ -382,7 +387,7 @@ mod tests {
             head.split(':').filter(|x| !x.is_empty()).map(|x| u16::from_str_radix(x, 16).unwrap()).collect();
         let t: Vec<u16> =
             tail.split(':').filter(|x| !x.is_empty()).map(|x| u16::from_str_radix(x, 16).unwrap()).collect();
-        let mut w = h.clone();
+        let mut w = h;
         w.resize(8 - t.len(), 0);
         w.extend(t);
         w.iter().fold(0u128, |k, &x| (k << 16) | x as u128)

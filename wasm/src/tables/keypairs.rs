@@ -251,8 +251,8 @@ mod tests {
                 idx[k] = i;
             }
         }
-        for k in 0..MAX_KEYPAIRS {
-            assert_eq!(t.lookup(idx[k]), Some(k));
+        for (k, &i) in idx.iter().enumerate() {
+            assert_eq!(t.lookup(i), Some(k));
         }
     }
 }
