@@ -169,8 +169,8 @@ impl PacketList<'static> for Packets {
         (self.offs.get(i), self.lens.get(i))
     }
     #[inline]
-    fn ip_bytes(&self, i: usize, len: usize) -> Option<&'static [u8]> {
-        self.mem.bytes(self.offs.get(i).wrapping_add(HEADROOM as u32), len)
+    fn ip_bytes(&self, off: u32, len: usize) -> Option<&'static [u8]> {
+        self.mem.bytes(off.wrapping_add(HEADROOM as u32), len)
     }
 }
 

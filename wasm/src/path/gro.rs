@@ -30,8 +30,9 @@ pub trait PacketList<'m> {
     fn count(&self) -> usize;
     /// Packet i's offset and length words as TypeScript gave them.
     fn words(&self, i: usize) -> (u32, u32);
-    /// Packet i's IP bytes (`len` bytes at `off + HEADROOM`), if accessible.
-    fn ip_bytes(&self, i: usize, len: usize) -> Option<&'m [u8]>;
+    /// The IP bytes of the packet whose words are (`off`, `len`): `len` bytes at
+    /// `off + HEADROOM`, if accessible.
+    fn ip_bytes(&self, off: u32, len: usize) -> Option<&'m [u8]>;
 }
 
 /// Where a plan goes.
@@ -177,20 +178,15 @@ fn classify(pkt: &[u8]) -> (Option<FlowKey>, Option<Segment>) {
     (Some(key), Some(seg))
 }
 
-/// IP fields that must match for two packets to be one super-packet (beyond the flow):
-/// IPv4 TOS, DF/reserved flags and TTL; IPv6 traffic class, flow label and hop limit.
-fn ip_fields_match(a: &ip::Packet<&[u8]>, b: &ip::Packet<&[u8]>, v6: bool) -> bool {
-    if v6 {
-        a.v6_first_word() == b.v6_first_word() && a.hop_limit() == b.hop_limit()
-    } else {
-        a.tos() == b.tos() && a.v4_flags() == b.v4_flags() && a.hop_limit() == b.hop_limit()
-    }
-}
-
-/// TCP options of `pkt` (IP header `ip_hl` bytes), if its TCP header is whole.
-fn tcp_options(pkt: &[u8], ip_hl: usize) -> Option<&[u8]> {
-    let th = tcp::Header::new_checked(pkt.get(ip_hl..)?).ok()?;
-    Some(th.options())
+/// Whether packet `b` may follow `a` in one super-packet as far as the headers go (both
+/// `ip_hl` + TCP headers of `hl` bytes): the IP class fields ([`ip::Packet::same_class`])
+/// and the TCP options must be equal.
+fn same_headers(a: &[u8], b: &[u8], ip_hl: usize, hl: usize) -> bool {
+    let (ta, tb) = match (a.get(ip_hl..), b.get(ip_hl..)) {
+        (Some(ta), Some(tb)) => (tcp::Header::new_unchecked(ta), tcp::Header::new_unchecked(tb)),
+        _ => return false,
+    };
+    ta.same_options(&tb, hl - ip_hl) && ip::Packet::new_unchecked(a).same_class(&ip::Packet::new_unchecked(b))
 }
 
 fn tcp_checksum_ok(pkt: &[u8], seg: &Segment) -> bool {
@@ -202,12 +198,12 @@ fn tcp_checksum_ok(pkt: &[u8], seg: &Segment) -> bool {
 /// Packet i's IP bytes, if its length is 1 ..= `SLOT_SIZE - HEADROOM` and they are accessible.
 #[inline]
 fn packet<'m, P: PacketList<'m>>(list: &P, i: usize) -> Option<&'m [u8]> {
-    let (_, len) = list.words(i);
+    let (off, len) = list.words(i);
     let len = len as usize;
     if len == 0 || len > SLOT_SIZE - HEADROOM {
         return None;
     }
-    list.ip_bytes(i, len)
+    list.ip_bytes(off, len)
 }
 
 /// Can `seg` (packet `pkt`) be appended to unit `u`? Checksums are verified last (they
@@ -235,11 +231,7 @@ fn can_append<'m, P: PacketList<'m>>(
         && seg.ack == unit.ack
         && seg.ip_hl == unit.ip_hl as usize
         && seg.tcp_hl == unit.tcp_hl as usize
-        && tcp_options(first, seg.ip_hl) == tcp_options(pkt, seg.ip_hl)
-        && match ip::Packet::new_checked(first) {
-            Ok(f) => ip_fields_match(&f, &ip::Packet::new_unchecked(pkt), seg.key.v6),
-            Err(_) => false,
-        };
+        && same_headers(first, pkt, seg.ip_hl, hl);
     if !fits {
         return false;
     }
@@ -437,8 +429,8 @@ mod tests {
         fn words(&self, i: usize) -> (u32, u32) {
             (4096 * (i as u32 + 1), self.0[i].len() as u32)
         }
-        fn ip_bytes(&self, i: usize, len: usize) -> Option<&'m [u8]> {
-            self.0[i].get(..len)
+        fn ip_bytes(&self, off: u32, len: usize) -> Option<&'m [u8]> {
+            self.0[(off / 4096) as usize - 1].get(..len)
         }
     }
 

@@ -55,27 +55,43 @@ impl<T: AsRef<[u8]>> Packet<T> {
         Ok(p)
     }
 
-    /// Version, header length and total length all agree with the bytes.
+    /// Version, header length and total length all agree with the bytes. (One pass over the
+    /// first byte: this runs for every packet of every batch.)
     pub fn check_len(&self) -> Result<(), i32> {
-        let version = self.check_version()?;
-        self.check_fixed_len()?;
         let b = self.buffer.as_ref();
-        if version == 4 {
-            let hl = self.header_len();
-            if hl < field::V4_MIN_HEADER || hl > b.len() {
-                return Err(E_BAD_HEADER_LEN);
+        let first = match b.first() {
+            Some(&v) => v,
+            None => return Err(E_TRUNCATED),
+        };
+        match first >> 4 {
+            4 => {
+                if b.len() < field::V4_MIN_HEADER {
+                    return Err(E_TRUNCATED);
+                }
+                let hl = ((first & 0x0f) as usize) * 4;
+                if hl < field::V4_MIN_HEADER || hl > b.len() {
+                    return Err(E_BAD_HEADER_LEN);
+                }
+                let total = be16(b, field::V4_TOTAL_LEN.start);
+                if total > b.len() || total < hl {
+                    return Err(E_BAD_TOTAL_LEN);
+                }
+                Ok(())
             }
-            let total = be16(b, field::V4_TOTAL_LEN.start);
-            if total > b.len() || total < hl {
-                return Err(E_BAD_TOTAL_LEN);
+            6 => {
+                if b.len() < field::V6_HEADER {
+                    return Err(E_TRUNCATED);
+                }
+                if be16(b, field::V6_PAYLOAD_LEN.start) + field::V6_HEADER > b.len() {
+                    return Err(E_BAD_TOTAL_LEN);
+                }
+                Ok(())
             }
-        } else if be16(b, field::V6_PAYLOAD_LEN.start) + field::V6_HEADER > b.len() {
-            return Err(E_BAD_TOTAL_LEN);
+            _ => Err(E_BAD_VERSION),
         }
-        Ok(())
     }
 
-    /// The first part of `check_len`: at least one byte, version 4 or 6. Returns the version.
+    /// What `check_len` checks first: at least one byte, version 4 or 6. Returns the version.
     pub fn check_version(&self) -> Result<u8, i32> {
         match self.buffer.as_ref().first().map(|&v| v >> 4) {
             None => Err(E_TRUNCATED),
@@ -84,7 +100,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
         }
     }
 
-    /// The second part of `check_len` (after `check_version`): the fixed header is there
+    /// What `check_len` checks next (after `check_version`): the fixed header is there
     /// (20 bytes for IPv4, 40 for IPv6). Enough for every getter of a packet whose total
     /// length may exceed the bytes (the head of a TUN super-packet).
     pub fn check_fixed_len(&self) -> Result<(), i32> {
@@ -169,10 +185,10 @@ impl<T: AsRef<[u8]>> Packet<T> {
         self.buffer.as_ref()[field::V4_FLAGS_FRAG.start] >> 5
     }
 
-    /// IPv4: more fragments follow or the fragment offset is not 0.
+    /// IPv4: more fragments follow or the fragment offset is not 0. (One 16-bit read: this
+    /// runs for every packet a plan classifies.)
     pub fn is_fragment(&self) -> bool {
-        let b = self.buffer.as_ref();
-        b[field::V4_FLAGS_FRAG.start] & 0x3f != 0 || b[field::V4_FLAGS_FRAG.start + 1] != 0
+        be16(self.buffer.as_ref(), field::V4_FLAGS_FRAG.start) & 0x3fff != 0
     }
 
     /// IPv4 TTL or IPv6 hop limit.
@@ -181,6 +197,22 @@ impl<T: AsRef<[u8]>> Packet<T> {
             self.buffer.as_ref()[field::V4_TTL]
         } else {
             self.buffer.as_ref()[field::V6_HOP_LIMIT]
+        }
+    }
+
+    /// Whether `other` (of the same version) has the same class fields: IPv4 TOS, flags
+    /// (reserved, DF, MF) and TTL; IPv6 version, traffic class, flow label and hop limit.
+    /// What two packets of one flow must share to be one TCP super-packet.
+    pub fn same_class<U: AsRef<[u8]>>(&self, other: &Packet<U>) -> bool {
+        let (a, b) = (self.buffer.as_ref(), other.buffer.as_ref());
+        if a.first().map(|v| v >> 4) == Some(6) {
+            a.get(field::V6_VER_TC_FLOW) == b.get(field::V6_VER_TC_FLOW)
+                && a.get(field::V6_HOP_LIMIT) == b.get(field::V6_HOP_LIMIT)
+        } else {
+            let flags = field::V4_FLAGS_FRAG.start;
+            a.get(field::V4_TOS) == b.get(field::V4_TOS)
+                && a.get(flags).map(|x| x >> 5) == b.get(flags).map(|x| x >> 5)
+                && a.get(field::V4_TTL) == b.get(field::V4_TTL)
         }
     }
 
@@ -220,6 +252,27 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
         }
     }
 
+    /// IPv4: sets the total length (for a caller that knows the version; else
+    /// `set_total_len`).
+    pub fn set_v4_total_len(&mut self, total: u16) {
+        self.buffer.as_mut()[field::V4_TOTAL_LEN].copy_from_slice(&total.to_be_bytes());
+    }
+
+    /// IPv6: sets the payload length (for a caller that knows the version).
+    pub fn set_v6_payload_len(&mut self, len: u16) {
+        self.buffer.as_mut()[field::V6_PAYLOAD_LEN].copy_from_slice(&len.to_be_bytes());
+    }
+
+    /// IPv4: recomputes the header checksum over the first `header_len` bytes, for a caller
+    /// that knows the header length (one segment after another).
+    pub fn fill_checksum_with_len(&mut self, header_len: usize) {
+        let hl = header_len;
+        let b = self.buffer.as_mut();
+        b[field::V4_CHECKSUM].copy_from_slice(&[0, 0]);
+        let c = checksum::finish(checksum::add(0, &b[..hl]));
+        b[field::V4_CHECKSUM].copy_from_slice(&c);
+    }
+
     /// Sets the IPv4 identification.
     pub fn set_ident(&mut self, v: u16) {
         self.buffer.as_mut()[field::V4_IDENT].copy_from_slice(&v.to_be_bytes());
@@ -228,10 +281,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     /// Recomputes the IPv4 header checksum over `header_len()` bytes.
     pub fn fill_checksum(&mut self) {
         let hl = self.header_len();
-        let b = self.buffer.as_mut();
-        b[field::V4_CHECKSUM].copy_from_slice(&[0, 0]);
-        let c = checksum::finish(checksum::add(0, &b[..hl]));
-        b[field::V4_CHECKSUM].copy_from_slice(&c);
+        self.fill_checksum_with_len(hl);
     }
 }
 
@@ -385,5 +435,38 @@ pub mod tests {
         assert_eq!(Packet::new_unchecked(&[0x50][..]).check_version().err(), Some(E_BAD_VERSION));
         assert_eq!(Packet::new_unchecked(&b6[..39]).check_fixed_len().err(), Some(E_TRUNCATED));
         assert!(Packet::new_unchecked(&b6[..40]).check_fixed_len().is_ok());
+    }
+
+    #[test]
+    fn per_version_setters_and_class_fields() {
+        let mut a = v4([10, 0, 0, 1], [10, 0, 0, 2], 20);
+        let mut p = Packet::new_checked(&mut a[..]).unwrap();
+        p.set_v4_total_len(30);
+        p.fill_checksum_with_len(20);
+        assert_eq!(&a[2..4], &[0, 30]);
+        assert!(crate::wire::checksum::verifies(crate::wire::checksum::add(0, &a[..20])));
+        let mut b = a.clone();
+        assert!(Packet::new_unchecked(&a[..]).same_class(&Packet::new_unchecked(&b[..])));
+        b[4] = 0x99; // the ID may differ
+        b[10] = 0x12; // and the checksum
+        assert!(Packet::new_unchecked(&a[..]).same_class(&Packet::new_unchecked(&b[..])));
+        for (at, v) in [(1, 0x10), (6, 0x00), (8, 63)] {
+            let mut c = a.clone();
+            c[at] = v; // TOS, DF cleared, TTL
+            assert!(!Packet::new_unchecked(&a[..]).same_class(&Packet::new_unchecked(&c[..])), "byte {}", at);
+        }
+        let mut c = a.clone();
+        c[6] = 0x5f; // fragment offset bits only: not a class field
+        assert!(Packet::new_unchecked(&a[..]).same_class(&Packet::new_unchecked(&c[..])));
+        let mut s6 = v6([1; 16], [2; 16], 8);
+        Packet::new_checked(&mut s6[..]).unwrap().set_v6_payload_len(4);
+        assert_eq!(&s6[4..6], &[0, 4]);
+        let mut t6 = s6.clone();
+        assert!(Packet::new_unchecked(&s6[..]).same_class(&Packet::new_unchecked(&t6[..])));
+        t6[3] = 1; // flow label
+        assert!(!Packet::new_unchecked(&s6[..]).same_class(&Packet::new_unchecked(&t6[..])));
+        t6[3] = 0;
+        t6[7] = 1; // hop limit
+        assert!(!Packet::new_unchecked(&s6[..]).same_class(&Packet::new_unchecked(&t6[..])));
     }
 }

@@ -83,6 +83,14 @@ impl<T: AsRef<[u8]>> Header<T> {
     }
 }
 
+impl<T: AsRef<[u8]>> Header<T> {
+    /// Whether `other` has the same option bytes, both headers being `header_len` long.
+    pub fn same_options<U: AsRef<[u8]>>(&self, other: &Header<U>, header_len: usize) -> bool {
+        let (a, b) = (self.buffer.as_ref(), other.buffer.as_ref());
+        a.get(MIN_HEADER..header_len) == b.get(MIN_HEADER..header_len)
+    }
+}
+
 impl<'a> Header<&'a [u8]> {
     /// The options (bytes 20 .. header_len), borrowed from the packet.
     pub fn options(&self) -> &'a [u8] {
@@ -151,5 +159,17 @@ mod tests {
         assert_eq!((h.seq(), h.flags(), h.checksum()), (0xdead_beef, ACK, [0x12, 0x34]));
         assert_eq!(&b[4..8], &[0xde, 0xad, 0xbe, 0xef]);
         assert_eq!((b[13], b[16], b[17]), (ACK, 0x12, 0x34));
+    }
+
+    #[test]
+    fn same_options() {
+        let (a, mut b) = (header(8), header(8));
+        let (ha, hb) = (Header::new_checked(&a[..]).unwrap(), Header::new_checked(&b[..]).unwrap());
+        assert!(ha.same_options(&hb, 32));
+        b[4] = 9; // seq: not an option
+        assert!(ha.same_options(&Header::new_unchecked(&b[..]), 32));
+        b[31] = 2;
+        assert!(!ha.same_options(&Header::new_unchecked(&b[..]), 32));
+        assert!(!ha.same_options(&Header::new_unchecked(&b[..20]), 32)); // too short: not equal
     }
 }
