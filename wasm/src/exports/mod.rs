@@ -223,4 +223,101 @@ mod tests {
         assert!(m.bytes(t as u32 - 1, 1).is_some()); // the last byte of the jumbo slack
         assert!(m.bytes(m.scratch_ptr(), t - m.scratch_ptr() as usize).is_some());
     }
+
+    /// LEB128 at `b[*i..]`.
+    fn leb(b: &[u8], i: &mut usize) -> u32 {
+        let (mut r, mut s) = (0u32, 0);
+        loop {
+            let x = b[*i];
+            *i += 1;
+            r |= ((x & 0x7f) as u32) << s;
+            s += 7;
+            if x < 0x80 {
+                return r;
+            }
+        }
+    }
+
+    /// The committed module's exported functions: name → (param count, result count); their
+    /// value types must all be i32 (the ABI has no other).
+    fn module_exports() -> Vec<(String, usize, usize)> {
+        let b: &[u8] = include_bytes!("../../tunslab.wasm");
+        assert_eq!(&b[..8], b"\0asm\x01\0\0\0");
+        let (mut types, mut funcs, mut exports) = (Vec::new(), Vec::new(), Vec::new());
+        let mut i = 8;
+        while i < b.len() {
+            let id = b[i];
+            i += 1;
+            let len = leb(b, &mut i) as usize;
+            let end = i + len;
+            match id {
+                1 => {
+                    for _ in 0..leb(b, &mut i) {
+                        assert_eq!(b[i], 0x60);
+                        i += 1;
+                        let np = leb(b, &mut i) as usize;
+                        let params = b[i..i + np].to_vec();
+                        i += np;
+                        let nr = leb(b, &mut i) as usize;
+                        let results = b[i..i + nr].to_vec();
+                        i += nr;
+                        types.push((params, results));
+                    }
+                }
+                2 => panic!("the module has no imports"),
+                3 => {
+                    for _ in 0..leb(b, &mut i) {
+                        funcs.push(leb(b, &mut i) as usize);
+                    }
+                }
+                7 => {
+                    for _ in 0..leb(b, &mut i) {
+                        let n = leb(b, &mut i) as usize;
+                        let name = String::from_utf8(b[i..i + n].to_vec()).unwrap();
+                        i += n;
+                        let kind = b[i];
+                        i += 1;
+                        let idx = leb(b, &mut i) as usize;
+                        if kind == 0 {
+                            let (params, results): &(Vec<u8>, Vec<u8>) = &types[funcs[idx]];
+                            assert!(params.iter().chain(results).all(|&t| t == 0x7f), "{}: i32 only", name);
+                            exports.push((name, params.len(), results.len()));
+                        }
+                    }
+                }
+                _ => {}
+            }
+            i = end;
+        }
+        exports
+    }
+
+    /// `pub extern "C" fn` signatures of the export files: name → (param count, result count).
+    fn source_exports() -> Vec<(String, usize, usize)> {
+        let mut out = Vec::new();
+        for (_, src) in FILES.iter() {
+            let code = src.split("#[cfg(test)]").next().unwrap_or("");
+            for rest in code.split("pub extern \"C\" fn ").skip(1) {
+                let name: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+                let params = &rest[rest.find('(').unwrap() + 1..rest.find(')').unwrap()];
+                let np = params.split(',').filter(|p| p.contains(':')).count();
+                for p in params.split(',').filter(|p| p.contains(':')) {
+                    assert!(p.trim().ends_with("u32") || p.trim().ends_with("i32"), "{}: {}", name, p);
+                }
+                let after = &rest[rest.find(')').unwrap() + 1..rest.find('{').unwrap()];
+                let nr = if after.contains("->") { 1 } else { 0 };
+                out.push((name, np, nr));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_committed_module_exports_exactly_these_functions_with_these_types() {
+        let mut m = module_exports();
+        let mut s = source_exports();
+        m.sort();
+        s.sort();
+        assert_eq!(m, s, "rebuild with `bash wasm/build.sh`");
+    }
 }
