@@ -15,14 +15,14 @@
 #![cfg_attr(not(test), no_std)]
 
 pub mod consts;
-pub mod crypto;
 pub mod errors;
-pub mod exports;
-pub mod mem;
-pub mod path;
-pub mod tables;
-pub mod tunnel;
 pub mod wire;
+pub mod crypto;
+pub mod mem;
+pub mod tables;
+pub mod path;
+pub mod tunnel;
+pub mod exports;
 
 #[cfg(all(not(test), target_arch = "wasm32"))]
 #[panic_handler]

@@ -17,11 +17,12 @@ use crate::mem::{self, Endpoints, Mem, Shared, PAGE};
 use crate::tables::pool::Grow;
 use crate::tunnel::Tunnel;
 
+// In the order of ABI.md's sections.
+pub mod pool;
+pub mod ip;
 pub mod crypto;
 pub mod data_plane;
-pub mod ip;
 pub mod offloads;
-pub mod pool;
 
 /// The one static: what TypeScript may address first, then what it may not.
 #[repr(C)]
