@@ -1,6 +1,6 @@
 //! Result codes shared by every export (boringtun-style flat error set, as negative `i32`s).
 //! Success is `>= 0`. For every code `c` except [`HANDSHAKE`], `-c` is also the index of
-//! its drop counter (see `stats.rs`), so one array counts every reason a packet died.
+//! its drop counter (see `tables/drops.rs`), so one array counts every reason a packet died.
 
 /// Buffer shorter than the header says / than a minimum.
 pub const E_TRUNCATED: i32 = -1;

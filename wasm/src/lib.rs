@@ -1,30 +1,46 @@
 //! tunslab data plane: a slab pool of packet slots in linear memory, IP parsing,
-//! ChaCha20-Poly1305 and WireGuard transport, all in place in the slots.
-//! The ABI is described in `../ABI.md`.
+//! ChaCha20-Poly1305 and WireGuard transport, TUN offloads, all in place in the slots.
+//! The ABI is described in `../ABI.md`, the layout of the crate in its last part.
+//!
+//! A module imports only from the levels below it:
+//!
+//! | level | modules |
+//! | --- | --- |
+//! | 0 | `consts`, `errors` |
+//! | 1 | `wire`, `crypto` |
+//! | 2 | `mem`, `tables` |
+//! | 3 | `path` |
+//! | 4 | `tunnel` |
+//! | 5 | `exports` |
 #![cfg_attr(not(test), no_std)]
 
+pub mod consts;
 pub mod errors;
+pub mod wire;
+pub mod crypto;
 pub mod mem;
-pub mod state;
-pub mod stats;
-pub mod slab;
-pub mod ip;
-pub mod chacha20;
-pub mod poly1305;
-pub mod aead;
-pub mod replay;
-pub mod allowed_ips;
-pub mod keypairs;
-pub mod peers;
-pub mod message;
-pub mod transport;
-pub mod checksum;
-pub mod vnet;
-pub mod tcp;
-pub mod offload;
+pub mod tables;
+pub mod path;
+pub mod tunnel;
+pub mod exports;
 
 #[cfg(all(not(test), target_arch = "wasm32"))]
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {
     core::arch::wasm32::unreachable()
+}
+
+/// Helpers for the host tests.
+#[cfg(test)]
+pub mod testing {
+    /// `make()` on the heap. The tables are megabytes, far more than a test thread's stack
+    /// holds, and a debug build puts a value on the stack before boxing it: so the value is
+    /// made and boxed on a thread with a stack big enough.
+    pub fn boxed<T: Send + 'static>(make: fn() -> T) -> Box<T> {
+        let worker = std::thread::Builder::new().stack_size(256 << 20).spawn(move || Box::new(make()));
+        match worker.map(|w| w.join()) {
+            Ok(Ok(b)) => b,
+            _ => panic!("boxed: the worker thread failed"),
+        }
+    }
 }

@@ -1,70 +1,68 @@
-//! Bounds-checked access to linear memory: the only place where a `u32` pointer from
-//! TypeScript becomes a Rust slice, and (with `state.rs`) the only `unsafe` in the crate.
+//! Level 2: bounds-checked access to linear memory, the only place where a `u32` pointer
+//! from TypeScript becomes a Rust slice (and, with the one static in `exports/`, the only
+//! `unsafe` in the crate).
 //!
 //! TypeScript may point into exactly two regions:
-//! - the [`Shared`] static (the scratch area, the peers' endpoint sockaddrs and the jumbo
-//!   buffers for offloaded super-packets), and
+//! - the [`Shared`] region (the scratch area, the peers' endpoint sockaddrs and the jumbo
+//!   buffers for offloaded super-packets), the first part of the one static, and
 //! - `[__heap_base, memory size)`: the slab chunks and anything else grown at run time.
 //!
-//! Everything else (Rust's stack and the private `State` static) is refused, so a pointer
-//! from TypeScript can never alias memory Rust holds references to. A zero-length range is
-//! always accepted (as an empty slice, whatever the pointer) so `aad = 0, aad_len = 0` works.
+//! Everything else (Rust's stack and the private tunnel that follows the shared region in
+//! the static) is refused, so a pointer from TypeScript can never alias memory Rust holds
+//! references to. A zero-length range is always accepted (as an empty slice, whatever the
+//! pointer) so `aad = 0, aad_len = 0` works.
+//!
+//! A [`Mem`] is this rule as a value: it knows where the shared region lies. The exports
+//! make one per call; nothing below them does.
 //!
 //! On the host (`cfg(test)`) "linear memory" is a per-thread, 64 KiB-aligned zeroed
-//! allocation with the same layout rules, so pool and transport logic are unit-tested with
-//! the same offset checks.
+//! allocation with the same layout rules (the instance static sits at [`HOST_SHARED`]), so
+//! pool, transport and offload logic are unit-tested with the same offset checks.
 
-use crate::peers::MAX_PEERS;
+use crate::consts::{ENDPOINT_LEN, JUMBO_COUNT, JUMBO_LEN, JUMBO_SLACK, MAX_PEERS, SCRATCH_LEN};
 
+/// The wasm page size.
 pub const PAGE: usize = 65536;
-/// Static 16-aligned scratch region TypeScript lays its own typed arrays in.
-pub const SCRATCH_LEN: usize = 1 << 20;
-/// Per-peer sockaddr storage (sockaddr_in6 is 28 bytes; 32 keeps entries 16-aligned).
-pub const ENDPOINT_LEN: usize = 32;
-/// One jumbo buffer: the largest TUN super-packet tail or coalesced UDP datagram (64 KiB).
-pub const JUMBO_LEN: usize = 1 << 16;
-/// Jumbo buffers (TypeScript splits them between TUN reads and UDP GRO receives).
-pub const JUMBO_COUNT: usize = 16;
-/// Bytes after the last jumbo buffer, so a datagram at its very end still has a whole
-/// slot's worth of accessible bytes after its start (what decryption requires).
-pub const JUMBO_SLACK: usize = 2048;
 const JUMBO_AREA: usize = JUMBO_LEN * JUMBO_COUNT + JUMBO_SLACK;
 
-/// The static region TypeScript may read and write directly.
+/// The peers' sockaddr storage: TypeScript writes an endpoint there and `sendmmsg` points at
+/// it; receiving copies a roaming peer's new source address into it.
+pub type Endpoints = [[u8; ENDPOINT_LEN]; MAX_PEERS];
+
+/// The region TypeScript may read and write directly (the first field of the one static).
 #[repr(C, align(16))]
 pub struct Shared {
     scratch: [u8; SCRATCH_LEN],
-    endpoints: [[u8; ENDPOINT_LEN]; MAX_PEERS],
+    pub endpoints: Endpoints,
     /// Untouched (so not resident) unless offloads are on.
     jumbo: [u8; JUMBO_AREA],
 }
+
+impl Shared {
+    /// All zero, so the static lives in `.bss` and costs nothing in the file.
+    pub const ZERO: Shared =
+        Shared { scratch: [0; SCRATCH_LEN], endpoints: [[0; ENDPOINT_LEN]; MAX_PEERS], jumbo: [0; JUMBO_AREA] };
+}
+
 const SHARED_LEN: usize = core::mem::size_of::<Shared>();
 const ENDPOINTS_OFF: usize = SCRATCH_LEN;
 const JUMBO_OFF: usize = SCRATCH_LEN + ENDPOINT_LEN * MAX_PEERS;
+// A compile-time check, not the runtime `assert!(true)` clippy 1.63 takes it for.
+#[allow(clippy::assertions_on_constants)]
+const _: () = assert!(SHARED_LEN == JUMBO_OFF + JUMBO_AREA);
 
 #[cfg(not(test))]
 mod backend {
-    use super::{Shared, ENDPOINT_LEN, JUMBO_AREA, MAX_PEERS, PAGE, SCRATCH_LEN};
+    use super::PAGE;
     use core::arch::wasm32;
-
-    // Zero-initialized, so it lives in .bss and costs nothing in the file.
-    static mut SHARED: Shared = Shared {
-        scratch: [0; SCRATCH_LEN],
-        endpoints: [[0; ENDPOINT_LEN]; MAX_PEERS],
-        jumbo: [0; JUMBO_AREA],
-    };
 
     extern "C" {
         // Synthesized by wasm-ld: first byte after Rust's stack, data and .bss.
         static __heap_base: u8;
     }
 
-    pub fn shared_base() -> usize {
-        // SAFETY: only the address is taken; no reference to the static is created.
-        unsafe { core::ptr::addr_of!(SHARED) as usize }
-    }
     pub fn heap_base() -> usize {
-        // SAFETY: as above, address only.
+        // SAFETY: only the address is taken; no reference to the symbol is created.
         unsafe { core::ptr::addr_of!(__heap_base) as usize }
     }
     pub fn size() -> usize {
@@ -84,15 +82,188 @@ mod backend {
     }
 }
 
+/// Grows memory by `pages` pages; the byte offset of the new region (`memory.grow`).
+pub fn grow(pages: usize) -> Option<usize> {
+    backend::grow(pages)
+}
+
+/// Current size of linear memory in bytes.
+pub fn size() -> usize {
+    backend::size()
+}
+
+/// Linear memory as TypeScript may address it: the shared region at a known place and the
+/// heap. Copy it freely; every view it hands out is checked against both.
+#[derive(Clone, Copy)]
+pub struct Mem {
+    shared: usize,
+}
+
+impl Mem {
+    /// # Safety
+    /// `shared` must be the linear-memory address of the one [`Shared`] region, the part of
+    /// the static no Rust reference covers (except `endpoints`, see `exports`), and every
+    /// other static Rust data must lie below the heap base.
+    pub unsafe fn new(shared: usize) -> Mem {
+        Mem { shared }
+    }
+
+    /// Start of `(ptr, len)` if the whole range is accessible to TypeScript.
+    #[inline]
+    fn check(self, ptr: u32, len: usize) -> Option<usize> {
+        let start = ptr as usize;
+        let end = start.checked_add(len)?;
+        let sh = self.shared;
+        if start >= sh && end <= sh + SHARED_LEN {
+            return Some(start);
+        }
+        if start >= backend::heap_base() && end <= backend::size() {
+            return Some(start);
+        }
+        None
+    }
+
+    /// `true` if `(ptr, len)` is accessible; `len` is u64 so `n * stride` products cannot wrap.
+    pub fn valid(self, ptr: u32, len: u64) -> bool {
+        len == 0 || (len <= u32::MAX as u64 && self.check(ptr, len as usize).is_some())
+    }
+
+    /// Read-only view of `(ptr, len)`, for as long as the caller likes (`'m`: linear memory
+    /// never shrinks). Callers hold at most one view of a range at a time and never across
+    /// another call that could hand out an overlapping mutable view.
+    #[inline]
+    pub fn bytes<'m>(self, ptr: u32, len: usize) -> Option<&'m [u8]> {
+        if len == 0 {
+            return Some(&[]);
+        }
+        let start = self.check(ptr, len)?;
+        // SAFETY: the range lies inside linear memory that TypeScript owns (see module doc),
+        // so it is not any Rust object; wasm memory never shrinks, so it stays valid.
+        Some(unsafe { core::slice::from_raw_parts(backend::at(start), len) })
+    }
+
+    /// Mutable view of `(ptr, len)`; same rules as [`Mem::bytes`].
+    #[inline]
+    pub fn bytes_mut<'m>(self, ptr: u32, len: usize) -> Option<&'m mut [u8]> {
+        if len == 0 {
+            return Some(&mut []);
+        }
+        let start = self.check(ptr, len)?;
+        // SAFETY: as in `bytes`.
+        Some(unsafe { core::slice::from_raw_parts_mut(backend::at(start), len) })
+    }
+
+    /// Copies `N` bytes at `ptr` out (keys, nonces: copied so they may overlap the buffer).
+    pub fn read<const N: usize>(self, ptr: u32) -> Option<[u8; N]> {
+        let src = self.bytes(ptr, N)?;
+        let mut out = [0u8; N];
+        out.copy_from_slice(src);
+        Some(out)
+    }
+
+    /// Copies `data` to `ptr`; `false` (nothing written) if out of bounds.
+    pub fn write(self, ptr: u32, data: &[u8]) -> bool {
+        match self.bytes_mut(ptr, data.len()) {
+            Some(dst) => {
+                dst.copy_from_slice(data);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Writes `vals` as little-endian f64s (how 64-bit counters cross the ABI).
+    pub fn write_f64s(self, ptr: u32, vals: &[f64]) -> bool {
+        let dst = match self.bytes_mut(ptr, vals.len() * 8) {
+            Some(d) => d,
+            None => return false,
+        };
+        for (d, v) in dst.chunks_exact_mut(8).zip(vals) {
+            d.copy_from_slice(&v.to_le_bytes());
+        }
+        true
+    }
+
+    /// Validates `n` u32s at `ptr` (no alignment needed: wasm loads are unaligned-safe).
+    pub fn words(self, ptr: u32, n: u32) -> Option<Words> {
+        if n == 0 {
+            return Some(Words { start: 0, n: 0 });
+        }
+        let len = (n as usize).checked_mul(4)?;
+        let start = self.check(ptr, len)?;
+        Some(Words { start, n: n as usize })
+    }
+
+    /// Pointer to the scratch region.
+    pub fn scratch_ptr(self) -> u32 {
+        self.shared as u32
+    }
+
+    /// Pointer to peer `peer`'s 32-byte endpoint storage (caller checks `peer < MAX_PEERS`).
+    pub fn endpoint_ptr(self, peer: usize) -> u32 {
+        (self.shared + ENDPOINTS_OFF + peer * ENDPOINT_LEN) as u32
+    }
+
+    /// Pointer to the first jumbo buffer; buffer `i` is at `+ i * JUMBO_LEN` (16-aligned).
+    pub fn jumbo_ptr(self) -> u32 {
+        (self.shared + JUMBO_OFF) as u32
+    }
+
+    /// True if `(ptr, len)` lies inside the jumbo area (slack included): such a range can
+    /// never alias a pool slot.
+    pub fn in_jumbo(self, ptr: u32, len: usize) -> bool {
+        let start = self.shared + JUMBO_OFF;
+        let p = ptr as usize;
+        p >= start && p.checked_add(len).map_or(false, |end| end <= start + JUMBO_AREA)
+    }
+}
+
+/// A validated array of `n` u32s (offset lists, lengths, result codes). Elements are read
+/// and written one at a time through raw pointers, never as a long-lived slice, so the
+/// arrays may sit anywhere (even overlapping each other) without aliasing a slot view.
+#[derive(Clone, Copy)]
+pub struct Words {
+    start: usize,
+    n: usize,
+}
+
+impl Words {
+    /// Number of elements.
+    pub fn count(&self) -> usize {
+        self.n
+    }
+    /// Element `i`, or 0 if `i` is out of range.
+    #[inline]
+    pub fn get(&self, i: usize) -> u32 {
+        if i >= self.n {
+            return 0;
+        }
+        // SAFETY: `start + 4n` was bounds-checked by `words`; memory never shrinks.
+        unsafe { core::ptr::read_unaligned(backend::at(self.start + 4 * i) as *const u32) }
+    }
+    /// Sets element `i`; ignored if `i` is out of range.
+    #[inline]
+    pub fn set(&self, i: usize, v: u32) {
+        if i >= self.n {
+            return;
+        }
+        // SAFETY: as in `get`.
+        unsafe { core::ptr::write_unaligned(backend::at(self.start + 4 * i) as *mut u32, v) }
+    }
+}
+
+// ---------------------------------------------------------------- the host's fake memory
+
 #[cfg(test)]
-pub mod backend {
-    use super::{PAGE, SHARED_LEN};
+mod backend {
+    use super::PAGE;
     use std::alloc::{alloc_zeroed, dealloc, Layout};
     use std::cell::Cell;
 
-    /// Where the fake `Shared` static sits, and where the fake heap starts.
+    /// Where the instance static (the shared region first) sits in the fake memory.
     pub const HOST_SHARED: usize = PAGE;
-    pub const HOST_HEAP_BASE: usize = (HOST_SHARED + SHARED_LEN + PAGE - 1) / PAGE * PAGE;
+    /// Where the fake heap starts: above the whole instance (`exports` asserts it fits).
+    pub const HOST_HEAP_BASE: usize = 512 * PAGE;
     /// Reserved (lazily zeroed) size of one thread's fake memory.
     pub const HOST_MAX: usize = 4096 * PAGE;
 
@@ -119,11 +290,11 @@ pub mod backend {
             b.get()
         })
     }
-    /// Fresh, zeroed memory for this thread (a new "instance").
+    /// Fresh, zeroed memory for this thread (a new "instance", its static zeroed too).
     pub fn reset() {
         BASE.with(|b| {
             if !b.get().is_null() {
-                // SAFETY: allocated above with the same layout.
+                // SAFETY: allocated above with the same layout; the caller holds no view.
                 unsafe { dealloc(b.get(), layout()) };
                 b.set(core::ptr::null_mut());
             }
@@ -134,9 +305,6 @@ pub mod backend {
     /// Caps how far this thread's memory may grow (to test `memory.grow` failure).
     pub fn set_limit(bytes: usize) {
         LIMIT.with(|l| l.set(bytes.min(HOST_MAX)));
-    }
-    pub fn shared_base() -> usize {
-        HOST_SHARED
     }
     pub fn heap_base() -> usize {
         HOST_HEAP_BASE
@@ -159,151 +327,7 @@ pub mod backend {
 }
 
 #[cfg(test)]
-pub use backend::{reset as host_reset, set_limit as host_set_limit};
-
-pub use backend::grow;
-
-/// Current size of linear memory in bytes.
-pub fn size() -> usize {
-    backend::size()
-}
-
-/// Start of `(ptr, len)` if the whole range is accessible to TypeScript.
-fn check(ptr: u32, len: usize) -> Option<usize> {
-    let start = ptr as usize;
-    let end = start.checked_add(len)?;
-    let sh = backend::shared_base();
-    if start >= sh && end <= sh + SHARED_LEN {
-        return Some(start);
-    }
-    if start >= backend::heap_base() && end <= backend::size() {
-        return Some(start);
-    }
-    None
-}
-
-/// `true` if `(ptr, len)` is accessible; `len` is u64 so `n * stride` products cannot wrap.
-pub fn valid(ptr: u32, len: u64) -> bool {
-    len == 0 || (len <= u32::MAX as u64 && check(ptr, len as usize).is_some())
-}
-
-/// Read-only view of `(ptr, len)`. Callers hold at most one view of a range at a time
-/// and never across another call into this module that could hand out an overlapping
-/// mutable view.
-pub fn bytes(ptr: u32, len: usize) -> Option<&'static [u8]> {
-    if len == 0 {
-        return Some(&[]);
-    }
-    let start = check(ptr, len)?;
-    // SAFETY: the range lies inside linear memory that TypeScript owns (see module doc),
-    // so it is not any Rust object; wasm memory never shrinks, so it stays valid.
-    Some(unsafe { core::slice::from_raw_parts(backend::at(start), len) })
-}
-
-/// Mutable view of `(ptr, len)`; same rules as [`bytes`].
-pub fn bytes_mut(ptr: u32, len: usize) -> Option<&'static mut [u8]> {
-    if len == 0 {
-        return Some(&mut []);
-    }
-    let start = check(ptr, len)?;
-    // SAFETY: as in `bytes`.
-    Some(unsafe { core::slice::from_raw_parts_mut(backend::at(start), len) })
-}
-
-/// Copies `N` bytes at `ptr` out (keys, nonces: copied so they may overlap the buffer).
-pub fn read<const N: usize>(ptr: u32) -> Option<[u8; N]> {
-    let src = bytes(ptr, N)?;
-    let mut out = [0u8; N];
-    out.copy_from_slice(src);
-    Some(out)
-}
-
-/// Copies `data` to `ptr`; `false` (nothing written) if out of bounds.
-pub fn write(ptr: u32, data: &[u8]) -> bool {
-    match bytes_mut(ptr, data.len()) {
-        Some(dst) => {
-            dst.copy_from_slice(data);
-            true
-        }
-        None => false,
-    }
-}
-
-/// Writes `vals` as little-endian f64s (how 64-bit counters cross the ABI).
-pub fn write_f64s(ptr: u32, vals: &[f64]) -> bool {
-    let dst = match bytes_mut(ptr, vals.len() * 8) {
-        Some(d) => d,
-        None => return false,
-    };
-    for (d, v) in dst.chunks_exact_mut(8).zip(vals) {
-        d.copy_from_slice(&v.to_le_bytes());
-    }
-    true
-}
-
-/// A validated array of `n` u32s (offset lists, lengths, result codes). Elements are read
-/// and written one at a time through raw pointers, never as a long-lived slice, so the
-/// arrays may sit anywhere (even overlapping each other) without aliasing a slot view.
-#[derive(Clone, Copy)]
-pub struct Words {
-    start: usize,
-    n: usize,
-}
-
-/// Validates `n` u32s at `ptr` (no alignment needed: wasm loads are unaligned-safe).
-pub fn words(ptr: u32, n: u32) -> Option<Words> {
-    if n == 0 {
-        return Some(Words { start: 0, n: 0 });
-    }
-    let len = (n as usize).checked_mul(4)?;
-    let start = check(ptr, len)?;
-    Some(Words { start, n: n as usize })
-}
-
-impl Words {
-    pub fn len(&self) -> usize {
-        self.n
-    }
-    /// Element `i`, or 0 if `i` is out of range.
-    pub fn get(&self, i: usize) -> u32 {
-        if i >= self.n {
-            return 0;
-        }
-        // SAFETY: `start + 4n` was bounds-checked by `words`; memory never shrinks.
-        unsafe { core::ptr::read_unaligned(backend::at(self.start + 4 * i) as *const u32) }
-    }
-    /// Sets element `i`; ignored if `i` is out of range.
-    pub fn set(&self, i: usize, v: u32) {
-        if i >= self.n {
-            return;
-        }
-        // SAFETY: as in `get`.
-        unsafe { core::ptr::write_unaligned(backend::at(self.start + 4 * i) as *mut u32, v) }
-    }
-}
-
-/// Pointer to the scratch region.
-pub fn scratch_ptr() -> u32 {
-    backend::shared_base() as u32
-}
-
-/// Pointer to peer `peer`'s 32-byte endpoint storage (caller checks `peer < MAX_PEERS`).
-pub fn endpoint_ptr(peer: usize) -> u32 {
-    (backend::shared_base() + ENDPOINTS_OFF + peer * ENDPOINT_LEN) as u32
-}
-
-/// Pointer to the first jumbo buffer; buffer `i` is at `+ i * JUMBO_LEN` (16-aligned).
-pub fn jumbo_ptr() -> u32 {
-    (backend::shared_base() + JUMBO_OFF) as u32
-}
-
-/// True if `(ptr, len)` lies inside the jumbo area (slack included): such a range can never
-/// alias a pool slot.
-pub fn in_jumbo(ptr: u32, len: usize) -> bool {
-    let start = backend::shared_base() + JUMBO_OFF;
-    let p = ptr as usize;
-    p >= start && p.checked_add(len).map_or(false, |end| end <= start + JUMBO_AREA)
-}
+pub use backend::{at as host_at, reset as host_reset, set_limit as host_set_limit, HOST_HEAP_BASE, HOST_SHARED};
 
 #[cfg(test)]
 mod tests {
@@ -312,40 +336,44 @@ mod tests {
     #[test]
     fn regions() {
         host_reset();
-        let sp = scratch_ptr();
-        assert!(bytes(sp, SCRATCH_LEN).is_some());
-        assert!(bytes(sp, SCRATCH_LEN + 1).is_some()); // runs into the endpoints: same static
-        assert!(bytes(sp - 1, 1).is_none()); // private memory below
-        assert!(bytes(endpoint_ptr(MAX_PEERS - 1), ENDPOINT_LEN).is_some());
-        // The jumbo area follows the endpoints and ends the shared static.
-        assert_eq!(jumbo_ptr(), endpoint_ptr(MAX_PEERS - 1) + ENDPOINT_LEN as u32);
-        assert_eq!(jumbo_ptr() % 16, 0);
-        assert!(bytes(jumbo_ptr(), JUMBO_AREA).is_some());
-        assert!(bytes(jumbo_ptr(), JUMBO_AREA + 1).is_none());
-        assert!(in_jumbo(jumbo_ptr(), JUMBO_AREA));
-        assert!(!in_jumbo(jumbo_ptr(), JUMBO_AREA + 1));
-        assert!(!in_jumbo(jumbo_ptr() - 1, 1));
-        assert!(!in_jumbo(u32::MAX, 2));
-        assert!(bytes(0, 1).is_none());
-        assert!(bytes(0, 0).is_some());
+        // SAFETY: on the host the shared region sits at HOST_SHARED (module doc).
+        let m = unsafe { Mem::new(HOST_SHARED) };
+        let sp = m.scratch_ptr();
+        assert!(m.bytes(sp, SCRATCH_LEN).is_some());
+        assert!(m.bytes(sp, SCRATCH_LEN + 1).is_some()); // runs into the endpoints: same region
+        assert!(m.bytes(sp - 1, 1).is_none()); // private memory below
+        assert!(m.bytes(m.endpoint_ptr(MAX_PEERS - 1), ENDPOINT_LEN).is_some());
+        // The jumbo area follows the endpoints and ends the shared region; the private
+        // tunnel right after it is refused.
+        assert_eq!(m.jumbo_ptr(), m.endpoint_ptr(MAX_PEERS - 1) + ENDPOINT_LEN as u32);
+        assert_eq!(m.jumbo_ptr() % 16, 0);
+        assert!(m.bytes(m.jumbo_ptr(), JUMBO_AREA).is_some());
+        assert!(m.bytes(m.jumbo_ptr(), JUMBO_AREA + 1).is_none());
+        assert!(m.bytes(m.jumbo_ptr() + JUMBO_AREA as u32, 1).is_none());
+        assert!(m.in_jumbo(m.jumbo_ptr(), JUMBO_AREA));
+        assert!(!m.in_jumbo(m.jumbo_ptr(), JUMBO_AREA + 1));
+        assert!(!m.in_jumbo(m.jumbo_ptr() - 1, 1));
+        assert!(!m.in_jumbo(u32::MAX, 2));
+        assert!(m.bytes(0, 1).is_none());
+        assert!(m.bytes(0, 0).is_some());
         let top = size() as u32;
-        assert!(bytes(top, 1).is_none());
-        assert!(bytes(top - 4, 4).is_none()); // fresh host memory: nothing above heap_base yet
-        assert!(bytes(u32::MAX, 2).is_none());
+        assert!(m.bytes(top, 1).is_none());
+        assert!(m.bytes(top - 4, 4).is_none()); // fresh host memory: nothing above heap_base yet
+        assert!(m.bytes(u32::MAX, 2).is_none());
         let off = grow(1).unwrap() as u32;
         assert_eq!(off, top);
-        assert!(write(off + PAGE as u32 - 8, &[1; 8]));
-        assert_eq!(read::<8>(off + PAGE as u32 - 8), Some([1; 8]));
-        assert!(words(off, (PAGE / 4) as u32).is_some());
-        assert!(words(off, (PAGE / 4) as u32 + 1).is_none());
-        assert!(words(off, u32::MAX).is_none());
-        let w = words(off, 2).unwrap();
+        assert!(m.write(off + PAGE as u32 - 8, &[1; 8]));
+        assert_eq!(m.read::<8>(off + PAGE as u32 - 8), Some([1; 8]));
+        assert!(m.words(off, (PAGE / 4) as u32).is_some());
+        assert!(m.words(off, (PAGE / 4) as u32 + 1).is_none());
+        assert!(m.words(off, u32::MAX).is_none());
+        let w = m.words(off, 2).unwrap();
         w.set(1, 0xdead_beef);
         assert_eq!(w.get(1), 0xdead_beef);
         assert_eq!(w.get(2), 0);
-        assert!(write_f64s(off, &[1.5, 2.0]));
-        assert_eq!(read::<8>(off), Some(1.5f64.to_le_bytes()));
-        assert!(!valid(off, u64::from(u32::MAX) + 1));
-        assert!(valid(0, 0));
+        assert!(m.write_f64s(off, &[1.5, 2.0]));
+        assert_eq!(m.read::<8>(off), Some(1.5f64.to_le_bytes()));
+        assert!(!m.valid(off, u64::from(u32::MAX) + 1));
+        assert!(m.valid(0, 0));
     }
 }

@@ -8,19 +8,18 @@
 //! in the previous pass; opening MACs the ciphertext ahead of the keystream and keeps the
 //! keystream until the tag has been verified, so a forged message is never decrypted.
 
-use crate::chacha20::{key_words, nonce_words, xor_in_place, Between, FirstBlocks, Quad, FIRST_LEN};
-use crate::errors::{E_AUTH, E_BAD_ARG};
-use crate::mem;
-use crate::poly1305::{Limbs, Poly1305};
-
-pub const TAG_LEN: usize = 16;
+use crate::crypto::chacha20::{xor_in_place, Between, FirstBlocks, Quad, FIRST_LEN};
+use crate::crypto::poly1305::{Limbs, Poly1305};
 
 /// Bytes of one four-block ChaCha20 pass.
 const QUAD: usize = 256;
 /// Passes of keystream that opening keeps while it verifies: with [`FIRST_LEN`] they
 /// cover 2240 bytes, more than any slot's plaintext; longer messages (possible through
 /// `ts_aead_open`) get the rest of their keystream made after verification.
-const KEPT: usize = 8;
+pub const KEPT: usize = 8;
+
+/// The keystream opening keeps while it verifies.
+pub type Kept = [Option<Quad>; KEPT];
 
 /// Poly1305 keyed by block 0, with `aad ‖ pad16` absorbed.
 #[inline(always)]
@@ -41,7 +40,7 @@ fn mac_finish(p: &mut Poly1305, aad_len: usize, ct_len: usize) -> [u8; 16] {
 
 /// Poly1305 over `aad ‖ pad16 ‖ ct ‖ pad16 ‖ le64(|aad|) ‖ le64(|ct|)`, keyed by block 0
 /// (not stitched: for a seal whose AAD overlaps its buffer).
-fn tag(first: &FirstBlocks, aad: &[u8], ct: &[u8]) -> [u8; 16] {
+pub fn tag(first: &FirstBlocks, aad: &[u8], ct: &[u8]) -> [u8; 16] {
     let mut p = mac_start(first, aad);
     p.update_padded(ct);
     mac_finish(&mut p, aad.len(), ct.len())
@@ -111,7 +110,7 @@ fn encrypt_absorb(key: &[u32; 8], nonce: &[u32; 3], first: &FirstBlocks, p: &mut
 /// Absorbs the ciphertext `ct` into `p`, padded, while making the keystream from block 4
 /// for up to [`KEPT`] passes into `kept` (the first ones, as many as the message needs).
 #[inline(always)]
-fn absorb_keystream(key: &[u32; 8], nonce: &[u32; 3], p: &mut Poly1305, ct: &[u8], kept: &mut [Option<Quad>; KEPT]) {
+fn absorb_keystream(key: &[u32; 8], nonce: &[u32; 3], p: &mut Poly1305, ct: &[u8], kept: &mut Kept) {
     let mut absorbed = 0;
     let mut counter = 4u32;
     for (k, slot) in kept.iter_mut().enumerate() {
@@ -129,7 +128,7 @@ fn absorb_keystream(key: &[u32; 8], nonce: &[u32; 3], p: &mut Poly1305, ct: &[u8
 /// Decrypts `buf` with blocks 1..3 from `first`, the kept passes, and fresh
 /// keystream for whatever lies beyond them.
 #[inline(always)]
-fn decrypt_kept(key: &[u32; 8], nonce: &[u32; 3], first: &FirstBlocks, kept: &[Option<Quad>; KEPT], buf: &mut [u8]) {
+pub fn decrypt_kept(key: &[u32; 8], nonce: &[u32; 3], first: &FirstBlocks, kept: &Kept, buf: &mut [u8]) {
     first.xor_head(buf);
     for (k, q) in kept.iter().enumerate() {
         if let (Some(q), Some(b)) = (q, buf.get_mut(FIRST_LEN + QUAD * k..)) {
@@ -170,14 +169,14 @@ pub fn open_in_place(key: &[u32; 8], nonce: &[u32; 3], aad: &[u8], buf: &mut [u8
 /// MACs `aad` and `ct`, keeping the keystream made alongside in `kept`, and compares the
 /// tag with `expected` in constant time. (Never inlined: one copy of the stitched code.)
 #[inline(never)]
-fn verify(
+pub fn verify(
     key: &[u32; 8],
     nonce: &[u32; 3],
     first: &FirstBlocks,
     aad: &[u8],
     ct: &[u8],
     expected: &[u8; 16],
-    kept: &mut [Option<Quad>; KEPT],
+    kept: &mut Kept,
 ) -> bool {
     let mut p = mac_start(first, aad);
     absorb_keystream(key, nonce, &mut p, ct, kept);
@@ -189,104 +188,16 @@ pub fn counter_nonce(counter: u64) -> [u32; 3] {
     [0, counter as u32, (counter >> 32) as u32]
 }
 
-/// Reads key and nonce (copied, so they may overlap the buffer).
-fn key_nonce(key: u32, nonce12: u32) -> Option<([u32; 8], [u32; 3])> {
-    match (mem::read::<32>(key), mem::read::<12>(nonce12)) {
-        (Some(k), Some(n)) => Some((key_words(&k), nonce_words(&n))),
-        _ => None,
-    }
-}
-
-/// Encrypts `len` bytes at `buf` in place and writes the tag at `buf + len`.
-/// Returns `len + 16`, or E_BAD_ARG if a range is out of bounds.
-#[no_mangle]
-pub extern "C" fn ts_aead_seal(key: u32, nonce12: u32, aad: u32, aad_len: u32, buf: u32, len: u32) -> i32 {
-    if len as u64 + TAG_LEN as u64 > i32::MAX as u64 || !mem::valid(buf, len as u64 + TAG_LEN as u64) {
-        return E_BAD_ARG;
-    }
-    let (k, n) = match key_nonce(key, nonce12) {
-        Some(kn) => kn,
-        None => return E_BAD_ARG,
-    };
-    if !mem::valid(aad, aad_len as u64) {
-        return E_BAD_ARG;
-    }
-    let overlap = aad_len > 0
-        && len > 0
-        && (aad as u64) < buf as u64 + len as u64
-        && (buf as u64) < aad as u64 + aad_len as u64;
-    let t = if overlap {
-        // The AAD is MACed as it reads after encryption: encrypt first, then MAC, so the
-        // AAD view and the buffer view never coexist mutably.
-        let first = FirstBlocks::new(&k, &n);
-        match mem::bytes_mut(buf, len as usize) {
-            Some(b) => first.xor_after_first(&k, &n, b),
-            None => return E_BAD_ARG,
-        }
-        match (mem::bytes(aad, aad_len as usize), mem::bytes(buf, len as usize)) {
-            (Some(a), Some(ct)) => tag(&first, a, ct),
-            _ => return E_BAD_ARG, // unreachable: both ranges were checked above
-        }
-    } else {
-        // Disjoint ranges: the two views may coexist, and the stitched code MACs the AAD
-        // first, then the ciphertext while it encrypts.
-        match (mem::bytes(aad, aad_len as usize), mem::bytes_mut(buf, len as usize)) {
-            (Some(a), Some(b)) => seal_in_place(&k, &n, a, b),
-            _ => return E_BAD_ARG, // unreachable: both ranges were checked above
-        }
-    };
-    if !mem::write(buf + len, &t) {
-        return E_BAD_ARG;
-    }
-    (len + TAG_LEN as u32) as i32
-}
-
-/// `len` includes the 16-byte tag. Decrypts in place and returns `len - 16`, or E_AUTH
-/// (buffer unchanged), E_TRUNCATED if `len < 16`, E_BAD_ARG for out-of-bounds ranges.
-#[no_mangle]
-pub extern "C" fn ts_aead_open(key: u32, nonce12: u32, aad: u32, aad_len: u32, buf: u32, len: u32) -> i32 {
-    if len < TAG_LEN as u32 {
-        return crate::errors::E_TRUNCATED;
-    }
-    if len > i32::MAX as u32 || !mem::valid(buf, len as u64) {
-        return E_BAD_ARG;
-    }
-    let ct_len = len - TAG_LEN as u32;
-    let (k, n) = match key_nonce(key, nonce12) {
-        Some(kn) => kn,
-        None => return E_BAD_ARG,
-    };
-    let expected = match mem::read::<16>(buf + ct_len) {
-        Some(t) => t,
-        None => return E_BAD_ARG,
-    };
-    let first = FirstBlocks::new(&k, &n);
-    let mut kept = [None; KEPT];
-    // The AAD may overlap the buffer: both views are read-only until verified.
-    let ok = match (mem::bytes(aad, aad_len as usize), mem::bytes(buf, ct_len as usize)) {
-        (Some(a), Some(ct)) => verify(&k, &n, &first, a, ct, &expected, &mut kept),
-        _ => return E_BAD_ARG,
-    };
-    if !ok {
-        return E_AUTH;
-    }
-    match mem::bytes_mut(buf, ct_len as usize) {
-        Some(b) => decrypt_kept(&k, &n, &first, &kept, b),
-        None => return E_BAD_ARG,
-    }
-    ct_len as i32
-}
-
 #[cfg(test)]
-mod tests {
+pub mod tests {
     use super::*;
-    use crate::chacha20::{self, tests::hex};
+    use crate::crypto::chacha20::{self, key_words, nonce_words, tests::hex};
 
-    const PT: &[u8] = b"Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.";
-    const CT: &str = "d31a8d34648e60db7b86afbc53ef7ec2a4aded51296e08fea9e2b5a736ee62d63dbea45e8ca9671282fafb69da92728b1a71de0a9e060b2905d6a5b67ecd3b3692ddbd7f2d778b8c9803aee328091b58fab324e4fad675945585808b4831d7bc3ff4def08e4b7a9de576d26586cec64b6116";
-    const TAG: &str = "1ae10b594f09e26a7e902ecbd0600691";
+    pub const PT: &[u8] = b"Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.";
+    pub const CT: &str = "d31a8d34648e60db7b86afbc53ef7ec2a4aded51296e08fea9e2b5a736ee62d63dbea45e8ca9671282fafb69da92728b1a71de0a9e060b2905d6a5b67ecd3b3692ddbd7f2d778b8c9803aee328091b58fab324e4fad675945585808b4831d7bc3ff4def08e4b7a9de576d26586cec64b6116";
+    pub const TAG: &str = "1ae10b594f09e26a7e902ecbd0600691";
 
-    fn kn() -> ([u32; 8], [u32; 3]) {
+    pub fn kn() -> ([u32; 8], [u32; 3]) {
         let mut k = [0u8; 32];
         k.copy_from_slice(&hex("808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"));
         let mut n = [0u8; 12];
@@ -318,7 +229,7 @@ mod tests {
     }
 
     /// The construction spelled out with the scalar block function and a one-shot MAC.
-    fn reference(k: &[u32; 8], n: &[u32; 3], aad: &[u8], pt: &[u8]) -> (Vec<u8>, [u8; 16]) {
+    pub fn reference(k: &[u32; 8], n: &[u32; 3], aad: &[u8], pt: &[u8]) -> (Vec<u8>, [u8; 16]) {
         let mut ct = pt.to_vec();
         for (i, c) in ct.chunks_mut(64).enumerate() {
             let ks = chacha20::block_bytes(k, 1 + i as u32, n);
@@ -332,7 +243,7 @@ mod tests {
         m.extend_from_slice(&(ct.len() as u64).to_le_bytes());
         let mut pk = [0u8; 32];
         pk.copy_from_slice(&chacha20::block_bytes(k, 0, n)[..32]);
-        (ct, crate::poly1305::mac(&pk, &m))
+        (ct, crate::crypto::poly1305::mac(&pk, &m))
     }
 
     #[test]
@@ -374,61 +285,5 @@ mod tests {
             assert!(!open_in_place(&k, &n, &aad, &mut ct, &bad));
             assert_eq!(ct, want_ct);
         }
-    }
-
-    #[test]
-    fn seal_export_with_aad_inside_the_buffer() {
-        // The AAD is MACed as it reads after encryption (what the export always did).
-        crate::state::fresh();
-        let s = mem::scratch_ptr();
-        assert!(mem::write(s, &hex("808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f")));
-        assert!(mem::write(s + 32, &hex("070000004041424344454647")));
-        let (k, n) = kn();
-        for (aad_off, aad_len, len) in [(0u32, 12u32, 300u32), (290, 40, 300), (100, 16, 1420)] {
-            let buf = s + 64;
-            let pt: Vec<u8> = (0..len).map(|i| (i * 13 + 5) as u8).collect();
-            assert!(mem::write(buf, &pt));
-            // Memory as the AAD reads after encryption (the tag is written last).
-            let mut after = pt.clone();
-            chacha20::xor_in_place(&k, 1, &n, &mut after);
-            let ct = after.clone();
-            after.extend_from_slice(mem::bytes(buf + len, 64).unwrap());
-            let aad = after[aad_off as usize..(aad_off + aad_len) as usize].to_vec();
-            assert_eq!(ts_aead_seal(s, s + 32, buf + aad_off, aad_len, buf, len), (len + 16) as i32);
-            let (_, want) = reference(&k, &n, &aad, &pt);
-            assert_eq!(mem::bytes(buf, len as usize).unwrap(), &ct[..]);
-            assert_eq!(mem::bytes(buf + len, 16).unwrap(), &want[..], "aad at {}", aad_off);
-        }
-    }
-
-    #[test]
-    fn exports() {
-        crate::state::fresh();
-        let s = mem::scratch_ptr();
-        assert!(mem::write(s, &hex("808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f")));
-        assert!(mem::write(s + 32, &hex("070000004041424344454647")));
-        assert!(mem::write(s + 48, &hex("50515253c0c1c2c3c4c5c6c7")));
-        let buf = s + 64;
-        assert!(mem::write(buf, PT));
-        assert_eq!(ts_aead_seal(s, s + 32, s + 48, 12, buf, 114), 130);
-        assert_eq!(mem::bytes(buf, 114).unwrap(), &hex(CT)[..]);
-        assert_eq!(mem::bytes(buf + 114, 16).unwrap(), &hex(TAG)[..]);
-        assert_eq!(ts_aead_open(s, s + 32, s + 48, 12, buf, 130), 114);
-        assert_eq!(mem::bytes(buf, 114).unwrap(), PT);
-        // Wrong AAD: E_AUTH, plaintext (now treated as ciphertext) untouched.
-        assert_eq!(ts_aead_open(s, s + 32, s + 48, 11, buf, 130), E_AUTH);
-        assert_eq!(mem::bytes(buf, 114).unwrap(), PT);
-        assert_eq!(ts_aead_open(s, s + 32, 0, 0, buf, 15), crate::errors::E_TRUNCATED);
-        // Empty AAD via a null pointer, empty plaintext.
-        assert_eq!(ts_aead_seal(s, s + 32, 0, 0, buf, 0), 16);
-        assert_eq!(ts_aead_open(s, s + 32, 0, 0, buf, 16), 0);
-        // Out-of-bounds ranges.
-        assert_eq!(ts_aead_seal(0, s + 32, 0, 0, buf, 16), E_BAD_ARG);
-        let before = mem::read::<32>(buf).unwrap();
-        assert_eq!(ts_aead_seal(s, s + 32, 8, 4, buf, 16), E_BAD_ARG);
-        assert_eq!(mem::read::<32>(buf).unwrap(), before);
-        assert_eq!(ts_aead_seal(s, s + 32, 0, 0, u32::MAX - 8, 4), E_BAD_ARG);
-        assert_eq!(ts_aead_open(s, s + 32, 0, 0, u32::MAX - 8, 40), E_BAD_ARG);
-        assert_eq!(ts_aead_seal(s, s + 32, 0, 0, buf, u32::MAX), E_BAD_ARG);
     }
 }

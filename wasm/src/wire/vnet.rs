@@ -8,7 +8,7 @@
 
 use crate::errors::E_TRUNCATED;
 
-pub const LEN: usize = 10;
+pub use crate::consts::VNET_HDR_LEN as LEN;
 
 /// `VIRTIO_NET_HDR_F_NEEDS_CSUM`: the L4 checksum from `csum_start` is partial (pseudo-header only).
 pub const F_NEEDS_CSUM: u8 = 1;

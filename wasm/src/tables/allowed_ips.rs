@@ -1,5 +1,5 @@
 //! AllowedIPs: cryptokey routing tables, one path-compressed binary trie per family
-//! (as Linux's allowedips.c / wireguard-go's trie), nodes from one static pool.
+//! (as Linux's allowedips.c / wireguard-go's trie), nodes from one fixed array.
 //!
 //! Addresses are `u128` keys, most significant bit first; IPv4 sits in the top 32 bits so
 //! both families share the bit arithmetic. A node is a prefix (`cidr` leading bits of
@@ -7,16 +7,11 @@
 //! (removal re-compresses), so a family with P prefixes has < 2P nodes and a lookup
 //! visits at most `cidr + 1` nodes: O(address bits).
 
+use crate::consts::{MAX_PREFIXES, ROUTE_ENTRY_LEN};
 use crate::errors::*;
-use crate::peers::MAX_PEERS;
-use crate::{mem, state};
 
-/// AllowedIPs entries, both families together.
-pub const MAX_PREFIXES: usize = 65536;
 /// Node 0 is the null link; at most one branch node per prefix.
 const MAX_NODES: usize = 2 * MAX_PREFIXES + 1;
-/// Bytes per `ts_route_list` entry: family u8, cidr u8, 2 pad, addr[16].
-pub const LIST_ENTRY: usize = 20;
 
 const LIVE: u8 = 1;
 const HAS_PEER: u8 = 2;
@@ -59,7 +54,8 @@ pub fn family(f: u32) -> Option<(usize, usize)> {
     }
 }
 
-fn max_bits(fam: usize) -> u8 {
+/// Longest prefix of a trie: 32 for IPv4 (index 0), 128 for IPv6.
+pub fn max_bits(fam: usize) -> u8 {
     if fam == 0 {
         32
     } else {
@@ -78,6 +74,20 @@ pub fn key_of(addr: &[u8]) -> u128 {
     } else {
         k
     }
+}
+
+/// A `ts_route_list` entry: `family u8` (4 or 6), `cidr u8`, 2 zero bytes, `addr[16]`
+/// (IPv4 in the first 4 bytes, the rest zero).
+pub fn route_entry(fam: usize, key: u128, cidr: u8) -> [u8; ROUTE_ENTRY_LEN] {
+    let mut e = [0u8; ROUTE_ENTRY_LEN];
+    e[0] = if fam == 0 { 4 } else { 6 };
+    e[1] = cidr;
+    if fam == 0 {
+        e[4..8].copy_from_slice(&((key >> 96) as u32).to_be_bytes());
+    } else {
+        e[4..20].copy_from_slice(&key.to_be_bytes());
+    }
+    e
 }
 
 fn mask(cidr: u8) -> u128 {
@@ -101,8 +111,13 @@ impl AllowedIps {
     pub const ZERO: AllowedIps =
         AllowedIps { roots: [0; 2], nodes: [Node::ZERO; MAX_NODES], bump: 0, free_head: 0, free_count: 0, prefixes: 0 };
 
+    /// Prefixes in the table, both families.
     pub fn len(&self) -> usize {
         self.prefixes as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.prefixes == 0
     }
 
     fn node(&self, i: u32) -> Node {
@@ -355,104 +370,6 @@ impl AllowedIps {
     }
 }
 
-fn read_key(fam_len: usize, addr: u32) -> Option<u128> {
-    mem::bytes(addr, fam_len).map(key_of)
-}
-
-/// Inserts `addr/cidr` (family 4 or 6; `addr` points at 4 or 16 bytes) for `peer`.
-/// Re-inserting a prefix for another peer moves it. 0, E_BAD_ARG or E_TABLE_FULL.
-#[no_mangle]
-pub extern "C" fn ts_route_insert(family_: u32, addr: u32, cidr: u32, peer: u32) -> i32 {
-    let (fam, alen) = match family(family_) {
-        Some(f) => f,
-        None => return E_BAD_ARG,
-    };
-    if peer as usize >= MAX_PEERS || cidr > max_bits(fam) as u32 {
-        return E_BAD_ARG;
-    }
-    let key = match read_key(alen, addr) {
-        Some(k) => k,
-        None => return E_BAD_ARG,
-    };
-    match state::state().routes.insert(fam, key, cidr as u8, peer as u16) {
-        Ok(()) => 0,
-        Err(e) => e,
-    }
-}
-
-/// Removes `addr/cidr` (host bits ignored). 0, E_NO_ROUTE or E_BAD_ARG.
-#[no_mangle]
-pub extern "C" fn ts_route_remove(family_: u32, addr: u32, cidr: u32) -> i32 {
-    let (fam, alen) = match family(family_) {
-        Some(f) => f,
-        None => return E_BAD_ARG,
-    };
-    if cidr > max_bits(fam) as u32 {
-        return E_BAD_ARG;
-    }
-    let key = match read_key(alen, addr) {
-        Some(k) => k,
-        None => return E_BAD_ARG,
-    };
-    match state::state().routes.remove(fam, key, cidr as u8) {
-        Ok(()) => 0,
-        Err(e) => e,
-    }
-}
-
-/// Removes all of `peer`'s prefixes; returns how many (or E_BAD_ARG).
-#[no_mangle]
-pub extern "C" fn ts_route_remove_peer(peer: u32) -> i32 {
-    if peer as usize >= MAX_PEERS {
-        return E_BAD_ARG;
-    }
-    state::state().routes.remove_peer(peer as u16) as i32
-}
-
-/// Longest-prefix match: the peer id, E_NO_ROUTE, or E_BAD_ARG.
-#[no_mangle]
-pub extern "C" fn ts_route_lookup(family_: u32, addr: u32) -> i32 {
-    let (fam, alen) = match family(family_) {
-        Some(f) => f,
-        None => return E_BAD_ARG,
-    };
-    let key = match read_key(alen, addr) {
-        Some(k) => k,
-        None => return E_BAD_ARG,
-    };
-    match state::state().routes.lookup(fam, key) {
-        Some(p) => p as i32,
-        None => E_NO_ROUTE,
-    }
-}
-
-/// Writes up to `max` entries of 20 bytes (`family u8, cidr u8, 0, 0, addr[16]`, IPv4
-/// in the first 4 bytes) for `peer`'s prefixes at `out`, IPv4 first, in address order.
-/// Returns the peer's total number of prefixes (may exceed `max`: call with max = 0 to
-/// size the buffer), or E_BAD_ARG.
-#[no_mangle]
-pub extern "C" fn ts_route_list(peer: u32, out: u32, max: u32) -> i32 {
-    if peer as usize >= MAX_PEERS || !mem::valid(out, max as u64 * LIST_ENTRY as u64) {
-        return E_BAD_ARG;
-    }
-    let mut count = 0u32;
-    state::state().routes.for_each(peer as u16, |fam, key, cidr| {
-        if count < max {
-            let mut e = [0u8; LIST_ENTRY];
-            e[0] = if fam == 0 { 4 } else { 6 };
-            e[1] = cidr;
-            if fam == 0 {
-                e[4..8].copy_from_slice(&((key >> 96) as u32).to_be_bytes());
-            } else {
-                e[4..20].copy_from_slice(&key.to_be_bytes());
-            }
-            mem::write(out + count * LIST_ENTRY as u32, &e);
-        }
-        count += 1;
-    });
-    count as i32
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -466,17 +383,18 @@ mod tests {
             Some(i) => (&s[..i], &s[i + 2..]),
             None => (s, ""),
         };
-        let h: Vec<u16> = head.split(':').filter(|x| !x.is_empty()).map(|x| u16::from_str_radix(x, 16).unwrap()).collect();
-        let t: Vec<u16> = tail.split(':').filter(|x| !x.is_empty()).map(|x| u16::from_str_radix(x, 16).unwrap()).collect();
-        let mut w = h.clone();
+        let h: Vec<u16> =
+            head.split(':').filter(|x| !x.is_empty()).map(|x| u16::from_str_radix(x, 16).unwrap()).collect();
+        let t: Vec<u16> =
+            tail.split(':').filter(|x| !x.is_empty()).map(|x| u16::from_str_radix(x, 16).unwrap()).collect();
+        let mut w = h;
         w.resize(8 - t.len(), 0);
         w.extend(t);
         w.iter().fold(0u128, |k, &x| (k << 16) | x as u128)
     }
 
-    fn table() -> &'static mut AllowedIps {
-        crate::state::fresh();
-        &mut state::state().routes
+    fn table() -> Box<AllowedIps> {
+        crate::testing::boxed(|| AllowedIps::ZERO)
     }
 
     /// Brute-force longest-prefix match over a list of (key, cidr, peer).
@@ -486,7 +404,7 @@ mod tests {
 
     #[test]
     fn longest_prefix_v4() {
-        let t = table();
+        let mut t = table();
         t.insert(0, v4([10, 0, 0, 0]), 8, 1).unwrap();
         t.insert(0, v4([10, 1, 0, 0]), 16, 2).unwrap();
         t.insert(0, v4([10, 1, 2, 3]), 32, 3).unwrap();
@@ -506,7 +424,7 @@ mod tests {
 
     #[test]
     fn longest_prefix_v6() {
-        let t = table();
+        let mut t = table();
         t.insert(1, v6("fd00::"), 8, 1).unwrap();
         t.insert(1, v6("fd00:1::"), 32, 2).unwrap();
         t.insert(1, v6("fd00:1::5"), 128, 3).unwrap();
@@ -525,7 +443,7 @@ mod tests {
 
     #[test]
     fn move_remove_remove_peer() {
-        let t = table();
+        let mut t = table();
         t.insert(0, v4([10, 0, 0, 0]), 24, 1).unwrap();
         t.insert(0, v4([10, 0, 1, 0]), 24, 1).unwrap();
         t.insert(1, v6("fd00::"), 64, 1).unwrap();
@@ -552,54 +470,8 @@ mod tests {
     }
 
     #[test]
-    fn exports_and_list() {
-        crate::state::fresh();
-        let s = mem::scratch_ptr();
-        let a4 = s;
-        let a6 = s + 16;
-        let out = s + 64;
-        assert!(mem::write(a4, &[192, 168, 7, 9]));
-        let mut six = [0u8; 16];
-        six[0] = 0xfd;
-        six[15] = 0x42;
-        assert!(mem::write(a6, &six));
-        assert_eq!(ts_route_insert(4, a4, 24, 5), 0);
-        assert_eq!(ts_route_insert(4, a4, 32, 5), 0);
-        assert_eq!(ts_route_insert(6, a6, 48, 5), 0);
-        assert_eq!(ts_route_insert(4, a4, 8, 6), 0);
-        assert_eq!(ts_route_insert(5, a4, 8, 6), E_BAD_ARG);
-        assert_eq!(ts_route_insert(4, a4, 33, 6), E_BAD_ARG);
-        assert_eq!(ts_route_insert(6, a6, 129, 6), E_BAD_ARG);
-        assert_eq!(ts_route_insert(4, a4, 8, MAX_PEERS as u32), E_BAD_ARG);
-        assert_eq!(ts_route_insert(4, 0, 8, 1), E_BAD_ARG);
-        assert_eq!(ts_route_lookup(4, a4), 5);
-        assert_eq!(ts_route_lookup(6, a6), 5);
-        assert_eq!(ts_route_lookup(7, a6), E_BAD_ARG);
-        assert_eq!(ts_route_list(5, out, 0), 3);
-        assert_eq!(ts_route_list(5, out, 2), 3);
-        assert_eq!(ts_route_list(5, out, 10), 3);
-        let e = mem::bytes(out, 60).unwrap();
-        assert_eq!(&e[..8], &[4, 24, 0, 0, 192, 168, 7, 0]);
-        assert_eq!(&e[8..20], &[0; 12]);
-        assert_eq!(&e[20..28], &[4, 32, 0, 0, 192, 168, 7, 9]);
-        assert_eq!(&e[40..44], &[6, 48, 0, 0]);
-        let mut masked = [0u8; 16];
-        masked[0] = 0xfd;
-        assert_eq!(&e[44..60], &masked);
-        assert_eq!(ts_route_list(MAX_PEERS as u32, out, 1), E_BAD_ARG);
-        assert_eq!(ts_route_list(5, 8, 1), E_BAD_ARG);
-        assert_eq!(ts_route_remove(4, a4, 32), 0);
-        assert_eq!(ts_route_remove(4, a4, 32), E_NO_ROUTE);
-        assert_eq!(ts_route_lookup(4, a4), 5);
-        assert_eq!(ts_route_remove_peer(5), 2);
-        assert_eq!(ts_route_lookup(4, a4), 6);
-        assert_eq!(ts_route_lookup(6, a6), E_NO_ROUTE);
-        assert_eq!(ts_route_remove_peer(MAX_PEERS as u32), E_BAD_ARG);
-    }
-
-    #[test]
     fn many_prefixes_match_brute_force() {
-        let t = table();
+        let mut t = table();
         let mut x: u64 = 0x2545_f491_4f6c_dd1d;
         let mut rng = move || {
             x ^= x << 13;
@@ -665,7 +537,7 @@ mod tests {
 
     #[test]
     fn capacity_is_max_prefixes() {
-        let t = table();
+        let mut t = table();
         for i in 0..MAX_PREFIXES as u128 {
             let fam = (i % 2) as usize;
             let k = if fam == 0 { (i / 2) << 96 } else { i << 64 };

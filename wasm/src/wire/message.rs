@@ -1,5 +1,6 @@
-//! WireGuard message framing (brief §1): the type word and, for transport data, the
-//! receiver index, counter and encrypted payload. Handshake contents are TypeScript's.
+//! WireGuard message framing (whitepaper: "First Message: Initiator to Responder" through
+//! "Subsequent Messages: Exchange of Data Packets"): the type word and, for transport data,
+//! the receiver index, counter and encrypted payload. Handshake contents are TypeScript's.
 
 use crate::errors::*;
 
@@ -11,8 +12,7 @@ pub const TYPE_TRANSPORT: u32 = 4;
 pub const INITIATION_LEN: usize = 148;
 pub const RESPONSE_LEN: usize = 92;
 pub const COOKIE_REPLY_LEN: usize = 64;
-/// Transport header before the ciphertext; equals the slot headroom.
-pub const TRANSPORT_HEADER_LEN: usize = 16;
+pub use crate::consts::TRANSPORT_HEADER_LEN;
 /// Header + tag: a keepalive's size.
 pub const TRANSPORT_MIN_LEN: usize = 32;
 

@@ -8,9 +8,6 @@
 //! there is one carry chain per pair instead of two. All limb arithmetic is branch-free
 //! and data-independent in its indices: constant time.
 
-use crate::errors::E_BAD_ARG;
-use crate::mem;
-
 const M26: u64 = 0x3ff_ffff;
 /// The 2^128 bit of a full 16-byte block, in limb 4.
 const HIBIT: u64 = 1 << 24;
@@ -41,9 +38,7 @@ fn le32(b: &[u8; 16], i: usize) -> u32 {
 #[cfg(not(target_arch = "wasm32"))]
 #[inline(always)]
 fn halves(b: &[u8; 16]) -> (u64, u64) {
-    let w = |i: usize| {
-        u64::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3], b[i + 4], b[i + 5], b[i + 6], b[i + 7]])
-    };
+    let w = |i: usize| u64::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3], b[i + 4], b[i + 5], b[i + 6], b[i + 7]]);
     (w(0), w(8))
 }
 
@@ -53,10 +48,7 @@ fn halves(b: &[u8; 16]) -> (u64, u64) {
 #[inline(always)]
 fn halves(b: &[u8; 16]) -> (u64, u64) {
     use core::arch::wasm32::{u64x2_extract_lane, u8x16};
-    let v = u8x16(
-        b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-        b[14], b[15],
-    );
+    let v = u8x16(b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
     (u64x2_extract_lane::<0>(v), u64x2_extract_lane::<1>(v))
 }
 
@@ -294,25 +286,10 @@ pub fn mac(key: &[u8; 32], msg: &[u8]) -> [u8; 16] {
     p.tag()
 }
 
-/// Writes Poly1305(key 32 B, msg[len]) at `out16`. 0 or E_BAD_ARG.
-#[no_mangle]
-pub extern "C" fn ts_poly1305(key: u32, msg: u32, len: u32, out16: u32) -> i32 {
-    let (k, m) = match (mem::read::<32>(key), mem::bytes(msg, len as usize)) {
-        (Some(k), Some(m)) => (k, m),
-        _ => return E_BAD_ARG,
-    };
-    let tag = mac(&k, m);
-    if mem::write(out16, &tag) {
-        0
-    } else {
-        E_BAD_ARG
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chacha20::tests::hex;
+    use crate::crypto::chacha20::tests::hex;
 
     fn key(s: &str) -> [u8; 32] {
         let mut k = [0u8; 32];
@@ -393,10 +370,10 @@ mod tests {
                 let hi: N = {
                     // n >> 130
                     let mut h = [0u64; 10];
-                    for i in 0..10 {
+                    for (i, hi) in h.iter_mut().enumerate() {
                         let lo = n.get(i + 4).copied().unwrap_or(0) >> 2;
                         let up = (n.get(i + 5).copied().unwrap_or(0) << 30) & 0xffff_ffff;
-                        h[i] = lo | up;
+                        *hi = lo | up;
                     }
                     h
                 };
@@ -480,7 +457,10 @@ mod tests {
     #[test]
     fn reference_agrees_with_rfc() {
         let k = key("85d6be7857556d337f4452fe42d506a80103808afb0db2fd4abff6af4149f51b");
-        assert_eq!(&reference(&k, b"Cryptographic Forum Research Group")[..], &hex("a8061dc1305136c6c22b8baf0c0127a9")[..]);
+        assert_eq!(
+            &reference(&k, b"Cryptographic Forum Research Group")[..],
+            &hex("a8061dc1305136c6c22b8baf0c0127a9")[..]
+        );
     }
 
     #[test]
@@ -521,16 +501,5 @@ mod tests {
             p.update_padded(whole);
             assert_eq!(p.finish(), reference(&k, whole));
         }
-    }
-
-    #[test]
-    fn export() {
-        crate::state::fresh();
-        let s = mem::scratch_ptr();
-        assert!(mem::write(s, &hex("85d6be7857556d337f4452fe42d506a80103808afb0db2fd4abff6af4149f51b")));
-        assert!(mem::write(s + 32, b"Cryptographic Forum Research Group"));
-        assert_eq!(ts_poly1305(s, s + 32, 34, s + 128), 0);
-        assert_eq!(&mem::read::<16>(s + 128).unwrap()[..], &hex("a8061dc1305136c6c22b8baf0c0127a9")[..]);
-        assert_eq!(ts_poly1305(s, 4, 34, s + 128), E_BAD_ARG);
     }
 }

@@ -76,9 +76,25 @@ impl<T: AsRef<[u8]>> Header<T> {
     pub fn flags(&self) -> u8 {
         self.buffer.as_ref()[field::FLAGS]
     }
-    /// The options (bytes 20 .. header_len).
-    pub fn options(&self) -> &[u8] {
-        &self.buffer.as_ref()[MIN_HEADER..self.header_len()]
+    /// Raw checksum bytes (in wire order).
+    pub fn checksum(&self) -> [u8; 2] {
+        let b = self.buffer.as_ref();
+        [b[field::CHECKSUM.start], b[field::CHECKSUM.start + 1]]
+    }
+}
+
+impl<T: AsRef<[u8]>> Header<T> {
+    /// Whether `other` has the same option bytes, both headers being `header_len` long.
+    pub fn same_options<U: AsRef<[u8]>>(&self, other: &Header<U>, header_len: usize) -> bool {
+        let (a, b) = (self.buffer.as_ref(), other.buffer.as_ref());
+        a.get(MIN_HEADER..header_len) == b.get(MIN_HEADER..header_len)
+    }
+}
+
+impl<'a> Header<&'a [u8]> {
+    /// The options (bytes 20 .. header_len), borrowed from the packet.
+    pub fn options(&self) -> &'a [u8] {
+        &self.buffer[MIN_HEADER..self.header_len()]
     }
 }
 
@@ -100,13 +116,11 @@ mod tests {
     use super::*;
 
     fn header(doff: u8) -> Vec<u8> {
-        let mut h = vec![
-            0x1f, 0x90, 0xc3, 0x50, // ports 8080 -> 50000
-            0x00, 0x00, 0x10, 0x00, // seq 4096
-            0x00, 0x00, 0x00, 0x2a, // ack 42
-            doff << 4, ACK | PSH, 0x01, 0x00, // window 256
-            0xaa, 0xbb, 0, 0,
-        ];
+        let mut h = vec![0x1f, 0x90, 0xc3, 0x50]; // ports 8080 -> 50000
+        h.extend_from_slice(&[0x00, 0x00, 0x10, 0x00]); // seq 4096
+        h.extend_from_slice(&[0x00, 0x00, 0x00, 0x2a]); // ack 42
+        h.extend_from_slice(&[doff << 4, ACK | PSH, 0x01, 0x00]); // window 256
+        h.extend_from_slice(&[0xaa, 0xbb, 0, 0]);
         h.resize((doff as usize) * 4, 0x01);
         h
     }
@@ -142,7 +156,20 @@ mod tests {
         h.set_seq(0xdead_beef);
         h.set_flags(ACK);
         h.set_checksum([0x12, 0x34]);
+        assert_eq!((h.seq(), h.flags(), h.checksum()), (0xdead_beef, ACK, [0x12, 0x34]));
         assert_eq!(&b[4..8], &[0xde, 0xad, 0xbe, 0xef]);
         assert_eq!((b[13], b[16], b[17]), (ACK, 0x12, 0x34));
+    }
+
+    #[test]
+    fn same_options() {
+        let (a, mut b) = (header(8), header(8));
+        let (ha, hb) = (Header::new_checked(&a[..]).unwrap(), Header::new_checked(&b[..]).unwrap());
+        assert!(ha.same_options(&hb, 32));
+        b[4] = 9; // seq: not an option
+        assert!(ha.same_options(&Header::new_unchecked(&b[..]), 32));
+        b[31] = 2;
+        assert!(!ha.same_options(&Header::new_unchecked(&b[..]), 32));
+        assert!(!ha.same_options(&Header::new_unchecked(&b[..20]), 32)); // too short: not equal
     }
 }

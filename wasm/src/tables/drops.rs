@@ -1,8 +1,7 @@
 //! Drop counters: one per error code, so TypeScript can report why packets died
 //! without any per-packet logging.
 
-use crate::errors::{E_BAD_ARG, N_CODES};
-use crate::{mem, state};
+use crate::errors::N_CODES;
 
 pub struct Drops {
     counts: [u64; N_CODES],
@@ -32,21 +31,14 @@ impl Drops {
             _ => 0,
         }
     }
-}
 
-/// Writes f64[N_CODES]: index k = packets dropped with code -k (index 0 is always 0).
-/// Returns 0, or E_BAD_ARG if `out_ptr` cannot hold the array.
-#[no_mangle]
-pub extern "C" fn ts_drop_stats(out_ptr: u32) -> i32 {
-    let d = &state::state().drops;
-    let mut vals = [0f64; N_CODES];
-    for (v, c) in vals.iter_mut().zip(d.counts.iter()) {
-        *v = *c as f64;
-    }
-    if mem::write_f64s(out_ptr, &vals) {
-        0
-    } else {
-        E_BAD_ARG
+    /// Every counter as f64 (what `ts_drop_stats` writes): index k = drops with code -k.
+    pub fn to_f64s(&self) -> [f64; N_CODES] {
+        let mut vals = [0f64; N_CODES];
+        for (v, c) in vals.iter_mut().zip(self.counts.iter()) {
+            *v = *c as f64;
+        }
+        vals
     }
 }
 
@@ -68,5 +60,7 @@ mod tests {
         assert_eq!(d.get(HANDSHAKE), 0);
         assert_eq!(d.get(-31), 1);
         assert_eq!(d.counts.iter().sum::<u64>(), 3);
+        assert_eq!(d.to_f64s()[9], 2.0);
+        assert_eq!(d.counts_total(), 3);
     }
 }

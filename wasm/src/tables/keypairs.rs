@@ -3,13 +3,11 @@
 //! The hash has twice as many buckets as slots and uses backward-shift deletion (no
 //! tombstones), so probes stay short however often keypairs rotate.
 
-use crate::chacha20::key_words;
+use crate::consts::{KEYPAIR_INFO_LEN, KEYS_LEN, MAX_KEYPAIRS, MAX_PEERS};
+use crate::crypto::chacha20::key_words;
 use crate::errors::*;
-use crate::peers::MAX_PEERS;
-use crate::replay::Replay;
-use crate::{mem, state};
+use crate::tables::replay::Replay;
 
-pub const MAX_KEYPAIRS: usize = 4096;
 const BUCKETS: usize = 2 * MAX_KEYPAIRS;
 
 #[derive(Clone, Copy)]
@@ -54,7 +52,8 @@ fn home(index: u32) -> usize {
 }
 
 impl Keypairs {
-    pub const ZERO: Keypairs = Keypairs { slots: [Keypair::ZERO; MAX_KEYPAIRS], keys: [0; BUCKETS], vals: [0; BUCKETS] };
+    pub const ZERO: Keypairs =
+        Keypairs { slots: [Keypair::ZERO; MAX_KEYPAIRS], keys: [0; BUCKETS], vals: [0; BUCKETS] };
 
     pub fn slot(&self, kp: usize) -> Option<&Keypair> {
         self.slots.get(kp)
@@ -127,7 +126,7 @@ impl Keypairs {
     }
 
     /// Installs keys in slot `kp` (replacing whatever it held).
-    pub fn set(&mut self, kp: usize, peer: u32, local: u32, remote: u32, keys: &[u8; 64]) -> Result<(), i32> {
+    pub fn set(&mut self, kp: usize, peer: u32, local: u32, remote: u32, keys: &[u8; KEYS_LEN]) -> Result<(), i32> {
         if kp >= MAX_KEYPAIRS || peer as usize >= MAX_PEERS {
             return Err(E_BAD_ARG);
         }
@@ -170,64 +169,31 @@ impl Keypairs {
             *s = Keypair::ZERO;
         }
     }
-}
 
-/// Installs a keypair: `keys` points at 64 bytes, send key then receive key. Resets the
-/// send counter and replay window. 0, E_BAD_ARG (slot/peer out of range, bad pointer, or
-/// `local_index` already used by another slot) or E_TABLE_FULL.
-#[no_mangle]
-pub extern "C" fn ts_keypair_set(kp: u32, peer: u32, local_index: u32, remote_index: u32, keys: u32) -> i32 {
-    let k = match mem::read::<64>(keys) {
-        Some(k) => k,
-        None => return E_BAD_ARG,
-    };
-    match state::state().keypairs.set(kp as usize, peer, local_index, remote_index, &k) {
-        Ok(()) => 0,
-        Err(e) => e,
-    }
-}
-
-/// Zeroes the keys and removes the index (idempotent). 0 or E_BAD_ARG.
-#[no_mangle]
-pub extern "C" fn ts_keypair_clear(kp: u32) -> i32 {
-    if kp as usize >= MAX_KEYPAIRS {
-        return E_BAD_ARG;
-    }
-    state::state().keypairs.clear(kp as usize);
-    0
-}
-
-/// Keeps the index but refuses send and receive (E_KEY_EXPIRED). 0, or E_BAD_ARG if the
-/// slot is out of range or empty.
-#[no_mangle]
-pub extern "C" fn ts_keypair_expire(kp: u32) -> i32 {
-    match state::state().keypairs.slot_mut(kp as usize) {
-        Some(s) if s.live => {
-            s.expired = true;
-            0
+    /// Keeps the index but refuses send and receive (E_KEY_EXPIRED) until set again. 0, or
+    /// E_BAD_ARG if the slot is out of range or empty.
+    pub fn expire(&mut self, kp: usize) -> i32 {
+        match self.slots.get_mut(kp) {
+            Some(s) if s.live => {
+                s.expired = true;
+                0
+            }
+            _ => E_BAD_ARG,
         }
-        _ => E_BAD_ARG,
     }
-}
 
-/// Writes f64[4]: send_counter (next counter to send), highest_recv_counter,
-/// received_packets, peer (-1 for an empty slot). Returns 1 for a live slot, 0 for an
-/// empty one, E_BAD_ARG for a bad slot or pointer.
-#[no_mangle]
-pub extern "C" fn ts_keypair_info(kp: u32, out: u32) -> i32 {
-    let s = match state::state().keypairs.slot(kp as usize) {
-        Some(s) => *s,
-        None => return E_BAD_ARG,
-    };
-    let v = if s.live {
-        [s.send_counter as f64, s.replay.last() as f64, s.received_packets as f64, s.peer as f64]
-    } else {
-        [0.0, 0.0, 0.0, -1.0]
-    };
-    if !mem::write_f64s(out, &v) {
-        return E_BAD_ARG;
+    /// Whether slot `kp` is live and its send_counter (next counter to send),
+    /// highest_recv_counter, received_packets and peer (0, 0, 0, -1 for an empty slot);
+    /// `None` for a slot out of range.
+    pub fn info(&self, kp: usize) -> Option<(bool, [f64; KEYPAIR_INFO_LEN])> {
+        let s = self.slots.get(kp)?;
+        let v = if s.live {
+            [s.send_counter as f64, s.replay.last() as f64, s.received_packets as f64, s.peer as f64]
+        } else {
+            [0.0, 0.0, 0.0, -1.0]
+        };
+        Some((s.live, v))
     }
-    s.live as i32
 }
 
 #[cfg(test)]
@@ -236,8 +202,8 @@ mod tests {
 
     #[test]
     fn index_hash_survives_churn() {
-        state::fresh();
-        let t = &mut state::state().keypairs;
+        let mut table = crate::testing::boxed(|| Keypairs::ZERO);
+        let t = &mut *table;
         let mut x: u32 = 12345;
         let mut rng = move || {
             x ^= x << 13;
@@ -285,51 +251,8 @@ mod tests {
                 idx[k] = i;
             }
         }
-        for k in 0..MAX_KEYPAIRS {
-            assert_eq!(t.lookup(idx[k]), Some(k));
+        for (k, &i) in idx.iter().enumerate() {
+            assert_eq!(t.lookup(i), Some(k));
         }
-    }
-
-    #[test]
-    fn exports() {
-        state::fresh();
-        let s = mem::scratch_ptr();
-        let keys: Vec<u8> = (0..64).collect();
-        assert!(mem::write(s, &keys));
-        assert_eq!(ts_keypair_set(3, 9, 0xaabb, 0xccdd, s), 0);
-        {
-            let k = state::state().keypairs.slot(3).unwrap();
-            assert!(k.live && !k.expired);
-            assert_eq!((k.peer, k.local_index, k.remote_index), (9, 0xaabb, 0xccdd));
-            assert_eq!(k.send_key[0], 0x0302_0100);
-            assert_eq!(k.recv_key[0], 0x2322_2120);
-        }
-        assert_eq!(state::state().keypairs.lookup(0xaabb), Some(3));
-        assert_eq!(ts_keypair_set(4, 9, 0xaabb, 0, s), E_BAD_ARG); // index taken
-        assert_eq!(ts_keypair_set(MAX_KEYPAIRS as u32, 9, 1, 0, s), E_BAD_ARG);
-        assert_eq!(ts_keypair_set(4, MAX_PEERS as u32, 1, 0, s), E_BAD_ARG);
-        assert_eq!(ts_keypair_set(4, 9, 1, 0, 0), E_BAD_ARG);
-        // Replacing slot 3 with a new index drops the old one.
-        state::state().keypairs.slot_mut(3).unwrap().send_counter = 77;
-        assert_eq!(ts_keypair_set(3, 9, 0x1234, 0xccdd, s), 0);
-        assert_eq!(state::state().keypairs.lookup(0xaabb), None);
-        assert_eq!(state::state().keypairs.lookup(0x1234), Some(3));
-        assert_eq!(state::state().keypairs.slot(3).unwrap().send_counter, 0);
-        let out = s + 128;
-        assert_eq!(ts_keypair_info(3, out), 1);
-        assert_eq!(mem::read::<8>(out + 24).unwrap(), 9.0f64.to_le_bytes());
-        assert_eq!(ts_keypair_expire(3), 0);
-        assert!(state::state().keypairs.slot(3).unwrap().expired);
-        assert_eq!(state::state().keypairs.lookup(0x1234), Some(3));
-        assert_eq!(ts_keypair_expire(5), E_BAD_ARG);
-        assert_eq!(ts_keypair_clear(3), 0);
-        assert_eq!(ts_keypair_clear(3), 0);
-        assert_eq!(ts_keypair_clear(MAX_KEYPAIRS as u32), E_BAD_ARG);
-        assert_eq!(state::state().keypairs.lookup(0x1234), None);
-        assert_eq!(state::state().keypairs.slot(3).unwrap().send_key, [0; 8]);
-        assert_eq!(ts_keypair_info(3, out), 0);
-        assert_eq!(mem::read::<8>(out + 24).unwrap(), (-1.0f64).to_le_bytes());
-        assert_eq!(ts_keypair_info(MAX_KEYPAIRS as u32, out), E_BAD_ARG);
-        assert_eq!(ts_keypair_info(3, 0), E_BAD_ARG);
     }
 }

@@ -14,9 +14,6 @@
 //!
 //! The single-block scalar [`block`] remains for `ts_chacha20_block` and the tests.
 
-use crate::errors::E_BAD_ARG;
-use crate::mem;
-
 const SIGMA: [u32; 4] = [0x6170_7865, 0x3320_646e, 0x7962_2d32, 0x6b20_6574];
 
 /// A 32-byte key as little-endian words.
@@ -53,8 +50,8 @@ fn quarter(x: &mut [u32; 16], a: usize, b: usize, c: usize, d: usize) {
 #[inline(always)]
 pub fn block(key: &[u32; 8], counter: u32, nonce: &[u32; 3]) -> [u32; 16] {
     let init = [
-        SIGMA[0], SIGMA[1], SIGMA[2], SIGMA[3], key[0], key[1], key[2], key[3], key[4], key[5],
-        key[6], key[7], counter, nonce[0], nonce[1], nonce[2],
+        SIGMA[0], SIGMA[1], SIGMA[2], SIGMA[3], key[0], key[1], key[2], key[3], key[4], key[5], key[6], key[7],
+        counter, nonce[0], nonce[1], nonce[2],
     ];
     let mut x = init;
     for _ in 0..10 {
@@ -144,10 +141,7 @@ mod lanes {
     /// 16 bytes, little-endian lanes (folds into one `v128.load`).
     #[inline(always)]
     pub fn load(b: &[u8; 16]) -> V {
-        u8x16(
-            b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-            b[13], b[14], b[15],
-        )
+        u8x16(b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15])
     }
     /// (Folds into one `v128.store`.)
     #[inline(always)]
@@ -206,12 +200,7 @@ mod lanes {
     }
     #[inline(always)]
     pub fn transpose(a: V, b: V, c: V, d: V) -> [V; 4] {
-        [
-            [a[0], b[0], c[0], d[0]],
-            [a[1], b[1], c[1], d[1]],
-            [a[2], b[2], c[2], d[2]],
-            [a[3], b[3], c[3], d[3]],
-        ]
+        [[a[0], b[0], c[0], d[0]], [a[1], b[1], c[1], d[1]], [a[2], b[2], c[2], d[2]], [a[3], b[3], c[3], d[3]]]
     }
     #[inline(always)]
     pub fn load(b: &[u8; 16]) -> V {
@@ -279,6 +268,8 @@ impl Quad {
     #[inline(always)]
     pub fn new_with(key: &[u32; 8], counter: u32, nonce: &[u32; 3], between: &mut impl Between) -> Quad {
         let s = lanes::splat;
+        // The 4×4 state matrix, one row per line.
+        #[rustfmt::skip]
         let init = [
             s(SIGMA[0]), s(SIGMA[1]), s(SIGMA[2]), s(SIGMA[3]),
             s(key[0]), s(key[1]), s(key[2]), s(key[3]),
@@ -389,21 +380,6 @@ impl FirstBlocks {
     }
 }
 
-/// Writes the 64-byte block for (`key` 32 B, `counter`, `nonce12` 12 B) at `out64`.
-/// 0 or E_BAD_ARG.
-#[no_mangle]
-pub extern "C" fn ts_chacha20_block(key: u32, counter: u32, nonce12: u32, out64: u32) -> i32 {
-    let (k, n) = match (mem::read::<32>(key), mem::read::<12>(nonce12)) {
-        (Some(k), Some(n)) => (k, n),
-        _ => return E_BAD_ARG,
-    };
-    if mem::write(out64, &block_bytes(&key_words(&k), counter, &nonce_words(&n))) {
-        0
-    } else {
-        E_BAD_ARG
-    }
-}
-
 #[cfg(test)]
 pub mod tests {
     use super::*;
@@ -422,7 +398,7 @@ pub mod tests {
 
     #[test]
     fn rfc8439_block() {
-        // Brief §10 / RFC 8439 §2.3.2.
+        // RFC 8439 §2.3.2.
         let n = nonce_words(&[0, 0, 0, 9, 0, 0, 0, 0x4a, 0, 0, 0, 0]);
         let want = hex("10f1e7e4d13b5915500fdd1fa32071c4c7d1f4c733c068030422aa9ac3d46c4ed2826446079faa0914c2d705d98b02a2b5129cd1de164eb9cbd083e8a2503c4e");
         assert_eq!(&block_bytes(&seq_key(), 1, &n)[..], &want[..]);
@@ -475,18 +451,5 @@ pub mod tests {
             let want: Vec<u8> = orig.iter().zip(stream.iter()).map(|(a, b)| a ^ b).collect();
             assert_eq!(buf, want, "len {}", len);
         }
-    }
-
-    #[test]
-    fn export() {
-        crate::state::fresh();
-        let s = mem::scratch_ptr();
-        let k: Vec<u8> = (0..32).collect();
-        assert!(mem::write(s, &k));
-        assert!(mem::write(s + 32, &[0, 0, 0, 9, 0, 0, 0, 0x4a, 0, 0, 0, 0]));
-        assert_eq!(ts_chacha20_block(s, 1, s + 32, s + 64), 0);
-        assert_eq!(mem::read::<4>(s + 64).unwrap(), [0x10, 0xf1, 0xe7, 0xe4]);
-        assert_eq!(ts_chacha20_block(0, 1, s + 32, s + 64), E_BAD_ARG);
-        assert_eq!(ts_chacha20_block(s, 1, s + 32, 8), E_BAD_ARG);
     }
 }
