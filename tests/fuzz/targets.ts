@@ -1,0 +1,16 @@
+/**
+ * Every fuzz target, in the order main.ts and tests/fuzz_test.ts run them.
+ * @module
+ */
+import type { AnyTarget } from "./harness.ts";
+import { ipParse } from "./targets/ip_parse.ts";
+import { messageParse } from "./targets/message_parse.ts";
+import { replay } from "./targets/replay.ts";
+import { allowedIps } from "./targets/allowed_ips.ts";
+
+export const TARGETS: readonly AnyTarget[] = [
+  ipParse,
+  messageParse,
+  replay,
+  allowedIps,
+];
