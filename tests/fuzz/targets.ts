@@ -7,10 +7,14 @@ import { ipParse } from "./targets/ip_parse.ts";
 import { messageParse } from "./targets/message_parse.ts";
 import { replay } from "./targets/replay.ts";
 import { allowedIps } from "./targets/allowed_ips.ts";
+import { configParse } from "./targets/config_parse.ts";
+import { uapiParse } from "./targets/uapi_parse.ts";
 
 export const TARGETS: readonly AnyTarget[] = [
   ipParse,
   messageParse,
   replay,
   allowedIps,
+  configParse,
+  uapiParse,
 ];
