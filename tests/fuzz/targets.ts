@@ -9,6 +9,8 @@ import { replay } from "./targets/replay.ts";
 import { allowedIps } from "./targets/allowed_ips.ts";
 import { configParse } from "./targets/config_parse.ts";
 import { uapiParse } from "./targets/uapi_parse.ts";
+import { tunSegment } from "./targets/tun_segment.ts";
+import { tunGroPlan } from "./targets/tun_gro_plan.ts";
 
 export const TARGETS: readonly AnyTarget[] = [
   ipParse,
@@ -17,4 +19,6 @@ export const TARGETS: readonly AnyTarget[] = [
   allowedIps,
   configParse,
   uapiParse,
+  tunSegment,
+  tunGroPlan,
 ];
