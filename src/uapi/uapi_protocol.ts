@@ -87,7 +87,9 @@ export interface ParseSetOptions {
 const MAX_QUOTE = 80;
 
 function quote(s: string): string {
-  return JSON.stringify(s.length > MAX_QUOTE ? `${s.slice(0, MAX_QUOTE)}…` : s);
+  // JSON escapes C0 controls but not DEL or C1 (U+0080..U+009F, e.g. the 8-bit CSI).
+  return JSON.stringify(s.length > MAX_QUOTE ? `${s.slice(0, MAX_QUOTE)}…` : s)
+    .replace(/[\x7f-\x9f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
 /** Interface index from sysfs, or null (no such interface, or no read permission). */

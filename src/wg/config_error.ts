@@ -16,12 +16,12 @@
 /** Longest detail a message carries: a hostile file must not become a 100 MB log line. */
 export const MAX_DETAIL = 240;
 
-/** `detail` with control characters escaped (`\x00`) and cut at {@link MAX_DETAIL}. */
+/** `detail` with control characters (C0, DEL, C1) escaped (`\x00`) and cut at {@link MAX_DETAIL}. */
 export function printableDetail(detail: string): string {
   let s = detail.length > 4 * MAX_DETAIL ? detail.slice(0, 4 * MAX_DETAIL) : detail;
   s = s.replace(
     // deno-lint-ignore no-control-regex
-    /[\x00-\x08\x0a-\x1f\x7f]/g,
+    /[\x00-\x08\x0a-\x1f\x7f-\x9f]/g,
     (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
   );
   return s.length > MAX_DETAIL || detail.length > 4 * MAX_DETAIL

@@ -154,9 +154,12 @@ fn classify(pkt: &[u8]) -> (Option<FlowKey>, Option<Segment>) {
         Ok(p) => p,
         Err(_) => return (None, None),
     };
-    if p.protocol() != PROTO_TCP || p.total_len() != pkt.len() {
+    if p.protocol() != PROTO_TCP {
         return (None, None);
     }
+    // Bytes after the IP total length (padding): still the flow's packet, so it ends the flow's
+    // unit (no reordering), but it is never merged.
+    let padded = p.total_len() != pkt.len();
     let ip_hl = p.header_len();
     let th = match tcp::Header::new_checked(&pkt[ip_hl..]) {
         Ok(t) => t,
@@ -171,7 +174,7 @@ fn classify(pkt: &[u8]) -> (Option<FlowKey>, Option<Segment>) {
     let payload = pkt.len() - ip_hl - tcp_hl;
     let flags = th.flags();
     let plain_ip = v6 || (ip_hl == 20 && !p.is_fragment());
-    if !plain_ip || payload == 0 || (flags != tcp::ACK && flags != tcp::ACK | tcp::PSH) {
+    if padded || !plain_ip || payload == 0 || (flags != tcp::ACK && flags != tcp::ACK | tcp::PSH) {
         return (Some(key), None);
     }
     let seg = Segment { key, ip_hl, tcp_hl, payload, seq: th.seq(), ack: th.ack(), psh: flags & tcp::PSH != 0 };

@@ -262,7 +262,9 @@ fn parse_super(head: &[u8], len: usize, h: &vnet::Header<&[u8]>) -> Result<Super
     // With IPv6 extension headers (csum_start > 40) the first Next Header is not the L4 one.
     let proto_ok = if v6 { ip_hl > ip::V6_HEADER_LEN || ip.protocol() == proto } else { ip.protocol() == proto };
     let total = ip.total_len();
-    if !proto_ok || ip_hl < 20 || ip_hl >= head.len() {
+    // IPv6's fixed header is 40 bytes: a shorter csum_start would cut segments under it.
+    let min_hl = if v6 { ip::V6_HEADER_LEN } else { 20 };
+    if !proto_ok || ip_hl < min_hl || ip_hl >= head.len() {
         return Err(E_BAD_GSO);
     }
     if total > len || total < ip_hl {
