@@ -11,7 +11,7 @@
  * @module
  */
 export { Device, type DeviceOptions, type DeviceStats } from "./src/device/device.ts";
-export { Packet, PoolExhaustedError, type PoolStats, SlabPool } from "./src/slab.ts";
+export { Packet, PoolExhaustedError, type PoolStats, SlabPool } from "./src/wasm/slab.ts";
 export { type Config, parseConfig, parseConfigFile } from "./src/wg/config.ts";
 export { ConfigError } from "./src/wg/config_error.ts";
 export {

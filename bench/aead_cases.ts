@@ -17,7 +17,8 @@
  * @module
  */
 import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
-import { SlabPool } from "../src/slab.ts";
+import { instantiate, type TunslabExports } from "../src/wasm/module.ts";
+import { SlabPool } from "../src/wasm/slab.ts";
 
 /** Message sizes the issue asks for. */
 export const AEAD_SIZES = [64, 512, 1420, 8192] as const;
@@ -42,6 +43,7 @@ export class AeadCase {
   readonly #nobleOut: Uint8Array<ArrayBuffer>;
   readonly #nobleOpenOut: Uint8Array<ArrayBuffer>;
   // WASM offsets: key, nonce, aad, the working buffer and a pristine sealed copy.
+  readonly #wasm: TunslabExports;
   readonly #k: number;
   readonly #n: number;
   readonly #a: number;
@@ -51,7 +53,8 @@ export class AeadCase {
 
   constructor(size: number) {
     this.size = size;
-    this.pool = SlabPool.create({ chunkSlots: 1, maxSlots: 1 });
+    this.#wasm = instantiate();
+    this.pool = SlabPool.create({ chunkSlots: 1, maxSlots: 1 }, this.#wasm);
     const pool = this.pool;
     this.plain = randomBytes(size);
     this.sealed = chacha20poly1305(this.key, this.nonce, this.aad).encrypt(this.plain);
@@ -73,7 +76,7 @@ export class AeadCase {
 
   /** Both implementations agree before anything is timed. */
   #check(): void {
-    const w = this.pool.wasm;
+    const w = this.#wasm;
     const u8 = this.pool.u8;
     const n = this.size;
     if (w.ts_aead_seal(this.#k, this.#n, this.#a, this.aad.length, this.#buf, n) !== n + TAG) {
@@ -95,7 +98,7 @@ export class AeadCase {
 
   /** Seals the working buffer in place (its content is whatever the last call left). */
   wasmSeal(): number {
-    return this.pool.wasm.ts_aead_seal(
+    return this.#wasm.ts_aead_seal(
       this.#k,
       this.#n,
       this.#a,
@@ -107,7 +110,7 @@ export class AeadCase {
 
   /** Opens the working buffer in place; call {@link restoreSealed} before each one. */
   wasmOpen(): number {
-    return this.pool.wasm.ts_aead_open(
+    return this.#wasm.ts_aead_open(
       this.#k,
       this.#n,
       this.#a,
@@ -119,7 +122,7 @@ export class AeadCase {
 
   /** Poly1305 alone over the message (the MAC half of seal/open, for a breakdown). */
   wasmPoly1305(): number {
-    return this.pool.wasm.ts_poly1305(this.#k, this.#buf, this.size, this.#tag);
+    return this.#wasm.ts_poly1305(this.#k, this.#buf, this.size, this.#tag);
   }
 
   /** Copies the sealed message back into the working buffer (a memmove inside WASM memory). */

@@ -17,7 +17,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { wasmBytes } from "../src/wasm_module.ts";
+import { wasmBytes } from "../src/wasm/module.ts";
 import { AEAD_SIZES, AeadCase } from "./aead_cases.ts";
 
 /** MB/s of one implementation at one size. */

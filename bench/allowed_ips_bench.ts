@@ -18,7 +18,8 @@
  * ```
  * @module
  */
-import { SlabPool } from "../src/slab.ts";
+import { instantiate, type TunslabExports } from "../src/wasm/module.ts";
+import { SlabPool } from "../src/wasm/slab.ts";
 
 const PREFIXES = 10_000;
 const LOOKUPS = 1024;
@@ -143,20 +144,20 @@ class MapLpm {
 
 /** The WASM table, filled with the same prefixes; queries copied into scratch once. */
 class WasmLpm {
-  readonly #pool: SlabPool;
+  readonly #wasm: TunslabExports;
   readonly #family: number;
   readonly #qPtr: number;
   readonly #stride: number;
 
-  constructor(pool: SlabPool, t: Table, q: Uint32Array) {
-    this.#pool = pool;
+  constructor(pool: SlabPool, wasm: TunslabExports, t: Table, q: Uint32Array) {
+    this.#wasm = wasm;
     this.#family = t.words === 1 ? 4 : 6;
     this.#stride = t.words * 4;
     const addr = pool.scratch(16);
     for (let p = 0; p < t.n; p++) {
       // Network byte order: word k holds bytes 4k..4k+3, most significant first.
       for (let k = 0; k < t.words; k++) pool.dv.setUint32(addr + 4 * k, t.addr[p * t.words + k]);
-      const rc = pool.wasm.ts_route_insert(this.#family, addr, t.cidr[p], t.peer[p]);
+      const rc = wasm.ts_route_insert(this.#family, addr, t.cidr[p], t.peer[p]);
       if (rc < 0) throw new Error(`ts_route_insert failed (${rc}) at prefix ${p}`);
     }
     this.#qPtr = pool.scratch(q.length * 4);
@@ -164,18 +165,19 @@ class WasmLpm {
   }
 
   lookup(qi: number): number {
-    const r = this.#pool.wasm.ts_route_lookup(this.#family, this.#qPtr + qi * this.#stride);
+    const r = this.#wasm.ts_route_lookup(this.#family, this.#qPtr + qi * this.#stride);
     return r < 0 ? -1 : r;
   }
 }
 
-const pool = SlabPool.create({ chunkSlots: 1, maxSlots: 1 });
+const wasm = instantiate();
+const pool = SlabPool.create({ chunkSlots: 1, maxSlots: 1 }, wasm);
 const families = [
   { name: "v4", t: makeTable(1, 8, 32) },
   { name: "v6", t: makeTable(4, 16, 128) },
 ].map(({ name, t }) => {
   const q = makeQueries(t);
-  return { name, t, q, map: new MapLpm(t), wasm: new WasmLpm(pool, t, q) };
+  return { name, t, q, map: new MapLpm(t), wasm: new WasmLpm(pool, wasm, t, q) };
 });
 
 // Same answer from all three for every query, before anything is timed.

@@ -19,7 +19,7 @@ import { hmac } from "@noble/hashes/hmac.js";
 import { blake2s } from "@noble/hashes/blake2.js";
 import { libc } from "../src/ffi/libc.ts";
 import { setupLogging } from "../src/log.ts";
-import { instantiate } from "../src/wasm_module.ts";
+import { instantiate } from "../src/wasm/module.ts";
 import { dh } from "../src/wg/primitives.ts";
 import { generatePrivateKey, publicKey } from "../src/wg/keys.ts";
 

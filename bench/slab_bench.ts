@@ -8,7 +8,7 @@
  * @module
  */
 import { libc } from "../src/ffi/libc.ts";
-import { SlabPool } from "../src/slab.ts";
+import { SlabPool } from "../src/wasm/slab.ts";
 import { UdpSocket } from "../src/udp_socket.ts";
 import { encodeEndpoint } from "../src/endpoint.ts";
 

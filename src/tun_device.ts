@@ -16,7 +16,7 @@
  *
  * @example
  * ```ts ignore
- * import { SlabPool } from "./slab.ts";
+ * import { SlabPool } from "./wasm/slab.ts";
  * import { TunDevice } from "./tun_device.ts";
  * using pool = SlabPool.create();
  * using tun = TunDevice.open("tsl0"); // needs CAP_NET_ADMIN

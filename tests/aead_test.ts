@@ -4,13 +4,15 @@
  */
 import { deepStrictEqual, equal, ok } from "node:assert/strict";
 import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
-import { SlabPool } from "../src/slab.ts";
+import { SlabPool } from "../src/wasm/slab.ts";
+import { instantiate } from "../src/wasm/module.ts";
 
 const hex = (s: string): Uint8Array => new Uint8Array(s.match(/../g)!.map((b) => parseInt(b, 16)));
 const toHex = (b: Uint8Array): string =>
   [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
 
-using pool = SlabPool.create({ chunkSlots: 16, maxSlots: 64 });
+const wasm = instantiate();
+using pool = SlabPool.create({ chunkSlots: 16, maxSlots: 64 }, wasm);
 const KEY = pool.scratch(32);
 const NONCE = pool.scratch(12);
 const AAD = pool.scratch(64);
@@ -24,7 +26,7 @@ function put(off: number, bytes: Uint8Array): void {
 Deno.test("ChaCha20 block function: RFC 8439 §2.3.2", () => {
   put(KEY, hex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"));
   put(NONCE, hex("000000090000004a00000000"));
-  equal(pool.wasm.ts_chacha20_block(KEY, 1, NONCE, OUT), 0);
+  equal(wasm.ts_chacha20_block(KEY, 1, NONCE, OUT), 0);
   equal(
     toHex(pool.u8.slice(OUT, OUT + 64)),
     "10f1e7e4d13b5915500fdd1fa32071c4c7d1f4c733c068030422aa9ac3d46c4e" +
@@ -36,7 +38,7 @@ Deno.test("Poly1305: RFC 8439 §2.5.2", () => {
   put(KEY, hex("85d6be7857556d337f4452fe42d506a80103808afb0db2fd4abff6af4149f51b"));
   const msg = new TextEncoder().encode("Cryptographic Forum Research Group");
   put(BUF, msg);
-  equal(pool.wasm.ts_poly1305(KEY, BUF, msg.length, OUT), 0);
+  equal(wasm.ts_poly1305(KEY, BUF, msg.length, OUT), 0);
   equal(toHex(pool.u8.slice(OUT, OUT + 16)), "a8061dc1305136c6c22b8baf0c0127a9");
 });
 
@@ -49,7 +51,7 @@ Deno.test("AEAD seal and open in place: RFC 8439 §2.8.2", () => {
   const aad = hex("50515253c0c1c2c3c4c5c6c7");
   put(AAD, aad);
   put(BUF, pt);
-  equal(pool.wasm.ts_aead_seal(KEY, NONCE, AAD, aad.length, BUF, pt.length), pt.length + 16);
+  equal(wasm.ts_aead_seal(KEY, NONCE, AAD, aad.length, BUF, pt.length), pt.length + 16);
   equal(
     toHex(pool.u8.slice(BUF, BUF + pt.length)),
     "d31a8d34648e60db7b86afbc53ef7ec2a4aded51296e08fea9e2b5a736ee62d63dbea45e8ca9671282fafb69da92728b1a71de0a9e060b2905d6a5b67ecd3b3692ddbd7f2d778b8c9803aee328091b58fab324e4fad675945585808b4831d7bc3ff4def08e4b7a9de576d26586cec64b6116",
@@ -58,7 +60,7 @@ Deno.test("AEAD seal and open in place: RFC 8439 §2.8.2", () => {
     toHex(pool.u8.slice(BUF + pt.length, BUF + pt.length + 16)),
     "1ae10b594f09e26a7e902ecbd0600691",
   );
-  equal(pool.wasm.ts_aead_open(KEY, NONCE, AAD, aad.length, BUF, pt.length + 16), pt.length);
+  equal(wasm.ts_aead_open(KEY, NONCE, AAD, aad.length, BUF, pt.length + 16), pt.length);
   deepStrictEqual(pool.u8.slice(BUF, BUF + pt.length), pt);
 });
 
@@ -86,17 +88,17 @@ Deno.test("AEAD agrees with @noble/ciphers on 300 random inputs; tampering fails
     put(NONCE, nonce);
     put(AAD, aad);
     put(BUF, pt);
-    equal(pool.wasm.ts_aead_seal(KEY, NONCE, AAD, aad.length, BUF, len), len + 16);
+    equal(wasm.ts_aead_seal(KEY, NONCE, AAD, aad.length, BUF, len), len + 16);
     deepStrictEqual(pool.u8.slice(BUF, BUF + len + 16), expected, `seal, ${len} bytes`);
     // noble's ciphertext opens in WASM, and a flipped bit does not.
     put(BUF, expected);
-    equal(pool.wasm.ts_aead_open(KEY, NONCE, AAD, aad.length, BUF, len + 16), len);
+    equal(wasm.ts_aead_open(KEY, NONCE, AAD, aad.length, BUF, len + 16), len);
     deepStrictEqual(pool.u8.slice(BUF, BUF + len), pt, `open, ${len} bytes`);
     const bad = expected.slice();
     bad[rnd() % bad.length] ^= 1 << (rnd() % 8);
     put(BUF, bad);
     ok(
-      pool.wasm.ts_aead_open(KEY, NONCE, AAD, aad.length, BUF, len + 16) < 0,
+      wasm.ts_aead_open(KEY, NONCE, AAD, aad.length, BUF, len + 16) < 0,
       "tampered message refused",
     );
   }

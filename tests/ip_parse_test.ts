@@ -3,8 +3,9 @@
  * their version, malformed ones are dropped and counted per reason.
  */
 import { deepStrictEqual, equal } from "node:assert/strict";
-import { dropReasonName } from "../src/drop_reason.ts";
-import { SlabPool } from "../src/slab.ts";
+import { dropReasonName } from "../src/wasm/abi.ts";
+import { SlabPool } from "../src/wasm/slab.ts";
+import { instantiate } from "../src/wasm/module.ts";
 
 function v4(total: number, bytes = total, ihl = 5): Uint8Array {
   const p = new Uint8Array(bytes);
@@ -32,7 +33,8 @@ function v6(payload: number, bytes = payload + 40): Uint8Array {
 }
 
 Deno.test("ts_ip_parse_batch validates v4/v6 and counts each malformed packet by reason", () => {
-  using pool = SlabPool.create({ chunkSlots: 16, maxSlots: 64 });
+  const wasm = instantiate();
+  using pool = SlabPool.create({ chunkSlots: 16, maxSlots: 64 }, wasm);
   const cases: [Uint8Array, string][] = [
     [v4(60), "v4"],
     [v6(100), "v6"],
@@ -59,7 +61,7 @@ Deno.test("ts_ip_parse_batch validates v4/v6 and counts each malformed packet by
     lens[i] = bytes.length;
   });
   const before = pool.dropCounts();
-  const valid = pool.wasm.ts_ip_parse_batch(offsPtr, lensPtr, resPtr, n);
+  const valid = wasm.ts_ip_parse_batch(offsPtr, lensPtr, resPtr, n);
   const res = [...pool.i32At(resPtr, n)];
   deepStrictEqual(
     res.map((r) => (r === 4 ? "v4" : r === 6 ? "v6" : dropReasonName(r))),

@@ -5,7 +5,8 @@ import { encodeEndpoint, SOCKADDR_IN6_LEN } from "../src/endpoint.ts";
 import { EINVAL } from "../src/ffi/errno.ts";
 import { libc } from "../src/ffi/libc.ts";
 import { Poller } from "../src/poller.ts";
-import { SlabPool } from "../src/slab.ts";
+import { SlabPool } from "../src/wasm/slab.ts";
+import { instantiate, type TunslabExports } from "../src/wasm/module.ts";
 import { SOL_SOCKET, UdpSocket } from "../src/udp_socket.ts";
 
 const SO_NO_CHECK = 11;
@@ -27,6 +28,7 @@ function sizes(): number[] {
 }
 
 interface Rig extends Disposable {
+  wasm: TunslabExports;
   pool: SlabPool;
   a: UdpSocket;
   b: UdpSocket;
@@ -38,7 +40,8 @@ interface Rig extends Disposable {
 }
 
 function rig(bOffload: boolean): Rig {
-  const pool = SlabPool.create({ chunkSlots: 256, maxSlots: 1024 });
+  const wasm = instantiate();
+  const pool = SlabPool.create({ chunkSlots: 256, maxSlots: 1024 }, wasm);
   const a = UdpSocket.bind({ port: 0, host: "127.0.0.1", offload: true });
   const b = UdpSocket.bind({ port: 0, host: "127.0.0.1", offload: bOffload });
   const want = sizes();
@@ -57,6 +60,7 @@ function rig(bOffload: boolean): Rig {
     nameLens[i] = SOCKADDR_IN6_LEN;
   }
   return {
+    wasm,
     pool,
     a,
     b,
@@ -74,9 +78,9 @@ function rig(bOffload: boolean): Rig {
 
 /** Receives with recvGro until `want.length` datagrams arrived; checks each byte-exact. */
 async function receiveGro(r: Rig): Promise<{ messages: number; datagrams: number }> {
-  const { pool, b, want } = r;
+  const { wasm, pool, b, want } = r;
   using poller = new Poller([b.fd]);
-  const jumbo = pool.wasm.ts_jumbo_ptr(), jl = pool.wasm.ts_jumbo_len();
+  const jumbo = wasm.ts_jumbo_ptr(), jl = wasm.ts_jumbo_len();
   const names = pool.scratch(8 * STRIDE);
   const msgLens = new Uint32Array(8), gso = new Uint32Array(8);
   let i = 0, messages = 0;

@@ -1,7 +1,7 @@
 import { equal, ok, rejects, throws } from "node:assert/strict";
 import { encodeEndpoint } from "../src/endpoint.ts";
 import { Poller, POLLIN, POLLNVAL, POLLOUT } from "../src/poller.ts";
-import { SlabPool } from "../src/slab.ts";
+import { SlabPool } from "../src/wasm/slab.ts";
 import { UdpSocket } from "../src/udp_socket.ts";
 
 Deno.test("Poller: pollNow sees a datagram, wait() resolves on one, times out without", async () => {

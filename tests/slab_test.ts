@@ -1,6 +1,7 @@
 import { deepStrictEqual, equal, notEqual, ok, throws } from "node:assert/strict";
-import { E_FOREIGN, E_MISALIGNED, E_NOT_LIVE } from "../src/drop_reason.ts";
-import { PoolExhaustedError, SlabPool, SlotFreeError } from "../src/slab.ts";
+import { E_FOREIGN, E_MISALIGNED, E_NOT_LIVE } from "../src/wasm/abi.ts";
+import { PoolExhaustedError, SlabPool, SlotFreeError } from "../src/wasm/slab.ts";
+import { instantiate } from "../src/wasm/module.ts";
 
 Deno.test("Packet returns its slot at scope end (using)", () => {
   using pool = SlabPool.create({ chunkSlots: 8, maxSlots: 64 });
@@ -31,12 +32,13 @@ Deno.test("slots are big enough for MTU 1500 plus header, padding and tag", () =
 });
 
 Deno.test("pool grows by whole chunks up to its cap, then refuses", () => {
-  using pool = SlabPool.create({ chunkSlots: 4, maxSlots: 10 });
+  const wasm = instantiate();
+  using pool = SlabPool.create({ chunkSlots: 4, maxSlots: 10 }, wasm);
   let remaps = 0;
   pool.onRemap(() => remaps++);
   ok(pool.stats().capacity <= 4, "at most one chunk before the first allocation");
   const offs: number[] = [];
-  for (let i = 0; i < 10; i++) offs.push(pool.wasm.ts_pool_alloc());
+  for (let i = 0; i < 10; i++) offs.push(wasm.ts_pool_alloc());
   pool.refresh();
   ok(offs.every((o) => o > 0), "ten slots under a cap of ten");
   equal(new Set(offs).size, 10);
@@ -46,7 +48,7 @@ Deno.test("pool grows by whole chunks up to its cap, then refuses", () => {
   equal(s.highWater, 10);
   equal(s.chunks, 3, "chunks of 4, 4 and the 2 left under the cap");
   ok(remaps >= 1, "growing replaced memory.buffer and listeners rebuilt their views");
-  equal(pool.wasm.ts_pool_alloc(), 0, "the eleventh is refused");
+  equal(wasm.ts_pool_alloc(), 0, "the eleventh is refused");
   throws(() => pool.alloc(), PoolExhaustedError);
   equal(pool.stats().refusedAllocs, 2);
   for (const o of offs) pool.free(o);
@@ -68,9 +70,10 @@ Deno.test("batch alloc fills a u32 array in linear memory and stops at the cap",
 });
 
 Deno.test("refused frees (double, foreign, misaligned) change nothing but their counter", () => {
-  using pool = SlabPool.create({ chunkSlots: 8, maxSlots: 16 });
-  const a = pool.wasm.ts_pool_alloc();
-  const b = pool.wasm.ts_pool_alloc();
+  const wasm = instantiate();
+  using pool = SlabPool.create({ chunkSlots: 8, maxSlots: 16 }, wasm);
+  const a = wasm.ts_pool_alloc();
+  const b = wasm.ts_pool_alloc();
   pool.free(b);
   const before = pool.stats();
   const bad: [number, number][] = [
@@ -89,7 +92,7 @@ Deno.test("refused frees (double, foreign, misaligned) change nothing but their 
   deepStrictEqual({ ...after, refusedFrees: 0 }, { ...before, refusedFrees: 0 });
   equal(after.refusedFrees, before.refusedFrees + bad.length * 2);
   // The pool still works: the freed slot comes back, the live one is not handed out.
-  const c = pool.wasm.ts_pool_alloc();
+  const c = wasm.ts_pool_alloc();
   notEqual(c, a);
   pool.free(a);
   pool.free(c);

@@ -5,7 +5,7 @@ import { EINVAL } from "../src/ffi/errno.ts";
 import { AF_INET, AF_INET6 } from "../src/ffi/libc.ts";
 import { SyscallError } from "../src/ffi/syscall_error.ts";
 import { Poller } from "../src/poller.ts";
-import { SlabPool } from "../src/slab.ts";
+import { SlabPool } from "../src/wasm/slab.ts";
 import { TRUNCATED, UdpSocket } from "../src/udp_socket.ts";
 
 const STRIDE = 32;

@@ -4,7 +4,7 @@
  * @module
  */
 import { VERSION } from "../version.ts";
-import { instantiate, wasmBytes } from "../wasm_module.ts";
+import { instantiate, wasmBytes } from "../wasm/module.ts";
 import { parseCommand } from "./parse_command.ts";
 
 /** Prints `tunslab VERSION (deno X)` and a line about the data plane. */

@@ -36,10 +36,11 @@
  * @module
  */
 
-import { E_KEY_EXPIRED, E_NO_KEY, HANDSHAKE } from "../drop_reason.ts";
+import { E_KEY_EXPIRED, E_NO_KEY, HANDSHAKE } from "../wasm/abi.ts";
 import { errnoName } from "../ffi/errno.ts";
 import { logger } from "../log.ts";
-import type { SlabPool } from "../slab.ts";
+import type { SlabPool } from "../wasm/slab.ts";
+import type { TunslabExports } from "../wasm/module.ts";
 import {
   TRUNCATED as TUN_TRUNCATED,
   TUN_UDP_OFFLOADS,
@@ -147,6 +148,7 @@ export class DataPath {
   };
   mtu: number;
   readonly #pool: SlabPool;
+  readonly #wasm: TunslabExports;
   readonly #tun: TunDevice;
   #udp: UdpSocket;
   readonly #hooks: DataHooks;
@@ -224,12 +226,14 @@ export class DataPath {
 
   constructor(
     pool: SlabPool,
+    wasm: TunslabExports,
     tun: TunDevice,
     udp: UdpSocket,
     hooks: DataHooks,
     opts: { mtu: number; maxPeers: number },
   ) {
     this.#pool = pool;
+    this.#wasm = wasm;
     this.#tun = tun;
     this.#udp = udp;
     this.#hooks = hooks;
@@ -266,10 +270,10 @@ export class DataPath {
     for (const k of Object.keys(p) as (keyof typeof p)[]) p[k] = pool.scratch(size[k]);
     this.#endpointPtr = new Uint32Array(opts.maxPeers);
     for (let i = 0; i < opts.maxPeers; i++) {
-      this.#endpointPtr[i] = pool.wasm.ts_peer_endpoint_ptr(i);
+      this.#endpointPtr[i] = this.#wasm.ts_peer_endpoint_ptr(i);
     }
-    const jumbo = pool.wasm.ts_jumbo_ptr();
-    this.#jumboLen = pool.wasm.ts_jumbo_len();
+    const jumbo = this.#wasm.ts_jumbo_ptr();
+    this.#jumboLen = this.#wasm.ts_jumbo_len();
     this.#txTail = { off: jumbo, len: this.#jumboLen, count: TX_JUMBOS };
     this.#rxJumbo = jumbo + TX_JUMBOS * this.#jumboLen;
     this.#views();
@@ -378,7 +382,7 @@ export class DataPath {
       }
       this.#rxNames[i] = p.names + i * NAME_STRIDE;
     }
-    this.#pool.wasm.ts_decrypt_batch(p.rxOffs, p.rxLens, p.rxPeers, p.kps, p.names, NAME_STRIDE, n);
+    this.#wasm.ts_decrypt_batch(p.rxOffs, p.rxLens, p.rxPeers, p.kps, p.names, NAME_STRIDE, n);
     this.#deliver(n);
     this.#pool.freeBatch(p.rxOffs, n);
     return n;
@@ -437,7 +441,7 @@ export class DataPath {
         }
       }
       total += n;
-      this.#pool.wasm.ts_decrypt_batch_names(p.rxOffs, p.rxLens, p.rxPeers, p.kps, p.rxNames, n);
+      this.#wasm.ts_decrypt_batch_names(p.rxOffs, p.rxLens, p.rxPeers, p.kps, p.rxNames, n);
       this.#deliver(n);
     }
     this.counters.udpReceived += total;
@@ -494,7 +498,7 @@ export class DataPath {
   /** Writes packets `tunOffs/tunLens[0..w)` as coalesced units. */
   #writeUnits(w: number): void {
     const p = this.#p, pool = this.#pool, tun = this.#tun;
-    const units = pool.wasm.ts_tun_plan(p.tunOffs, p.tunLens, w, p.units, p.pieces, p.unitHdrs, 1);
+    const units = this.#wasm.ts_tun_plan(p.tunOffs, p.tunLens, w, p.units, p.pieces, p.unitHdrs, 1);
     if (units < 0) throw new RangeError(`ts_tun_plan(${w}) failed: code ${units}`);
     const superW = tun.gsoWrites, coalesced = tun.gsoWritePackets;
     const done = tun.writeUnits(pool, this.#units, this.#pieces, units, this.#written);
@@ -562,7 +566,7 @@ export class DataPath {
     for (let i = 0; i < n; i++) {
       if (this.#readLens[i] === TUN_TRUNCATED) this.counters.truncated++;
     }
-    const k = pool.wasm.ts_tun_ingest(
+    const k = this.#wasm.ts_tun_ingest(
       p.readOffs,
       p.readLens,
       p.tails,
@@ -575,7 +579,7 @@ export class DataPath {
     );
     pool.refresh(); // segment slots may have grown the pool
     this.counters.tunSuperRead += tun.gsoReads - gsoReads;
-    pool.wasm.ts_offload_stats(p.stats);
+    this.#wasm.ts_offload_stats(p.stats);
     const s = this.#stats;
     this.counters.tunSegments = s[1];
     this.counters.tunChecksums = s[2];
@@ -590,7 +594,7 @@ export class DataPath {
   #sealAndSend(n: number): void {
     const p = this.#p;
     const pool = this.#pool;
-    pool.wasm.ts_encrypt_batch(p.offs, p.lens, p.peers, n, this.mtu);
+    this.#wasm.ts_encrypt_batch(p.offs, p.lens, p.peers, n, this.mtu);
     let s = 0;
     let f = 0;
     // The run of packets to one peer not yet reported (peer -1: none).
@@ -602,7 +606,7 @@ export class DataPath {
       const peer = this.#peers[i];
       const off = this.#offs[i];
       if (len > 0) {
-        const nameLen = pool.wasm.ts_peer_endpoint_len(peer);
+        const nameLen = this.#wasm.ts_peer_endpoint_len(peer);
         if (nameLen === 0) {
           this.counters.noEndpoint++;
           this.#free[f++] = off;
@@ -690,7 +694,7 @@ export class DataPath {
 
   /** Sends a keepalive (empty transport message) to `peer` now. */
   sendKeepalive(peer: number): void {
-    const off = this.#pool.wasm.ts_pool_alloc();
+    const off = this.#wasm.ts_pool_alloc();
     this.#pool.refresh();
     if (off === 0) {
       this.counters.poolRefused++;
@@ -707,7 +711,7 @@ export class DataPath {
    * start) to `peer`'s endpoint; frees the slot. Returns false without endpoint.
    */
   sendRaw(peer: number, off: number, len: number): boolean {
-    const nameLen = this.#pool.wasm.ts_peer_endpoint_len(peer);
+    const nameLen = this.#wasm.ts_peer_endpoint_len(peer);
     let ok = false;
     if (nameLen > 0) {
       ok = this.#udp.sendTo(this.#pool, off, len, this.#endpointPtr[peer], nameLen) === len;

@@ -40,7 +40,8 @@ import {
 import { REJECT_AFTER_TIME_MS, TimerAction } from "../wg/timers.ts";
 import { wipe } from "../wg/primitives.ts";
 import { logger } from "../log.ts";
-import { type PoolStats, SlabPool } from "../slab.ts";
+import { type PoolStats, SlabPool } from "../wasm/slab.ts";
+import { instantiate, type TunslabExports } from "../wasm/module.ts";
 import { TunDevice } from "../tun_device.ts";
 import { UdpSocket } from "../udp_socket.ts";
 import { Poller } from "../poller.ts";
@@ -54,7 +55,7 @@ import {
   writeSockaddr,
 } from "../endpoint.ts";
 import { encodeBase64Key, publicKey } from "../wg/keys.ts";
-import { DROP_REASONS } from "../drop_reason.ts";
+import { DROP_REASONS } from "../wasm/abi.ts";
 import { type DataHooks, DataPath, type DataPathCounters } from "./data_path.ts";
 import { DevicePeer } from "./device_peer.ts";
 import { IndexTable } from "./index_table.ts";
@@ -150,6 +151,7 @@ function isIpLiteral(host: string): boolean {
 export class Device {
   readonly name: string;
   readonly pool: SlabPool;
+  readonly #wasm: TunslabExports;
   readonly tun: TunDevice;
   #udp: UdpSocket;
   #poller: Poller;
@@ -194,6 +196,7 @@ export class Device {
 
   private constructor(
     name: string,
+    wasm: TunslabExports,
     pool: SlabPool,
     tun: TunDevice,
     udp: UdpSocket,
@@ -201,6 +204,7 @@ export class Device {
     now: () => number,
   ) {
     this.name = name;
+    this.#wasm = wasm;
     this.pool = pool;
     this.tun = tun;
     this.#udp = udp;
@@ -216,7 +220,7 @@ export class Device {
     for (let k = MAX_KEYPAIRS - 1; k >= 0; k--) this.#kpFree.push(k);
     this.#keysPtr = pool.scratch(64);
     this.#keys = () => new Uint8Array(pool.memory.buffer, this.#keysPtr, 64);
-    this.path = new DataPath(pool, tun, udp, this.#hooks(), {
+    this.path = new DataPath(pool, wasm, tun, udp, this.#hooks(), {
       mtu: this.#mtu,
       maxPeers: MAX_PEERS,
     });
@@ -244,7 +248,8 @@ export class Device {
         );
       }
     }
-    const pool = SlabPool.create(opts.pool);
+    const wasm = instantiate();
+    const pool = SlabPool.create(opts.pool, wasm);
     const mtu = config.interface.mtu;
     if (mtu < 576 || mtu > TunDevice.capacity(pool)) {
       throw new RangeError(
@@ -264,7 +269,7 @@ export class Device {
       }
       setUp(ifname, true);
       udp = UdpSocket.bind({ port: config.interface.listenPort ?? 0, offload });
-      const dev = new Device(ifname, pool, tun, udp, config, now);
+      const dev = new Device(ifname, wasm, pool, tun, udp, config, now);
       config.peers.forEach((p, k) => dev.addPeer(p, endpoints[k]));
       dev.#syncRoutes();
       const mark = config.interface.fwMark ?? 0;
@@ -303,13 +308,13 @@ export class Device {
         return k;
       },
       release: (kp: KeypairInfo) => {
-        this.pool.wasm.ts_keypair_clear(kp.slot);
+        this.#wasm.ts_keypair_clear(kp.slot);
         this.#indices.release(kp.localIndex);
         this.#kpFree.push(kp.slot);
       },
     };
     const peer = new DevicePeer(id, this.#local, cfg, slots, this.#now);
-    const wasm = this.pool.wasm;
+    const wasm = this.#wasm;
     wasm.ts_peer_reset(id);
     this.#peers[id] = peer;
     this.#byKey.set(peer.name, peer);
@@ -323,23 +328,23 @@ export class Device {
 
   #insertRoute(c: Cidr, id: number): void {
     this.#writeAddr(c.bytes); // 16 bytes of the key scratch hold an address
-    const rc = this.pool.wasm.ts_route_insert(c.family, this.#keysPtr, c.cidr, id);
+    const rc = this.#wasm.ts_route_insert(c.family, this.#keysPtr, c.cidr, id);
     if (rc < 0) throw new RangeError(`AllowedIPs ${formatCidr(c)}: ts_route_insert failed (${rc})`);
   }
 
   /** Sets a peer's endpoint from text (`1.2.3.4:51820`, `[fd00::1]:51820`). */
   setEndpoint(peer: DevicePeer, endpoint: string): void {
     const ep = parseEndpoint(endpoint);
-    const ptr = this.pool.wasm.ts_peer_endpoint_ptr(peer.id);
+    const ptr = this.#wasm.ts_peer_endpoint_ptr(peer.id);
     const len = writeSockaddr(this.pool.u8, ptr, ep);
-    this.pool.wasm.ts_peer_set_endpoint_len(peer.id, len);
+    this.#wasm.ts_peer_set_endpoint_len(peer.id, len);
   }
 
   /** A peer's current endpoint, or null. */
   endpointOf(peer: DevicePeer): Endpoint | null {
-    const len = this.pool.wasm.ts_peer_endpoint_len(peer.id);
+    const len = this.#wasm.ts_peer_endpoint_len(peer.id);
     if (len === 0) return null;
-    return decodeEndpoint(this.pool.u8, this.pool.wasm.ts_peer_endpoint_ptr(peer.id));
+    return decodeEndpoint(this.pool.u8, this.#wasm.ts_peer_endpoint_ptr(peer.id));
   }
 
   /** The peers in id order. */
@@ -420,7 +425,7 @@ export class Device {
     if (verdict === CookieVerdict.BAD_MAC1) return this.#reject("bad_mac1");
     if (verdict === CookieVerdict.RATE_LIMITED) return this.#reject("rate_limited");
     if (verdict === CookieVerdict.SEND_COOKIE) {
-      const slot = pool.wasm.ts_pool_alloc();
+      const slot = this.#wasm.ts_pool_alloc();
       pool.refresh();
       if (slot === 0) return this.#reject("pool_exhausted");
       const out = new Uint8Array(pool.memory.buffer, slot, 64);
@@ -494,7 +499,7 @@ export class Device {
       return false;
     }
     const up = peer.keypairs.add(info);
-    const wasm = this.pool.wasm;
+    const wasm = this.#wasm;
     const rc = wasm.ts_keypair_set(
       up.install.slot,
       peer.id,
@@ -517,7 +522,7 @@ export class Device {
 
   /** A handshake completed: send what waited, or a keepalive to confirm the keys. */
   #handshakeDone(peer: DevicePeer, initiator: boolean, now = this.#now()): void {
-    const wasm = this.pool.wasm;
+    const wasm = this.#wasm;
     wasm.ts_peer_set_send_keypair(peer.id, peer.keypairs.sendSlot());
     peer.timers.onHandshakeComplete();
     peer.handshakes++;
@@ -547,14 +552,14 @@ export class Device {
   }
 
   #allocSlot(): number {
-    const slot = this.pool.wasm.ts_pool_alloc();
+    const slot = this.#wasm.ts_pool_alloc();
     this.pool.refresh();
     if (slot === 0) this.#reject("pool_exhausted");
     return slot;
   }
 
   #sendInitiation(peer: DevicePeer): void {
-    if (this.pool.wasm.ts_peer_endpoint_len(peer.id) === 0) {
+    if (this.#wasm.ts_peer_endpoint_len(peer.id) === 0) {
       this.#reject("no_endpoint");
       return;
     }
@@ -597,9 +602,9 @@ export class Device {
   #learnEndpoint(peer: DevicePeer, nameOff: number): void {
     const u8 = this.pool.u8;
     const len = this.pool.dv.getUint16(nameOff, true) === 2 ? 16 : 28;
-    const ptr = this.pool.wasm.ts_peer_endpoint_ptr(peer.id);
+    const ptr = this.#wasm.ts_peer_endpoint_ptr(peer.id);
     u8.copyWithin(ptr, nameOff, nameOff + len);
-    this.pool.wasm.ts_peer_set_endpoint_len(peer.id, len);
+    this.#wasm.ts_peer_set_endpoint_len(peer.id, len);
   }
 
   #endpointText(peer: DevicePeer): string | null {
@@ -622,7 +627,7 @@ export class Device {
       const cur = kps.current;
       if (peer.sentSinceTick && cur !== null) {
         peer.sentSinceTick = false;
-        this.pool.wasm.ts_keypair_info(cur.slot, this.#keysPtr);
+        this.#wasm.ts_keypair_info(cur.slot, this.#keysPtr);
         const sendCounter = this.pool.dv.getFloat64(this.#keysPtr, true);
         if (t.rekeyAfterSend(cur.created, cur.isInitiator, sendCounter)) this.#sendInitiation(peer);
       }
@@ -634,7 +639,7 @@ export class Device {
   /** Past REJECT_AFTER_TIME a keypair neither sends nor receives. */
   #expire(kp: KeypairInfo | null, now: number): void {
     if (kp !== null && now - kp.created >= REJECT_AFTER_TIME_MS) {
-      this.pool.wasm.ts_keypair_expire(kp.slot);
+      this.#wasm.ts_keypair_expire(kp.slot);
     }
   }
 
@@ -654,7 +659,7 @@ export class Device {
     if (actions & TimerAction.ZERO_KEY_MATERIAL) {
       peer.keypairs.clear();
       peer.handshake.clear(this.#indexAllocator());
-      this.pool.wasm.ts_peer_set_send_keypair(peer.id, -1);
+      this.#wasm.ts_peer_set_send_keypair(peer.id, -1);
       this.#dropStaged(peer);
     }
   }
@@ -785,7 +790,7 @@ export class Device {
       peer.handshake.setLocalStatic(local);
       const kps = peer.keypairs;
       for (const kp of [kps.previous, kps.current, kps.next]) {
-        if (kp !== null) this.pool.wasm.ts_keypair_expire(kp.slot);
+        if (kp !== null) this.#wasm.ts_keypair_expire(kp.slot);
       }
     }
   }
@@ -802,7 +807,7 @@ export class Device {
     peer.keypairs.clear();
     peer.handshake.clear(this.#indexAllocator());
     peer.timers.stop();
-    const wasm = this.pool.wasm;
+    const wasm = this.#wasm;
     wasm.ts_route_remove_peer(peer.id);
     wasm.ts_peer_reset(peer.id);
     this.#peers[peer.id] = undefined;
@@ -834,7 +839,7 @@ export class Device {
     remove: Cidr[] = [],
     syncKernel = true,
   ): void {
-    const wasm = this.pool.wasm;
+    const wasm = this.#wasm;
     if (replace) {
       wasm.ts_route_remove_peer(peer.id);
       peer.allowedIps = [];
@@ -899,7 +904,7 @@ export class Device {
 
   /** Counters, pool and per-peer figures. */
   stats(): DeviceStats {
-    const wasm = this.pool.wasm;
+    const wasm = this.#wasm;
     const out = this.#keysPtr; // 48 bytes of f64 fit the 64-byte key scratch
     const peers: PeerStats[] = this.peers().map((p) => {
       wasm.ts_peer_stats(p.id, out);

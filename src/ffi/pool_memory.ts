@@ -1,6 +1,6 @@
 /**
  * What the FFI layer needs from a slab pool: where linear memory starts and how a slot is laid out.
- * `SlabPool` (src/slab.ts) satisfies it structurally; the I/O classes read `base` on every call, so
+ * `SlabPool` (src/wasm/slab.ts) satisfies it structurally; the I/O classes read `base` on every call, so
  * a `memory.grow()` that moves the buffer is picked up without re-registration. `checkRange` and
  * `checkBatch` keep every address handed to the kernel inside linear memory.
  *

@@ -4,7 +4,7 @@
  * @module
  */
 import { N_CODES } from "./abi.ts";
-import { SlabPool, type TunslabExports } from "./wasm.ts";
+import { instantiate, SlabPool, type TunslabExports } from "./wasm.ts";
 
 /** One target's own instance: a trap in it poisons nothing else. */
 export class PoolCtx {
@@ -13,11 +13,12 @@ export class PoolCtx {
   readonly #stats: number;
 
   constructor(opts: { chunkSlots?: number; maxSlots?: number } = {}) {
+    // The pool keeps its instance to itself: the targets call exports through their own handle.
+    this.wasm = instantiate();
     this.pool = SlabPool.create({
       chunkSlots: opts.chunkSlots ?? 64,
       maxSlots: opts.maxSlots ?? 1024,
-    });
-    this.wasm = this.pool.wasm;
+    }, this.wasm);
     this.#stats = this.pool.scratch(8 * N_CODES);
   }
 

@@ -4,5 +4,5 @@
  * these three lines change.
  * @module
  */
-export { instantiate, type TunslabExports } from "../../src/wasm_module.ts";
-export { SlabPool } from "../../src/slab.ts";
+export { instantiate, type TunslabExports } from "../../src/wasm/module.ts";
+export { SlabPool } from "../../src/wasm/slab.ts";

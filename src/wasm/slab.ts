@@ -1,15 +1,21 @@
 /**
  * The slab pool: fixed-size packet slots in the data plane's linear memory.
  * A packet owns its slot from the read that fills it to the write that ends
- * it; the slot then goes back to the pool (the seed's buffer-pool idea).
+ * it; the slot then goes back to the pool.
  *
  * The hot path never creates {@link Packet} handles: it passes slot offsets
- * in u32 arrays that live in the module's scratch area ({@link SlabPool.scratch}),
- * so one export call allocates or frees a whole batch.
+ * in u32 arrays that live in the module's scratch area ({@link SlabPool.scratch},
+ * laid out with src/wasm/scratch_arrays.ts), so one export call allocates or
+ * frees a whole batch.
  *
  * `memory.grow` (the pool growing by a chunk) detaches `memory.buffer`, so
  * every typed array over it goes stale; {@link SlabPool.onRemap} listeners
- * rebuild theirs. Growth only happens inside alloc calls.
+ * rebuild theirs. Growth only happens inside alloc calls (and `ts_tun_ingest`,
+ * which allocates segment slots: call {@link SlabPool.refresh} after it).
+ *
+ * The pool keeps its module instance to itself. Whoever needs other exports
+ * (the control plane in src/wasm/data_plane.ts, the data path) gets the
+ * instance from the one who created it and passed it to {@link SlabPool.create}.
  *
  * @example
  * ```ts
@@ -24,8 +30,8 @@
  * @module
  */
 
-import { N_CODES } from "./drop_reason.ts";
-import { instantiate, type TunslabExports } from "./wasm_module.ts";
+import { N_CODES, POOL_STATS_LEN } from "./abi.ts";
+import { instantiate, type TunslabExports } from "./module.ts";
 
 /** Counters of the pool, as `ts_pool_stats` reports them. */
 export interface PoolStats {
@@ -67,11 +73,26 @@ export class SlotFreeError extends Error {
   }
 }
 
-const STATS_F64 = 10;
+/** The pool-only exports (what {@link SlabPool} calls). */
+type PoolExports = Pick<
+  TunslabExports,
+  | "memory"
+  | "ts_pool_init"
+  | "ts_pool_alloc"
+  | "ts_pool_alloc_batch"
+  | "ts_pool_free"
+  | "ts_pool_free_batch"
+  | "ts_pool_stats"
+  | "ts_drop_stats"
+  | "ts_scratch_ptr"
+  | "ts_scratch_len"
+  | "ts_slot_size"
+  | "ts_headroom"
+>;
 
 /** A pool of packet slots backed by one instance of tunslab.wasm. */
 export class SlabPool implements Disposable {
-  readonly wasm: TunslabExports;
+  readonly #wasm: PoolExports;
   readonly memory: WebAssembly.Memory;
   readonly slotSize: number;
   readonly headroom: number;
@@ -85,10 +106,12 @@ export class SlabPool implements Disposable {
   #listeners: (() => void)[] = [];
   #scratchNext: number;
   readonly #scratchEnd: number;
-  readonly #statsPtr: number;
+  /** Where `ts_pool_stats` and `ts_drop_stats` write (each its own). */
+  readonly #poolStatsPtr: number;
+  readonly #dropStatsPtr: number;
 
-  private constructor(wasm: TunslabExports, opts: SlabPoolOptions) {
-    this.wasm = wasm;
+  private constructor(wasm: PoolExports, opts: SlabPoolOptions) {
+    this.#wasm = wasm;
     this.memory = wasm.memory;
     const chunkSlots = opts.chunkSlots ?? 256;
     const maxSlots = opts.maxSlots ?? 16384;
@@ -98,13 +121,17 @@ export class SlabPool implements Disposable {
     this.headroom = wasm.ts_headroom();
     this.#scratchNext = wasm.ts_scratch_ptr();
     this.#scratchEnd = this.#scratchNext + wasm.ts_scratch_len();
-    this.#statsPtr = this.scratch(8 * N_CODES);
+    this.#poolStatsPtr = this.scratch(8 * POOL_STATS_LEN);
+    this.#dropStatsPtr = this.scratch(8 * N_CODES);
     this.#remap();
   }
 
-  /** A new pool in a new module instance. */
-  static create(opts: SlabPoolOptions = {}): SlabPool {
-    return new SlabPool(instantiate(), opts);
+  /**
+   * A new pool in `wasm`, a module instance nobody made a pool in yet (default: a new one).
+   * Pass your own instance when you also need its other exports.
+   */
+  static create(opts: SlabPoolOptions = {}, wasm: TunslabExports = instantiate()): SlabPool {
+    return new SlabPool(wasm, opts);
   }
 
   /** Calls `fn` whenever growth replaced `memory.buffer`. */
@@ -147,39 +174,46 @@ export class SlabPool implements Disposable {
 
   /** Allocates up to `n` slots, offsets written as u32 at `offsPtr`; returns how many. */
   allocBatch(offsPtr: number, n: number): number {
-    const got = this.wasm.ts_pool_alloc_batch(offsPtr, n);
+    const got = this.#wasm.ts_pool_alloc_batch(offsPtr, n);
     this.refresh();
     return got;
   }
 
   /** Frees `n` slots listed at `offsPtr`; returns how many were live and freed. */
   freeBatch(offsPtr: number, n: number): number {
-    return this.wasm.ts_pool_free_batch(offsPtr, n);
+    return this.#wasm.ts_pool_free_batch(offsPtr, n);
+  }
+
+  /** One slot's offset, or 0 when the pool is at its cap (counted as refused); views refreshed. */
+  allocSlot(): number {
+    const off = this.#wasm.ts_pool_alloc();
+    this.refresh();
+    return off;
   }
 
   /** One slot as an owning handle; `using` returns it at scope end. */
   alloc(): Packet {
-    const off = this.wasm.ts_pool_alloc();
-    this.refresh();
+    const off = this.allocSlot();
     if (off === 0) throw new PoolExhaustedError(this.stats().maxSlots);
     return new Packet(this, off);
   }
 
   /** Returns one slot; throws {@link SlotFreeError} if it was not live. */
   free(off: number): void {
-    const rc = this.wasm.ts_pool_free(off);
+    const rc = this.#wasm.ts_pool_free(off);
     if (rc < 0) throw new SlotFreeError(off, rc);
   }
 
   /** Returns one slot, reporting instead of throwing (for cleanup paths). */
   tryFree(off: number): number {
-    return this.wasm.ts_pool_free(off);
+    return this.#wasm.ts_pool_free(off);
   }
 
   /** Current counters. */
   stats(): PoolStats {
-    this.wasm.ts_pool_stats(this.#statsPtr);
-    const f = new Float64Array(this.memory.buffer, this.#statsPtr, STATS_F64);
+    const rc = this.#wasm.ts_pool_stats(this.#poolStatsPtr);
+    if (rc < 0) throw new RangeError(`ts_pool_stats failed: code ${rc}`);
+    const f = new Float64Array(this.memory.buffer, this.#poolStatsPtr, POOL_STATS_LEN);
     return {
       slotSize: f[0],
       capacity: f[1],
@@ -195,10 +229,11 @@ export class SlabPool implements Disposable {
     };
   }
 
-  /** Drop counters by code index (`-code`), from `ts_drop_stats`. */
+  /** Drop counters by code index (`-code`), from `ts_drop_stats`; a copy. */
   dropCounts(): Float64Array {
-    this.wasm.ts_drop_stats(this.#statsPtr);
-    return new Float64Array(this.memory.buffer, this.#statsPtr, N_CODES).slice();
+    const rc = this.#wasm.ts_drop_stats(this.#dropStatsPtr);
+    if (rc < 0) throw new RangeError(`ts_drop_stats failed: code ${rc}`);
+    return new Float64Array(this.memory.buffer, this.#dropStatsPtr, N_CODES).slice();
   }
 
   /** Nothing to release but the instance; kept for `using` symmetry. */
