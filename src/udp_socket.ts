@@ -2,8 +2,8 @@
  * The tunnel's UDP socket: dual-stack (AF_INET6, IPV6_V6ONLY=0) unless IPv6 is unavailable, non-blocking,
  * batched with `recvmmsg`/`sendmmsg` straight from and into slab slots.
  *
- * The `mmsghdr[256]` and `iovec[256]` arrays are built once in a JS `ArrayBuffer` (stable address);
- * `msg_iov`/`msg_iovlen` never change. Per datagram only u32 fields are rewritten: `msg_name`
+ * The `mmsghdr[256]` and `iovec[256]` arrays are built once in a JS `ArrayBuffer` (stable address;
+ * layout in src/ffi/mmsghdr.ts); `msg_iov`/`msg_iovlen` never change. Per datagram only u32 fields are rewritten: `msg_name`
  * (two halves), `msg_namelen`, `iov_base` (two halves), `iov_len`. No BigInt, no object, no boxed
  * number per packet (src/ffi/libc.ts explains why pointers do not go through `usize` parameters).
  *
@@ -18,7 +18,7 @@
  * the size; the iovecs point at the slots, one datagram each); `UDP_GRO` makes
  * {@link UdpSocket.recvGro} receive coalesced runs into 64 KiB buffers, with their segment size.
  * A refusal (ENOPROTOOPT, or EIO/EINVAL on a GSO send) switches the offload off and is recorded;
- * the datagrams go out one by one instead.
+ * the datagrams go out one by one instead. Both offload paths live in src/udp_offload.ts.
  *
  * @example
  * ```ts ignore
@@ -38,8 +38,6 @@ import {
   EFAULT,
   EINTR,
   EINVAL,
-  EIO,
-  EMSGSIZE,
   ENOPROTOOPT,
   ENOTSOCK,
   EOPNOTSUPP,
@@ -57,14 +55,31 @@ import {
   SOCK_DGRAM,
   SOCK_NONBLOCK,
 } from "./ffi/libc.ts";
+import {
+  IOVEC,
+  M_FLAGS,
+  M_NAME,
+  M_NAMELEN,
+  MMSGHDR,
+  MsgArea,
+  receivedLen,
+  recvmmsg,
+} from "./ffi/mmsghdr.ts";
 import { checkBatch, checkRange, type PoolMemory } from "./ffi/pool_memory.ts";
 import { SyscallError } from "./ffi/syscall_error.ts";
+import { TRUNCATED, type UdpIo } from "./device/packet_io.ts";
+import {
+  GroReceiver,
+  GsoSender,
+  type OffloadSocket,
+  SOL_UDP,
+  UDP_GRO,
+  UDP_SEGMENT,
+} from "./udp_offload.ts";
+import { MAX_BATCH } from "./wasm/abi.ts";
 
-/** Most datagrams one `recvBatch`/`sendBatch` call moves (larger `n` is clamped). */
-export const MAX_BATCH = 256;
 /** `lens[i]` from {@link UdpSocket.recvBatch} for a datagram longer than a slot (MSG_TRUNC). */
-export const TRUNCATED = 0xffffffff;
-export const MSG_TRUNC = 0x20;
+export { TRUNCATED };
 export const SOL_SOCKET = 1;
 export const SO_SNDBUF = 7;
 export const SO_RCVBUF = 8;
@@ -72,25 +87,6 @@ export const SO_SNDBUFFORCE = 32;
 export const SO_RCVBUFFORCE = 33;
 export const IPPROTO_IPV6 = 41;
 export const IPV6_V6ONLY = 26;
-export const SOL_UDP = 17;
-export const UDP_SEGMENT = 103;
-export const UDP_GRO = 104;
-/** Most datagrams in one UDP_SEGMENT message (the kernel's `UDP_MAX_SEGMENTS`, 64 before 6.11). */
-export const GSO_MAX_SEGMENTS = 64;
-/** Most payload bytes in one UDP_SEGMENT message (IPv6: 65535 − 40 − 8, rounded down). */
-export const GSO_MAX_BYTES = 65000;
-/** Most messages one {@link UdpSocket.recvGro} call takes. */
-export const GRO_MAX_MESSAGES = 64;
-
-const MMSGHDR = 64; // sizeof(struct mmsghdr) on LP64
-const IOVEC = 16;
-// u32 indexes inside one mmsghdr
-const M_NAME = 0, M_NAMELEN = 2, M_IOV = 4, M_IOVLEN = 6, M_CONTROL = 8, M_CONTROLLEN = 10;
-const M_FLAGS = 12, M_LEN = 14;
-/** Messages and iovecs one sendmmsg of {@link UdpSocket.sendGso} carries at most. */
-const GSO_MSGS = 256, GSO_IOVS = 1024;
-/** CMSG_SPACE(sizeof(u16)) for UDP_SEGMENT; the receive side leaves room for CMSG_SPACE(int) + 8. */
-const CMSG_GSO = 24, CMSG_GRO = 32;
 
 /** Options for {@link UdpSocket.bind}. */
 export interface UdpBindOptions {
@@ -110,7 +106,7 @@ export interface UdpBindOptions {
 }
 
 /** A non-blocking UDP socket doing batched I/O on slab slots. */
-export class UdpSocket implements Disposable {
+export class UdpSocket implements UdpIo, OffloadSocket, Disposable {
   #fd: number;
   /** AF_INET6 (dual-stack) or AF_INET. */
   readonly family: number;
@@ -135,36 +131,19 @@ export class UdpSocket implements Disposable {
   groMessages = 0;
   groDatagrams = 0;
 
-  readonly #ring = new ArrayBuffer(MAX_BATCH * (MMSGHDR + IOVEC));
-  readonly #h32 = new Uint32Array(this.#ring);
-  /** `#at[i]`: the mmsghdr array from entry i on, so sendmmsg can resume without a subarray(). */
-  readonly #at: Uint8Array[] = [];
-  readonly #one = new ArrayBuffer(64 + IOVEC); // msghdr + iovec for sendTo
-  readonly #one8 = new Uint8Array(this.#one);
-  readonly #one32 = new Uint32Array(this.#one);
-  // sendGso: mmsghdr[GSO_MSGS], iovec[GSO_IOVS], cmsg[GSO_MSGS]; recvGro: mmsghdr, iovec, cmsg
-  // [GRO_MAX_MESSAGES]. Allocated on the first use (only with offloads).
-  #g32: Uint32Array | undefined;
-  #gAt: Uint8Array[] = [];
-  #gAddr = 0;
-  #r32: Uint32Array | undefined;
-  #r8: Uint8Array | undefined;
-  #rAddr = 0;
-
+  /** mmsghdr[MAX_BATCH] then iovec[MAX_BATCH] for recvBatch/sendBatch; msg_iov never changes. */
+  readonly #ring = new MsgArea(MAX_BATCH, MAX_BATCH * (MMSGHDR + IOVEC));
+  /** msghdr + iovec for sendTo. */
+  readonly #one = new MsgArea(1, 64 + IOVEC);
+  /** The offload paths, made on first use (only with offloads). */
+  #gsoSender: GsoSender | undefined;
+  #groReceiver: GroReceiver | undefined;
   private constructor(fd: number, family: number) {
     this.#fd = fd;
     this.family = family;
-    const ringAddr = Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(this.#ring)));
     const iov0 = MAX_BATCH * MMSGHDR;
-    for (let i = 0; i < MAX_BATCH; i++) {
-      const m = i * (MMSGHDR / 4);
-      putAddress(this.#h32, m + M_IOV, ringAddr + iov0 + i * IOVEC);
-      this.#h32[m + M_IOVLEN] = 1;
-      this.#at.push(new Uint8Array(this.#ring, i * MMSGHDR, (MAX_BATCH - i) * MMSGHDR));
-    }
-    const oneAddr = Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(this.#one)));
-    putAddress(this.#one32, M_IOV, oneAddr + 64);
-    this.#one32[M_IOVLEN] = 1;
+    for (let i = 0; i < MAX_BATCH; i++) this.#ring.setIov(i, iov0 + i * IOVEC, 1);
+    this.#one.setIov(0, 64, 1);
   }
 
   /** Creates, configures and binds the socket. Throws {@link SyscallError} (e.g. EADDRINUSE). */
@@ -312,7 +291,7 @@ export class UdpSocket implements Disposable {
     this.#checkNameStride(nameStride);
     checkBatch(offs, lens, n);
     checkRange(pool, "UdpSocket.recvBatch names", namesOff, n * nameStride);
-    const h = this.#h32, base = pool.base, cap = pool.slotSize;
+    const ring = this.#ring, h = ring.h32, base = pool.base, cap = pool.slotSize;
     const names = base + namesOff;
     const limit = pool.u8.length - cap;
     const iov0 = MAX_BATCH * (MMSGHDR / 4);
@@ -326,8 +305,12 @@ export class UdpSocket implements Disposable {
       h[v + 2] = cap;
       h[v + 3] = 0;
     }
-    const r = this.#recvmmsg(this.#at[0], n);
-    for (let i = 0; i < r; i++) lens[i] = this.#received(h, i);
+    const r = recvmmsg(this.#fd, ring.at[0], n);
+    for (let i = 0; i < r; i++) {
+      const len = receivedLen(h, i, TRUNCATED);
+      if (len === TRUNCATED) this.truncated++;
+      lens[i] = len;
+    }
     return r;
   }
 
@@ -335,14 +318,6 @@ export class UdpSocket implements Disposable {
     if (nameStride < this.nameLen) {
       throw new RangeError(`nameStride ${nameStride} < sockaddr size ${this.nameLen}`);
     }
-  }
-
-  /** Length of message `i` of the last `recvmmsg` into headers `h`, or {@link TRUNCATED} (counted). */
-  #received(h: Uint32Array, i: number): number {
-    const m = i * (MMSGHDR / 4);
-    if ((h[m + M_FLAGS] & MSG_TRUNC) === 0) return h[m + M_LEN];
-    this.truncated++;
-    return TRUNCATED;
   }
 
   /**
@@ -364,7 +339,7 @@ export class UdpSocket implements Disposable {
     if (n > MAX_BATCH) n = MAX_BATCH;
     checkBatch(offs, lens, from + n);
     checkBatch(nameOffs, nameLens, from + n);
-    const h = this.#h32, base = pool.base, limit = pool.u8.length;
+    const ring = this.#ring, h = ring.h32, base = pool.base, limit = pool.u8.length;
     const iov0 = MAX_BATCH * (MMSGHDR / 4);
     for (let i = 0; i < n; i++) {
       const m = i * (MMSGHDR / 4), v = iov0 + i * (IOVEC / 4), d = from + i;
@@ -381,7 +356,7 @@ export class UdpSocket implements Disposable {
     const sendmmsg = libc().sendmmsg;
     let i = 0, sent = 0;
     while (i < n) {
-      const r = sendmmsg(this.#fd, this.#at[i], n - i, 0);
+      const r = sendmmsg(this.#fd, ring.at[i], n - i, 0);
       if (r > 0) {
         sent += r;
         i += r;
@@ -418,135 +393,8 @@ export class UdpSocket implements Disposable {
     nameLens: Uint32Array,
     n: number,
   ): number {
-    checkBatch(offs, lens, n);
-    checkBatch(nameOffs, nameLens, n);
-    let sent = 0, i = 0;
-    while (i < n) {
-      if (!this.gso) return sent + this.#sendPlain(pool, offs, lens, nameOffs, nameLens, i, n);
-      const h = this.#gsoRing();
-      const base = pool.base, limit = pool.u8.length;
-      const iov0 = GSO_MSGS * (MMSGHDR / 4), cm0 = iov0 + GSO_IOVS * (IOVEC / 4);
-      // Build up to GSO_MSGS messages from datagram i on; first datagram of message k: starts[k].
-      let m = 0, v = 0;
-      const start = i;
-      while (i < n && m < GSO_MSGS && v < GSO_IOVS) {
-        const first = i, size = lens[i], name = nameOffs[i];
-        let count = 0, bytes = 0;
-        // The first datagram always goes in (so every message has one and the loop advances).
-        while (
-          i < n && (count === 0 || (
-            count < GSO_MAX_SEGMENTS && v + count < GSO_IOVS && nameOffs[i] === name &&
-            lens[i] <= size && bytes + lens[i] <= GSO_MAX_BYTES
-          ))
-        ) {
-          const d = i, hv = iov0 + (v + count) * (IOVEC / 4);
-          if (offs[d] + lens[d] > limit) {
-            checkRange(pool, "UdpSocket.sendGso datagram", offs[d], lens[d]);
-          }
-          putAddress(h, hv, base + offs[d]);
-          h[hv + 2] = lens[d];
-          h[hv + 3] = 0;
-          bytes += lens[d];
-          count++;
-          i++;
-          if (lens[d] < size) break; // a shorter datagram ends the run
-        }
-        if (name + nameLens[first] > limit) {
-          checkRange(pool, "UdpSocket.sendGso name", name, nameLens[first]);
-        }
-        const hm = m * (MMSGHDR / 4), hc = cm0 + m * (CMSG_GSO / 4);
-        putAddress(h, hm + M_NAME, base + name);
-        h[hm + M_NAMELEN] = nameLens[first];
-        putAddress(h, hm + M_IOV, this.#gAddr + (iov0 + v * (IOVEC / 4)) * 4);
-        h[hm + M_IOVLEN] = count;
-        h[hm + M_IOVLEN + 1] = 0;
-        if (count > 1) {
-          putAddress(h, hm + M_CONTROL, this.#gAddr + hc * 4);
-          h[hm + M_CONTROLLEN] = CMSG_GSO;
-          // struct cmsghdr { size_t len = CMSG_LEN(2); int level; int type; } + u16 gso_size
-          h[hc] = 18;
-          h[hc + 1] = 0;
-          h[hc + 2] = SOL_UDP;
-          h[hc + 3] = UDP_SEGMENT;
-          h[hc + 4] = size;
-        } else {
-          h[hm + M_CONTROL] = 0;
-          h[hm + M_CONTROL + 1] = 0;
-          h[hm + M_CONTROLLEN] = 0;
-        }
-        h[hm + M_CONTROLLEN + 1] = 0;
-        v += count;
-        m++;
-      }
-      // Send messages [k, m); datagram d walks along.
-      const sendmmsg = libc().sendmmsg;
-      let k = 0, d = start;
-      while (k < m) {
-        const r = sendmmsg(this.#fd, this.#gAt[k], m - k, 0);
-        if (r > 0) {
-          for (const end = k + r; k < end; k++) {
-            const c = h[k * (MMSGHDR / 4) + M_IOVLEN];
-            if (c > 1) {
-              this.gsoMessages++;
-              this.gsoDatagrams += c;
-            }
-            sent += c;
-            d += c;
-          }
-          continue;
-        }
-        const e = r < 0 ? errno() : EAGAIN;
-        if (e === EAGAIN) return sent;
-        if (e === EINTR) continue;
-        if (e === EBADF || e === ENOTSOCK || e === EFAULT) throw new SyscallError("sendmmsg", e);
-        const c = h[k * (MMSGHDR / 4) + M_IOVLEN];
-        if (
-          c > 1 &&
-          (e === EIO || e === EINVAL || e === EMSGSIZE || e === EOPNOTSUPP || e === ENOPROTOOPT)
-        ) {
-          // The kernel will not segment for us: everything from this message on goes one by one.
-          this.gso = false;
-          this.gsoErrno = e;
-          return sent + this.#sendPlain(pool, offs, lens, nameOffs, nameLens, d, n);
-        }
-        // Refused on its own (ENETUNREACH, EMSGSIZE, ...): skip the message's datagrams.
-        this.sendErrors += c;
-        this.lastSendErrno = e;
-        d += c;
-        k++;
-      }
-    }
-    return sent;
-  }
-
-  /** {@link sendBatch} over datagrams `[from, n)` in chunks; returns how many were sent. */
-  #sendPlain(
-    pool: PoolMemory,
-    offs: Uint32Array,
-    lens: Uint32Array,
-    nameOffs: Uint32Array,
-    nameLens: Uint32Array,
-    from: number,
-    n: number,
-  ): number {
-    let sent = 0;
-    for (let i = from; i < n; i += MAX_BATCH) {
-      const k = Math.min(MAX_BATCH, n - i);
-      sent += this.sendBatch(pool, offs, lens, nameOffs, nameLens, k, i);
-    }
-    return sent;
-  }
-
-  #gsoRing(): Uint32Array {
-    if (this.#g32 === undefined) {
-      const buf = new ArrayBuffer(GSO_MSGS * (MMSGHDR + CMSG_GSO) + GSO_IOVS * IOVEC);
-      this.#g32 = new Uint32Array(buf);
-      this.#gAddr = Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
-      for (let i = 0; i < GSO_MSGS; i++) {
-        this.#gAt.push(new Uint8Array(buf, i * MMSGHDR, (GSO_MSGS - i) * MMSGHDR));
-      }
-    }
-    return this.#g32;
+    this.#gsoSender ??= new GsoSender();
+    return this.#gsoSender.send(this, pool, offs, lens, nameOffs, nameLens, n);
   }
 
   /**
@@ -566,55 +414,18 @@ export class UdpSocket implements Disposable {
     namesOff: number,
     nameStride: number,
   ): number {
-    if (m > GRO_MAX_MESSAGES) m = GRO_MAX_MESSAGES;
-    if (m <= 0) return 0;
-    checkBatch(lens, gsoSizes, m);
-    checkRange(pool, "UdpSocket.recvGro buffers", bufOff, m * bufLen);
-    checkRange(pool, "UdpSocket.recvGro names", namesOff, m * nameStride);
-    this.#checkNameStride(nameStride);
-    if (this.#r32 === undefined) {
-      const buf = new ArrayBuffer(GRO_MAX_MESSAGES * (MMSGHDR + IOVEC + CMSG_GRO));
-      this.#r32 = new Uint32Array(buf);
-      this.#r8 = new Uint8Array(buf);
-      this.#rAddr = Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
-    }
-    const h = this.#r32, base = pool.base;
-    const iov0 = GRO_MAX_MESSAGES * (MMSGHDR / 4), cm0 = iov0 + GRO_MAX_MESSAGES * (IOVEC / 4);
-    for (let i = 0; i < m; i++) {
-      const hm = i * (MMSGHDR / 4), v = iov0 + i * (IOVEC / 4), c = cm0 + i * (CMSG_GRO / 4);
-      putAddress(h, hm + M_NAME, base + namesOff + i * nameStride);
-      h[hm + M_NAMELEN] = nameStride;
-      putAddress(h, hm + M_IOV, this.#rAddr + v * 4);
-      h[hm + M_IOVLEN] = 1;
-      h[hm + M_IOVLEN + 1] = 0;
-      putAddress(h, hm + M_CONTROL, this.#rAddr + c * 4);
-      h[hm + M_CONTROLLEN] = CMSG_GRO;
-      h[hm + M_CONTROLLEN + 1] = 0;
-      h[hm + M_FLAGS] = 0;
-      putAddress(h, v, base + bufOff + i * bufLen);
-      h[v + 2] = bufLen;
-      h[v + 3] = 0;
-    }
-    const r = this.#recvmmsg(this.#r8!, m);
-    for (let i = 0; i < r; i++) {
-      const hm = i * (MMSGHDR / 4);
-      lens[i] = this.#received(h, i);
-      // Walk the cmsgs (only UDP_GRO is asked for; at most CMSG_GRO bytes).
-      let gso = 0;
-      const clen = h[hm + M_CONTROLLEN];
-      for (let at = 0; at + 16 <= clen;) {
-        const c = cm0 + i * (CMSG_GRO / 4) + at / 4, len = h[c];
-        if (len < 16) break;
-        if (h[c + 2] === SOL_UDP && h[c + 3] === UDP_GRO && len >= 18) gso = h[c + 4] & 0xffff;
-        at += (len + 7) & ~7;
-      }
-      gsoSizes[i] = gso;
-      if (gso > 0 && lens[i] > gso && lens[i] !== TRUNCATED) {
-        this.groMessages++;
-        this.groDatagrams += Math.ceil(lens[i] / gso);
-      }
-    }
-    return r;
+    this.#groReceiver ??= new GroReceiver();
+    return this.#groReceiver.recv(
+      this,
+      pool,
+      bufOff,
+      bufLen,
+      m,
+      lens,
+      gsoSizes,
+      namesOff,
+      nameStride,
+    );
   }
 
   /**
@@ -625,14 +436,14 @@ export class UdpSocket implements Disposable {
   sendTo(pool: PoolMemory, off: number, len: number, nameOff: number, nameLen: number): number {
     checkRange(pool, "UdpSocket.sendTo datagram", off, len);
     checkRange(pool, "UdpSocket.sendTo name", nameOff, nameLen);
-    const h = this.#one32, base = pool.base;
+    const h = this.#one.h32, base = pool.base;
     putAddress(h, M_NAME, base + nameOff);
     h[M_NAMELEN] = nameLen;
     putAddress(h, 16, base + off);
     h[18] = len;
     h[19] = 0;
     for (;;) {
-      const r = libc().sendmsg(this.#fd, this.#one8, 0);
+      const r = libc().sendmsg(this.#fd, this.#one.h8, 0);
       if (r >= 0) return r;
       const e = errno();
       if (e === EAGAIN) return -EAGAIN;
@@ -641,17 +452,6 @@ export class UdpSocket implements Disposable {
       this.sendErrors++;
       this.lastSendErrno = e;
       return -e;
-    }
-  }
-
-  /** recvmmsg into the headers `hdrs`, retried on EINTR; 0 when nothing is queued (EAGAIN). */
-  #recvmmsg(hdrs: Uint8Array, n: number): number {
-    for (;;) {
-      const r = libc().recvmmsg(this.#fd, hdrs, n, 0, null);
-      if (r >= 0) return r;
-      const e = errno();
-      if (e === EAGAIN) return 0;
-      if (e !== EINTR) throw new SyscallError("recvmmsg", e);
     }
   }
 
