@@ -1,0 +1,231 @@
+/**
+ * The control plane's one door into the data plane: every `ts_*` call that is not the pool's
+ * (src/wasm/slab.ts) or the hot path's (src/device/data_path.ts) goes through {@link DataPlane}:
+ * peers (endpoints, counters, send keypair), keypairs, AllowedIPs routes and stats.
+ *
+ * Each kind of call has its own scratch: the key buffer ({@link KEYS_LEN} bytes) holds keys only,
+ * is lent out by {@link DataPlane.installKeypair} for exactly one `ts_keypair_set` and wiped right
+ * after, whatever happened; addresses, peer counters and keypair counters have their own areas.
+ *
+ * @example
+ * ```ts
+ * import { DataPlane } from "./data_plane.ts";
+ * import { instantiate } from "./module.ts";
+ * import { SlabPool } from "./slab.ts";
+ * import { parseCidr } from "../wg/cidr.ts";
+ * const wasm = instantiate();
+ * const plane = new DataPlane(wasm, SlabPool.create({ chunkSlots: 16, maxSlots: 16 }, wasm));
+ * plane.resetPeer(0);
+ * plane.insertRoute(parseCidr("10.0.0.0/24"), 0);
+ * console.log(plane.lookupRoute(parseCidr("10.0.0.7/32"))); // 0
+ * plane.installKeypair(() => null); // declined: nothing installed, the key buffer wiped
+ * ```
+ * @module
+ */
+
+import type { Cidr } from "../wg/cidr.ts";
+import { decodeEndpoint, type Endpoint, writeSockaddr } from "../endpoint.ts";
+import { DROP_REASONS, KEYPAIR_INFO_LEN, KEYS_LEN, PEER_STATS_LEN } from "./abi.ts";
+import type { TunslabExports } from "./module.ts";
+import { f64, ScratchArrays, u8 } from "./scratch_arrays.ts";
+import type { SlabPool } from "./slab.ts";
+
+/** A peer's counters as `ts_peer_stats` reports them. */
+export interface PeerCounters {
+  /** Wire bytes of whole transport messages (32-byte overhead included). */
+  rxBytes: number;
+  txBytes: number;
+  /** Transport messages, keepalives included. */
+  rxPackets: number;
+  txPackets: number;
+  /** Times an authenticated datagram moved the endpoint (roaming). */
+  endpointChanges: number;
+  /** 0 = nothing yet, 1 = keepalive, 2 = data. */
+  lastRxKind: number;
+}
+
+/** A keypair slot's counters as `ts_keypair_info` reports them. */
+export interface KeypairCounters {
+  /** The next counter to send (= messages sent). */
+  sendCounter: number;
+  highestReceived: number;
+  /** Authenticated, replay-accepted messages. */
+  received: number;
+  peer: number;
+}
+
+/** Where {@link DataPlane.installKeypair} puts the keys written into its buffer. */
+export interface KeypairPlace {
+  kp: number;
+  peer: number;
+  localIndex: number;
+  remoteIndex: number;
+}
+
+/** The data plane's scratch: one area per kind of call. */
+const LAYOUT = {
+  /** Send key, then receive key; wiped after every install. */
+  keys: u8(KEYS_LEN),
+  /** One address (4 or 16 bytes) for the route calls. */
+  addr: u8(16),
+  peerStats: f64(PEER_STATS_LEN),
+  keypairInfo: f64(KEYPAIR_INFO_LEN),
+};
+
+/** Peers, keypairs, routes and stats of one module instance. */
+export class DataPlane {
+  readonly #wasm: TunslabExports;
+  readonly #pool: SlabPool;
+  readonly #a: ScratchArrays<typeof LAYOUT>;
+
+  constructor(wasm: TunslabExports, pool: SlabPool) {
+    this.#wasm = wasm;
+    this.#pool = pool;
+    this.#a = new ScratchArrays(pool, LAYOUT);
+  }
+
+  // --- Peers --------------------------------------------------------------------------------
+
+  /** Clears a peer's endpoint, counters and send keypair (its routes stay); 0 or `E_BAD_ARG`. */
+  resetPeer(peer: number): number {
+    return this.#wasm.ts_peer_reset(peer);
+  }
+
+  /** Bytes of the peer's sockaddr (0: no endpoint). */
+  endpointLen(peer: number): number {
+    return this.#wasm.ts_peer_endpoint_len(peer);
+  }
+
+  /** The peer's endpoint, or null. */
+  endpoint(peer: number): Endpoint | null {
+    if (this.#wasm.ts_peer_endpoint_len(peer) === 0) return null;
+    return decodeEndpoint(this.#pool.u8, this.#wasm.ts_peer_endpoint_ptr(peer));
+  }
+
+  /** Sets the peer's endpoint (a 28-byte sockaddr_in6, IPv4 as v4-mapped); 0 or `E_BAD_ARG`. */
+  setEndpoint(peer: number, ep: Endpoint): number {
+    const ptr = this.#wasm.ts_peer_endpoint_ptr(peer);
+    const len = writeSockaddr(this.#pool.u8, ptr, ep);
+    return this.#wasm.ts_peer_set_endpoint_len(peer, len);
+  }
+
+  /**
+   * Copies the sockaddr at `nameOff` (a received datagram's source) into the peer's endpoint;
+   * 0 or `E_BAD_ARG`.
+   */
+  learnEndpoint(peer: number, nameOff: number): number {
+    const pool = this.#pool;
+    const len = pool.dv.getUint16(nameOff, true) === 2 ? 16 : 28;
+    const ptr = this.#wasm.ts_peer_endpoint_ptr(peer);
+    pool.u8.copyWithin(ptr, nameOff, nameOff + len);
+    return this.#wasm.ts_peer_set_endpoint_len(peer, len);
+  }
+
+  /** The peer's counters (all 0 for a bad id). */
+  peerStats(peer: number): PeerCounters {
+    const a = this.#a;
+    const f = a.v.peerStats;
+    if (this.#wasm.ts_peer_stats(peer, a.ptr.peerStats) < 0) f.fill(0);
+    return {
+      rxBytes: f[0],
+      txBytes: f[1],
+      rxPackets: f[2],
+      txPackets: f[3],
+      endpointChanges: f[4],
+      lastRxKind: f[5],
+    };
+  }
+
+  /**
+   * The keypair slot the peer sends with (−1: none); 0, or `E_BAD_ARG` when the slot holds no live
+   * keypair of this peer (nothing changes then).
+   */
+  setSendKeypair(peer: number, kp: number): number {
+    return this.#wasm.ts_peer_set_send_keypair(peer, kp);
+  }
+
+  // --- Keypairs -----------------------------------------------------------------------------
+
+  /**
+   * Lends the key buffer to `fill`, which writes the send key and the receive key into it
+   * ({@link KEYS_LEN} bytes) and says where they go, or returns null to install nothing; then
+   * `ts_keypair_set`. The buffer is wiped afterwards in every case (also when `fill` throws).
+   * Returns `ts_keypair_set`'s result (0 or a negative code), or null when `fill` declined.
+   */
+  installKeypair(fill: (keys: Uint8Array) => KeypairPlace | null): number | null {
+    const a = this.#a;
+    try {
+      const at = fill(a.v.keys);
+      if (at === null) return null;
+      return this.#wasm.ts_keypair_set(at.kp, at.peer, at.localIndex, at.remoteIndex, a.ptr.keys);
+    } finally {
+      a.v.keys.fill(0);
+    }
+  }
+
+  /** Zeroes a keypair slot and removes its index. Idempotent: 0 (or `E_BAD_ARG` for a bad slot). */
+  clearKeypair(kp: number): number {
+    return this.#wasm.ts_keypair_clear(kp);
+  }
+
+  /** Makes a live keypair refuse sending and receiving (REJECT_AFTER_TIME); 0 or a code. */
+  expireKeypair(kp: number): number {
+    return this.#wasm.ts_keypair_expire(kp);
+  }
+
+  /** A keypair slot's counters, or null for an empty slot. */
+  keypairInfo(kp: number): KeypairCounters | null {
+    const a = this.#a;
+    if (this.#wasm.ts_keypair_info(kp, a.ptr.keypairInfo) <= 0) return null;
+    const f = a.v.keypairInfo;
+    return { sendCounter: f[0], highestReceived: f[1], received: f[2], peer: f[3] };
+  }
+
+  /** Messages sent with a keypair slot (0 for an empty or bad one). */
+  sendCounter(kp: number): number {
+    const a = this.#a;
+    return this.#wasm.ts_keypair_info(kp, a.ptr.keypairInfo) < 0 ? 0 : a.v.keypairInfo[0];
+  }
+
+  // --- AllowedIPs ---------------------------------------------------------------------------
+
+  /** Routes the prefix to `peer` (moving it from another peer); 0, or a negative code. */
+  insertRoute(c: Cidr, peer: number): number {
+    const addr = this.#addr(c.bytes);
+    return this.#wasm.ts_route_insert(c.family, addr, c.cidr, peer);
+  }
+
+  /** Removes the prefix; 0, or `E_NO_ROUTE`. */
+  removeRoute(c: Cidr): number {
+    const addr = this.#addr(c.bytes);
+    return this.#wasm.ts_route_remove(c.family, addr, c.cidr);
+  }
+
+  /** Removes every prefix of `peer`; returns how many. */
+  removePeerRoutes(peer: number): number {
+    return this.#wasm.ts_route_remove_peer(peer);
+  }
+
+  /** The peer an address routes to (longest prefix), or `E_NO_ROUTE`. */
+  lookupRoute(c: Cidr): number {
+    return this.#wasm.ts_route_lookup(c.family, this.#addr(c.bytes));
+  }
+
+  #addr(bytes: Uint8Array): number {
+    const a = this.#a;
+    a.v.addr.fill(0);
+    a.v.addr.set(bytes);
+    return a.ptr.addr;
+  }
+
+  // --- Stats --------------------------------------------------------------------------------
+
+  /** Packets the data plane dropped, by reason name (only reasons that occurred). */
+  dropped(): Record<string, number> {
+    const out: Record<string, number> = {};
+    this.#pool.dropCounts().forEach((v, k) => {
+      if (k > 0 && v > 0) out[DROP_REASONS[k] ?? "unknown_code"] = v;
+    });
+    return out;
+  }
+}
