@@ -43,6 +43,9 @@ import {
 import { checkBatch, checkRange, type PoolMemory } from "./ffi/pool_memory.ts";
 import { capNetAdminHint, SyscallError } from "./ffi/syscall_error.ts";
 import { IoUring } from "./io_uring.ts";
+import type { JumboArea, TunIo } from "./device/packet_io.ts";
+import { TRUNCATED } from "./device/packet_io.ts";
+import { MAX_UNIT_SEGS, packetCapacity, VNET_HDR_LEN, VNET_STRIDE } from "./wasm/abi.ts";
 
 /** A write failed because of the fd or the buffer, not the packet: no later write can succeed. */
 function fdUnusable(e: number): boolean {
@@ -67,19 +70,9 @@ export const TUN_F_USO6 = 0x40;
 /** What `offload` asks for first; without USO (kernels before 6.2) if that is refused. */
 export const TUN_OFFLOADS = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN;
 export const TUN_UDP_OFFLOADS = TUN_F_USO4 | TUN_F_USO6;
-/** Bytes between two virtio headers in {@link TunDevice.readOffloadBatch}'s header array. */
-export const VNET_STRIDE = 16;
-/** Most pieces (payloads) of one unit in {@link TunDevice.writeUnits} (wasm `MAX_UNIT_SEGS`). */
-export const MAX_UNIT_PIECES = 64;
 export const IFF_TUN = 0x0001;
 export const IFF_NO_PI = 0x1000;
 export const IFF_VNET_HDR = 0x4000;
-/** `sizeof(struct virtio_net_hdr)`: prepended to every packet when `vnetHdr` is on. */
-export const VNET_HDR_LEN = 10;
-/** Bytes a slot keeps free after the packet: WireGuard padding (up to 15) and the 16-byte tag. */
-export const SLOT_TAILROOM = 32;
-/** `lens[i]` for a packet longer than the slot could hold (MTU above the slot capacity). */
-export const TRUNCATED = 0xffffffff;
 
 /** Options for {@link TunDevice.open}. */
 export interface TunOptions {
@@ -100,7 +93,7 @@ export interface TunOptions {
 let tunPath: Uint8Array<ArrayBuffer> | undefined;
 
 /** An open TUN interface; closing the fd deletes the (non-persistent) interface. */
-export class TunDevice implements Disposable {
+export class TunDevice implements TunIo, Disposable {
   #fd: number;
   /** Interface name the kernel assigned (a `%d` pattern or `""` gets expanded). */
   readonly name: string;
@@ -140,7 +133,7 @@ export class TunDevice implements Disposable {
   readonly #oio = new ArrayBuffer(48);
   readonly #oio8 = new Uint8Array(this.#oio);
   readonly #oio32 = new Uint32Array(this.#oio);
-  readonly #uio = new ArrayBuffer((1 + MAX_UNIT_PIECES) * 16);
+  readonly #uio = new ArrayBuffer((1 + MAX_UNIT_SEGS) * 16);
   readonly #uio8 = new Uint8Array(this.#uio);
   readonly #uio32 = new Uint32Array(this.#uio);
 
@@ -228,9 +221,9 @@ export class TunDevice implements Disposable {
     return this.#ring !== undefined;
   }
 
-  /** Largest packet a slot takes: `slotSize - headroom - 32` (room for padding and tag). */
+  /** Largest packet a slot takes: `slotSize - headroom - SLOT_TAILROOM` (room for padding and tag). */
   static capacity(pool: PoolMemory): number {
-    return pool.slotSize - pool.headroom - SLOT_TAILROOM;
+    return packetCapacity(pool);
   }
 
   /**
@@ -282,7 +275,7 @@ export class TunDevice implements Disposable {
     n: number,
     cap: number,
     hdrsOff: number,
-    tail: { off: number; len: number; count: number },
+    tail: JumboArea,
     segBudget: number,
     reserve: number,
   ): number {
@@ -358,7 +351,7 @@ export class TunDevice implements Disposable {
     for (; u < n; u++) {
       const hdr = units[4 * u], hdrLen = units[4 * u + 1];
       const first = units[4 * u + 2], count = units[4 * u + 3];
-      if (count > MAX_UNIT_PIECES || 3 * (first + count) > pieces.length) {
+      if (count > MAX_UNIT_SEGS || 3 * (first + count) > pieces.length) {
         throw new RangeError(`writeUnits: unit ${u} has pieces ${first}+${count}`);
       }
       if (hdr + hdrLen > limit) checkRange(pool, "TunDevice.writeUnits header", hdr, hdrLen);

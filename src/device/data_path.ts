@@ -24,199 +24,95 @@
  * packet; no packet is dropped for it.
  *
  * Nothing here allocates per packet: offsets, lengths, peer ids and sockaddrs
- * live in typed arrays over the module's scratch area, built once (and again
- * only when the pool's memory grows). Per-packet events go to {@link DataHooks}
- * as plain numbers.
+ * live in typed arrays over the module's scratch area (`LAYOUT` in
+ * src/device/data_path_layout.ts, built by src/wasm/scratch_arrays.ts once and again only when the pool's memory grows).
+ * Per-packet events go to `DataHooks` (src/device/data_hooks.ts) as plain numbers.
+ *
+ * The TUN device and the UDP socket are reached through {@link TunIo} and
+ * {@link UdpIo} (src/device/packet_io.ts): in production always a `TunDevice`
+ * and a `UdpSocket`, so every call site stays monomorphic; tests run two data
+ * paths against each other over tests/fixtures/memory_io.ts.
  *
  * @example
  * ```ts
- * // const path = new DataPath(pool, tun, udp, hooks, { mtu: 1420 });
- * // while (path.pumpUdp() + path.pumpTun() > 0) {}
+ * import { DataPath } from "./data_path.ts";
+ * import type { DataHooks } from "./data_hooks.ts";
+ * import type { TunIo, UdpIo } from "./packet_io.ts";
+ * import { instantiate } from "../wasm/module.ts";
+ * import { SlabPool } from "../wasm/slab.ts";
+ *
+ * declare const tun: TunIo, udp: UdpIo, hooks: DataHooks; // e.g. TunDevice, UdpSocket, the handshake plane
+ * const wasm = instantiate();
+ * const pool = SlabPool.create({}, wasm);
+ * const path = new DataPath({ pool, wasm, tun, udp, hooks, mtu: 1420, maxPeers: 16 });
+ * let moved = 1;
+ * while (moved > 0) moved = path.pumpUdp() + path.pumpTun(); // drain both sides
  * ```
  * @module
  */
 
-import { E_KEY_EXPIRED, E_NO_KEY, HANDSHAKE } from "../wasm/abi.ts";
+import { E_KEY_EXPIRED, E_NO_KEY, HANDSHAKE, packetCapacity } from "../wasm/abi.ts";
+import { ScratchArrays } from "../wasm/scratch_arrays.ts";
+import type { SlabPool } from "../wasm/slab.ts";
 import { errnoName } from "../ffi/errno.ts";
 import { logger } from "../log.ts";
-import type { SlabPool } from "../wasm/slab.ts";
-import type { TunslabExports } from "../wasm/module.ts";
+import { TUN_UDP_OFFLOADS } from "../tun_device.ts";
+import { type JumboArea, TRUNCATED, type TunIo, type UdpIo } from "./packet_io.ts";
+import type { DataHooks } from "./data_hooks.ts";
+import { type DataPathCounters, newDataPathCounters } from "./data_path_counters.ts";
 import {
-  TRUNCATED as TUN_TRUNCATED,
-  TUN_UDP_OFFLOADS,
-  TunDevice,
-  VNET_STRIDE,
-} from "../tun_device.ts";
-import { TRUNCATED as UDP_TRUNCATED, type UdpSocket } from "../udp_socket.ts";
-
-/** Most packets moved per batch and direction (recvmmsg/sendmmsg vector). */
-export const BATCH = 128;
-/** Bytes reserved per source sockaddr in the receive batch. */
-export const NAME_STRIDE = 32;
-/** Most packets one TUN → UDP batch holds once super-packets are cut into segments. */
-export const TX_CAP = 2048;
-/**
- * Segments one TUN read may add at worst: a 64 KiB super-packet cut at the smallest MSS Linux
- * sends (48 bytes). A batch stops reading before it could overflow {@link TX_CAP}.
- */
-export const TX_RESERVE = 1400;
-/** Jumbo buffers for TUN super-packet tails (the first half of the module's jumbo area). */
-export const TX_JUMBOS = 8;
-/** Jumbo buffers (messages) per UDP_GRO receive (the second half). */
-export const RX_JUMBOS = 8;
-/** Datagrams decrypted and written per step of a GRO receive (wasm `MAX_PLAN`). */
-export const RX_CAP = 1024;
-/** Bytes of a unit's header in `ts_tun_plan`'s header area (wasm `UNIT_HDR_STRIDE`). */
-const UNIT_HDR_STRIDE = 160;
-/** f64 counters `ts_offload_stats` writes. */
-const OFFLOAD_STATS = 6;
-
-/**
- * Callbacks of the data path; called with numbers only. Transport packets are reported per
- * run of consecutive packets of one peer (and keypair) in a batch, not one by one: they share
- * one instant, so a timer needs to hear of them once.
- */
-export interface DataHooks {
-  /** A handshake or cookie message sits at `off` (datagram from `nameOff`). The slot is freed after. */
-  onHandshakeMessage(off: number, len: number, nameOff: number): void;
-  /** Authenticated transport packets from `peer` on keypair slot `kp`, `data` of them not keepalives. */
-  onReceived(peer: number, kp: number, data: number): void;
-  /** Transport packets went out to `peer`, `data` of them not keepalives. */
-  onSent(peer: number, data: number): void;
-  /** No send keypair for `peer`: keep the packet? Return true to take slot `off` (IP length `len`). */
-  onNoKey(peer: number, off: number, len: number): boolean;
-}
-
-/** Counters of the data path (besides the WASM drop counters). */
-export interface DataPathCounters {
-  tunRead: number;
-  tunWritten: number;
-  udpReceived: number;
-  udpSent: number;
-  /** Datagrams dropped because they did not fit a slot (MSG_TRUNC). */
-  truncated: number;
-  /** Packets for a peer without a known endpoint. */
-  noEndpoint: number;
-  /** sendmmsg could not take them (EAGAIN). */
-  sendDropped: number;
-  /** TUN write refused them (EAGAIN). */
-  tunDropped: number;
-  /** Allocations the pool refused (packets left in the kernel). */
-  poolRefused: number;
-  /** TUN reads that were GSO super-packets, and the segments cut from them. */
-  tunSuperRead: number;
-  tunSegments: number;
-  /** TUN packets whose partial checksum (NEEDS_CSUM) was completed. */
-  tunChecksums: number;
-  /** Super-packets written to the TUN, and the received packets coalesced into them. */
-  tunSuperWritten: number;
-  tunCoalesced: number;
-  /** UDP_SEGMENT messages sent, and the datagrams in them. */
-  udpGsoSends: number;
-  udpGsoDatagrams: number;
-  /** Coalesced (UDP_GRO) messages received, and the datagrams in them. */
-  udpGroReceived: number;
-  udpGroDatagrams: number;
-  /** Offloads the kernel refused at run time (each switched off, logged once). */
-  offloadFallbacks: number;
-}
+  BATCH,
+  LAYOUT,
+  NAME_STRIDE,
+  type PathExports,
+  RX_CAP,
+  RX_JUMBOS,
+  TX_CAP,
+  TX_JUMBOS,
+  TX_RESERVE,
+} from "./data_path_layout.ts";
 
 const log = logger("offload");
 
+/** What {@link DataPath} works with. */
+export interface DataPathOptions {
+  pool: SlabPool;
+  /** The pool's module instance (the exports the data path calls). */
+  wasm: PathExports;
+  tun: TunIo;
+  udp: UdpIo;
+  hooks: DataHooks;
+  mtu: number;
+  /** Peer ids in use are below this. */
+  maxPeers: number;
+}
+
 /** Moves batches between a TUN device and a UDP socket through the pool. */
 export class DataPath {
-  readonly counters: DataPathCounters = {
-    tunRead: 0,
-    tunWritten: 0,
-    udpReceived: 0,
-    udpSent: 0,
-    truncated: 0,
-    noEndpoint: 0,
-    sendDropped: 0,
-    tunDropped: 0,
-    poolRefused: 0,
-    tunSuperRead: 0,
-    tunSegments: 0,
-    tunChecksums: 0,
-    tunSuperWritten: 0,
-    tunCoalesced: 0,
-    udpGsoSends: 0,
-    udpGsoDatagrams: 0,
-    udpGroReceived: 0,
-    udpGroDatagrams: 0,
-    offloadFallbacks: 0,
-  };
+  readonly counters: DataPathCounters = newDataPathCounters();
+
   mtu: number;
   readonly #pool: SlabPool;
-  readonly #wasm: TunslabExports;
-  readonly #tun: TunDevice;
-  #udp: UdpSocket;
+  readonly #wasm: PathExports;
+  readonly #tun: TunIo;
+  #udp: UdpIo;
   readonly #hooks: DataHooks;
   /** TUN reads may be super-packets (TSO/USO accepted). */
   readonly #tso: boolean;
   /** Received TCP segments are coalesced into super-packet writes (vnet header, not refused). */
   #coalesce: boolean;
   /** UDP socket whose GSO refusal was already logged. */
-  #gsoLogged: UdpSocket | undefined;
-  // Scratch offsets (stable) and views over them (rebuilt after growth).
-  // Receive (UDP→TUN) and send (TUN→UDP) sides have their own arrays, so a
-  // hook that sends (a handshake completing flushes staged packets) never
-  // clobbers the receive batch being walked.
-  readonly #p = {
-    rxOffs: 0,
-    rxLens: 0,
-    rxPeers: 0,
-    kps: 0,
-    rxNames: 0,
-    names: 0,
-    tunOffs: 0,
-    tunLens: 0,
-    units: 0,
-    pieces: 0,
-    unitHdrs: 0,
-    readOffs: 0,
-    readLens: 0,
-    tails: 0,
-    hdrs: 0,
-    offs: 0,
-    lens: 0,
-    peers: 0,
-    sendOffs: 0,
-    sendLens: 0,
-    nameOffs: 0,
-    nameLens: 0,
-    free: 0,
-    stats: 0,
-  };
-  #rxOffs!: Uint32Array;
-  #rxLens!: Uint32Array;
-  #rxLensI!: Int32Array;
-  #rxPeers!: Int32Array;
-  #kps!: Int32Array;
-  #rxNames!: Uint32Array;
-  #tunOffs!: Uint32Array;
-  #tunLens!: Uint32Array;
-  #units!: Uint32Array;
-  #pieces!: Uint32Array;
-  #readOffs!: Uint32Array;
-  #readLens!: Uint32Array;
-  #tails!: Uint32Array;
-  #offs!: Uint32Array;
-  #lens!: Uint32Array;
-  #lensI!: Int32Array;
-  #peers!: Int32Array;
-  #sendOffs!: Uint32Array;
-  #sendLens!: Uint32Array;
-  #nameOffs!: Uint32Array;
-  #nameLens!: Uint32Array;
-  #free!: Uint32Array;
-  #stats!: Float64Array;
+  #gsoLogged: UdpIo | undefined;
+  /** Largest IP packet a slot takes (what a TUN read may put in one). */
+  readonly #cap: number;
+  /** The scratch arrays: offsets in `.ptr` (stable), views in `.v` (rebuilt after growth). */
+  readonly #a: ScratchArrays<typeof LAYOUT>;
   /** Per-peer sockaddr location and length in WASM memory. */
   #endpointPtr: Uint32Array;
   // Offload buffers: jumbo buffers for TUN tails and GRO receives, GRO message lengths and
   // segment sizes, packets to rewrite one by one after a refused super-packet write.
   readonly #jumboLen: number;
-  readonly #txTail: { off: number; len: number; count: number };
+  readonly #txTail: JumboArea;
   readonly #rxJumbo: number;
   readonly #msgLens = new Uint32Array(RX_JUMBOS);
   readonly #msgGso = new Uint32Array(RX_JUMBOS);
@@ -224,94 +120,30 @@ export class DataPath {
   readonly #retryLens = new Uint32Array(RX_CAP);
   readonly #written = { packets: 0 };
 
-  constructor(
-    pool: SlabPool,
-    wasm: TunslabExports,
-    tun: TunDevice,
-    udp: UdpSocket,
-    hooks: DataHooks,
-    opts: { mtu: number; maxPeers: number },
-  ) {
+  constructor(opts: DataPathOptions) {
+    const { pool, wasm, tun, udp } = opts;
     this.#pool = pool;
     this.#wasm = wasm;
     this.#tun = tun;
     this.#udp = udp;
-    this.#hooks = hooks;
+    this.#hooks = opts.hooks;
     this.mtu = opts.mtu;
     this.#tso = tun.offloads !== 0;
     this.#coalesce = tun.vnetHdr;
-    const p = this.#p;
-    const size: Record<keyof typeof p, number> = {
-      rxOffs: RX_CAP * 4,
-      rxLens: RX_CAP * 4,
-      rxPeers: RX_CAP * 4,
-      kps: RX_CAP * 4,
-      rxNames: RX_CAP * 4,
-      names: BATCH * NAME_STRIDE,
-      tunOffs: RX_CAP * 4,
-      tunLens: RX_CAP * 4,
-      units: RX_CAP * 16,
-      pieces: RX_CAP * 12,
-      unitHdrs: RX_CAP * UNIT_HDR_STRIDE,
-      readOffs: BATCH * 4,
-      readLens: BATCH * 4,
-      tails: BATCH * 4,
-      hdrs: BATCH * VNET_STRIDE,
-      offs: TX_CAP * 4,
-      lens: TX_CAP * 4,
-      peers: TX_CAP * 4,
-      sendOffs: TX_CAP * 4,
-      sendLens: TX_CAP * 4,
-      nameOffs: TX_CAP * 4,
-      nameLens: TX_CAP * 4,
-      free: TX_CAP * 4,
-      stats: OFFLOAD_STATS * 8,
-    };
-    for (const k of Object.keys(p) as (keyof typeof p)[]) p[k] = pool.scratch(size[k]);
+    this.#cap = packetCapacity(pool);
+    this.#a = new ScratchArrays(pool, LAYOUT);
     this.#endpointPtr = new Uint32Array(opts.maxPeers);
-    for (let i = 0; i < opts.maxPeers; i++) {
-      this.#endpointPtr[i] = this.#wasm.ts_peer_endpoint_ptr(i);
-    }
-    const jumbo = this.#wasm.ts_jumbo_ptr();
-    this.#jumboLen = this.#wasm.ts_jumbo_len();
+    for (let i = 0; i < opts.maxPeers; i++) this.#endpointPtr[i] = wasm.ts_peer_endpoint_ptr(i);
+    const jumbo = wasm.ts_jumbo_ptr();
+    this.#jumboLen = wasm.ts_jumbo_len();
     this.#txTail = { off: jumbo, len: this.#jumboLen, count: TX_JUMBOS };
     this.#rxJumbo = jumbo + TX_JUMBOS * this.#jumboLen;
-    this.#views();
-    pool.onRemap(() => this.#views());
     this.#logOffloads();
   }
 
   /** Swaps the UDP socket (listen port change). */
-  set udp(udp: UdpSocket) {
+  set udp(udp: UdpIo) {
     this.#udp = udp;
-  }
-
-  #views(): void {
-    const pool = this.#pool;
-    const p = this.#p;
-    this.#rxOffs = pool.u32At(p.rxOffs, RX_CAP);
-    this.#rxLens = pool.u32At(p.rxLens, RX_CAP);
-    this.#rxLensI = pool.i32At(p.rxLens, RX_CAP);
-    this.#rxPeers = pool.i32At(p.rxPeers, RX_CAP);
-    this.#kps = pool.i32At(p.kps, RX_CAP);
-    this.#rxNames = pool.u32At(p.rxNames, RX_CAP);
-    this.#tunOffs = pool.u32At(p.tunOffs, RX_CAP);
-    this.#tunLens = pool.u32At(p.tunLens, RX_CAP);
-    this.#units = pool.u32At(p.units, RX_CAP * 4);
-    this.#pieces = pool.u32At(p.pieces, RX_CAP * 3);
-    this.#readOffs = pool.u32At(p.readOffs, BATCH);
-    this.#readLens = pool.u32At(p.readLens, BATCH);
-    this.#tails = pool.u32At(p.tails, BATCH);
-    this.#offs = pool.u32At(p.offs, TX_CAP);
-    this.#lens = pool.u32At(p.lens, TX_CAP);
-    this.#lensI = pool.i32At(p.lens, TX_CAP);
-    this.#peers = pool.i32At(p.peers, TX_CAP);
-    this.#sendOffs = pool.u32At(p.sendOffs, TX_CAP);
-    this.#sendLens = pool.u32At(p.sendLens, TX_CAP);
-    this.#nameOffs = pool.u32At(p.nameOffs, TX_CAP);
-    this.#nameLens = pool.u32At(p.nameLens, TX_CAP);
-    this.#free = pool.u32At(p.free, TX_CAP);
-    this.#stats = new Float64Array(pool.memory.buffer, p.stats, OFFLOAD_STATS);
   }
 
   /** One line at start-up saying which offloads are on; one warning per refused one. */
@@ -359,28 +191,22 @@ export class DataPath {
   /** One batch UDP → decrypt → TUN. Returns datagrams received (0 = socket drained). */
   pumpUdp(): number {
     if (this.#udp.gro) return this.#pumpUdpGro();
-    const p = this.#p;
+    const a = this.#a, p = a.ptr;
     const got0 = this.#alloc(p.rxOffs, BATCH);
     if (got0 === 0) return 0;
-    const n = this.#udp.recvBatch(
-      this.#pool,
-      this.#rxOffs,
-      this.#rxLens,
-      p.names,
-      NAME_STRIDE,
-      got0,
-    );
+    const v = a.v; // the alloc may have grown the memory: views read after it
+    const n = this.#udp.recvBatch(this.#pool, v.rxOffs, v.rxLens, p.names, NAME_STRIDE, got0);
     this.#freeTail(p.rxOffs, n, got0);
     if (n === 0) return 0;
     this.counters.udpReceived += n;
     for (let i = 0; i < n; i++) {
       // recvBatch marks datagrams that did not fit a slot; length 0 makes
       // decrypt drop and count them as truncated.
-      if (this.#rxLens[i] === UDP_TRUNCATED) {
+      if (v.rxLens[i] === TRUNCATED) {
         this.counters.truncated++;
-        this.#rxLens[i] = 0;
+        v.rxLens[i] = 0;
       }
-      this.#rxNames[i] = p.names + i * NAME_STRIDE;
+      v.rxNames[i] = p.names + i * NAME_STRIDE;
     }
     this.#wasm.ts_decrypt_batch(p.rxOffs, p.rxLens, p.rxPeers, p.kps, p.names, NAME_STRIDE, n);
     this.#deliver(n);
@@ -393,7 +219,8 @@ export class DataPath {
    * jumbo buffer; datagrams are decrypted where they are, {@link RX_CAP} at a time.
    */
   #pumpUdpGro(): number {
-    const p = this.#p, udp = this.#udp, jl = this.#jumboLen, slot = this.#pool.slotSize;
+    const a = this.#a, p = a.ptr, udp = this.#udp, jl = this.#jumboLen;
+    const slot = this.#pool.slotSize;
     const groMsgs = udp.groMessages, groDgrams = udp.groDatagrams;
     const m = udp.recvGro(
       this.#pool,
@@ -408,13 +235,14 @@ export class DataPath {
     if (m === 0) return 0;
     this.counters.udpGroReceived += udp.groMessages - groMsgs;
     this.counters.udpGroDatagrams += udp.groDatagrams - groDgrams;
-    const offs = this.#rxOffs, lens = this.#rxLens, names = this.#rxNames;
     let total = 0, msg = 0, at = 0;
     while (msg < m) {
+      // Views read per step: delivering the previous step ran hooks, which may grow the memory.
+      const v = a.v, offs = v.rxOffs, lens = v.rxLens, names = v.rxNames;
       let n = 0;
       while (msg < m && n < RX_CAP) {
         const len = this.#msgLens[msg];
-        if (len === UDP_TRUNCATED) {
+        if (len === TRUNCATED) {
           this.counters.truncated++;
           msg++;
           continue;
@@ -450,28 +278,35 @@ export class DataPath {
 
   /** After decryption: hooks for handshakes and authenticated packets, then the TUN writes. */
   #deliver(n: number): void {
-    const hooks = this.#hooks;
+    const hooks = this.#hooks, a = this.#a;
     let w = 0;
     // The run of packets from one peer on one keypair not yet reported (peer -1: none).
     let runPeer = -1, runKp = -1, runData = 0;
-    // No views are cached across hooks: a hook may allocate, grow the memory
-    // and so replace every view (onRemap rebuilds the fields read here).
+    // A hook may allocate, grow the memory and so replace every view: `v` is read again after
+    // each hook call.
+    let v = a.v;
     for (let i = 0; i < n; i++) {
-      const len = this.#rxLensI[i];
+      const len = v.rxLensI[i];
       if (len === HANDSHAKE) {
         if (runPeer >= 0) hooks.onReceived(runPeer, runKp, runData);
         runPeer = -1;
+        v = a.v;
         // decrypt only says HANDSHAKE for the exact size of types 1, 2, 3.
-        const type = this.#pool.u8[this.#rxOffs[i]];
+        const off = v.rxOffs[i];
+        const type = this.#pool.u8[off];
         const size = type === 1 ? 148 : type === 2 ? 92 : 64;
-        hooks.onHandshakeMessage(this.#rxOffs[i], size, this.#rxNames[i]);
+        hooks.onHandshakeMessage(off, size, v.rxNames[i]);
+        v = a.v;
         continue;
       }
-      const peer = this.#rxPeers[i];
+      const peer = v.rxPeers[i];
       if (peer >= 0) {
-        const kp = this.#kps[i];
+        const kp = v.kps[i];
         if (peer !== runPeer || kp !== runKp) {
-          if (runPeer >= 0) hooks.onReceived(runPeer, runKp, runData);
+          if (runPeer >= 0) {
+            hooks.onReceived(runPeer, runKp, runData);
+            v = a.v;
+          }
           runPeer = peer;
           runKp = kp;
           runData = 0;
@@ -479,15 +314,16 @@ export class DataPath {
         if (len > 0) runData++;
       }
       if (len > 0) {
-        this.#tunOffs[w] = this.#rxOffs[i];
-        this.#tunLens[w] = len;
+        v.tunOffs[w] = v.rxOffs[i];
+        v.tunLens[w] = len;
         w++;
       }
     }
     if (runPeer >= 0) hooks.onReceived(runPeer, runKp, runData);
     if (w === 0) return;
     if (!this.#coalesce) {
-      const wrote = this.#tun.writeBatch(this.#pool, this.#tunOffs, this.#tunLens, w);
+      v = a.v;
+      const wrote = this.#tun.writeBatch(this.#pool, v.tunOffs, v.tunLens, w);
       this.counters.tunWritten += wrote;
       this.counters.tunDropped += w - wrote;
       return;
@@ -497,11 +333,12 @@ export class DataPath {
 
   /** Writes packets `tunOffs/tunLens[0..w)` as coalesced units. */
   #writeUnits(w: number): void {
-    const p = this.#p, pool = this.#pool, tun = this.#tun;
+    const a = this.#a, p = a.ptr, pool = this.#pool, tun = this.#tun;
     const units = this.#wasm.ts_tun_plan(p.tunOffs, p.tunLens, w, p.units, p.pieces, p.unitHdrs, 1);
     if (units < 0) throw new RangeError(`ts_tun_plan(${w}) failed: code ${units}`);
+    const v = a.v;
     const superW = tun.gsoWrites, coalesced = tun.gsoWritePackets;
-    const done = tun.writeUnits(pool, this.#units, this.#pieces, units, this.#written);
+    const done = tun.writeUnits(pool, v.units, v.pieces, units, this.#written);
     this.counters.tunSuperWritten += tun.gsoWrites - superW;
     this.counters.tunCoalesced += tun.gsoWritePackets - coalesced;
     let wrote = this.#written.packets;
@@ -511,14 +348,14 @@ export class DataPath {
       this.#coalesce = false;
       this.counters.offloadFallbacks++;
       this.#refused("a coalesced TUN write", tun.gsoWriteErrno);
-      const first = this.#units[4 * done + 2];
-      const end = this.#units[4 * (units - 1) + 2] + this.#units[4 * (units - 1) + 3];
-      const pieces = this.#pieces;
+      const first = v.units[4 * done + 2];
+      const end = v.units[4 * (units - 1) + 2] + v.units[4 * (units - 1) + 3];
+      const pieces = v.pieces;
       let k = 0;
       for (let piece = first; piece < end; piece++) {
         const pkt = pieces[3 * piece + 2];
-        this.#retryOffs[k] = this.#tunOffs[pkt];
-        this.#retryLens[k] = this.#tunLens[pkt];
+        this.#retryOffs[k] = v.tunOffs[pkt];
+        this.#retryLens[k] = v.tunLens[pkt];
         k++;
       }
       wrote += tun.writeBatch(pool, this.#retryOffs, this.#retryLens, k);
@@ -530,10 +367,11 @@ export class DataPath {
   /** One batch TUN → encrypt → UDP. Returns packets read (0 = TUN drained). */
   pumpTun(): number {
     if (this.#tso) return this.#pumpTunTso();
-    const p = this.#p;
+    const a = this.#a, p = a.ptr;
     const got0 = this.#alloc(p.offs, BATCH);
     if (got0 === 0) return 0;
-    const n = this.#tun.readBatch(this.#pool, this.#offs, this.#lens, got0);
+    const v = a.v;
+    const n = this.#tun.readBatch(this.#pool, v.offs, v.lens, got0);
     this.#freeTail(p.offs, n, got0);
     if (n === 0) return 0;
     this.counters.tunRead += n;
@@ -543,16 +381,17 @@ export class DataPath {
 
   /** TSO: reads (super-)packets, cuts them into segments in WASM, then encrypts and sends. */
   #pumpTunTso(): number {
-    const p = this.#p, pool = this.#pool, tun = this.#tun;
+    const a = this.#a, p = a.ptr, pool = this.#pool, tun = this.#tun;
     const got0 = this.#alloc(p.readOffs, BATCH);
     if (got0 === 0) return 0;
-    const cap = TunDevice.capacity(pool);
+    const cap = this.#cap;
     const gsoReads = tun.gsoReads;
+    let v = a.v;
     const n = tun.readOffloadBatch(
       pool,
-      this.#readOffs,
-      this.#readLens,
-      this.#tails,
+      v.readOffs,
+      v.readLens,
+      v.tails,
       got0,
       cap,
       p.hdrs,
@@ -564,7 +403,7 @@ export class DataPath {
     if (n === 0) return 0;
     this.counters.tunRead += n;
     for (let i = 0; i < n; i++) {
-      if (this.#readLens[i] === TUN_TRUNCATED) this.counters.truncated++;
+      if (v.readLens[i] === TRUNCATED) this.counters.truncated++;
     }
     const k = this.#wasm.ts_tun_ingest(
       p.readOffs,
@@ -578,9 +417,10 @@ export class DataPath {
       TX_CAP,
     );
     pool.refresh(); // segment slots may have grown the pool
+    v = a.v;
     this.counters.tunSuperRead += tun.gsoReads - gsoReads;
     this.#wasm.ts_offload_stats(p.stats);
-    const s = this.#stats;
+    const s = v.stats;
     this.counters.tunSegments = s[1];
     this.counters.tunChecksums = s[2];
     if (k > 0) this.#sealAndSend(k);
@@ -592,53 +432,58 @@ export class DataPath {
    * for `peers[i]`) and sends them; frees every slot not kept by `onNoKey`.
    */
   #sealAndSend(n: number): void {
-    const p = this.#p;
-    const pool = this.#pool;
-    this.#wasm.ts_encrypt_batch(p.offs, p.lens, p.peers, n, this.mtu);
+    const a = this.#a, p = a.ptr;
+    const pool = this.#pool, wasm = this.#wasm, hooks = this.#hooks;
+    wasm.ts_encrypt_batch(p.offs, p.lens, p.peers, n, this.mtu);
     let s = 0;
     let f = 0;
     // The run of packets to one peer not yet reported (peer -1: none).
     let runPeer = -1, runData = 0;
-    // Views are read through the fields each time: onNoKey may start a
-    // handshake, whose allocation can grow the memory and replace them.
+    // onNoKey may start a handshake, whose allocation can grow the memory and replace the
+    // views (onSent can too): `v` is read again after each hook call.
+    let v = a.v;
     for (let i = 0; i < n; i++) {
-      const len = this.#lensI[i];
-      const peer = this.#peers[i];
-      const off = this.#offs[i];
+      const len = v.lensI[i];
+      const peer = v.peers[i];
+      const off = v.offs[i];
       if (len > 0) {
-        const nameLen = this.#wasm.ts_peer_endpoint_len(peer);
+        const nameLen = wasm.ts_peer_endpoint_len(peer);
         if (nameLen === 0) {
           this.counters.noEndpoint++;
-          this.#free[f++] = off;
+          v.free[f++] = off;
           continue;
         }
-        this.#sendOffs[s] = off;
-        this.#sendLens[s] = len;
-        this.#nameOffs[s] = this.#endpointPtr[peer];
-        this.#nameLens[s] = nameLen;
+        v.sendOffs[s] = off;
+        v.sendLens[s] = len;
+        v.nameOffs[s] = this.#endpointPtr[peer];
+        v.nameLens[s] = nameLen;
         s++;
         if (peer !== runPeer) {
-          if (runPeer >= 0) this.#hooks.onSent(runPeer, runData);
+          if (runPeer >= 0) {
+            hooks.onSent(runPeer, runData);
+            v = a.v;
+          }
           runPeer = peer;
           runData = 0;
         }
         if (len > 32) runData++; // 32 = header + tag: a keepalive
-      } else if (
-        (len === E_NO_KEY || len === E_KEY_EXPIRED) &&
-        this.#hooks.onNoKey(peer, off, this.#stagedLen(off))
-      ) {
-        // kept by the peer's staged queue until a handshake completes
+      } else if (len === E_NO_KEY || len === E_KEY_EXPIRED) {
+        const kept = hooks.onNoKey(peer, off, this.#stagedLen(off));
+        v = a.v;
+        // kept: the peer's staged queue holds the slot until a handshake completes
+        if (!kept) v.free[f++] = off;
       } else {
-        this.#free[f++] = off;
+        v.free[f++] = off;
       }
     }
-    if (runPeer >= 0) this.#hooks.onSent(runPeer, runData);
+    if (runPeer >= 0) hooks.onSent(runPeer, runData);
+    v = a.v;
     if (s > 0) {
       const udp = this.#udp;
       let sent: number;
       if (udp.gso) {
         const msgs = udp.gsoMessages, dgrams = udp.gsoDatagrams;
-        sent = udp.sendGso(pool, this.#sendOffs, this.#sendLens, this.#nameOffs, this.#nameLens, s);
+        sent = udp.sendGso(pool, v.sendOffs, v.sendLens, v.nameOffs, v.nameLens, s);
         this.counters.udpGsoSends += udp.gsoMessages - msgs;
         this.counters.udpGsoDatagrams += udp.gsoDatagrams - dgrams;
         if (!udp.gso && this.#gsoLogged !== udp) {
@@ -651,10 +496,10 @@ export class DataPath {
         for (let i = 0; i < s; i += BATCH) {
           sent += udp.sendBatch(
             pool,
-            this.#sendOffs,
-            this.#sendLens,
-            this.#nameOffs,
-            this.#nameLens,
+            v.sendOffs,
+            v.sendLens,
+            v.nameOffs,
+            v.nameLens,
             Math.min(BATCH, s - i),
             i,
           );
@@ -683,10 +528,11 @@ export class DataPath {
   sendOwned(peer: number, offs: ArrayLike<number>, lens: ArrayLike<number>, n: number): void {
     for (let start = 0; start < n; start += BATCH) {
       const k = Math.min(BATCH, n - start);
+      const v = this.#a.v;
       for (let i = 0; i < k; i++) {
-        this.#offs[i] = offs[start + i];
-        this.#lens[i] = lens[start + i];
-        this.#peers[i] = peer;
+        v.offs[i] = offs[start + i];
+        v.lens[i] = lens[start + i];
+        v.peers[i] = peer;
       }
       this.#sealAndSend(k);
     }
@@ -694,15 +540,15 @@ export class DataPath {
 
   /** Sends a keepalive (empty transport message) to `peer` now. */
   sendKeepalive(peer: number): void {
-    const off = this.#wasm.ts_pool_alloc();
-    this.#pool.refresh();
+    const off = this.#pool.allocSlot();
     if (off === 0) {
       this.counters.poolRefused++;
       return;
     }
-    this.#offs[0] = off;
-    this.#lens[0] = 0;
-    this.#peers[0] = peer;
+    const v = this.#a.v;
+    v.offs[0] = off;
+    v.lens[0] = 0;
+    v.peers[0] = peer;
     this.#sealAndSend(1);
   }
 

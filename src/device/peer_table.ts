@@ -1,0 +1,259 @@
+/**
+ * The device's peers: ids (the data plane's peer slots), lookups by public key and by local
+ * index, keypair slots, AllowedIPs and the kernel routes that follow them.
+ *
+ * A peer's AllowedIPs live twice: in JavaScript (`peer.allowedIps`, for `wg show` and the UAPI)
+ * and in the data plane's routing trie (through src/wasm/data_plane.ts); every change here keeps
+ * both equal. The kernel routes (as wg-quick makes them) follow the union of all AllowedIPs not
+ * covered by an interface address, through a {@link KernelRoutes} (none when a device runs over
+ * in-memory I/O).
+ *
+ * @example
+ * ```ts
+ * import { PeerTable } from "./peer_table.ts";
+ * import { DataPlane } from "../wasm/data_plane.ts";
+ * import { instantiate } from "../wasm/module.ts";
+ * import { SlabPool } from "../wasm/slab.ts";
+ * import { parseCidr } from "../wg/cidr.ts";
+ * import { generatePrivateKey, publicKey } from "../wg/keys.ts";
+ * const wasm = instantiate();
+ * const plane = new DataPlane(wasm, SlabPool.create({ chunkSlots: 16, maxSlots: 16 }, wasm));
+ * const peers = new PeerTable(plane, { addresses: [], kernel: null, now: () => performance.now() });
+ * const peer = peers.add({
+ *   publicKey: publicKey(generatePrivateKey()),
+ *   presharedKey: null,
+ *   allowedIps: [parseCidr("10.0.0.2/32")],
+ *   persistentKeepalive: 0,
+ * }, null, "192.0.2.1:51820");
+ * console.log(peer.id, plane.lookupRoute(parseCidr("10.0.0.2/32"))); // 0 0
+ * ```
+ * @module
+ */
+
+import { type Cidr, cidrContains, formatCidr, maskCidr } from "../wg/cidr.ts";
+import type { Handshake, IndexAllocator, LocalStatic } from "../wg/handshake.ts";
+import type { KeypairInfo, KeypairSlotAllocator } from "../wg/keypair_rotation.ts";
+import { encodeBase64Key } from "../wg/keys.ts";
+import { type Endpoint, formatEndpoint, parseEndpoint } from "../endpoint.ts";
+import { logger } from "../log.ts";
+import { MAX_KEYPAIRS, MAX_PEERS } from "../wasm/abi.ts";
+import type { DataPlane } from "../wasm/data_plane.ts";
+import { DevicePeer, type PeerConfig } from "./device_peer.ts";
+import { IndexTable } from "./index_table.ts";
+
+/** Kernel routes through the device's interface, by prefix text (`10.0.0.0/24`). */
+export interface KernelRoutes {
+  add(prefix: string): void;
+  remove(prefix: string): void;
+}
+
+/** Options of {@link PeerTable}. */
+export interface PeerTableOptions {
+  /** Interface addresses: AllowedIPs they cover get no kernel route. */
+  addresses: readonly Cidr[];
+  /** Where kernel routes go; null: none. */
+  kernel: KernelRoutes | null;
+  /** Monotonic clock (ms) for the peers' timers and keypairs. */
+  now: () => number;
+}
+
+/** An index allocator for handshakes that can also hand an index on to a keypair. */
+export type PeerIndexAllocator = IndexAllocator & { claim(index: number, peer: DevicePeer): void };
+
+const log = logger("device");
+
+/** The peers of one device. */
+export class PeerTable {
+  /** Peers by id (the data plane's peer slot); undefined where free. */
+  readonly byId: readonly (DevicePeer | undefined)[];
+  /** Local indices of handshakes and keypairs → their peer. */
+  readonly indices: IndexTable<DevicePeer> = new IndexTable<DevicePeer>();
+  readonly #byId: (DevicePeer | undefined)[] = new Array(MAX_PEERS);
+  readonly #byKey = new Map<string, DevicePeer>();
+  readonly #hsOwner = new Map<Handshake, DevicePeer>();
+  readonly #kpFree: number[] = [];
+  readonly #plane: DataPlane;
+  readonly #addresses: readonly Cidr[];
+  readonly #kernel: KernelRoutes | null;
+  readonly #now: () => number;
+  /** Kernel routes installed, by prefix text. */
+  #routes = new Map<string, Cidr>();
+  readonly #allocator: PeerIndexAllocator;
+
+  constructor(plane: DataPlane, opts: PeerTableOptions) {
+    this.byId = this.#byId;
+    this.#plane = plane;
+    this.#addresses = [...opts.addresses];
+    this.#kernel = opts.kernel;
+    this.#now = opts.now;
+    for (let k = MAX_KEYPAIRS - 1; k >= 0; k--) this.#kpFree.push(k);
+    const table = this.indices, owner = this.#hsOwner;
+    this.#allocator = {
+      allocate(hs: Handshake): number {
+        const peer = owner.get(hs);
+        if (peer === undefined) throw new Error("handshake without a peer");
+        return table.allocate(peer);
+      },
+      release(index: number): void {
+        table.release(index);
+      },
+      claim(index: number, peer: DevicePeer): void {
+        table.claim(index, peer);
+      },
+    };
+  }
+
+  /** The allocator handshakes draw their local indices from. */
+  get indexAllocator(): PeerIndexAllocator {
+    return this.#allocator;
+  }
+
+  /**
+   * Adds a peer (lowest free id): its data-plane slot reset, its AllowedIPs routed to it (not yet
+   * in the kernel: call {@link syncRoutes}), its endpoint set. Timers are not started here.
+   */
+  add(cfg: PeerConfig, local: LocalStatic | null, endpoint: string | null): DevicePeer {
+    let id = 0;
+    while (id < MAX_PEERS && this.#byId[id] !== undefined) id++;
+    if (id === MAX_PEERS) throw new RangeError(`more than ${MAX_PEERS} peers`);
+    const slots: KeypairSlotAllocator = {
+      allocate: () => {
+        const k = this.#kpFree.pop();
+        if (k === undefined) throw new RangeError("keypair slots exhausted");
+        return k;
+      },
+      release: (kp: KeypairInfo) => {
+        this.#plane.clearKeypair(kp.slot);
+        this.indices.release(kp.localIndex);
+        this.#kpFree.push(kp.slot);
+      },
+    };
+    const peer = new DevicePeer(id, local, cfg, slots, this.#now);
+    this.#plane.resetPeer(id);
+    this.#byId[id] = peer;
+    this.#byKey.set(peer.name, peer);
+    this.#hsOwner.set(peer.handshake, peer);
+    for (const c of cfg.allowedIps) this.#insertRoute(c, id);
+    if (endpoint !== null) this.setEndpoint(peer, endpoint);
+    return peer;
+  }
+
+  /**
+   * Removes a peer whose protocol state is already cleared: its routes (data plane and kernel)
+   * and its data-plane slot. Returns false if it was not in the table.
+   */
+  remove(peer: DevicePeer): boolean {
+    if (this.#byId[peer.id] !== peer) return false;
+    this.#plane.removePeerRoutes(peer.id);
+    this.#plane.resetPeer(peer.id);
+    this.#byId[peer.id] = undefined;
+    this.#byKey.delete(peer.name);
+    this.#hsOwner.delete(peer.handshake);
+    peer.allowedIps = [];
+    this.syncRoutes();
+    return true;
+  }
+
+  /** The peers in id order. */
+  list(): DevicePeer[] {
+    return this.#byId.filter((p): p is DevicePeer => p !== undefined);
+  }
+
+  /** The peer with this public key, if any. */
+  byKey(key: Uint8Array): DevicePeer | undefined {
+    return this.#byKey.get(encodeBase64Key(key));
+  }
+
+  /** Sets a peer's endpoint from text (`1.2.3.4:51820`, `[fd00::1]:51820`). */
+  setEndpoint(peer: DevicePeer, endpoint: string): void {
+    this.#plane.setEndpoint(peer.id, parseEndpoint(endpoint));
+  }
+
+  /** A peer's current endpoint, or null. */
+  endpointOf(peer: DevicePeer): Endpoint | null {
+    return this.#plane.endpoint(peer.id);
+  }
+
+  /** A peer's current endpoint as `wg show` prints it, or null. */
+  endpointText(peer: DevicePeer): string | null {
+    const ep = this.endpointOf(peer);
+    return ep === null ? null : formatEndpoint(ep);
+  }
+
+  /**
+   * Changes a peer's AllowedIPs: `replace` drops the old ones first; a prefix added here moves
+   * away from any other peer. The data plane's routes and the kernel routes follow.
+   */
+  updateAllowedIps(
+    peer: DevicePeer,
+    replace: boolean,
+    add: Cidr[],
+    remove: Cidr[] = [],
+    syncKernel = true,
+  ): void {
+    const plane = this.#plane;
+    if (replace) {
+      plane.removePeerRoutes(peer.id);
+      peer.allowedIps = [];
+    }
+    for (const c of remove) {
+      const k = formatCidr(c);
+      if (!peer.allowedIps.some((x) => formatCidr(x) === k)) continue;
+      plane.removeRoute(c);
+      peer.allowedIps = peer.allowedIps.filter((x) => formatCidr(x) !== k);
+    }
+    for (const c of add) {
+      const k = formatCidr(c);
+      for (const other of this.list()) {
+        if (other !== peer) other.allowedIps = other.allowedIps.filter((x) => formatCidr(x) !== k);
+      }
+      this.#insertRoute(c, peer.id);
+      if (!peer.allowedIps.some((x) => formatCidr(x) === k)) peer.allowedIps.push(c);
+    }
+    if (syncKernel) this.syncRoutes();
+  }
+
+  #insertRoute(c: Cidr, id: number): void {
+    const rc = this.#plane.insertRoute(c, id);
+    if (rc < 0) {
+      throw new RangeError(`AllowedIPs ${formatCidr(c)}: ts_route_insert failed (${rc})`);
+    }
+  }
+
+  /** Kernel routes follow the union of AllowedIPs not covered by an interface address (as wg-quick). */
+  syncRoutes(): void {
+    const kernel = this.#kernel;
+    if (kernel === null) return;
+    const want = new Map<string, Cidr>();
+    for (const p of this.list()) {
+      for (const c of p.allowedIps) {
+        if (!this.#addresses.some((a) => covers(a, c))) want.set(formatCidr(c), c);
+      }
+    }
+    for (const k of this.#routes.keys()) {
+      if (want.has(k)) continue;
+      try {
+        kernel.remove(k);
+      } catch (e) {
+        log.warning("Cannot remove route {route}: {error}", {
+          route: k,
+          error: (e as Error).message,
+        });
+      }
+    }
+    for (const k of want.keys()) {
+      if (this.#routes.has(k)) continue;
+      try {
+        kernel.add(k);
+      } catch (e) {
+        log.warning("Cannot add route {route}: {error}", { route: k, error: (e as Error).message });
+      }
+    }
+    this.#routes = want;
+  }
+}
+
+/** True when the interface address prefix `a` covers all of `c` (same family, shorter or equal, contains). */
+function covers(a: Cidr, c: Cidr): boolean {
+  return a.family === c.family && a.cidr <= c.cidr && cidrContains(maskCidr(a), c.bytes);
+}
