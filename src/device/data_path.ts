@@ -51,7 +51,7 @@
  * @module
  */
 
-import { E_KEY_EXPIRED, E_NO_KEY, HANDSHAKE, packetCapacity } from "../wasm/abi.ts";
+import { dropReasonName, E_KEY_EXPIRED, E_NO_KEY, HANDSHAKE, packetCapacity } from "../wasm/abi.ts";
 import { ScratchArrays } from "../wasm/scratch_arrays.ts";
 import type { SlabPool } from "../wasm/slab.ts";
 import { errnoName } from "../ffi/errno.ts";
@@ -335,7 +335,7 @@ export class DataPath {
   #writeUnits(w: number): void {
     const a = this.#a, p = a.ptr, pool = this.#pool, tun = this.#tun;
     const units = this.#wasm.ts_tun_plan(p.tunOffs, p.tunLens, w, p.units, p.pieces, p.unitHdrs, 1);
-    if (units < 0) throw new RangeError(`ts_tun_plan(${w}) failed: code ${units}`);
+    if (units < 0) throw new RangeError(`ts_tun_plan(${w}) failed: ${dropReasonName(units)}`);
     const v = a.v;
     const superW = tun.gsoWrites, coalesced = tun.gsoWritePackets;
     const done = tun.writeUnits(pool, v.units, v.pieces, units, this.#written);

@@ -7,7 +7,10 @@
  * Handshake messages are rare, so this is ordinary TypeScript over `src/wg/` (the protocol,
  * clock injected, no FFI); it sends through the data path ({@link HandshakeSender}) and reaches
  * the data plane only through src/wasm/data_plane.ts. Every rejection is counted under a name in
- * {@link HandshakeCounters.rejected}.
+ * {@link HandshakeCounters.rejected}: `bad_mac1`, `rate_limited`, `cookie_reply`,
+ * `pool_exhausted`, `no_endpoint`, or the step and the `HandshakeError` name
+ * (`initiation_replayed`, `response_unknown_index`, `derive_wrong_state`,
+ * `initiation_create_no_private_key`, ...; names from src/wg/handshake.ts).
  *
  * @example
  * ```ts
@@ -37,6 +40,7 @@ import {
   createInitiation,
   createResponse,
   deriveTransportKeys,
+  handshakeErrorName,
   type LocalStatic,
 } from "../wg/handshake.ts";
 import type { KeypairInfo } from "../wg/keypair_rotation.ts";
@@ -50,6 +54,7 @@ import {
 import { REJECT_AFTER_TIME_MS, TimerAction } from "../wg/timers.ts";
 import { decodeEndpoint } from "../endpoint.ts";
 import { logger } from "../log.ts";
+import { dropReasonName } from "../wasm/abi.ts";
 import type { DataPlane } from "../wasm/data_plane.ts";
 import type { SlabPool } from "../wasm/slab.ts";
 import type { DataHooks } from "./data_hooks.ts";
@@ -249,7 +254,7 @@ export class HandshakePlane implements DataHooks {
       now,
       length: len,
     });
-    if (typeof r === "number") return this.reject(`initiation_${r}`);
+    if (typeof r === "number") return this.reject(`initiation_${handshakeErrorName(r)}`);
     const peer = r;
     this.#plane.learnEndpoint(peer.id, nameOff); // roaming: the endpoint follows the handshake
     peer.timers.onAuthenticatedPacketReceived();
@@ -259,7 +264,7 @@ export class HandshakePlane implements DataHooks {
     const n = createResponse(peer.handshake, out, { indices: this.#peers.indexAllocator });
     if (n < 0) {
       this.#pool.tryFree(slot);
-      return this.reject(`response_create_${n}`);
+      return this.reject(`response_create_${handshakeErrorName(n)}`);
     }
     if (!this.#installKeys(peer)) {
       this.#pool.tryFree(slot);
@@ -278,7 +283,7 @@ export class HandshakePlane implements DataHooks {
       lookup: (index) => this.#peers.indices.get(index),
       length: len,
     });
-    if (typeof r === "number") return this.reject(`response_${r}`);
+    if (typeof r === "number") return this.reject(`response_${handshakeErrorName(r)}`);
     const peer = r;
     this.#plane.learnEndpoint(peer.id, nameOff);
     peer.timers.onAuthenticatedPacketReceived();
@@ -292,7 +297,7 @@ export class HandshakePlane implements DataHooks {
     const rc = this.#plane.installKeypair((keys) => {
       const info = deriveTransportKeys(peer.handshake, keys);
       if (typeof info === "number") {
-        this.reject(`derive_${info}`);
+        this.reject(`derive_${handshakeErrorName(info)}`);
         return null;
       }
       const up = peer.keypairs.add(info);
@@ -306,7 +311,10 @@ export class HandshakePlane implements DataHooks {
     });
     if (rc === null || derived === undefined) return false;
     if (rc < 0) {
-      log.error("ts_keypair_set failed ({code}) for peer {peer}", { code: rc, peer: peer.name });
+      log.error("ts_keypair_set refused ({reason}) for peer {peer}", {
+        reason: dropReasonName(rc),
+        peer: peer.name,
+      });
       return false;
     }
     // The handshake's index now names the keypair.
@@ -353,7 +361,7 @@ export class HandshakePlane implements DataHooks {
     const n = createInitiation(peer.handshake, out, { indices: this.#peers.indexAllocator });
     if (n < 0) {
       this.#pool.tryFree(slot);
-      return this.reject(`initiation_create_${n}`);
+      return this.reject(`initiation_create_${handshakeErrorName(n)}`);
     }
     const now = this.#now();
     peer.cookies.addMacs(out, now, n);

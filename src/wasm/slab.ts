@@ -30,7 +30,7 @@
  * @module
  */
 
-import { N_CODES, POOL_STATS_LEN } from "./abi.ts";
+import { dropReasonName, N_CODES, POOL_STATS_LEN } from "./abi.ts";
 import { instantiate, type TunslabExports } from "./module.ts";
 
 /** Counters of the pool, as `ts_pool_stats` reports them. */
@@ -69,7 +69,7 @@ export class PoolExhaustedError extends Error {
 export class SlotFreeError extends Error {
   override name = "SlotFreeError";
   constructor(readonly off: number, readonly code: number) {
-    super(`ts_pool_free(${off}) refused: code ${code}`);
+    super(`ts_pool_free(${off}) refused: ${dropReasonName(code)}`);
   }
 }
 
@@ -116,7 +116,11 @@ export class SlabPool implements Disposable {
     const chunkSlots = opts.chunkSlots ?? 256;
     const maxSlots = opts.maxSlots ?? 16384;
     const rc = wasm.ts_pool_init(chunkSlots, maxSlots);
-    if (rc < 0) throw new RangeError(`ts_pool_init(${chunkSlots}, ${maxSlots}) failed: code ${rc}`);
+    if (rc < 0) {
+      throw new RangeError(
+        `ts_pool_init(${chunkSlots}, ${maxSlots}) failed: ${dropReasonName(rc)}`,
+      );
+    }
     this.slotSize = wasm.ts_slot_size();
     this.headroom = wasm.ts_headroom();
     this.#scratchNext = wasm.ts_scratch_ptr();
@@ -212,7 +216,7 @@ export class SlabPool implements Disposable {
   /** Current counters. */
   stats(): PoolStats {
     const rc = this.#wasm.ts_pool_stats(this.#poolStatsPtr);
-    if (rc < 0) throw new RangeError(`ts_pool_stats failed: code ${rc}`);
+    if (rc < 0) throw new RangeError(`ts_pool_stats failed: ${dropReasonName(rc)}`);
     const f = new Float64Array(this.memory.buffer, this.#poolStatsPtr, POOL_STATS_LEN);
     return {
       slotSize: f[0],
@@ -232,7 +236,7 @@ export class SlabPool implements Disposable {
   /** Drop counters by code index (`-code`), from `ts_drop_stats`; a copy. */
   dropCounts(): Float64Array {
     const rc = this.#wasm.ts_drop_stats(this.#dropStatsPtr);
-    if (rc < 0) throw new RangeError(`ts_drop_stats failed: code ${rc}`);
+    if (rc < 0) throw new RangeError(`ts_drop_stats failed: ${dropReasonName(rc)}`);
     return new Float64Array(this.memory.buffer, this.#dropStatsPtr, N_CODES).slice();
   }
 

@@ -91,6 +91,25 @@ export const HandshakeError = {
 /** One of the {@link HandshakeError} codes. */
 export type HandshakeErrorCode = typeof HandshakeError[keyof typeof HandshakeError];
 
+/** Name of each {@link HandshakeError} code, for logs and the "rejected" stats. */
+export const HANDSHAKE_ERROR_NAMES: Readonly<Record<HandshakeErrorCode, string>> = {
+  [HandshakeError.BAD_LENGTH]: "bad_length",
+  [HandshakeError.BAD_TYPE]: "bad_type",
+  [HandshakeError.ZERO_DH]: "zero_dh",
+  [HandshakeError.DECRYPT]: "decrypt_failed",
+  [HandshakeError.UNKNOWN_PEER]: "unknown_peer",
+  [HandshakeError.REPLAY]: "replayed",
+  [HandshakeError.FLOOD]: "flood",
+  [HandshakeError.WRONG_STATE]: "wrong_state",
+  [HandshakeError.UNKNOWN_INDEX]: "unknown_index",
+  [HandshakeError.NO_PRIVATE_KEY]: "no_private_key",
+};
+
+/** The name of a {@link HandshakeError} code, e.g. `-6` → `"replayed"` (`"unknown_error"` if none). */
+export function handshakeErrorName(code: number): string {
+  return (HANDSHAKE_ERROR_NAMES as Record<number, string>)[code] ?? "unknown_error";
+}
+
 /** Where a {@link Handshake} is in the protocol (wireguard-go `handshakeState`). */
 export const HandshakeState = {
   ZEROED: 0,
