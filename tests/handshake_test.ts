@@ -196,7 +196,7 @@ Deno.test("a new initiation releases the previous sender index", () => {
 
 // ---------------------------------------------------------------------------
 // Fixed keys: deterministic messages, checked against an independent Python
-// implementation written from the brief (hashlib + hmac + cryptography).
+// implementation written from the whitepaper (hashlib + hmac + cryptography).
 
 const FIXED = {
   staticI: fromHex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a"), // RFC 7748 Alice

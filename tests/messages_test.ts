@@ -8,7 +8,7 @@ import {
   writeU32LE,
 } from "../src/wg/messages.ts";
 
-Deno.test("message layouts add up to the brief's sizes", () => {
+Deno.test("message layouts add up to the whitepaper's sizes (148, 92, 64)", () => {
   assert.equal(INITIATION.EPHEMERAL + 32, INITIATION.STATIC);
   assert.equal(INITIATION.STATIC + INITIATION.STATIC_LEN, INITIATION.TIMESTAMP);
   assert.equal(INITIATION.TIMESTAMP + INITIATION.TIMESTAMP_LEN, INITIATION.MAC1);

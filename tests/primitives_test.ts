@@ -31,7 +31,7 @@ if (!PY) {
   );
 }
 
-Deno.test("Ci and Hi match the brief's §10 values", () => {
+Deno.test("Ci and Hi are HASH(CONSTRUCTION) and HASH(Ci ‖ IDENTIFIER), as known values", () => {
   assert.equal(
     toHex(INITIAL_CHAIN_KEY),
     "60e26daef327efc02ec335e2a025d2d016eb4206f87277f52d38d1988b78cd36",

@@ -1,8 +1,8 @@
 /**
  * One tunnel endpoint running inside a testbed namespace: either `tunslab up`
  * (this program, as a child process) or wireguard-go configured with `wg set`
- * as the brief's §11 describes. Used by the demo, the interop tests and the
- * network benchmark.
+ * (private key, listen port, one peer) and `ip`, as wg-quick would. Used by
+ * the demo, the interop tests and the network benchmark.
  *
  * @example
  * ```ts

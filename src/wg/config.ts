@@ -1,5 +1,5 @@
 /**
- * wg-quick style configuration files (brief §9): `[Interface]` with the `wg`
+ * wg-quick style configuration files (the format of wg(8) and wg-quick(8)): `[Interface]` with the `wg`
  * keys (PrivateKey, ListenPort, FwMark) and the wg-quick ones (Address, DNS,
  * MTU, Table, PreUp/PostUp/PreDown/PostDown, SaveConfig), tunslab's own
  * `Offload = on|off` (TUN and UDP offloads, default on), and any number of

@@ -1,12 +1,13 @@
 /**
- * Receiver side of WireGuard's mac1/mac2 and cookie mechanism (brief §4),
+ * Receiver side of WireGuard's mac1/mac2 and cookie mechanism (whitepaper: "Denial of
+ * Service Mitigation & Cookies"),
  * one per device (wireguard-go `CookieChecker`): verifies mac1 on every
  * incoming handshake message, and under load verifies mac2 against a cookie
  * bound to the source address, answering with an encrypted cookie reply
  * when it is missing or stale, and rate-limiting sources whose mac2 is valid.
  *
- * Whether the device is "under load" is the caller's decision (brief §5:
- * handshake queue ≥ 128, and for 1 s after).
+ * Whether the device is "under load" is the caller's decision (the device says so
+ * from 128 handshake messages a second on, and for 1 s after, as wireguard-go's queue of 128).
  *
  * @example
  * ```ts

@@ -1,5 +1,6 @@
 /**
- * Sender side of WireGuard's mac1/mac2 and cookie mechanism (brief §4),
+ * Sender side of WireGuard's mac1/mac2 and cookie mechanism (whitepaper: "Cookie
+ * MACs"),
  * one per peer (wireguard-go `CookieGenerator`): stamps mac1 (and mac2 when
  * a cookie younger than 120 s is held) on every outgoing handshake message,
  * remembers the last mac1, and consumes cookie replies from the peer.

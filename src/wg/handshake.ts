@@ -1,5 +1,5 @@
 /**
- * The Noise_IKpsk2 handshake of WireGuard (brief §3): one {@link Handshake}
+ * The Noise_IKpsk2 handshake of WireGuard (whitepaper: "Messages"): one {@link Handshake}
  * per peer holding the in-progress state, and the five steps
  * {@link createInitiation}, {@link consumeInitiation}, {@link createResponse},
  * {@link consumeResponse}, {@link deriveTransportKeys}.

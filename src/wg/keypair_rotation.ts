@@ -1,6 +1,6 @@
 /**
- * Per-peer previous/current/next keypair bookkeeping (brief §3 "Key
- * confirmation / ordering", wireguard-go `BeginSymmetricSession` and
+ * Per-peer previous/current/next keypair bookkeeping (whitepaper: "Key
+ * Rotation"; wireguard-go `BeginSymmetricSession` and
  * `ReceivedWithKeypair`). The keys themselves live in the WASM data plane in
  * numbered keypair slots; this object holds only metadata and tells the
  * caller which slot to install, which to clear (through the allocator's

@@ -1,5 +1,5 @@
 /**
- * Wire layout of the three handshake-plane messages (brief §1): types,
+ * Wire layout of the three handshake-plane messages (whitepaper: "Messages"): types,
  * exact sizes and field offsets, plus little-endian u32 accessors.
  * Transport data (type 4) belongs to the WASM data plane.
  *

@@ -1,5 +1,6 @@
 /**
- * WireGuard's cryptographic primitives (brief §2): `HASH`, `MAC`, `HMAC`,
+ * WireGuard's cryptographic primitives (whitepaper: "Messages", its list of
+ * functions and constants): `HASH`, `MAC`, `HMAC`,
  * `KDF1/2/3`, `DH`, `AEAD`, `XAEAD`, the protocol constants, and the
  * constant-time helpers the handshake and cookie code share.
  *
@@ -119,7 +120,8 @@ export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
  * `DH(priv, pub)` = X25519. Returns null when the result would be all zero
  * (low-order public key): the handshake must abort. @noble/curves rejects the
  * five low-order u-coordinates before running the ladder; the constant-time
- * zero check afterwards is the strict form the brief asks for.
+ * zero check afterwards is the strict form (as wireguard-go and the Linux module
+ * check it).
  */
 export function dh(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array | null {
   let shared: Uint8Array;

@@ -1,5 +1,6 @@
 /**
- * The per-peer timer state machine of WireGuard (brief §5, wireguard-go
+ * The per-peer timer state machine of WireGuard (whitepaper: "Timers &
+ * Stateless UX"; wireguard-go
  * `timers.go`) as a pure object: no `setTimeout`, an injectable clock and
  * jitter. The device feeds it events (allocation-free, call them once per
  * batch), asks {@link PeerTimers.nextDeadline} for its poll timeout, and calls
