@@ -1,0 +1,125 @@
+/**
+ * tests/data_path_test.ts needs no privilege: proven by running it as uid/gid 65534 (nobody).
+ *
+ * As root, the test copies what that run needs into a fresh world-readable temp dir (the
+ * checkout may sit under a 0700 directory such as /root, and root's module cache is not
+ * readable by others): the Deno binary, the npm and remote parts of the module cache
+ * (DENO_DIR), deno.json and deno.lock, src/, the module wasm/tunslab.wasm, the test and its
+ * fixtures. It then runs `setpriv --reuid=65534 --regid=65534 --clear-groups -- deno test ...`
+ * there with HOME and DENO_DIR inside the dir, offline (`--cached-only`), and asserts the run
+ * passed and printed uid 65534; the dir is removed afterwards. Not as root the test is skipped
+ * loudly: running data_path_test.ts directly then already is the unprivileged run.
+ */
+import { equal, match, ok } from "node:assert/strict";
+
+const ROOT = Deno.uid() === 0;
+const NOBODY = 65534;
+const HAVE_SETPRIV = (() => {
+  try {
+    return new Deno.Command("setpriv", { args: ["--version"], stdout: "null", stderr: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+})();
+if (!ROOT) {
+  console.warn(
+    "unprivileged_test: not root; data_path_test.ts already runs unprivileged here: IGNORED",
+  );
+} else if (!HAVE_SETPRIV) console.warn("unprivileged_test: setpriv (util-linux) missing: IGNORED");
+
+const CHECKOUT = new URL("..", import.meta.url).pathname;
+/** What the run reads: the module graph of tests/data_path_test.ts and the data plane. */
+const FILES = [
+  "deno.json",
+  "deno.lock",
+  "src",
+  "wasm/tunslab.wasm",
+  "tests/data_path_test.ts",
+  "tests/fixtures/memory_io.ts",
+  "tests/fixtures/inet_checksum.ts",
+];
+
+async function run(cmd: string, args: string[], opts: Deno.CommandOptions = {}) {
+  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped", ...opts })
+    .output();
+  const text = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
+}
+
+/** The module cache in use: DENO_DIR, else what `deno info` reports (default ~/.cache/deno). */
+async function denoDir(): Promise<string> {
+  const env = Deno.env.get("DENO_DIR");
+  if (env) return env;
+  const info = await run(Deno.execPath(), ["info", "--json"]);
+  return (JSON.parse(info.stdout) as { denoDir: string }).denoDir;
+}
+
+Deno.test({
+  name: "data_path_test.ts passes as uid 65534 from a copy in a world-readable temp dir",
+  ignore: !ROOT || !HAVE_SETPRIV,
+  sanitizeResources: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "tunslab-unprivileged-" });
+    try {
+      // The copy: the binary, the module cache, the files.
+      await Deno.mkdir(`${dir}/bin`);
+      await Deno.mkdir(`${dir}/home`);
+      await Deno.mkdir(`${dir}/deno_dir`);
+      await Deno.mkdir(`${dir}/work/tests/fixtures`, { recursive: true });
+      await Deno.mkdir(`${dir}/work/wasm`);
+      const deno = `${dir}/bin/deno`;
+      await Deno.copyFile(Deno.execPath(), deno);
+      const cache = await denoDir();
+      for (const part of ["npm", "remote"]) {
+        const from = `${cache}/${part}`;
+        try {
+          await Deno.stat(from);
+        } catch {
+          continue;
+        }
+        const cp = await run("cp", ["-a", from, `${dir}/deno_dir/`]);
+        equal(cp.code, 0, `copy ${from}: ${cp.stderr}`);
+      }
+      for (const f of FILES) {
+        const cp = await run("cp", ["-a", `${CHECKOUT}${f}`, `${dir}/work/${f}`]);
+        equal(cp.code, 0, `copy ${f}: ${cp.stderr}`);
+      }
+      // Readable by all, owned by nobody (the run writes its caches into DENO_DIR).
+      const own = await run("chown", ["-R", `${NOBODY}:${NOBODY}`, dir]);
+      equal(own.code, 0, own.stderr);
+      await Deno.chmod(dir, 0o755);
+
+      const r = await run("setpriv", [
+        `--reuid=${NOBODY}`,
+        `--regid=${NOBODY}`,
+        "--clear-groups",
+        "--",
+        deno,
+        "test",
+        "-A",
+        "--cached-only",
+        "--no-check=remote",
+        "tests/data_path_test.ts",
+      ], {
+        cwd: `${dir}/work`,
+        clearEnv: true,
+        env: {
+          PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+          HOME: `${dir}/home`,
+          DENO_DIR: `${dir}/deno_dir`,
+          NO_COLOR: "1",
+        },
+      });
+      const log = `--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
+      equal(r.code, 0, `the unprivileged run failed:\n${log}`);
+      match(r.stdout, /data_path_test: running as uid 65534\b/, `not run as uid 65534:\n${log}`);
+      const summary = r.stdout.match(/^ok \| (\d+) passed \| 0 failed/m);
+      ok(summary !== null, `no passing summary:\n${log}`);
+      ok(Number(summary[1]) >= 9, `only ${summary[1]} tests ran:\n${log}`);
+      console.log(`unprivileged run: ${summary[0]}`);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
