@@ -40,9 +40,9 @@ import {
   createInitiation,
   createResponse,
   deriveTransportKeys,
-  handshakeErrorName,
   type LocalStatic,
 } from "../wg/handshake.ts";
+import { handshakeErrorName } from "../wg/handshake_error.ts";
 import type { KeypairInfo } from "../wg/keypair_rotation.ts";
 import { publicKey } from "../wg/keys.ts";
 import {
