@@ -44,6 +44,7 @@ import {
   UapiProtocolError,
 } from "./uapi_protocol.ts";
 import type { UapiDevice } from "./uapi_types.ts";
+import { UapiConnection as Client } from "./uapi_connection.ts";
 
 /** Where wireguard-go and `wg` put UAPI sockets on Linux. */
 export const UAPI_SOCKET_DIR = "/var/run/wireguard";
@@ -98,116 +99,7 @@ const NL = 0x0a;
 const CR = 0x0d;
 const OP_GET = "get=1\n";
 const OP_SET = "set=1\n";
-const READ_CHUNK = 64 * 1024;
-const decoder = new TextDecoder();
 const encoder = new TextEncoder();
-
-/** Why a connection stopped. */
-type Stop = "eof" | "timeout" | "closed";
-
-/** One client connection: a growable receive buffer with deadlines. */
-class Client {
-  #buf = new Uint8Array(READ_CHUNK);
-  #start = 0;
-  #end = 0;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #closed = false;
-  stop: Stop | null = null;
-
-  constructor(readonly conn: Deno.UnixConn, readonly idleMs: number) {}
-
-  get size(): number {
-    return this.#end - this.#start;
-  }
-
-  byte(i: number): number {
-    return this.#buf[this.#start + i];
-  }
-
-  /** Offset of the first `b` at or after `from`, or -1. */
-  indexOf(b: number, from: number): number {
-    return this.#buf.subarray(this.#start, this.#end).indexOf(b, from);
-  }
-
-  text(from: number, to: number): string {
-    return decoder.decode(this.#buf.subarray(this.#start + from, this.#start + to));
-  }
-
-  consume(n: number): void {
-    this.#start += n;
-    if (this.#start === this.#end) this.#start = this.#end = 0;
-  }
-
-  /** Reads more bytes; false when the connection ended (EOF, timeout, error). */
-  async fill(deadline: number): Promise<boolean> {
-    if (this.#closed) return false;
-    if (this.#buf.length - this.#end < READ_CHUNK) {
-      const live = this.size;
-      if (this.#buf.length - live >= READ_CHUNK) {
-        this.#buf.copyWithin(0, this.#start, this.#end);
-      } else {
-        const next = new Uint8Array(Math.max(2 * this.#buf.length, live + READ_CHUNK));
-        next.set(this.#buf.subarray(this.#start, this.#end));
-        this.#buf = next;
-      }
-      this.#start = 0;
-      this.#end = live;
-    }
-    this.#arm(Math.min(this.idleMs, deadline - Date.now()));
-    let n: number | null;
-    try {
-      n = await this.conn.read(this.#buf.subarray(this.#end, this.#end + READ_CHUNK));
-    } catch {
-      n = null;
-    } finally {
-      this.#disarm();
-    }
-    if (n === null) {
-      this.stop ??= "eof";
-      return false;
-    }
-    this.#end += n;
-    return true;
-  }
-
-  /** Writes everything; false if the client is gone or stops reading for `idleMs`. */
-  async write(text: string): Promise<boolean> {
-    const bytes = encoder.encode(text);
-    let off = 0;
-    this.#arm(this.idleMs);
-    try {
-      while (off < bytes.length) off += await this.conn.write(bytes.subarray(off));
-      return true;
-    } catch {
-      this.stop ??= "eof";
-      return false;
-    } finally {
-      this.#disarm();
-    }
-  }
-
-  #arm(ms: number): void {
-    this.#timer = setTimeout(() => {
-      this.stop ??= "timeout";
-      this.close();
-    }, Math.max(0, ms));
-  }
-
-  #disarm(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
-  }
-
-  close(): void {
-    this.#disarm();
-    if (this.#closed) return;
-    this.#closed = true;
-    this.stop ??= "closed";
-    try {
-      this.conn.close();
-    } catch { /* already closed */ }
-  }
-}
 
 function isErrno(n: unknown): n is number {
   return typeof n === "number" && Number.isSafeInteger(n) && n <= 0;
