@@ -25,8 +25,9 @@
  *
  * Nothing here allocates per packet: offsets, lengths, peer ids and sockaddrs
  * live in typed arrays over the module's scratch area (`LAYOUT` in
- * src/device/data_path_layout.ts, built by src/wasm/scratch_arrays.ts once and again only when the pool's memory grows).
- * Per-packet events go to `DataHooks` (src/device/data_hooks.ts) as plain numbers.
+ * src/device/data_path_layout.ts, laid out by src/wasm/scratch_arrays.ts once
+ * and again only when the pool's memory grows). Per-packet events go to
+ * `DataHooks` (src/device/data_hooks.ts) as plain numbers.
  *
  * The TUN device and the UDP socket are reached through {@link TunIo} and
  * {@link UdpIo} (src/device/packet_io.ts): in production always a `TunDevice`
@@ -41,7 +42,8 @@
  * import { instantiate } from "../wasm/module.ts";
  * import { SlabPool } from "../wasm/slab.ts";
  *
- * declare const tun: TunIo, udp: UdpIo, hooks: DataHooks; // e.g. TunDevice, UdpSocket, the handshake plane
+ * // In a device: a TunDevice, a UdpSocket and the handshake plane.
+ * declare const tun: TunIo, udp: UdpIo, hooks: DataHooks;
  * const wasm = instantiate();
  * const pool = SlabPool.create({}, wasm);
  * const path = new DataPath({ pool, wasm, tun, udp, hooks, mtu: 1420, maxPeers: 16 });

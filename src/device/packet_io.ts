@@ -146,7 +146,10 @@ export interface UdpIo {
     from?: number,
   ): number;
 
-  /** {@link sendBatch} of `[0, n)` with runs of equal-sized datagrams to one address as one message each. */
+  /**
+   * {@link sendBatch} of `[0, n)`, with each run of equal-sized datagrams to one address as one
+   * UDP_SEGMENT message.
+   */
   sendGso(
     pool: PoolMemory,
     offs: Uint32Array,

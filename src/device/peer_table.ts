@@ -18,7 +18,8 @@
  * import { generatePrivateKey, publicKey } from "../wg/keys.ts";
  * const wasm = instantiate();
  * const plane = new DataPlane(wasm, SlabPool.create({ chunkSlots: 16, maxSlots: 16 }, wasm));
- * const peers = new PeerTable(plane, { addresses: [], kernel: null, now: () => performance.now() });
+ * const now = () => performance.now();
+ * const peers = new PeerTable(plane, { addresses: [], kernel: null, now });
  * const peer = peers.add({
  *   publicKey: publicKey(generatePrivateKey()),
  *   presharedKey: null,

@@ -1,7 +1,8 @@
 /**
- * One connection to the UAPI socket, as `UapiServer` (src/uapi/uapi_server.ts) serves it: a growable receive
- * buffer the server parses requests from in place, reads and writes with deadlines (an idle
- * client, or one that stops reading, is closed), and why it stopped.
+ * One connection to the UAPI socket, as `UapiServer` (src/uapi/uapi_server.ts) serves
+ * it: a growable receive buffer the server parses requests from in place, reads and
+ * writes with deadlines (an idle client, or one that stops reading, is closed), and why
+ * it stopped.
  *
  * @example
  * ```ts
