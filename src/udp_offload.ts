@@ -11,10 +11,13 @@
  *   datagrams coalesced into it.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { UdpSocket } from "./udp_socket.ts";
+ * import type { PoolMemory } from "./ffi/pool_memory.ts";
+ * declare const pool: PoolMemory; // a SlabPool
+ * declare const offs: Uint32Array, lens: Uint32Array, nameOffs: Uint32Array, nameLens: Uint32Array;
  * using sock = UdpSocket.bind({ port: 0, offload: true });
- * const sent = sock.sendGso(pool, offs, lens, nameOffs, nameLens, n); // GsoSender underneath
+ * const sent = sock.sendGso(pool, offs, lens, nameOffs, nameLens, offs.length); // a GsoSender
  * ```
  * @module
  */

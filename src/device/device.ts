@@ -21,11 +21,11 @@
  * in the kernel, and {@link Device.step} drives it without a poll.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { Device } from "./device.ts";
  * import { parseConfigFile } from "../wg/config.ts";
  * const { config } = await parseConfigFile("wg0.conf");
- * const dev = await Device.create({ name: "wg0", config }); // needs CAP_NET_ADMIN
+ * const dev = await Device.create({ name: "wg0", config }); // needs CAP_NET_ADMIN to run
  * Deno.addSignalListener("SIGINT", () => dev.stop());
  * await dev.run();
  * dev.close();
