@@ -53,7 +53,12 @@ export const UAPI_SOCKET_DIR = "/var/run/wireguard";
  * Default request size limit. Measured `set=1` sizes for 1000 peers with a PSK
  * and an endpoint: 0.64 MB with 16 prefixes each, 1.4 MB with 40; ~150 fit.
  */
-export const UAPI_DEFAULT_MAX_REQUEST = 4 * 1024 * 1024;
+/**
+ * Largest `set` request by default: a `wg setconf` of 10,000 peers with 16 prefixes, a key, a
+ * preshared key and an endpoint each is ~6.5 MB; 32 MiB leaves room and still bounds what a
+ * connection can make the server hold.
+ */
+export const UAPI_DEFAULT_MAX_REQUEST = 32 * 1024 * 1024;
 
 /** Options for {@link UapiServer.start}. */
 export interface UapiServerOptions {
