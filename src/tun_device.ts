@@ -128,6 +128,7 @@ export class TunDevice implements TunIo, Disposable {
   readonly #hdr = new ArrayBuffer(32); // [0,16): header read in; [16,32): zero header written out
   readonly #iovcnt: number;
   #ring: IoUring | undefined;
+  #gone = false;
   readonly #pkt: number; // u32 index of the packet iovec in #rio32/#wio32
   // readOffloadBatch: [virtio header][slot][jumbo tail]; writeUnits: [header][pieces...].
   readonly #oio = new ArrayBuffer(48);
@@ -374,8 +375,10 @@ export class TunDevice implements TunIo, Disposable {
         if (r >= 0) break;
         const e = errno();
         if (e === EINTR) continue;
-        if (fdUnusable(e)) throw new SyscallError("writev(tun)", e);
-        r = -e;
+        if (fdUnusable(e)) {
+          this.#unusable("writev(tun)", e);
+          r = -EAGAIN;
+        } else r = -e;
         break;
       }
       if (r === -EAGAIN) break;
@@ -419,8 +422,24 @@ export class TunDevice implements TunIo, Disposable {
       if (r >= 0) return r;
       const e = errno();
       if (e === EAGAIN) return -EAGAIN;
-      if (e !== EINTR) throw new SyscallError("readv(tun)", e);
+      if (e === EINTR) continue;
+      this.#unusable("readv(tun)", e);
+      return -EAGAIN; // the interface is gone: nothing more to read
     }
+  }
+
+  /**
+   * True once the kernel said the interface is gone (EBADFD: `ip link del` detached the fd); the
+   * device then shuts down instead of failing.
+   */
+  get gone(): boolean {
+    return this.#gone;
+  }
+
+  /** A failed call the fd cannot recover from: EBADFD marks the interface gone, the rest throw. */
+  #unusable(call: string, e: number): void {
+    if (e !== EBADFD) throw new SyscallError(call, e);
+    this.#gone = true;
   }
 
   /**
@@ -494,7 +513,8 @@ export class TunDevice implements TunIo, Disposable {
           continue;
         }
         if (fdUnusable(-r)) {
-          throw new SyscallError("write(tun)", -r);
+          this.#unusable("write(tun)", -r);
+          continue;
         }
         if (r !== -EAGAIN) {
           this.writeErrors++;
@@ -513,7 +533,10 @@ export class TunDevice implements TunIo, Disposable {
       const e = errno();
       if (e === EAGAIN) return -EAGAIN;
       if (e === EINTR) continue;
-      if (fdUnusable(e)) throw new SyscallError("writev(tun)", e);
+      if (fdUnusable(e)) {
+        this.#unusable("writev(tun)", e);
+        return -EAGAIN;
+      }
       this.writeErrors++;
       this.lastWriteErrno = e;
       return -e;

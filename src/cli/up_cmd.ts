@@ -10,7 +10,7 @@
 import { basename } from "node:path";
 import { Device } from "../device/device.ts";
 import { causeOf, logger, parseLogLevel, setupLogging, shutdownLogging } from "../log.ts";
-import { parseConfigFile } from "../wg/config.ts";
+import { parseConfigFile, unconfigured } from "../wg/config.ts";
 import { uapiFor } from "../device/device_uapi.ts";
 import { UapiServer } from "../uapi/uapi_server.ts";
 import type { UapiDevice } from "../uapi/uapi_types.ts";
@@ -21,10 +21,13 @@ import { UsageError } from "./usage_error.ts";
 
 const USAGE = `up CONF [--interface NAME] [--log-level LEVEL] [--log-format auto|json|text]
            [--no-offload]
+       up --interface NAME [options]
 
 Brings up a WireGuard interface from a wg-quick style config file and runs it
 in the foreground until SIGINT or SIGTERM. The interface is named after CONF
-without ".conf" unless --interface is given. Logs go to stderr as JSON Lines
+without ".conf" unless --interface is given. Without CONF it creates the
+interface unconfigured, as "wireguard-go NAME" does (no key, peers or
+addresses; link down; no routes follow AllowedIPs): "wg" and "ip" configure it. Logs go to stderr as JSON Lines
 (a human format on a terminal). --no-offload (or "Offload = off" in
 [Interface]) moves packets one by one instead of as TUN super-packets with
 UDP GSO/GRO. Needs CAP_NET_ADMIN.`;
@@ -38,7 +41,7 @@ export function interfaceNameFor(path: string): string {
 export async function up(args: string[]): Promise<number> {
   const r = parseCommand(args, {
     usage: USAGE,
-    min: 1,
+    min: 0,
     max: 1,
     options: {
       interface: { type: "string", short: "i" },
@@ -48,7 +51,12 @@ export async function up(args: string[]): Promise<number> {
     },
   });
   if (r === null) return 0;
-  const path = r.positionals[0];
+  const path: string | undefined = r.positionals[0];
+  if (path === undefined && r.values.interface === undefined) {
+    throw new UsageError(
+      "missing argument CONF (or --interface NAME for an unconfigured interface)",
+    );
+  }
   const format = r.values["log-format"] as string;
   if (format !== "auto" && format !== "json" && format !== "text") {
     throw new UsageError(`--log-format must be auto, json or text, not "${format}"`);
@@ -59,7 +67,7 @@ export async function up(args: string[]): Promise<number> {
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  const name = (r.values.interface as string | undefined) ?? interfaceNameFor(path);
+  const name = (r.values.interface as string | undefined) ?? interfaceNameFor(path!);
   if (name.length === 0 || new TextEncoder().encode(name).length > 15 || /[\s/]/.test(name)) {
     throw new UsageError(
       `interface name "${name}" is not valid (1 to 15 bytes, no spaces or "/"); use --interface NAME`,
@@ -76,7 +84,9 @@ export async function up(args: string[]): Promise<number> {
   const guard = InspectorGuard.start();
   noCoreDumps(); // private keys must not end up in a core file
   try {
-    const { config, warnings } = await parseConfigFile(path);
+    const { config, warnings } = path === undefined
+      ? { config: unconfigured(), warnings: [] }
+      : await parseConfigFile(path);
     for (const w of warnings) log.warning(w);
     // The UAPI socket is claimed first: a live socket of the same name means
     // another tunnel owns the name, and nothing must be created then.
@@ -94,7 +104,7 @@ export async function up(args: string[]): Promise<number> {
     try {
       await guard.settled; // nothing is created while SIGUSR1 could still open an inspector
       const offload = r.values["no-offload"] === true ? false : config.interface.offload;
-      dev = await Device.create({ name, config, offload });
+      dev = await Device.create({ name, config, offload, bare: path === undefined });
     } catch (e) {
       await server.close();
       throw e;

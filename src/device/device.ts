@@ -70,6 +70,8 @@ const YIELD_MS = 50;
 export interface DeviceTun extends TunIo {
   /** For the poll (-1: nothing to poll). */
   readonly fd: number;
+  /** The interface was deleted from outside (`ip link del`): the device shuts down. */
+  readonly gone: boolean;
   close(): void;
 }
 
@@ -104,6 +106,13 @@ export interface DeviceOptions {
   resolve?: (host: string) => Promise<string>;
   /** TUN TSO/USO + UDP GSO/GRO where the kernel has them; default `config.interface.offload`. */
   offload?: boolean;
+  /**
+   * Created as `wireguard-go NAME` creates an interface: the link is not brought up and no
+   * address or route is set; kernel routes never follow AllowedIPs (as with wireguard-go,
+   * that is `ip`'s or wg-quick's job). With an unconfigured `config`, `wg` and `ip`
+   * configure everything (`unconfigured()` of src/wg/config.ts).
+   */
+  bare?: boolean;
   /**
    * Run over this I/O instead of opening a TUN device and binding a UDP socket: no interface,
    * address, MTU or route is set in the kernel (`name` only labels logs and stats). For tests
@@ -171,6 +180,7 @@ export class Device {
   readonly #peers: PeerTable;
   readonly #handshake: HandshakePlane;
   #stopping = false;
+  #removed = false;
   #running: Promise<void> | undefined;
   #lastTick = 0;
   #lastYield = 0;
@@ -197,7 +207,10 @@ export class Device {
       kernel: io.routes ?? null,
       now,
     });
-    const local = { privateKey: i.privateKey, publicKey: i.publicKey };
+    // An all-zero private key is none (an unconfigured interface, or `wg set … private-key` to clear).
+    const local = i.privateKey.some((b) => b !== 0)
+      ? { privateKey: i.privateKey, publicKey: i.publicKey }
+      : null;
     this.#handshake = new HandshakePlane({ pool, plane, peers, local, now });
     this.path = new DataPath({
       pool,
@@ -242,7 +255,8 @@ export class Device {
         `MTU ${mtu} out of range: 576 to ${packetCapacity(pool)} (a packet must fit one slot)`,
       );
     }
-    const io = opts.io ?? kernelIo(name, config, opts.offload ?? config.interface.offload);
+    const io = opts.io ??
+      kernelIo(name, config, opts.offload ?? config.interface.offload, opts.bare ?? false);
     try {
       const dev = new Device(io.tun.name, wasm, pool, io, config, now);
       config.peers.forEach((p, k) => dev.addPeer(p, endpoints[k]));
@@ -324,6 +338,7 @@ export class Device {
   step(): number {
     if (this.#pendingUdp !== undefined) this.#swapUdp();
     const moved = this.#drain();
+    if (this.#checkGone()) return moved;
     const now = this.#now();
     this.#lastTick = now;
     this.#tick(now);
@@ -340,11 +355,28 @@ export class Device {
     return this.#running;
   }
 
+  /** The interface was deleted from outside; the loop has ended (or ends) because of it. */
+  get removedFromOutside(): boolean {
+    return this.#removed;
+  }
+
+  /** Ends the loop if the interface went away under it (one log line). */
+  #checkGone(): boolean {
+    if (!this.tun.gone || this.#removed) return this.#removed;
+    this.#removed = true;
+    this.#stopping = true;
+    log.warning("Interface {interface} was deleted from outside: shutting down", {
+      interface: this.name,
+    });
+    return true;
+  }
+
   async #loop(): Promise<void> {
     let next = this.#tick(this.#now());
     while (!this.#stopping) {
       if (this.#pendingUdp !== undefined) this.#swapUdp();
       const moved = this.#drain();
+      if (this.#checkGone()) break;
       const now = this.#now();
       if (now >= next || now - this.#lastTick >= 10) {
         this.#lastTick = now;
@@ -524,7 +556,7 @@ export class Device {
  * length, addresses and link up, then binds the UDP socket; kernel routes go through the
  * interface. On failure what was opened is closed.
  */
-function kernelIo(name: string, config: Config, offload: boolean): DeviceIo {
+function kernelIo(name: string, config: Config, offload: boolean, bare: boolean): DeviceIo {
   const tun = TunDevice.open(name, { offload });
   try {
     const ifname = tun.name;
@@ -534,14 +566,14 @@ function kernelIo(name: string, config: Config, offload: boolean): DeviceIo {
     for (const a of config.interface.addresses) {
       addAddress(ifname, formatCidr(a), { label: a.family === 4 ? v4++ : 0 });
     }
-    setUp(ifname, true);
+    if (!bare) setUp(ifname, true);
     const udp = UdpSocket.bind({ port: config.interface.listenPort ?? 0, offload });
     return {
       tun,
       udp,
       // vnetHdr: offloads were asked for
       bindUdp: (port) => UdpSocket.bind({ port, offload: tun.vnetHdr }),
-      routes: {
+      routes: bare ? undefined : {
         add: (prefix) => addRoute(ifname, prefix),
         remove: (prefix) => deleteRoute(ifname, prefix),
       },

@@ -108,6 +108,35 @@ interface PeerDraft {
   line: number;
 }
 
+/**
+ * The configuration of an interface created with nothing configured, as `wireguard-go NAME`
+ * creates one: no private key (all zero), no peers, no addresses, MTU 1420; `wg` and `ip` do the
+ * rest. Its all-zero key means "none".
+ */
+export function unconfigured(): Config {
+  return {
+    interface: {
+      privateKey: new Uint8Array(32),
+      publicKey: new Uint8Array(32),
+      listenPort: null,
+      fwMark: null,
+      addresses: [],
+      mtu: DEFAULT_MTU,
+      dns: [],
+      dnsSearch: [],
+      table: null,
+      preUp: [],
+      postUp: [],
+      preDown: [],
+      postDown: [],
+      saveConfig: false,
+      offload: true,
+      line: 0,
+    },
+    peers: [],
+  };
+}
+
 /** Parses config text; `path` only labels errors. Throws {@link ConfigError}. */
 export function parseConfig(text: string, path = "<config>"): Config {
   const iface = {
