@@ -53,7 +53,15 @@
  * @module
  */
 
-import { dropReasonName, E_KEY_EXPIRED, E_NO_KEY, HANDSHAKE, packetCapacity } from "../wasm/abi.ts";
+import {
+  dropReasonName,
+  E_KEY_EXPIRED,
+  E_NO_KEY,
+  E_TRUNCATED,
+  HANDSHAKE,
+  N_CODES,
+  packetCapacity,
+} from "../wasm/abi.ts";
 import { ScratchArrays } from "../wasm/scratch_arrays.ts";
 import type { SlabPool } from "../wasm/slab.ts";
 import { errnoName } from "../ffi/errno.ts";
@@ -92,6 +100,12 @@ export interface DataPathOptions {
 /** Moves batches between a TUN device and a UDP socket through the pool. */
 export class DataPath {
   readonly counters: DataPathCounters = newDataPathCounters();
+  /**
+   * Received datagrams dropped, by code (index = −code): with `counters.rxAccepted` and
+   * `rxHandshake` they account for every datagram received (the WASM drop counters mix both
+   * directions).
+   */
+  readonly rxDrops = new Float64Array(N_CODES);
 
   mtu: number;
   readonly #pool: SlabPool;
@@ -178,6 +192,15 @@ export class DataPath {
     });
   }
 
+  /** {@link rxDrops} under their names (only the non-zero ones). */
+  receivedDropped(): Record<string, number> {
+    const out: Record<string, number> = {};
+    this.rxDrops.forEach((v, k) => {
+      if (k > 0 && v > 0) out[dropReasonName(-k)] = v;
+    });
+    return out;
+  }
+
   /** Takes up to `n` slots into the u32 array at `ptr`; returns how many. */
   #alloc(ptr: number, n: number): number {
     const got = this.#pool.allocBatch(ptr, n);
@@ -245,7 +268,10 @@ export class DataPath {
       while (msg < m && n < RX_CAP) {
         const len = this.#msgLens[msg];
         if (len === TRUNCATED) {
+          // Counted as one received datagram, dropped as truncated (its size is unknown).
           this.counters.truncated++;
+          this.counters.udpReceived++;
+          this.rxDrops[-E_TRUNCATED]++;
           msg++;
           continue;
         }
@@ -289,7 +315,10 @@ export class DataPath {
     let v = a.v;
     for (let i = 0; i < n; i++) {
       const len = v.rxLensI[i];
+      if (len >= 0) this.counters.rxAccepted++;
+      else if (len !== HANDSHAKE) this.rxDrops[-len & (N_CODES - 1)]++;
       if (len === HANDSHAKE) {
+        this.counters.rxHandshake++;
         if (runPeer >= 0) hooks.onReceived(runPeer, runKp, runData);
         runPeer = -1;
         v = a.v;

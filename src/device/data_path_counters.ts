@@ -17,6 +17,10 @@ export interface DataPathCounters {
   tunRead: number;
   tunWritten: number;
   udpReceived: number;
+  /** Received datagrams authenticated and kept (data for the TUN, keepalives). */
+  rxAccepted: number;
+  /** Received datagrams handed to the handshake plane (initiations, responses, cookie replies). */
+  rxHandshake: number;
   udpSent: number;
   /** Datagrams dropped because they did not fit a slot (MSG_TRUNC). */
   truncated: number;
@@ -52,6 +56,8 @@ export function newDataPathCounters(): DataPathCounters {
     tunRead: 0,
     tunWritten: 0,
     udpReceived: 0,
+    rxAccepted: 0,
+    rxHandshake: 0,
     udpSent: 0,
     truncated: 0,
     noEndpoint: 0,

@@ -136,12 +136,24 @@ export interface PeerStats {
   persistentKeepalive: number;
 }
 
+/**
+ * Where every received datagram went: exactly one of accepted (authenticated data and
+ * keepalives), handed to the handshake plane, or dropped under a named reason.
+ */
+export interface ReceivedStats {
+  datagrams: number;
+  accepted: number;
+  handshake: number;
+  dropped: Record<string, number>;
+}
+
 /** Everything {@link Device.stats} reports. */
 export interface DeviceStats {
   interface: string;
   listenPort: number;
   pool: PoolStats;
   data: DataPathCounters;
+  received: ReceivedStats;
   handshake: HandshakeCounters;
   dropped: Record<string, number>;
   peers: PeerStats[];
@@ -535,6 +547,12 @@ export class Device {
       listenPort: this.#udp.port,
       pool: this.pool.stats(),
       data: { ...this.path.counters },
+      received: {
+        datagrams: this.path.counters.udpReceived,
+        accepted: this.path.counters.rxAccepted,
+        handshake: this.path.counters.rxHandshake,
+        dropped: this.path.receivedDropped(),
+      },
       handshake: { ...counters, rejected: { ...counters.rejected } },
       dropped: this.#plane.dropped(),
       peers,

@@ -65,6 +65,18 @@ import { STAGED_MAX } from "./staged_queue.ts";
 /** Handshake messages per second above which the device is "under load" (wireguard-go: queue ≥ 128). */
 export const UNDER_LOAD_PER_SECOND = 128;
 
+/**
+ * Handshake messages the plane takes on per second, at most (a token bucket with a burst of
+ * {@link HANDSHAKE_BURST}); more are dropped unread and counted as `overload`, as wireguard-go
+ * drops what does not fit its 1,024-message handshake queue. Each costs JavaScript crypto (mac1,
+ * a cookie reply, or the Noise work), so a flood of handshake-shaped datagrams must not take the
+ * loop away from the data path: at 100,000 datagrams/s of garbage the budget keeps the tunnel's
+ * own traffic flowing.
+ */
+export const HANDSHAKE_BUDGET_PER_SECOND = 4096;
+/** Handshake messages taken on at once after a quiet spell. */
+export const HANDSHAKE_BURST = 1024;
+
 /** Handshake-path counters (the data path keeps its own). */
 export interface HandshakeCounters {
   initiationsSent: number;
@@ -125,6 +137,8 @@ export class HandshakePlane implements DataHooks {
   #loadWindowStart = 0;
   #loadCount = 0;
   #underLoadUntil = -Infinity;
+  #tokens = HANDSHAKE_BURST;
+  #tokensAt = -1;
 
   constructor(opts: HandshakePlaneOptions) {
     this.#pool = opts.pool;
@@ -195,9 +209,10 @@ export class HandshakePlane implements DataHooks {
 
   /** A handshake or cookie message at `off` from the sockaddr at `nameOff`. */
   onHandshakeMessage(off: number, len: number, nameOff: number): void {
+    const now = this.#now();
+    if (!this.#takeToken(now)) return this.reject("overload");
     const pool = this.#pool;
     const msg = new Uint8Array(pool.memory.buffer, off, len);
-    const now = this.#now();
     const type = msg[0];
     const src = decodeEndpoint(pool.u8, nameOff);
     if (type === MESSAGE_COOKIE_REPLY) {
@@ -232,6 +247,22 @@ export class HandshakePlane implements DataHooks {
   }
 
   // --- Handshake messages -------------------------------------------------------------------
+
+  /** One unit of the handshake budget, if there is one left. */
+  #takeToken(now: number): boolean {
+    if (this.#tokensAt < 0) this.#tokensAt = now;
+    const t = Math.min(
+      HANDSHAKE_BURST,
+      this.#tokens + (now - this.#tokensAt) * (HANDSHAKE_BUDGET_PER_SECOND / 1000),
+    );
+    this.#tokensAt = now;
+    if (t < 1) {
+      this.#tokens = t;
+      return false;
+    }
+    this.#tokens = t - 1;
+    return true;
+  }
 
   /** Counts a rejection under its name. */
   reject(reason: string): void {
