@@ -14,8 +14,8 @@ import { parseConfigFile, unconfigured } from "../wg/config.ts";
 import { uapiFor } from "../device/device_uapi.ts";
 import { UapiServer } from "../uapi/uapi_server.ts";
 import type { UapiDevice } from "../uapi/uapi_types.ts";
-import { InspectorGuard, inspectorRefusal } from "./inspector_guard.ts";
-import { noCoreDumps } from "./no_core_dumps.ts";
+import { InspectorGuard, inspectorRefusal } from "../process/inspector_guard.ts";
+import { noCoreDumps } from "../process/no_core_dumps.ts";
 import { parseCommand } from "./parse_command.ts";
 import { UsageError } from "./usage_error.ts";
 
@@ -104,7 +104,14 @@ export async function up(args: string[]): Promise<number> {
     try {
       await guard.settled; // nothing is created while SIGUSR1 could still open an inspector
       const offload = r.values["no-offload"] === true ? false : config.interface.offload;
-      dev = await Device.create({ name, config, offload, bare: path === undefined });
+      dev = await Device.create({
+        name,
+        config,
+        offload,
+        bare: path === undefined,
+        // SIGUSR1 stays ignored and no inspector opens: checked on every tick of the loop.
+        onTick: (now) => guard.check(now),
+      });
     } catch (e) {
       await server.close();
       throw e;
@@ -113,11 +120,9 @@ export async function up(args: string[]): Promise<number> {
     const stop = () => dev!.stop();
     Deno.addSignalListener("SIGINT", stop);
     Deno.addSignalListener("SIGTERM", stop);
-    const watch = setInterval(() => guard.check(performance.now()), 250);
     try {
       await dev.run();
     } finally {
-      clearInterval(watch);
       Deno.removeSignalListener("SIGINT", stop);
       Deno.removeSignalListener("SIGTERM", stop);
       await server.close();

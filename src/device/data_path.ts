@@ -64,12 +64,10 @@ import {
 } from "../wasm/abi.ts";
 import { ScratchArrays } from "../wasm/scratch_arrays.ts";
 import type { SlabPool } from "../wasm/slab.ts";
-import { errnoName } from "../ffi/errno.ts";
-import { logger } from "../log.ts";
-import { TUN_UDP_OFFLOADS } from "../tun_device.ts";
+import { logOffloads, logRefusedOffload } from "./offload_log.ts";
 import { type JumboArea, TRUNCATED, type TunIo, type UdpIo } from "./packet_io.ts";
 import type { DataHooks } from "./data_hooks.ts";
-import { type DataPathCounters, newDataPathCounters } from "./data_path_counters.ts";
+import { type DataPathCounters, namedCounts, newDataPathCounters } from "./data_path_counters.ts";
 import {
   BATCH,
   LAYOUT,
@@ -81,8 +79,6 @@ import {
   TX_JUMBOS,
   TX_RESERVE,
 } from "./data_path_layout.ts";
-
-const log = logger("offload");
 
 /** What {@link DataPath} works with. */
 export interface DataPathOptions {
@@ -154,7 +150,7 @@ export class DataPath {
     this.#jumboLen = wasm.ts_jumbo_len();
     this.#txTail = { off: jumbo, len: this.#jumboLen, count: TX_JUMBOS };
     this.#rxJumbo = jumbo + TX_JUMBOS * this.#jumboLen;
-    this.#logOffloads();
+    if (logOffloads(this.#tun, this.#udp, this.#tso, this.#coalesce)) this.#gsoLogged = this.#udp;
   }
 
   /** Swaps the UDP socket (listen port change). */
@@ -162,43 +158,9 @@ export class DataPath {
     this.#udp = udp;
   }
 
-  /** One line at start-up saying which offloads are on; one warning per refused one. */
-  #logOffloads(): void {
-    const tun = this.#tun, udp = this.#udp;
-    if (!tun.vnetHdr && !udp.gso && !udp.gro && udp.gsoErrno === 0 && udp.groErrno === 0) return;
-    log.info(
-      "Offloads on {interface}: TSO {tso}, USO {uso}, coalesced TUN writes {coalesce}, UDP GSO {gso}, UDP GRO {gro}",
-      {
-        interface: tun.name,
-        tso: this.#tso,
-        uso: (tun.offloads & TUN_UDP_OFFLOADS) !== 0,
-        coalesce: this.#coalesce,
-        gso: udp.gso,
-        gro: udp.gro,
-      },
-    );
-    if (tun.offloadErrno !== 0) this.#refused("TUNSETOFFLOAD", tun.offloadErrno);
-    if (udp.gsoErrno !== 0) {
-      this.#refused("UDP_SEGMENT", udp.gsoErrno);
-      this.#gsoLogged = udp;
-    }
-    if (udp.groErrno !== 0) this.#refused("UDP_GRO", udp.groErrno);
-  }
-
-  #refused(what: string, errno: number): void {
-    log.warning("The kernel refused {offload} ({errno}); using per-packet I/O for it", {
-      offload: what,
-      errno: errnoName(errno),
-    });
-  }
-
   /** {@link rxDrops} under their names (only the non-zero ones). */
   receivedDropped(): Record<string, number> {
-    const out: Record<string, number> = {};
-    this.rxDrops.forEach((v, k) => {
-      if (k > 0 && v > 0) out[dropReasonName(-k)] = v;
-    });
-    return out;
+    return namedCounts(this.rxDrops);
   }
 
   /** Takes up to `n` slots into the u32 array at `ptr`; returns how many. */
@@ -378,7 +340,7 @@ export class DataPath {
       // everything after it are still untouched, so write them one by one.
       this.#coalesce = false;
       this.counters.offloadFallbacks++;
-      this.#refused("a coalesced TUN write", tun.gsoWriteErrno);
+      logRefusedOffload("a coalesced TUN write", tun.gsoWriteErrno);
       const first = v.units[4 * done + 2];
       const end = v.units[4 * (units - 1) + 2] + v.units[4 * (units - 1) + 3];
       const pieces = v.pieces;
@@ -520,7 +482,7 @@ export class DataPath {
         if (!udp.gso && this.#gsoLogged !== udp) {
           this.#gsoLogged = udp;
           this.counters.offloadFallbacks++;
-          this.#refused("UDP_SEGMENT", udp.gsoErrno);
+          logRefusedOffload("UDP_SEGMENT", udp.gsoErrno);
         }
       } else {
         sent = 0;

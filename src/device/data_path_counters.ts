@@ -12,6 +12,8 @@
  * @module
  */
 
+import { dropReasonName } from "../wasm/abi.ts";
+
 /** Counters of the data path (besides the WASM drop counters). */
 export interface DataPathCounters {
   tunRead: number;
@@ -48,6 +50,15 @@ export interface DataPathCounters {
   udpGroDatagrams: number;
   /** Offloads the kernel refused at run time (each switched off, logged once). */
   offloadFallbacks: number;
+}
+
+/** Counters by result code (index = −code) under their drop-reason names, the non-zero ones. */
+export function namedCounts(byCode: Float64Array): Record<string, number> {
+  const out: Record<string, number> = {};
+  byCode.forEach((v, k) => {
+    if (k > 0 && v > 0) out[dropReasonName(-k)] = v;
+  });
+  return out;
 }
 
 /** All counters at 0. */

@@ -39,7 +39,7 @@ import { logger } from "../log.ts";
 import { instantiate, type TunslabExports } from "../wasm/module.ts";
 import { DataPlane } from "../wasm/data_plane.ts";
 import { MAX_PEERS, packetCapacity } from "../wasm/abi.ts";
-import { type PoolStats, SlabPool } from "../wasm/slab.ts";
+import { SlabPool } from "../wasm/slab.ts";
 import { TunDevice } from "../tun_device.ts";
 import { UdpSocket } from "../udp_socket.ts";
 import { Poller } from "../poller.ts";
@@ -47,13 +47,14 @@ import { addAddress, addRoute, deleteRoute, setMtu, setTxQueueLen, setUp } from 
 import { errno, libc } from "../ffi/libc.ts";
 import type { Endpoint } from "../endpoint.ts";
 import { DataPath } from "./data_path.ts";
-import type { DataPathCounters } from "./data_path_counters.ts";
+import type { DeviceStats, PeerStats } from "./device_stats.ts";
 import type { DevicePeer } from "./device_peer.ts";
-import { type HandshakeCounters, HandshakePlane } from "./handshake_plane.ts";
+import { HandshakePlane } from "./handshake_plane.ts";
 import type { TunIo, UdpIo } from "./packet_io.ts";
 import { type KernelRoutes, PeerTable } from "./peer_table.ts";
 
 export { type HandshakeCounters, UNDER_LOAD_PER_SECOND } from "./handshake_plane.ts";
+export type { DeviceStats, PeerStats, ReceivedStats } from "./device_stats.ts";
 
 /**
  * Packets the TUN ring holds for us to read (the kernel's default is 500). It is the
@@ -106,6 +107,8 @@ export interface DeviceOptions {
   resolve?: (host: string) => Promise<string>;
   /** TUN TSO/USO + UDP GSO/GRO where the kernel has them; default `config.interface.offload`. */
   offload?: boolean;
+  /** Called on every tick of the loop (at least every 10 ms under load, every second idle). */
+  onTick?: (now: number) => void;
   /**
    * Created as `wireguard-go NAME` creates an interface: the link is not brought up and no
    * address or route is set; kernel routes never follow AllowedIPs (as with wireguard-go,
@@ -119,44 +122,6 @@ export interface DeviceOptions {
    * (tests/fixtures/memory_io.ts) and embedding.
    */
   io?: DeviceIo;
-}
-
-/** Per-peer figures for stats and `wg show`. */
-export interface PeerStats {
-  publicKey: string;
-  endpoint: string | null;
-  allowedIps: string[];
-  rxBytes: number;
-  txBytes: number;
-  rxPackets: number;
-  txPackets: number;
-  lastHandshakeWallMs: number;
-  handshakes: number;
-  staged: number;
-  persistentKeepalive: number;
-}
-
-/**
- * Where every received datagram went: exactly one of accepted (authenticated data and
- * keepalives), handed to the handshake plane, or dropped under a named reason.
- */
-export interface ReceivedStats {
-  datagrams: number;
-  accepted: number;
-  handshake: number;
-  dropped: Record<string, number>;
-}
-
-/** Everything {@link Device.stats} reports. */
-export interface DeviceStats {
-  interface: string;
-  listenPort: number;
-  pool: PoolStats;
-  data: DataPathCounters;
-  received: ReceivedStats;
-  handshake: HandshakeCounters;
-  dropped: Record<string, number>;
-  peers: PeerStats[];
 }
 
 const log = logger("device");
@@ -193,6 +158,7 @@ export class Device {
   readonly #handshake: HandshakePlane;
   #stopping = false;
   #removed = false;
+  #onTick: ((now: number) => void) | undefined;
   #running: Promise<void> | undefined;
   #lastTick = 0;
   #lastYield = 0;
@@ -271,6 +237,7 @@ export class Device {
       kernelIo(name, config, opts.offload ?? config.interface.offload, opts.bare ?? false);
     try {
       const dev = new Device(io.tun.name, wasm, pool, io, config, now);
+      dev.#onTick = opts.onTick;
       config.peers.forEach((p, k) => dev.addPeer(p, endpoints[k]));
       dev.#peers.syncRoutes();
       const mark = config.interface.fwMark ?? 0;
@@ -393,6 +360,7 @@ export class Device {
       if (now >= next || now - this.#lastTick >= 10) {
         this.#lastTick = now;
         next = this.#tick(now);
+        this.#onTick?.(now);
         // Counters, not per-packet logs: one summary every 10 s at debug level.
         if (now - this.#lastSummary >= 10_000 && log.isEnabledFor("debug")) {
           this.#lastSummary = now;

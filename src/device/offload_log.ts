@@ -1,0 +1,50 @@
+/**
+ * What the data path says about offloads: one line at start-up naming the ones that are on, one
+ * warning per offload the kernel refused (at set-up or later, at run time), never per packet.
+ *
+ * @example
+ * ```ts
+ * import { logRefusedOffload } from "./offload_log.ts";
+ * logRefusedOffload("UDP_SEGMENT", 22); // warning: The kernel refused UDP_SEGMENT (EINVAL) …
+ * ```
+ * @module
+ */
+import { errnoName } from "../ffi/errno.ts";
+import { logger } from "../log.ts";
+import { TUN_UDP_OFFLOADS } from "../tun_device.ts";
+import type { TunIo, UdpIo } from "./packet_io.ts";
+
+const log = logger("offload");
+
+/** One warning for an offload the kernel refused; the path then moves packets one by one. */
+export function logRefusedOffload(what: string, errno: number): void {
+  log.warning("The kernel refused {offload} ({errno}); using per-packet I/O for it", {
+    offload: what,
+    errno: errnoName(errno),
+  });
+}
+
+/**
+ * The start-up line (nothing when no offload was asked for) and a warning per refusal so far.
+ * Returns whether UDP_SEGMENT's refusal was logged (so the path does not log it again).
+ */
+export function logOffloads(tun: TunIo, udp: UdpIo, tso: boolean, coalesce: boolean): boolean {
+  if (!tun.vnetHdr && !udp.gso && !udp.gro && udp.gsoErrno === 0 && udp.groErrno === 0) {
+    return false;
+  }
+  log.info(
+    "Offloads on {interface}: TSO {tso}, USO {uso}, coalesced TUN writes {coalesce}, UDP GSO {gso}, UDP GRO {gro}",
+    {
+      interface: tun.name,
+      tso,
+      uso: (tun.offloads & TUN_UDP_OFFLOADS) !== 0,
+      coalesce,
+      gso: udp.gso,
+      gro: udp.gro,
+    },
+  );
+  if (tun.offloadErrno !== 0) logRefusedOffload("TUNSETOFFLOAD", tun.offloadErrno);
+  if (udp.gsoErrno !== 0) logRefusedOffload("UDP_SEGMENT", udp.gsoErrno);
+  if (udp.groErrno !== 0) logRefusedOffload("UDP_GRO", udp.groErrno);
+  return udp.gsoErrno !== 0;
+}
