@@ -109,6 +109,7 @@ export async function up(args: string[]): Promise<number> {
         config,
         offload,
         bare: path === undefined,
+        source: path,
         // SIGUSR1 stays ignored and no inspector opens: checked on every tick of the loop.
         onTick: (now) => guard.check(now),
       });

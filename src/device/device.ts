@@ -33,37 +33,34 @@
  * @module
  */
 
-import { type Cidr, formatCidr } from "../wg/cidr.ts";
+import { type Cidr, formatCidr, parseIp } from "../wg/cidr.ts";
 import type { Config, Peer as ConfigPeer } from "../wg/config.ts";
 import { logger } from "../log.ts";
 import { instantiate, type TunslabExports } from "../wasm/module.ts";
 import { DataPlane } from "../wasm/data_plane.ts";
 import { MAX_PEERS, packetCapacity } from "../wasm/abi.ts";
 import { SlabPool } from "../wasm/slab.ts";
-import { TunDevice } from "../tun_device.ts";
-import { UdpSocket } from "../udp_socket.ts";
 import { Poller } from "../poller.ts";
-import { addAddress, addRoute, deleteRoute, setMtu, setTxQueueLen, setUp } from "../net_config.ts";
-import { errno, libc } from "../ffi/libc.ts";
 import type { Endpoint } from "../endpoint.ts";
+import { resolveHost } from "../resolve/getaddrinfo.ts";
+import {
+  EndpointHost,
+  resolutionRetries,
+  type Resolve,
+  resolveAtStart,
+} from "../resolve/endpoint_resolution.ts";
 import { DataPath } from "./data_path.ts";
 import type { DeviceStats, PeerStats } from "./device_stats.ts";
 import type { DevicePeer } from "./device_peer.ts";
 import { HandshakePlane } from "./handshake_plane.ts";
 import type { TunIo, UdpIo } from "./packet_io.ts";
+import { kernelIo, setMark } from "./kernel_io.ts";
 import { type KernelRoutes, PeerTable } from "./peer_table.ts";
 
 export { type HandshakeCounters, UNDER_LOAD_PER_SECOND } from "./handshake_plane.ts";
 export type { DeviceStats, PeerStats, ReceivedStats } from "./device_stats.ts";
+export { TUN_TX_QUEUE_LEN } from "./kernel_io.ts";
 
-/**
- * Packets the TUN ring holds for us to read (the kernel's default is 500). It is the
- * tunnel's only outbound queue: the kernel drops what does not fit while the one loop is
- * busy or descheduled. At 500 a saturated `--no-offload` tunnel on 2 busy CPUs lost ~13%
- * of its TCP segments to the full ring (1.33 Gbit/s, 8 streams); at 2048 none (1.47).
- * wireguard-go queues about as much (1024 before encryption + 1024 being encrypted).
- */
-export const TUN_TX_QUEUE_LEN = 2048;
 /** Longest the loop runs without giving the event loop a turn (signals, UAPI), ms. */
 const YIELD_MS = 50;
 
@@ -103,8 +100,16 @@ export interface DeviceOptions {
   pool?: { chunkSlots?: number; maxSlots?: number };
   /** Monotonic clock (ms); default `performance.now()`. */
   now?: () => number;
-  /** Resolves an endpoint host name to an IP literal; default Deno.resolveDns (A, then AAAA). */
-  resolve?: (host: string) => Promise<string>;
+  /**
+   * Resolves an endpoint host name and port to endpoint text; default the system resolver
+   * (`getaddrinfo`, as `wg`: /etc/hosts and nsswitch apply). Names are resolved at start (with
+   * wg's retries) and again while handshakes go unanswered (src/resolve/endpoint_resolution.ts).
+   */
+  resolve?: Resolve;
+  /** Transient resolver failures retried at start (default `WG_ENDPOINT_RESOLUTION_RETRIES` or 15). */
+  resolutionRetries?: number;
+  /** The config file's path, for messages that name a line. */
+  source?: string;
   /** TUN TSO/USO + UDP GSO/GRO where the kernel has them; default `config.interface.offload`. */
   offload?: boolean;
   /** Called on every tick of the loop (at least every 10 ms under load, every second idle). */
@@ -126,18 +131,18 @@ export interface DeviceOptions {
 
 const log = logger("device");
 
-async function defaultResolve(host: string): Promise<string> {
-  try {
-    const a = await Deno.resolveDns(host, "A");
-    if (a.length > 0) return a[0];
-  } catch { /* try AAAA */ }
-  const aaaa = await Deno.resolveDns(host, "AAAA");
-  if (aaaa.length === 0) throw new Error(`cannot resolve endpoint host "${host}"`);
-  return aaaa[0];
+/** An IP literal (no zone): used as it is, never looked up. */
+function isIpLiteral(host: string): boolean {
+  return parseIp(host) !== null;
 }
 
-function isIpLiteral(host: string): boolean {
-  return /^[0-9.]+$/.test(host) || host.includes(":");
+function envRetries(): number {
+  try {
+    return resolutionRetries(Deno.env.get("WG_ENDPOINT_RESOLUTION_RETRIES"));
+  } catch (e) {
+    if (e instanceof RangeError) throw e;
+    return resolutionRetries(undefined); // no env permission
+  }
 }
 
 /** A running WireGuard interface. */
@@ -163,6 +168,7 @@ export class Device {
   #lastTick = 0;
   #lastYield = 0;
   #lastSummary = 0;
+  #lastTraffic = { at: 0, rx: 0, tx: 0 };
 
   private constructor(
     name: string,
@@ -171,6 +177,7 @@ export class Device {
     io: DeviceIo,
     config: Config,
     now: () => number,
+    resolve: Resolve,
   ) {
     this.name = name;
     this.pool = pool;
@@ -189,7 +196,7 @@ export class Device {
     const local = i.privateKey.some((b) => b !== 0)
       ? { privateKey: i.privateKey, publicKey: i.publicKey }
       : null;
-    this.#handshake = new HandshakePlane({ pool, plane, peers, local, now });
+    this.#handshake = new HandshakePlane({ pool, plane, peers, local, now, resolve });
     this.path = new DataPath({
       pool,
       wasm,
@@ -211,18 +218,35 @@ export class Device {
   static async create(opts: DeviceOptions): Promise<Device> {
     const { config, name } = opts;
     const now = opts.now ?? (() => performance.now());
-    const resolve = opts.resolve ?? defaultResolve;
+    const resolve = opts.resolve ?? resolveHost;
+    const retries = opts.resolutionRetries ?? envRetries();
     // Resolve endpoints first: nothing to undo if a name does not resolve.
     const endpoints: (string | null)[] = [];
+    const hosts: (EndpointHost | null)[] = [];
     for (const p of config.peers) {
-      if (p.endpoint === null) endpoints.push(null);
-      else {
-        const host = isIpLiteral(p.endpoint.host)
-          ? p.endpoint.host
-          : await resolve(p.endpoint.host);
+      const ep = p.endpoint;
+      if (ep === null) {
+        endpoints.push(null);
+        hosts.push(null);
+      } else if (isIpLiteral(ep.host)) {
+        endpoints.push(ep.host.includes(":") ? `[${ep.host}]:${ep.port}` : `${ep.host}:${ep.port}`);
+        hosts.push(null);
+      } else {
+        const where = `${opts.source ?? "config"}:${p.endpointLine || p.line}`;
         endpoints.push(
-          host.includes(":") ? `[${host}]:${p.endpoint.port}` : `${host}:${p.endpoint.port}`,
+          await resolveAtStart(ep.host, ep.port, where, {
+            resolve,
+            retries,
+            onRetry: (e, waitMs) =>
+              log.warning("Endpoint host {host} ({where}): {error}; trying again in {seconds} s", {
+                host: ep.host,
+                where,
+                error: e.message,
+                seconds: waitMs / 1000,
+              }),
+          }),
         );
+        hosts.push(new EndpointHost(ep.host, ep.port, where));
       }
     }
     const wasm = instantiate();
@@ -236,9 +260,12 @@ export class Device {
     const io = opts.io ??
       kernelIo(name, config, opts.offload ?? config.interface.offload, opts.bare ?? false);
     try {
-      const dev = new Device(io.tun.name, wasm, pool, io, config, now);
+      const dev = new Device(io.tun.name, wasm, pool, io, config, now, resolve);
       dev.#onTick = opts.onTick;
-      config.peers.forEach((p, k) => dev.addPeer(p, endpoints[k]));
+      config.peers.forEach((p, k) => {
+        const id = dev.addPeer(p, endpoints[k]);
+        dev.#peers.byId[id]!.endpointHost = hosts[k];
+      });
       dev.#peers.syncRoutes();
       const mark = config.interface.fwMark ?? 0;
       if (mark !== 0 && dev.setFwmark(mark) < 0) {
@@ -274,6 +301,7 @@ export class Device {
   /** Sets a peer's endpoint from text (`1.2.3.4:51820`, `[fd00::1]:51820`). */
   setEndpoint(peer: DevicePeer, endpoint: string): void {
     this.#peers.setEndpoint(peer, endpoint);
+    peer.endpointHost = null; // set by address (wg set): no name to look up again
   }
 
   /** A peer's current endpoint, or null. */
@@ -334,6 +362,22 @@ export class Device {
     return this.#running;
   }
 
+  /** One info line about the last minute's traffic, when there was any. */
+  #logTraffic(now: number): void {
+    const c = this.path.counters, last = this.#lastTraffic;
+    const rx = c.udpReceived, tx = c.udpSent;
+    if (last.at > 0 && (rx !== last.rx || tx !== last.tx)) {
+      log.info("Traffic on {interface} in the last minute: {rx} datagrams in, {tx} out", {
+        interface: this.name,
+        rx: rx - last.rx,
+        tx: tx - last.tx,
+        peers: this.#peers.list().length,
+        poolInUse: this.pool.stats().inUse,
+      });
+    }
+    this.#lastTraffic = { at: now, rx, tx };
+  }
+
   /** The interface was deleted from outside; the loop has ended (or ends) because of it. */
   get removedFromOutside(): boolean {
     return this.#removed;
@@ -361,7 +405,9 @@ export class Device {
         this.#lastTick = now;
         next = this.#tick(now);
         this.#onTick?.(now);
-        // Counters, not per-packet logs: one summary every 10 s at debug level.
+        // Counters, not per-packet logs: a traffic line a minute while traffic flows, and the
+        // whole stats every 10 s at debug level.
+        if (now - this.#lastTraffic.at >= 60_000) this.#logTraffic(now);
         if (now - this.#lastSummary >= 10_000 && log.isEnabledFor("debug")) {
           this.#lastSummary = now;
           log.debug("Stats for {interface}", () => ({ ...this.stats() }));
@@ -453,12 +499,15 @@ export class Device {
     return this.#peers.byKey(key);
   }
 
-  /** Removes a peer: its keys, staged packets, routes (WASM and kernel) and counters. */
-  removePeer(peer: DevicePeer): void {
+  /**
+   * Removes a peer: its keys, staged packets, routes (WASM and kernel) and counters. `quiet`: the
+   * caller logs (a bulk change is one summary line).
+   */
+  removePeer(peer: DevicePeer, quiet = false): void {
     if (this.#peers.byId[peer.id] !== peer) return;
     this.#handshake.stopPeer(peer);
     this.#peers.remove(peer);
-    log.info("Peer {peer} removed", { peer: peer.name });
+    if (!quiet) log.info("Peer {peer} removed", { peer: peer.name });
   }
 
   /** Sets the preshared key (null or all zero = none). */
@@ -535,47 +584,4 @@ export class Device {
     this.#udp.close();
     this.tun.close();
   }
-}
-
-/**
- * The kernel's I/O for {@link Device.create}: opens the TUN interface and sets its MTU, queue
- * length, addresses and link up, then binds the UDP socket; kernel routes go through the
- * interface. On failure what was opened is closed.
- */
-function kernelIo(name: string, config: Config, offload: boolean, bare: boolean): DeviceIo {
-  const tun = TunDevice.open(name, { offload });
-  try {
-    const ifname = tun.name;
-    setMtu(ifname, config.interface.mtu);
-    setTxQueueLen(ifname, TUN_TX_QUEUE_LEN);
-    let v4 = 0;
-    for (const a of config.interface.addresses) {
-      addAddress(ifname, formatCidr(a), { label: a.family === 4 ? v4++ : 0 });
-    }
-    if (!bare) setUp(ifname, true);
-    const udp = UdpSocket.bind({ port: config.interface.listenPort ?? 0, offload });
-    return {
-      tun,
-      udp,
-      // vnetHdr: offloads were asked for
-      bindUdp: (port) => UdpSocket.bind({ port, offload: tun.vnetHdr }),
-      routes: bare ? undefined : {
-        add: (prefix) => addRoute(ifname, prefix),
-        remove: (prefix) => deleteRoute(ifname, prefix),
-      },
-    };
-  } catch (e) {
-    tun.close();
-    throw e;
-  }
-}
-
-const SOL_SOCKET = 1;
-const SO_MARK = 36;
-
-/** setsockopt(SO_MARK); returns 0 or a negative errno. */
-function setMark(fd: number, mark: number): number {
-  const v = new Uint8Array(new Uint32Array([mark >>> 0]).buffer);
-  const rc = libc().setsockopt(fd, SOL_SOCKET, SO_MARK, v, 4);
-  return rc < 0 ? -errno() : 0;
 }

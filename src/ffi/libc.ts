@@ -99,6 +99,16 @@ export const LIBC_SYMBOLS = {
   signal: { parameters: ["i32", "pointer"], result: "pointer" },
   /** int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5); */
   prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },
+  /** int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints, struct addrinfo **res);  on a worker thread (it may block on DNS) */
+  getaddrinfo: {
+    parameters: ["buffer", "buffer", "buffer", "buffer"],
+    result: "i32",
+    nonblocking: true,
+  },
+  /** void freeaddrinfo(struct addrinfo *res); */
+  freeaddrinfo: { parameters: ["pointer"], result: "void" },
+  /** const char *gai_strerror(int errcode); */
+  gai_strerror: { parameters: ["i32"], result: "pointer" },
   /** int *__errno_location(void); */
   __errno_location: { parameters: [], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;

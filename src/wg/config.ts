@@ -80,6 +80,8 @@ export interface Peer {
   /** Host bits masked, in file order. */
   allowedIps: Cidr[];
   endpoint: Endpoint | null;
+  /** Line of the `Endpoint` key (0 when there is none), for messages about it. */
+  endpointLine?: number;
   /** Seconds, 0 = off. */
   persistentKeepalive: number;
   /** Line of the `[Peer]` header. */
@@ -101,6 +103,7 @@ export interface ConfigFile {
 interface PeerDraft {
   publicKey: Uint8Array | null;
   publicKeyLine: number;
+  endpointLine: number;
   presharedKey: Uint8Array | null;
   allowedIps: Cidr[];
   endpoint: Endpoint | null;
@@ -194,6 +197,7 @@ export function parseConfig(text: string, path = "<config>"): Config {
         peer = {
           publicKey: null,
           publicKeyLine: 0,
+          endpointLine: 0,
           presharedKey: null,
           allowedIps: [],
           endpoint: null,
@@ -314,6 +318,7 @@ export function parseConfig(text: string, path = "<config>"): Config {
       case "endpoint":
         needValue();
         p.endpoint = parseEndpoint(value, rawKey, err);
+        p.endpointLine = lineNo;
         break;
       case "persistentkeepalive":
         needValue();
@@ -358,6 +363,7 @@ export function parseConfig(text: string, path = "<config>"): Config {
       presharedKey: d.presharedKey,
       allowedIps: d.allowedIps,
       endpoint: d.endpoint,
+      endpointLine: d.endpointLine,
       persistentKeepalive: d.persistentKeepalive,
       line: d.line,
     });

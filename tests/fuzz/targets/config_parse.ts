@@ -221,6 +221,7 @@ export function validConfig(rng: Rng): { text: string; config: Config } {
       presharedKey: null,
       allowedIps: [],
       endpoint: null,
+      endpointLine: 0,
       persistentKeepalive: 0,
       line: 0,
     };
@@ -261,8 +262,9 @@ export function validConfig(rng: Rng): { text: string; config: Config } {
     p.line = emit(`${ws(rng)}${anyCase(rng, "[Peer]")}${ws(rng)}`);
     for (const [k, v, apply] of items) {
       noise();
-      emit(kv(k, v));
+      const at = emit(kv(k, v));
       apply(p);
+      if (k === "Endpoint") p.endpointLine = at;
     }
     peers.push(p);
   };
