@@ -23,6 +23,10 @@ export const COMMANDS: Record<string, Command> = {
     summary: "two network namespaces, a tunnel between them, pings and a TCP transfer (root)",
     run: async (a) => (await import("./demo_cmd.ts")).demo(a),
   },
+  strip: {
+    summary: "print the part of a config that `wg setconf` accepts, like `wg-quick strip`",
+    run: async (a) => (await import("./strip_cmd.ts")).strip(a),
+  },
   show: {
     summary: "show interfaces served on /var/run/wireguard, like `wg show` (also --json)",
     run: async (a) => (await import("./show_cmd.ts")).show(a),

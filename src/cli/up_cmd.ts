@@ -16,16 +16,18 @@ import { UapiServer } from "../uapi/uapi_server.ts";
 import type { UapiDevice } from "../uapi/uapi_types.ts";
 import { InspectorGuard, inspectorRefusal } from "../process/inspector_guard.ts";
 import { noCoreDumps } from "../process/no_core_dumps.ts";
+import { configPathFor } from "./config_path.ts";
 import { parseCommand } from "./parse_command.ts";
 import { UsageError } from "./usage_error.ts";
 
-const USAGE = `up CONF [--interface NAME] [--log-level LEVEL] [--log-format auto|json|text]
+const USAGE = `up CONF|IFACE [--interface NAME] [--log-level LEVEL] [--log-format auto|json|text]
            [--no-offload]
        up --interface NAME [options]
 
 Brings up a WireGuard interface from a wg-quick style config file and runs it
-in the foreground until SIGINT or SIGTERM. The interface is named after CONF
-without ".conf" unless --interface is given. Without CONF it creates the
+in the foreground until SIGINT or SIGTERM. IFACE means /etc/wireguard/IFACE.conf,
+as with wg-quick. The interface is named after CONF without ".conf" unless
+--interface is given. Without CONF it creates the
 interface unconfigured, as "wireguard-go NAME" does (no key, peers or
 addresses; link down; no routes follow AllowedIPs): "wg" and "ip" configure it. Logs go to stderr as JSON Lines
 (a human format on a terminal). --no-offload (or "Offload = off" in
@@ -51,7 +53,10 @@ export async function up(args: string[]): Promise<number> {
     },
   });
   if (r === null) return 0;
-  const path: string | undefined = r.positionals[0];
+  // `up wg0` reads /etc/wireguard/wg0.conf, as wg-quick does.
+  const path: string | undefined = r.positionals[0] === undefined
+    ? undefined
+    : configPathFor(r.positionals[0]);
   if (path === undefined && r.values.interface === undefined) {
     throw new UsageError(
       "missing argument CONF (or --interface NAME for an unconfigured interface)",
@@ -91,10 +96,17 @@ export async function up(args: string[]): Promise<number> {
     // The UAPI socket is claimed first: a live socket of the same name means
     // another tunnel owns the name, and nothing must be created then.
     let uapi: UapiDevice | undefined = undefined;
+    // A `set` that comes before the device exists (wg right after the socket appeared) waits
+    // for it instead of failing.
+    let ready: (d: UapiDevice | undefined) => void = () => {};
+    const readyDevice = new Promise<UapiDevice | undefined>((r) => (ready = r));
     let dev: Device | undefined;
     const server = await UapiServer.start(name, {
       uapiGet: () => uapi?.uapiGet() ?? { privateKey: null, listenPort: 0, fwmark: 0, peers: [] },
-      uapiSet: (req) => uapi === undefined ? -5 : uapi.uapiSet(req),
+      uapiSet: async (req) => {
+        const u = uapi ?? await readyDevice;
+        return u === undefined ? -5 : u.uapiSet(req);
+      },
     }, {
       onSocketRemoved: () => {
         log.warning("UAPI socket of {interface} removed: shutting down", { interface: name });
@@ -114,10 +126,12 @@ export async function up(args: string[]): Promise<number> {
         onTick: (now) => guard.check(now),
       });
     } catch (e) {
+      ready(undefined);
       await server.close();
       throw e;
     }
     uapi = uapiFor(dev);
+    ready(uapi);
     const stop = () => dev!.stop();
     Deno.addSignalListener("SIGINT", stop);
     Deno.addSignalListener("SIGTERM", stop);

@@ -275,7 +275,9 @@ export function parseConfig(text: string, path = "<config>"): Config {
             predown: iface.preDown,
             postdown: iface.postDown,
           };
-          hooks[key].push(value);
+          // wg-quick runs the whole rest of the line, `#` included (`echo "a#b"` stays intact).
+          const raw = lines[i].slice(lines[i].indexOf("=") + 1).trim();
+          hooks[key].push(raw);
           break;
         }
         case "saveconfig": {
