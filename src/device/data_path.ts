@@ -101,7 +101,7 @@ export class DataPath {
    * `rxHandshake` they account for every datagram received (the WASM drop counters mix both
    * directions).
    */
-  readonly rxDrops = new Float64Array(N_CODES);
+  readonly rxDrops: Float64Array = new Float64Array(N_CODES);
 
   mtu: number;
   readonly #pool: SlabPool;
