@@ -12,6 +12,8 @@ import { Device } from "../device/device.ts";
 import { causeOf, logger, parseLogLevel, setupLogging, shutdownLogging } from "../log.ts";
 import { parseConfigFile, unconfigured } from "../wg/config.ts";
 import { uapiFor } from "../device/device_uapi.ts";
+import { TunnelHost } from "../host/tunnel_host.ts";
+import { VERSION } from "../version.ts";
 import { UapiServer } from "../uapi/uapi_server.ts";
 import type { UapiDevice } from "../uapi/uapi_types.ts";
 import { InspectorGuard, inspectorRefusal } from "../process/inspector_guard.ts";
@@ -101,12 +103,23 @@ export async function up(args: string[]): Promise<number> {
     let ready: (d: UapiDevice | undefined) => void = () => {};
     const readyDevice = new Promise<UapiDevice | undefined>((r) => (ready = r));
     let dev: Device | undefined;
+    const host = new TunnelHost(name, path, config);
     const server = await UapiServer.start(name, {
       uapiGet: () => uapi?.uapiGet() ?? { privateKey: null, listenPort: 0, fwmark: 0, peers: [] },
       uapiSet: async (req) => {
         const u = uapi ?? await readyDevice;
         return u === undefined ? -5 : u.uapiSet(req);
       },
+      uapiInfo: () => ({
+        program: "tunslab",
+        version: VERSION,
+        pid: Deno.pid,
+        config: path ?? "",
+        reloads: host.reloads,
+        reload_error: host.reloadError,
+        saves: host.saves,
+        save_error: host.saveError,
+      }),
     }, {
       onSocketRemoved: () => {
         log.warning("UAPI socket of {interface} removed: shutting down", { interface: name });
@@ -115,6 +128,7 @@ export async function up(args: string[]): Promise<number> {
     });
     try {
       await guard.settled; // nothing is created while SIGUSR1 could still open an inspector
+      await host.beforeCreate(); // PreUp
       const offload = r.values["no-offload"] === true ? false : config.interface.offload;
       dev = await Device.create({
         name,
@@ -125,6 +139,14 @@ export async function up(args: string[]): Promise<number> {
         // SIGUSR1 stays ignored and no inspector opens: checked on every tick of the loop.
         onTick: (now) => guard.check(now),
       });
+      try {
+        await host.afterCreate(dev); // DNS, PostUp
+      } catch (e) {
+        // As wg-quick's `trap del_if`: the interface goes, PreDown/PostDown do not run.
+        dev.close();
+        await host.abort();
+        throw e;
+      }
     } catch (e) {
       ready(undefined);
       await server.close();
@@ -132,17 +154,31 @@ export async function up(args: string[]): Promise<number> {
     }
     uapi = uapiFor(dev);
     ready(uapi);
+    log.info("Interface {interface} is ready", { interface: name, pid: Deno.pid });
     const stop = () => dev!.stop();
+    // SIGHUP (and `tunslab reload`): the changed file applied without dropping sessions.
+    let reloading = Promise.resolve();
+    const reload = () => {
+      reloading = reloading.then(() => host.reload(dev!)).then(() => {}, () => {});
+    };
     Deno.addSignalListener("SIGINT", stop);
     Deno.addSignalListener("SIGTERM", stop);
+    Deno.addSignalListener("SIGHUP", reload);
+    const save = () => {
+      reloading = reloading.then(() => host.saveRequested(dev!));
+    };
+    Deno.addSignalListener("SIGUSR2", save);
     try {
       await dev.run();
     } finally {
       Deno.removeSignalListener("SIGINT", stop);
       Deno.removeSignalListener("SIGTERM", stop);
+      Deno.removeSignalListener("SIGHUP", reload);
+      Deno.removeSignalListener("SIGUSR2", save);
+      await reloading;
       await server.close();
       const stats = dev.stats();
-      dev.close();
+      await host.down(dev); // PreDown, SaveConfig, the interface, DNS, PostDown
       log.info("Final stats for {interface}", { ...stats });
       log.info("Interface {interface} removed", { interface: dev.name });
     }
