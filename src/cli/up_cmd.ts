@@ -18,6 +18,7 @@ import { UapiServer } from "../uapi/uapi_server.ts";
 import type { UapiDevice } from "../uapi/uapi_types.ts";
 import { InspectorGuard, inspectorRefusal } from "../process/inspector_guard.ts";
 import { noCoreDumps } from "../process/no_core_dumps.ts";
+import { sdNotify } from "../process/sd_notify.ts";
 import { configPathFor } from "./config_path.ts";
 import { parseCommand } from "./parse_command.ts";
 import { UsageError } from "./usage_error.ts";
@@ -155,6 +156,7 @@ export async function up(args: string[]): Promise<number> {
     uapi = uapiFor(dev);
     ready(uapi);
     log.info("Interface {interface} is ready", { interface: name, pid: Deno.pid });
+    sdNotify(`READY=1\nMAINPID=${Deno.pid}\nSTATUS=${name} is up`);
     const stop = () => dev!.stop();
     // SIGHUP (and `tunslab reload`): the changed file applied without dropping sessions.
     let reloading = Promise.resolve();
@@ -171,6 +173,7 @@ export async function up(args: string[]): Promise<number> {
     try {
       await dev.run();
     } finally {
+      sdNotify(`STOPPING=1\nSTATUS=${name} is going down`);
       Deno.removeSignalListener("SIGINT", stop);
       Deno.removeSignalListener("SIGTERM", stop);
       Deno.removeSignalListener("SIGHUP", reload);

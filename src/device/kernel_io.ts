@@ -33,6 +33,7 @@ export const TUN_TX_QUEUE_LEN = 2048;
  * interface. On failure what was opened is closed.
  */
 export function kernelIo(name: string, config: Config, offload: boolean, bare: boolean): DeviceIo {
+  notAnotherKindOfLink(name);
   const tun = TunDevice.open(name, { offload });
   try {
     const ifname = tun.name;
@@ -57,6 +58,28 @@ export function kernelIo(name: string, config: Config, offload: boolean, bare: b
   } catch (e) {
     tun.close();
     throw e;
+  }
+}
+
+/** An interface of that name that is not a TUN device (a veth, a bridge, eth0): a clear error. */
+export class NotTunError extends Error {
+  override name = "NotTunError";
+  constructor(readonly iface: string) {
+    super(`\`${iface}' exists and is not a TUN interface: choose another name (--interface NAME)`);
+  }
+}
+
+function notAnotherKindOfLink(name: string): void {
+  if (name === "" || name.includes("%")) return; // a pattern the kernel expands
+  try {
+    Deno.statSync(`/sys/class/net/${name}`);
+  } catch {
+    return; // no such link: TUNSETIFF creates it
+  }
+  try {
+    Deno.statSync(`/sys/class/net/${name}/tun_flags`);
+  } catch {
+    throw new NotTunError(name);
   }
 }
 
