@@ -144,7 +144,12 @@ function secureDirectory(dir: string): void {
       Deno.mkdirSync(dir, { recursive: true, mode: 0o755 });
       Deno.chmodSync(dir, 0o755); // the umask may have taken bits away
     } catch (e) {
-      throw new UapiServerError(`${dir}/`, "cannot create the socket directory", { cause: e });
+      const hint = e instanceof Deno.errors.PermissionDenied
+        ? ` (uid ${Deno.uid()} may not create it: run as root, or create it owned by this user)`
+        : "";
+      throw new UapiServerError(`${dir}/`, `cannot create the socket directory${hint}`, {
+        cause: e,
+      });
     }
     st = Deno.lstatSync(dir);
   }
@@ -154,7 +159,7 @@ function secureDirectory(dir: string): void {
     : !st.isDirectory
     ? "is not a directory"
     : st.uid !== Deno.uid()
-    ? `is owned by uid ${st.uid}, not by us (uid ${Deno.uid()})`
+    ? `is owned by uid ${st.uid}, not by us (uid ${Deno.uid()}): run as uid ${st.uid}, or give this user a directory of its own`
     : (mode & 0o022) !== 0
     ? `is writable by group or others (mode ${mode.toString(8)})`
     : null;
