@@ -13,6 +13,8 @@ import { causeOf, logger, parseLogLevel, setupLogging, shutdownLogging } from ".
 import { parseConfigFile, unconfigured } from "../wg/config.ts";
 import { uapiFor } from "../device/device_uapi.ts";
 import { TunnelHost } from "../host/tunnel_host.ts";
+import { MetricsServer } from "../metrics/metrics_server.ts";
+import { formatMetrics } from "../metrics/prometheus_text.ts";
 import { VERSION } from "../version.ts";
 import { UapiServer } from "../uapi/uapi_server.ts";
 import type { UapiDevice } from "../uapi/uapi_types.ts";
@@ -24,7 +26,7 @@ import { parseCommand } from "./parse_command.ts";
 import { UsageError } from "./usage_error.ts";
 
 const USAGE = `up CONF|IFACE [--interface NAME] [--log-level LEVEL] [--log-format auto|json|text]
-           [--no-offload]
+           [--no-offload] [--metrics HOST:PORT]
        up --interface NAME [options]
 
 Brings up a WireGuard interface from a wg-quick style config file and runs it
@@ -35,7 +37,9 @@ interface unconfigured, as "wireguard-go NAME" does (no key, peers or
 addresses; link down; no routes follow AllowedIPs): "wg" and "ip" configure it. Logs go to stderr as JSON Lines
 (a human format on a terminal). --no-offload (or "Offload = off" in
 [Interface]) moves packets one by one instead of as TUN super-packets with
-UDP GSO/GRO. Needs CAP_NET_ADMIN.`;
+UDP GSO/GRO. --metrics HOST:PORT (or "MetricsAddress" in [Interface]) serves
+Prometheus metrics on /metrics and a health check on /healthz there, and only
+there. Needs CAP_NET_ADMIN.`;
 
 /** Interface name from a config path: `/etc/wireguard/wg0.conf` → `wg0`. */
 export function interfaceNameFor(path: string): string {
@@ -53,6 +57,7 @@ export async function up(args: string[]): Promise<number> {
       "log-level": { type: "string", default: "info" },
       "log-format": { type: "string", default: "auto" },
       "no-offload": { type: "boolean" },
+      metrics: { type: "string" },
     },
   });
   if (r === null) return 0;
@@ -155,6 +160,21 @@ export async function up(args: string[]): Promise<number> {
     }
     uapi = uapiFor(dev);
     ready(uapi);
+    const metricsAt = (r.values.metrics as string | undefined) ?? config.interface.metricsAddress;
+    let metrics: MetricsServer | undefined;
+    if (metricsAt) {
+      const d = dev;
+      try {
+        metrics = MetricsServer.start(metricsAt, {
+          metrics: () => formatMetrics(d.stats(), d.loopStats()),
+          healthy: () => d.turnedWithin(2000),
+        });
+      } catch (e) {
+        await host.down(d);
+        await server.close();
+        throw e;
+      }
+    }
     log.info("Interface {interface} is ready", { interface: name, pid: Deno.pid });
     sdNotify(`READY=1\nMAINPID=${Deno.pid}\nSTATUS=${name} is up`);
     const stop = () => dev!.stop();
@@ -179,6 +199,7 @@ export async function up(args: string[]): Promise<number> {
       Deno.removeSignalListener("SIGHUP", reload);
       Deno.removeSignalListener("SIGUSR2", save);
       await reloading;
+      await metrics?.close();
       await server.close();
       const stats = dev.stats();
       await host.down(dev); // PreDown, SaveConfig, the interface, DNS, PostDown

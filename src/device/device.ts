@@ -55,6 +55,7 @@ import type { DevicePeer } from "./device_peer.ts";
 import { HandshakePlane } from "./handshake_plane.ts";
 import type { TunIo, UdpIo } from "./packet_io.ts";
 import { kernelIo, setMark } from "./kernel_io.ts";
+import { TrafficLog } from "./traffic_log.ts";
 import { type KernelRoutes, PeerTable } from "./peer_table.ts";
 
 export { type HandshakeCounters, UNDER_LOAD_PER_SECOND } from "./handshake_plane.ts";
@@ -168,7 +169,10 @@ export class Device {
   #lastTick = 0;
   #lastYield = 0;
   #lastSummary = 0;
-  #lastTraffic = { at: 0, rx: 0, tx: 0 };
+  readonly #traffic: TrafficLog;
+  #turns = 0;
+  #maxTurnMs = 0;
+  #lastTurnAt = -Infinity;
 
   private constructor(
     name: string,
@@ -180,6 +184,7 @@ export class Device {
     resolve: Resolve,
   ) {
     this.name = name;
+    this.#traffic = new TrafficLog(name);
     this.pool = pool;
     this.tun = io.tun;
     this.#udp = io.udp;
@@ -362,20 +367,16 @@ export class Device {
     return this.#running;
   }
 
-  /** One info line about the last minute's traffic, when there was any. */
-  #logTraffic(now: number): void {
-    const c = this.path.counters, last = this.#lastTraffic;
-    const rx = c.udpReceived, tx = c.udpSent;
-    if (last.at > 0 && (rx !== last.rx || tx !== last.tx)) {
-      log.info("Traffic on {interface} in the last minute: {rx} datagrams in, {tx} out", {
-        interface: this.name,
-        rx: rx - last.rx,
-        tx: tx - last.tx,
-        peers: this.#peers.list().length,
-        poolInUse: this.pool.stats().inUse,
-      });
-    }
-    this.#lastTraffic = { at: now, rx, tx };
+  /** Turns of the loop and the longest one since the last call (which starts a new interval). */
+  loopStats(): { turns: number; maxTurnMs: number } {
+    const r = { turns: this.#turns, maxTurnMs: this.#maxTurnMs };
+    this.#maxTurnMs = 0;
+    return r;
+  }
+
+  /** Whether the loop turned within the last `ms` (the metrics' `/healthz`). */
+  turnedWithin(ms: number): boolean {
+    return this.#now() - this.#lastTurnAt <= ms;
   }
 
   /** The interface was deleted from outside; the loop has ended (or ends) because of it. */
@@ -397,6 +398,7 @@ export class Device {
   async #loop(): Promise<void> {
     let next = this.#tick(this.#now());
     while (!this.#stopping) {
+      const turnStart = this.#now();
       if (this.#pendingUdp !== undefined) this.#swapUdp();
       const moved = this.#drain();
       if (this.#checkGone()) break;
@@ -407,12 +409,16 @@ export class Device {
         this.#onTick?.(now);
         // Counters, not per-packet logs: a traffic line a minute while traffic flows, and the
         // whole stats every 10 s at debug level.
-        if (now - this.#lastTraffic.at >= 60_000) this.#logTraffic(now);
+        this.#traffic.tick(now, this.path.counters, () => this.pool.stats().inUse);
         if (now - this.#lastSummary >= 10_000 && log.isEnabledFor("debug")) {
           this.#lastSummary = now;
           log.debug("Stats for {interface}", () => ({ ...this.stats() }));
         }
       }
+      const turnEnd = this.#now();
+      this.#turns++;
+      this.#lastTurnAt = turnEnd;
+      if (turnEnd - turnStart > this.#maxTurnMs) this.#maxTurnMs = turnEnd - turnStart;
       if (moved === 0 && !this.#stopping) {
         const timeout = Math.max(0, Math.min(1000, Math.ceil(next - this.#now())));
         await this.#poller.wait(timeout);

@@ -69,6 +69,8 @@ export interface Interface {
   saveConfig: boolean;
   /** `Offload = on|off` (tunslab only): TUN TSO/USO and UDP GSO/GRO; default true. */
   offload: boolean;
+  /** `MetricsAddress = host:port` (tunslab only): where `/metrics` is served; null = nowhere. */
+  metricsAddress?: string | null;
   /** Line of the (first) `[Interface]` header. */
   line: number;
 }
@@ -157,6 +159,7 @@ export function parseConfig(text: string, path = "<config>"): Config {
     postDown: [] as string[],
     saveConfig: false,
     offload: true,
+    metricsAddress: null as string | null,
     line: 0,
   };
   const peers: PeerDraft[] = [];
@@ -292,6 +295,16 @@ export function parseConfig(text: string, path = "<config>"): Config {
           const v = value.toLowerCase();
           if (v !== "on" && v !== "off") throw err(`${rawKey}: "${value}" is neither on nor off`);
           iface.offload = v === "on";
+          break;
+        }
+        case "metricsaddress": {
+          needValue();
+          const m = /^\[[0-9a-fA-F:.]+\]:(\d{1,5})$/.exec(value) ??
+            /^[^:\[\]\s]+:(\d{1,5})$/.exec(value);
+          if (m === null || Number(m[1]) > 65535) {
+            throw err(`${rawKey}: "${value}" is not host:port or [v6]:port`);
+          }
+          iface.metricsAddress = value;
           break;
         }
         default:

@@ -143,6 +143,7 @@ export function validConfig(rng: Rng): { text: string; config: Config } {
     postDown: [],
     saveConfig: false,
     offload: true,
+    metricsAddress: null,
     line: 0,
   };
   const ifaceItems = (): Item<Interface>[] => {
@@ -276,8 +277,17 @@ export function validConfig(rng: Rng): { text: string; config: Config } {
     if (iface.line === 0) iface.line = line;
     for (const [k, v, apply] of items) {
       noise();
-      emit(kv(k, v));
+      const line = lines[emit(kv(k, v)) - 1];
       apply(iface);
+      // wg-quick runs a hook's whole rest of the line, a trailing `# comment` included.
+      const hooks = {
+        preup: iface.preUp,
+        postup: iface.postUp,
+        predown: iface.preDown,
+        postdown: iface.postDown,
+      };
+      const list = hooks[k.toLowerCase() as keyof typeof hooks];
+      if (list !== undefined) list[list.length - 1] = line.slice(line.indexOf("=") + 1).trim();
     }
   };
 
