@@ -9,6 +9,7 @@
 
 import { basename } from "node:path";
 import { Device } from "../device/device.ts";
+import { PolicyRouting } from "../host/policy_routing.ts";
 import { causeOf, logger, parseLogLevel, setupLogging, shutdownLogging } from "../log.ts";
 import { parseConfigFile, unconfigured } from "../wg/config.ts";
 import { uapiFor } from "../device/device_uapi.ts";
@@ -101,18 +102,31 @@ export async function up(args: string[]): Promise<number> {
         dev?.stop();
       },
     });
+    // Routes, rules and nftables as wg-quick's (src/host/policy_routing.ts); none for a bare interface.
+    let routing: PolicyRouting | undefined;
     try {
       await guard.settled; // nothing is created while SIGUSR1 could still open an inspector
       const offload = r.values["no-offload"] === true ? false : config.interface.offload;
+      if (path !== undefined) routing = await PolicyRouting.prepare({ ifname: name, config });
+      const host = routing;
       dev = await Device.create({
         name,
-        config,
+        config: host?.config ?? config,
         offload,
         bare: path === undefined,
         // SIGUSR1 stays ignored and no inspector opens: checked on every tick of the loop.
         onTick: (now) => guard.check(now),
+        kernelRoutes: host && ((ifname) => host.kernelRoutes(ifname)),
+        chooseMtu: host && !config.interface.mtuSet ? (eps) => host.autoMtu(eps) : undefined,
       });
+      if (host !== undefined) {
+        const d = dev;
+        host.setFwmark = (mark) => d.setFwmark(mark);
+        await host.settled();
+      }
     } catch (e) {
+      await routing?.close();
+      dev?.close();
       await server.close();
       throw e;
     }
@@ -127,6 +141,7 @@ export async function up(args: string[]): Promise<number> {
       Deno.removeSignalListener("SIGTERM", stop);
       await server.close();
       const stats = dev.stats();
+      await routing?.close(); // rules first, then the interface, as wg-quick's del_if
       dev.close();
       log.info("Final stats for {interface}", { ...stats });
       log.info("Interface {interface} removed", { interface: dev.name });

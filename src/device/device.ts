@@ -43,7 +43,8 @@ import { SlabPool } from "../wasm/slab.ts";
 import { TunDevice } from "../tun_device.ts";
 import { UdpSocket } from "../udp_socket.ts";
 import { Poller } from "../poller.ts";
-import { addAddress, addRoute, deleteRoute, setMtu, setTxQueueLen, setUp } from "../net_config.ts";
+import { addRoute, deleteRoute, setMtu, setTxQueueLen, setUp } from "../net_config.ts";
+import { addAddresses } from "../netlink/address.ts";
 import { errno, libc } from "../ffi/libc.ts";
 import type { Endpoint } from "../endpoint.ts";
 import { DataPath } from "./data_path.ts";
@@ -122,6 +123,10 @@ export interface DeviceOptions {
    * (tests/fixtures/memory_io.ts) and embedding.
    */
   io?: DeviceIo;
+  /** Kernel routes through the interface `ifname` (src/host/policy_routing.ts); default: main table. */
+  kernelRoutes?: (ifname: string) => KernelRoutes;
+  /** The MTU for these resolved endpoints when the config sets none (src/host/auto_mtu.ts). */
+  chooseMtu?: (endpoints: readonly string[]) => number;
 }
 
 const log = logger("device");
@@ -209,7 +214,8 @@ export class Device {
    * On failure everything made so far is closed.
    */
   static async create(opts: DeviceOptions): Promise<Device> {
-    const { config, name } = opts;
+    const { name } = opts;
+    let { config } = opts;
     const now = opts.now ?? (() => performance.now());
     const resolve = opts.resolve ?? defaultResolve;
     // Resolve endpoints first: nothing to undo if a name does not resolve.
@@ -227,6 +233,11 @@ export class Device {
     }
     const wasm = instantiate();
     const pool = SlabPool.create(opts.pool, wasm);
+    if (opts.chooseMtu !== undefined && opts.io === undefined) {
+      const chosen = opts.chooseMtu(endpoints.filter((e): e is string => e !== null));
+      const iface = { ...config.interface, mtu: Math.min(chosen, packetCapacity(pool)) };
+      config = { ...config, interface: iface };
+    }
     const mtu = config.interface.mtu;
     if (mtu < 576 || mtu > packetCapacity(pool)) {
       throw new RangeError(
@@ -234,7 +245,7 @@ export class Device {
       );
     }
     const io = opts.io ??
-      kernelIo(name, config, opts.offload ?? config.interface.offload, opts.bare ?? false);
+      kernelIo(name, config, opts.offload ?? config.interface.offload, opts.bare ?? false, opts);
     try {
       const dev = new Device(io.tun.name, wasm, pool, io, config, now);
       dev.#onTick = opts.onTick;
@@ -542,16 +553,19 @@ export class Device {
  * length, addresses and link up, then binds the UDP socket; kernel routes go through the
  * interface. On failure what was opened is closed.
  */
-function kernelIo(name: string, config: Config, offload: boolean, bare: boolean): DeviceIo {
+function kernelIo(
+  name: string,
+  config: Config,
+  offload: boolean,
+  bare: boolean,
+  opts: DeviceOptions,
+): DeviceIo {
   const tun = TunDevice.open(name, { offload });
   try {
     const ifname = tun.name;
     setMtu(ifname, config.interface.mtu);
     setTxQueueLen(ifname, TUN_TX_QUEUE_LEN);
-    let v4 = 0;
-    for (const a of config.interface.addresses) {
-      addAddress(ifname, formatCidr(a), { label: a.family === 4 ? v4++ : 0 });
-    }
+    addAddresses(ifname, config.interface.addresses); // netlink: no `name:N` alias labels
     if (!bare) setUp(ifname, true);
     const udp = UdpSocket.bind({ port: config.interface.listenPort ?? 0, offload });
     return {
@@ -559,7 +573,7 @@ function kernelIo(name: string, config: Config, offload: boolean, bare: boolean)
       udp,
       // vnetHdr: offloads were asked for
       bindUdp: (port) => UdpSocket.bind({ port, offload: tun.vnetHdr }),
-      routes: bare ? undefined : {
+      routes: bare ? undefined : opts.kernelRoutes?.(ifname) ?? {
         add: (prefix) => addRoute(ifname, prefix),
         remove: (prefix) => deleteRoute(ifname, prefix),
       },
