@@ -232,12 +232,8 @@ export interface LookupOptions {
   readonly mark?: number;
 }
 
-/** The route the kernel picks toward `addr` (4 or 16 bytes): `ip route get ADDR`. */
-export function lookupRoute(
-  nl: NetlinkSocket,
-  addr: Uint8Array,
-  opts: LookupOptions = {},
-): RouteEntry {
+/** The request of {@link lookupRoute}, as `ip route get ADDR [mark N]` writes it. */
+export function encodeLookup(addr: Uint8Array, opts: LookupOptions = {}): MessageBuilder {
   const m = new MessageBuilder(RTM_GETROUTE, 0, RTMSG_SIZE);
   const v4 = addr.length === 4;
   m.header[0] = v4 ? AF_INET : AF_INET6;
@@ -245,7 +241,16 @@ export function lookupRoute(
   if (v4) m.view.setUint32(8, RTM_F_LOOKUP_TABLE, true);
   m.bytes(RTA_DST, addr);
   if (opts.mark !== undefined) m.u32(RTA_MARK, opts.mark);
-  const r = nl.request(`RTM_GETROUTE ${formatIp(addr)}`, m);
+  return m;
+}
+
+/** The route the kernel picks toward `addr` (4 or 16 bytes): `ip route get ADDR`. */
+export function lookupRoute(
+  nl: NetlinkSocket,
+  addr: Uint8Array,
+  opts: LookupOptions = {},
+): RouteEntry {
+  const r = nl.request(`RTM_GETROUTE ${formatIp(addr)}`, encodeLookup(addr, opts));
   const reply = r.messages.find((x) => x.type === RTM_NEWROUTE);
   if (reply === undefined) throw new Error(`RTM_GETROUTE ${formatIp(addr)}: no route in the reply`);
   return parseRoute(reply);
