@@ -282,3 +282,46 @@ Deno.test({
     deepStrictEqual(await routingSnapshot(bed, "a"), before);
   },
 });
+
+Deno.test({
+  name:
+    "full tunnel undone on SIGINT, on the interface deleted from outside, and on a failed start",
+  ignore,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using bed = await FullTunnelBed.create("end");
+    const p = pair();
+    const before = await routingSnapshot(bed, "a");
+    await bed.tunslab("s", p.server, bed.writeConfig(p.server, serverConf(p)));
+    const conf = bed.writeConfig(p.client, clientConf(p));
+
+    let a = await bed.tunslab("a", p.client, conf, FULL_READY);
+    await assertPing(bed, "a", "10.3.0.2");
+    a.kill("SIGINT");
+    equal((await a.status).code, 0, a.logs());
+    deepStrictEqual(await routingSnapshot(bed, "a"), before, a.logs());
+
+    a = await bed.tunslab("a", p.client, conf, FULL_READY);
+    await bed.sh("a", `ip link del ${p.client}`);
+    equal((await a.status).code, 0, a.logs());
+    match(a.logs(), /deleted from outside/);
+    deepStrictEqual(await routingSnapshot(bed, "a"), before, a.logs());
+
+    // nft refuses the table: up fails after routes and rules were added, and takes them back.
+    const nft = (await bed.sh("a", "command -v nft")).stdout.trim();
+    const bin = `${bed.dir}/bin`;
+    Deno.mkdirSync(bin);
+    Deno.writeTextFileSync(
+      `${bin}/nft`,
+      `#!/bin/sh\nif [ "$1" = -f ]; then s=$(cat); case "$s" in *"add table"*) ` +
+        `echo "Error: refused by the test" >&2; exit 1;; esac; printf %s "$s" | exec ` +
+        `${nft} "$@"; fi\nexec ${nft} "$@"\n`,
+      { mode: 0o755 },
+    );
+    const failed = await bed.tunslabRun("a", conf, { PATH: `${bin}:${Deno.env.get("PATH")}` });
+    equal(failed.code, 1, failed.logs);
+    match(failed.logs, /refused by the test/);
+    deepStrictEqual(await routingSnapshot(bed, "a"), before, failed.logs);
+  },
+});
