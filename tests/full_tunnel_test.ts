@@ -70,6 +70,18 @@ async function assertPing(bed: FullTunnelBed, from: Node, to: string): Promise<v
 
 type Json = Record<string, unknown>;
 
+/** Retries `check` for up to 5 s (nftables changes at run time are applied in the background). */
+async function eventually(check: () => Promise<void>): Promise<void> {
+  for (let i = 0;; i++) {
+    try {
+      return await check();
+    } catch (e) {
+      if (i >= 50) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
 /** Rules and routes carrying tunslab's protocol tag (84). */
 async function tagged(bed: FullTunnelBed, n: Node): Promise<{ rules: Json[]; routes: Json[] }> {
   const rules: Json[] = [];
@@ -141,6 +153,24 @@ Deno.test({
     match((await bed.sh("s", `wg show ${p.server} endpoints`)).stdout, /\t10\.1\.0\.2:\d+/);
     // MTU unset: a0's 1400 (the route toward the endpoint has none) minus 80.
     match((await bed.sh("a", `ip link show ${p.client}`)).stdout, / mtu 1320 /);
+    // `wg set … allowed-ips` at run time: ::/0 out (its rules and table go), a /16 in (main).
+    const wgSet = (ips: string) =>
+      bed.sh("a", `wg set ${p.client} peer ${p.s.pub} allowed-ips ${ips}`);
+    await wgSet("0.0.0.0/0,10.44.0.0/16");
+    await eventually(async () => {
+      const t = await tagged(bed, "a");
+      deepStrictEqual(t.rules.length, 2, JSON.stringify(t.rules));
+      ok(t.routes.some((r) => r.dst === "10.44.0.0/16" && r.table === undefined));
+      deepStrictEqual(await nftTables(bed, "a"), [`table ip tunslab-${p.client}`]);
+    });
+    await wgSet("0.0.0.0/0,::/0");
+    await eventually(async () => {
+      const t = await tagged(bed, "a");
+      equal(t.rules.length, 4);
+      ok(!t.routes.some((r) => r.dst === "10.44.0.0/16"));
+      equal((await nftTables(bed, "a")).length, 2);
+    });
+    await assertPing(bed, "a", "fd03::2");
     equal(await a.stop(), 0, a.logs());
     deepStrictEqual(await routingSnapshot(bed, "a"), before, a.logs());
 
@@ -230,6 +260,8 @@ Deno.test({
     );
     equal((await bed.sh("a", `wg show ${p.client} fwmark`)).stdout.trim(), "off");
     deepStrictEqual(await bed.json("a", "nft -j list ruleset"), (before as Json).nft);
+    await bed.sh("a", `wg set ${p.client} peer ${p.s.pub} allowed-ips 0.0.0.0/0,::/0,10.3.0.0/24`);
+    ok((await tagged(bed, "a")).routes.some((r) => r.dst === "10.3.0.0/24" && r.table === "1234"));
     // Routed there by a rule of one's own, table 1234 carries the traffic.
     await bed.sh("a", "ip rule add to 10.3.0.0/24 lookup 1234 pref 100");
     await assertPing(bed, "a", "10.3.0.2");
