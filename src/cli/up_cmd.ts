@@ -9,6 +9,7 @@
 
 import { basename } from "node:path";
 import { Device } from "../device/device.ts";
+import { PolicyRouting } from "../host/policy_routing.ts";
 import { causeOf, logger, parseLogLevel, setupLogging, shutdownLogging } from "../log.ts";
 import { parseConfigFile, unconfigured } from "../wg/config.ts";
 import { uapiFor } from "../device/device_uapi.ts";
@@ -132,29 +133,45 @@ export async function up(args: string[]): Promise<number> {
         dev?.stop();
       },
     });
+    // Routes, rules and nftables as wg-quick's (src/host/policy_routing.ts); none for a bare interface.
+    let routing: PolicyRouting | undefined;
     try {
       await guard.settled; // nothing is created while SIGUSR1 could still open an inspector
       await host.beforeCreate(); // PreUp
       const offload = r.values["no-offload"] === true ? false : config.interface.offload;
+      if (path !== undefined) routing = await PolicyRouting.prepare({ ifname: name, config });
+      const pr = routing;
       dev = await Device.create({
         name,
-        config,
+        config: pr?.config ?? config,
         offload,
         bare: path === undefined,
         source: path,
         // SIGUSR1 stays ignored and no inspector opens: checked on every tick of the loop.
         onTick: (now) => guard.check(now),
+        kernelRoutes: pr && ((ifname) => pr.kernelRoutes(ifname)),
+        chooseMtu: pr && !config.interface.mtuSet ? (eps) => pr.autoMtu(eps) : undefined,
       });
+      if (pr !== undefined) {
+        const d = dev;
+        pr.setFwmark = (mark) => d.setFwmark(mark);
+        await pr.settled();
+      }
       try {
         await host.afterCreate(dev); // DNS, PostUp
       } catch (e) {
         // As wg-quick's `trap del_if`: the interface goes, PreDown/PostDown do not run.
+        await routing?.close();
+        routing = undefined;
         dev.close();
+        dev = undefined;
         await host.abort();
         throw e;
       }
     } catch (e) {
       ready(undefined);
+      await routing?.close();
+      dev?.close();
       await server.close();
       throw e;
     }
@@ -170,7 +187,7 @@ export async function up(args: string[]): Promise<number> {
           healthy: () => d.turnedWithin(2000),
         });
       } catch (e) {
-        await host.down(d);
+        await host.down(d, () => routing?.close() ?? Promise.resolve());
         await server.close();
         throw e;
       }
@@ -202,7 +219,9 @@ export async function up(args: string[]): Promise<number> {
       await metrics?.close();
       await server.close();
       const stats = dev.stats();
-      await host.down(dev); // PreDown, SaveConfig, the interface, DNS, PostDown
+      // PreDown, SaveConfig, the routing (rules first, as wg-quick's del_if), the interface,
+      // DNS, PostDown.
+      await host.down(dev, () => routing?.close() ?? Promise.resolve());
       log.info("Final stats for {interface}", { ...stats });
       log.info("Interface {interface} removed", { interface: dev.name });
     }

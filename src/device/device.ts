@@ -33,7 +33,7 @@
  * @module
  */
 
-import { type Cidr, formatCidr, parseIp } from "../wg/cidr.ts";
+import { type Cidr, formatCidr } from "../wg/cidr.ts";
 import type { Config, Peer as ConfigPeer } from "../wg/config.ts";
 import { logger } from "../log.ts";
 import { instantiate, type TunslabExports } from "../wasm/module.ts";
@@ -44,10 +44,9 @@ import { Poller } from "../poller.ts";
 import type { Endpoint } from "../endpoint.ts";
 import { resolveHost } from "../resolve/getaddrinfo.ts";
 import {
-  EndpointHost,
   resolutionRetries,
   type Resolve,
-  resolveAtStart,
+  resolveEndpoints,
 } from "../resolve/endpoint_resolution.ts";
 import { DataPath } from "./data_path.ts";
 import type { DeviceStats, PeerStats } from "./device_stats.ts";
@@ -128,14 +127,13 @@ export interface DeviceOptions {
    * (tests/fixtures/memory_io.ts) and embedding.
    */
   io?: DeviceIo;
+  /** Kernel routes through the interface `ifname` (src/host/policy_routing.ts); default: main table. */
+  kernelRoutes?: (ifname: string) => KernelRoutes;
+  /** The MTU for these resolved endpoints when the config sets none (src/host/auto_mtu.ts). */
+  chooseMtu?: (endpoints: readonly string[]) => number;
 }
 
 const log = logger("device");
-
-/** An IP literal (no zone): used as it is, never looked up. */
-function isIpLiteral(host: string): boolean {
-  return parseIp(host) !== null;
-}
 
 function envRetries(): number {
   try {
@@ -221,41 +219,24 @@ export class Device {
    * On failure everything made so far is closed.
    */
   static async create(opts: DeviceOptions): Promise<Device> {
-    const { config, name } = opts;
+    const { name } = opts;
+    let { config } = opts;
     const now = opts.now ?? (() => performance.now());
     const resolve = opts.resolve ?? resolveHost;
     const retries = opts.resolutionRetries ?? envRetries();
     // Resolve endpoints first: nothing to undo if a name does not resolve.
-    const endpoints: (string | null)[] = [];
-    const hosts: (EndpointHost | null)[] = [];
-    for (const p of config.peers) {
-      const ep = p.endpoint;
-      if (ep === null) {
-        endpoints.push(null);
-        hosts.push(null);
-      } else if (isIpLiteral(ep.host)) {
-        endpoints.push(ep.host.includes(":") ? `[${ep.host}]:${ep.port}` : `${ep.host}:${ep.port}`);
-        hosts.push(null);
-      } else {
-        const where = `${opts.source ?? "config"}:${p.endpointLine || p.line}`;
-        endpoints.push(
-          await resolveAtStart(ep.host, ep.port, where, {
-            resolve,
-            retries,
-            onRetry: (e, waitMs) =>
-              log.warning("Endpoint host {host} ({where}): {error}; trying again in {seconds} s", {
-                host: ep.host,
-                where,
-                error: e.message,
-                seconds: waitMs / 1000,
-              }),
-          }),
-        );
-        hosts.push(new EndpointHost(ep.host, ep.port, where));
-      }
-    }
+    const { endpoints, hosts } = await resolveEndpoints(config.peers, {
+      resolve,
+      retries,
+      source: opts.source,
+    });
     const wasm = instantiate();
     const pool = SlabPool.create(opts.pool, wasm);
+    if (opts.chooseMtu !== undefined && opts.io === undefined) {
+      const chosen = opts.chooseMtu(endpoints.filter((e): e is string => e !== null));
+      const iface = { ...config.interface, mtu: Math.min(chosen, packetCapacity(pool)) };
+      config = { ...config, interface: iface };
+    }
     const mtu = config.interface.mtu;
     if (mtu < 576 || mtu > packetCapacity(pool)) {
       throw new RangeError(
@@ -263,7 +244,7 @@ export class Device {
       );
     }
     const io = opts.io ??
-      kernelIo(name, config, opts.offload ?? config.interface.offload, opts.bare ?? false);
+      kernelIo(name, config, opts.offload ?? config.interface.offload, opts.bare ?? false, opts);
     try {
       const dev = new Device(io.tun.name, wasm, pool, io, config, now, resolve);
       dev.#onTick = opts.onTick;

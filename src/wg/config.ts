@@ -56,6 +56,8 @@ export interface Interface {
   /** Interface addresses, host bits kept. */
   addresses: Cidr[];
   mtu: number;
+  /** The file sets `MTU`; unset, `up` chooses one as wg-quick does (src/host/auto_mtu.ts). */
+  mtuSet?: boolean;
   /** DNS entries that are IP addresses. */
   dns: string[];
   /** DNS entries that are not IP addresses: search domains. */
@@ -150,6 +152,7 @@ export function parseConfig(text: string, path = "<config>"): Config {
     fwMark: null as number | null,
     addresses: [] as Cidr[],
     mtu: DEFAULT_MTU,
+    mtuSet: false,
     dns: [] as string[],
     dnsSearch: [] as string[],
     table: null as string | null,
@@ -250,6 +253,7 @@ export function parseConfig(text: string, path = "<config>"): Config {
             throw err(`${rawKey}: "${value}" is not an MTU (68..65535)`);
           }
           iface.mtu = Number(value);
+          iface.mtuSet = true;
           break;
         case "dns":
           needValue();

@@ -134,6 +134,7 @@ export function validConfig(rng: Rng): { text: string; config: Config } {
     fwMark: null,
     addresses: [],
     mtu: 1420,
+    mtuSet: false,
     dns: [],
     dnsSearch: [],
     table: null,
@@ -176,7 +177,7 @@ export function validConfig(rng: Rng): { text: string; config: Config } {
     }
     add(0.3, () => {
       const v = rng.int(68, 65535);
-      return ["MTU", number(rng, v), (x) => (x.mtu = v)];
+      return ["MTU", number(rng, v), (x) => (x.mtu = v, x.mtuSet = true)];
     });
     add(0.4, () => {
       const l = list(rng, rng.int(1, 4), () => {
