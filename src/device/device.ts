@@ -248,7 +248,10 @@ export class Device {
       }
     }
     const wasm = instantiate();
-    const pool = SlabPool.create(opts.pool, wasm);
+    const pool = SlabPool.create(
+      { maxMiB: config.interface.maxPool ?? undefined, ...opts.pool },
+      wasm,
+    );
     const mtu = config.interface.mtu;
     if (mtu < 576 || mtu > packetCapacity(pool)) {
       throw new RangeError(

@@ -34,8 +34,10 @@
  * @module
  */
 
-import { dropReasonName, N_CODES, POOL_CLASS_STATS_LEN, POOL_STATS_LEN } from "./abi.ts";
+import { dropReasonName, N_CODES, POOL_CLASS_STATS_LEN, POOL_STATS_LEN, SLOT_SIZE } from "./abi.ts";
 import { instantiate, type TunslabExports } from "./module.ts";
+
+const MIB = 1 << 20;
 
 /** Counters of one slot class, as `ts_pool_class_stats` reports them. */
 export interface PoolClassStats {
@@ -81,6 +83,8 @@ export interface SlabPoolOptions {
    * classes together (a large slot counts 32). Default 16384 (32 MiB).
    */
   maxSlots?: number;
+  /** The same cap in MiB (1..512; wins over `maxSlots`): `maxSlots` = 512 × `maxMiB`. */
+  maxMiB?: number;
 }
 
 /** Thrown by {@link SlabPool.alloc} when the pool is at its cap. */
@@ -144,7 +148,9 @@ export class SlabPool implements Disposable {
     this.#wasm = wasm;
     this.memory = wasm.memory;
     const chunkSlots = opts.chunkSlots ?? 256;
-    const maxSlots = opts.maxSlots ?? 16384;
+    const maxSlots = opts.maxMiB !== undefined
+      ? opts.maxMiB * (MIB / SLOT_SIZE)
+      : opts.maxSlots ?? 16384;
     const rc = wasm.ts_pool_init(chunkSlots, maxSlots);
     if (rc < 0) {
       throw new RangeError(
