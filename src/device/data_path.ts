@@ -21,7 +21,8 @@
  *   one super-packet each (virtio header + rewritten headers + the payloads
  *   where they lie, one `writev`).
  * When the kernel refuses an offload the path logs it once and carries on per
- * packet; no packet is dropped for it.
+ * packet; no packet is dropped for it. Packets longer than a small slot (an MTU
+ * above ~2,000) are carried in every mode: src/device/large_packets.ts.
  *
  * Nothing here allocates per packet: offsets, lengths, peer ids and sockaddrs
  * live in typed arrays over the module's scratch area (`LAYOUT` in
@@ -56,10 +57,9 @@
 import { dropReasonName, E_KEY_EXPIRED, E_NO_KEY, HANDSHAKE, packetCapacity } from "../wasm/abi.ts";
 import { ScratchArrays } from "../wasm/scratch_arrays.ts";
 import type { SlabPool } from "../wasm/slab.ts";
-import { errnoName } from "../ffi/errno.ts";
-import { logger } from "../log.ts";
-import { TUN_UDP_OFFLOADS } from "../tun_device.ts";
 import { type JumboArea, TRUNCATED, type TunIo, type UdpIo } from "./packet_io.ts";
+import { LargePackets } from "./large_packets.ts";
+import { logOffloads, logRefused } from "./offload_log.ts";
 import type { DataHooks } from "./data_hooks.ts";
 import { type DataPathCounters, newDataPathCounters } from "./data_path_counters.ts";
 import {
@@ -73,8 +73,6 @@ import {
   TX_JUMBOS,
   TX_RESERVE,
 } from "./data_path_layout.ts";
-
-const log = logger("offload");
 
 /** What {@link DataPath} works with. */
 export interface DataPathOptions {
@@ -93,7 +91,6 @@ export interface DataPathOptions {
 export class DataPath {
   readonly counters: DataPathCounters = newDataPathCounters();
 
-  mtu: number;
   readonly #pool: SlabPool;
   readonly #wasm: PathExports;
   readonly #tun: TunIo;
@@ -121,6 +118,8 @@ export class DataPath {
   readonly #retryOffs = new Uint32Array(RX_CAP);
   readonly #retryLens = new Uint32Array(RX_CAP);
   readonly #written = { packets: 0 };
+  /** Packets longer than a small slot: spare large slot, receive mode, MTU. */
+  readonly #large: LargePackets;
 
   constructor(opts: DataPathOptions) {
     const { pool, wasm, tun, udp } = opts;
@@ -129,7 +128,6 @@ export class DataPath {
     this.#tun = tun;
     this.#udp = udp;
     this.#hooks = opts.hooks;
-    this.mtu = opts.mtu;
     this.#tso = tun.offloads !== 0;
     this.#coalesce = tun.vnetHdr;
     this.#cap = packetCapacity(pool);
@@ -140,42 +138,25 @@ export class DataPath {
     this.#jumboLen = wasm.ts_jumbo_len();
     this.#txTail = { off: jumbo, len: this.#jumboLen, count: TX_JUMBOS };
     this.#rxJumbo = jumbo + TX_JUMBOS * this.#jumboLen;
-    this.#logOffloads();
+    const drop = (code: number, n: number) => wasm.ts_drop_count(code, n);
+    const areas = { txJumbo: jumbo, rxJumbo: this.#rxJumbo, jumboLen: this.#jumboLen };
+    this.#large = new LargePackets(pool, drop, areas, opts.mtu);
+    if (logOffloads(tun, udp, this.#tso, this.#coalesce)) this.#gsoLogged = udp;
+  }
+
+  /** The device's tick: the MTU padding uses is re-read about once a second (large_packets.ts). */
+  tick(now: number): void {
+    this.#large.tick(now, () => this.#tun.mtu());
+  }
+
+  /** Returns what the path holds between batches (the spare large slot) to the pool. */
+  release(): void {
+    this.#large.release();
   }
 
   /** Swaps the UDP socket (listen port change). */
   set udp(udp: UdpIo) {
     this.#udp = udp;
-  }
-
-  /** One line at start-up saying which offloads are on; one warning per refused one. */
-  #logOffloads(): void {
-    const tun = this.#tun, udp = this.#udp;
-    if (!tun.vnetHdr && !udp.gso && !udp.gro && udp.gsoErrno === 0 && udp.groErrno === 0) return;
-    log.info(
-      "Offloads on {interface}: TSO {tso}, USO {uso}, coalesced TUN writes {coalesce}, UDP GSO {gso}, UDP GRO {gro}",
-      {
-        interface: tun.name,
-        tso: this.#tso,
-        uso: (tun.offloads & TUN_UDP_OFFLOADS) !== 0,
-        coalesce: this.#coalesce,
-        gso: udp.gso,
-        gro: udp.gro,
-      },
-    );
-    if (tun.offloadErrno !== 0) this.#refused("TUNSETOFFLOAD", tun.offloadErrno);
-    if (udp.gsoErrno !== 0) {
-      this.#refused("UDP_SEGMENT", udp.gsoErrno);
-      this.#gsoLogged = udp;
-    }
-    if (udp.groErrno !== 0) this.#refused("UDP_GRO", udp.groErrno);
-  }
-
-  #refused(what: string, errno: number): void {
-    log.warning("The kernel refused {offload} ({errno}); using per-packet I/O for it", {
-      offload: what,
-      errno: errnoName(errno),
-    });
   }
 
   /** Takes up to `n` slots into the u32 array at `ptr`; returns how many. */
@@ -192,27 +173,48 @@ export class DataPath {
 
   /** One batch UDP → decrypt → TUN. Returns datagrams received (0 = socket drained). */
   pumpUdp(): number {
-    if (this.#udp.gro) return this.#pumpUdpGro();
-    const a = this.#a, p = a.ptr;
+    const large = this.#large;
+    if (this.#udp.gro || large.bigRx) return this.#pumpUdpGro();
+    const a = this.#a, p = a.ptr, slot = this.#pool.slotSize;
     const got0 = this.#alloc(p.rxOffs, BATCH);
     if (got0 === 0) return 0;
-    const v = a.v; // the alloc may have grown the memory: views read after it
-    const n = this.#udp.recvBatch(this.#pool, v.rxOffs, v.rxLens, p.names, NAME_STRIDE, got0);
+    let v = a.v; // the alloc may have grown the memory: views read after it
+    const ovOff = large.rxOverflowOff, ovLen = large.rxOverflowLen, pool = this.#pool;
+    const n = this.#udp.recvBatch(
+      pool,
+      v.rxOffs,
+      v.rxLens,
+      p.names,
+      NAME_STRIDE,
+      got0,
+      ovOff,
+      ovLen,
+    );
     this.#freeTail(p.rxOffs, n, got0);
     if (n === 0) return 0;
     this.counters.udpReceived += n;
+    let big = false;
     for (let i = 0; i < n; i++) {
-      // recvBatch marks datagrams that did not fit a slot; length 0 makes
+      // recvBatch marks datagrams that did not fit a slot and its overflow; length 0 makes
       // decrypt drop and count them as truncated.
-      if (v.rxLens[i] === TRUNCATED) {
+      const len = v.rxLens[i];
+      if (len === TRUNCATED) {
         this.counters.truncated++;
         v.rxLens[i] = 0;
-      }
+      } else if (len > slot) big = true;
       v.rxNames[i] = p.names + i * NAME_STRIDE;
+    }
+    if (big) {
+      // Longer than a slot: the last one is made whole in a jumbo buffer (large_packets.ts).
+      const cut = large.fixReceive(v.rxOffs, v.rxLens, n);
+      this.counters.truncated += cut;
+      this.counters.udpBigReceived += cut + 1;
     }
     this.#wasm.ts_decrypt_batch(p.rxOffs, p.rxLens, p.rxPeers, p.kps, p.names, NAME_STRIDE, n);
     this.#deliver(n);
-    this.#pool.freeBatch(p.rxOffs, n);
+    v = a.v; // delivering ran hooks
+    if (big) large.restoreReceive(v.rxOffs);
+    pool.freeBatch(p.rxOffs, n);
     return n;
   }
 
@@ -255,11 +257,10 @@ export class DataPath {
         do {
           offs[n] = base + at;
           lens[n] = Math.min(size, len - at);
-          // Longer than a slot: what recvBatch would have cut (MSG_TRUNC); length 0 makes
-          // decrypt drop and count it as truncated, as there.
+          // Longer than a slot: decrypted where it is all the same (a jumbo buffer holds any).
           if (lens[n] > slot) {
-            this.counters.truncated++;
-            lens[n] = 0;
+            this.counters.udpBigReceived++;
+            this.#large.seen++;
           }
           names[n] = name;
           n++;
@@ -349,7 +350,7 @@ export class DataPath {
       // everything after it are still untouched, so write them one by one.
       this.#coalesce = false;
       this.counters.offloadFallbacks++;
-      this.#refused("a coalesced TUN write", tun.gsoWriteErrno);
+      logRefused("a coalesced TUN write", tun.gsoWriteErrno);
       const first = v.units[4 * done + 2];
       const end = v.units[4 * (units - 1) + 2] + v.units[4 * (units - 1) + 3];
       const pieces = v.pieces;
@@ -369,11 +370,28 @@ export class DataPath {
   /** One batch TUN → encrypt → UDP. Returns packets read (0 = TUN drained). */
   pumpTun(): number {
     if (this.#tso) return this.#pumpTunTso();
-    const a = this.#a, p = a.ptr;
+    const a = this.#a, p = a.ptr, pool = this.#pool, large = this.#large, cap = this.#cap;
     const got0 = this.#alloc(p.offs, BATCH);
     if (got0 === 0) return 0;
-    const v = a.v;
-    const n = this.#tun.readBatch(this.#pool, v.offs, v.lens, got0);
+    let v = a.v, n = 0;
+    for (;;) {
+      // A read longer than a slot goes on into a large slot and ends the readBatch call.
+      const from = n, ovOff = large.tunOverflowOff, ovLen = large.tunOverflowLen;
+      n = this.#tun.readBatch(pool, v.offs, v.lens, got0, from, ovOff, ovLen);
+      if (n === from) break;
+      const len = v.lens[n - 1];
+      if (len <= cap || len === TRUNCATED) break;
+      const small = v.offs[n - 1];
+      const big = large.moveTunRead(small, len); // may grow the memory
+      v = a.v;
+      this.counters.tunBigRead++;
+      if (big === 0) n--; // dropped (counted): freed with the unused slots below
+      else {
+        v.offs[n - 1] = big;
+        pool.tryFree(small);
+      }
+      if (n >= got0) break;
+    }
     this.#freeTail(p.offs, n, got0);
     if (n === 0) return 0;
     this.counters.tunRead += n;
@@ -436,7 +454,7 @@ export class DataPath {
   #sealAndSend(n: number): void {
     const a = this.#a, p = a.ptr;
     const pool = this.#pool, wasm = this.#wasm, hooks = this.#hooks;
-    wasm.ts_encrypt_batch(p.offs, p.lens, p.peers, n, this.mtu);
+    wasm.ts_encrypt_batch(p.offs, p.lens, p.peers, n, this.#large.mtu);
     let s = 0;
     let f = 0;
     // The run of packets to one peer not yet reported (peer -1: none).
@@ -491,7 +509,7 @@ export class DataPath {
         if (!udp.gso && this.#gsoLogged !== udp) {
           this.#gsoLogged = udp;
           this.counters.offloadFallbacks++;
-          this.#refused("UDP_SEGMENT", udp.gsoErrno);
+          logRefused("UDP_SEGMENT", udp.gsoErrno);
         }
       } else {
         sent = 0;

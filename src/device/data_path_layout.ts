@@ -98,4 +98,5 @@ export type PathExports = Pick<
   | "ts_peer_endpoint_ptr"
   | "ts_jumbo_ptr"
   | "ts_jumbo_len"
+  | "ts_drop_count"
 >;

@@ -38,7 +38,7 @@ import type { Config, Peer as ConfigPeer } from "../wg/config.ts";
 import { logger } from "../log.ts";
 import { instantiate, type TunslabExports } from "../wasm/module.ts";
 import { DataPlane } from "../wasm/data_plane.ts";
-import { MAX_PEERS, packetCapacity } from "../wasm/abi.ts";
+import { MAX_PEERS } from "../wasm/abi.ts";
 import { type PoolStats, SlabPool } from "../wasm/slab.ts";
 import { TunDevice } from "../tun_device.ts";
 import { UdpSocket } from "../udp_socket.ts";
@@ -248,16 +248,11 @@ export class Device {
       }
     }
     const wasm = instantiate();
+    // Any MTU (68..65535, config.ts): packets longer than a small slot go to large slots.
     const pool = SlabPool.create(
       { maxMiB: config.interface.maxPool ?? undefined, ...opts.pool },
       wasm,
     );
-    const mtu = config.interface.mtu;
-    if (mtu < 576 || mtu > packetCapacity(pool)) {
-      throw new RangeError(
-        `MTU ${mtu} out of range: 576 to ${packetCapacity(pool)} (a packet must fit one slot)`,
-      );
-    }
     const io = opts.io ??
       kernelIo(name, config, opts.offload ?? config.interface.offload, opts.bare ?? false);
     try {
@@ -318,6 +313,7 @@ export class Device {
       if (peer === undefined) continue;
       next = Math.min(next, hs.tickPeer(peer, now));
     }
+    this.path.tick(now); // follows the interface's MTU
     return next;
   }
 
@@ -341,6 +337,7 @@ export class Device {
   step(): number {
     if (this.#pendingUdp !== undefined) this.#swapUdp();
     const moved = this.#drain();
+    if (moved === 0) this.path.release(); // idle: no spare slot held
     if (this.#checkGone()) return moved;
     const now = this.#now();
     this.#lastTick = now;
@@ -391,6 +388,7 @@ export class Device {
         }
       }
       if (moved === 0 && !this.#stopping) {
+        this.path.release(); // idle: the spare large slot goes back until packets flow again
         const timeout = Math.max(0, Math.min(1000, Math.ceil(next - this.#now())));
         await this.#poller.wait(timeout);
         this.#lastYield = this.#now();
@@ -401,6 +399,7 @@ export class Device {
         await this.#poller.wait(0);
       }
     }
+    this.path.release(); // the final stats see no slot in use
   }
 
   #swapUdp(): void {
@@ -547,6 +546,7 @@ export class Device {
   /** Drops staged packets, wipes keys, closes the socket and the TUN device (the kernel removes it). */
   close(): void {
     for (const peer of this.#peers.list()) this.#handshake.stopPeer(peer);
+    this.path.release();
     this.#poller.close();
     this.#pendingUdp?.close();
     this.#udp.close();
