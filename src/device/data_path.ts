@@ -146,7 +146,7 @@ export class DataPath {
 
   /** The device's tick: the MTU padding uses is re-read about once a second (large_packets.ts). */
   tick(now: number): void {
-    this.#large.tick(now, () => this.#tun.mtu());
+    this.#large.tick(now, this.#tun);
   }
 
   /** Returns what the path holds between batches (the spare large slot) to the pool. */

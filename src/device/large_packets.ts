@@ -159,14 +159,14 @@ export class LargePackets {
   }
 
   /**
-   * About once a second: the MTU if `read` can say it (padding, and receiving into jumbo buffers
+   * About once a second: the MTU if `tun` can say it (padding, and receiving into jumbo buffers
    * at once when it is big), and the end of receiving into them after {@link QUIET_MS} without a
    * big packet (the spare large slot goes back then).
    */
-  tick(now: number, read: () => number | null): void {
+  tick(now: number, tun: { mtu(): number | null }): void {
     if (now - this.#lastTick < MTU_EVERY_MS) return;
     this.#lastTick = now;
-    const mtu = read();
+    const mtu = tun.mtu();
     if (mtu !== null) this.mtu = mtu;
     // The last MTU known (configured, or read before the interface moved away) still counts.
     if (this.seen !== this.#seenAtTick || this.mtu > this.#cap) {
