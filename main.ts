@@ -52,7 +52,9 @@ function help(code: number, error?: string): number {
 /** Runs one command line; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === "--help" || name === "-h" || name === "help") return help(0);
+  if (name === undefined || name === "--help" || name === "-h") return help(0);
+  // `help CMD` is `CMD --help`.
+  if (name === "help") return rest.length === 0 ? help(0) : main([rest[0], "--help"]);
   if (name === "--version" || name === "-V") return COMMANDS.version.run([]);
   if (!Object.hasOwn(COMMANDS, name)) return help(2, `unknown command "${name}"`);
   const command: Command = COMMANDS[name];

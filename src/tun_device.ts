@@ -41,7 +41,7 @@ import {
   putAddress,
 } from "./ffi/libc.ts";
 import { checkBatch, checkRange, type PoolMemory } from "./ffi/pool_memory.ts";
-import { capNetAdminHint, SyscallError } from "./ffi/syscall_error.ts";
+import { capNetAdminHint, SyscallError, tunOpenHint } from "./ffi/syscall_error.ts";
 import { IoUring } from "./io_uring.ts";
 import { interfaceIndex, mtuIfStill } from "./net_config.ts";
 import type { JumboArea, TunIo } from "./device/packet_io.ts";
@@ -185,7 +185,7 @@ export class TunDevice implements TunIo, Disposable {
     const fd = checkSetup(
       "open(/dev/net/tun)",
       L.open(tunPath, O_RDWR | O_NONBLOCK | O_CLOEXEC, 0),
-      { hint: capNetAdminHint },
+      { hint: tunOpenHint },
     );
     try {
       req.view.setUint16(IFRU, IFF_TUN | IFF_NO_PI | (vnetHdr ? IFF_VNET_HDR : 0), true);

@@ -9,6 +9,7 @@
  * file as uid 65534.
  */
 import { deepStrictEqual, equal, ok } from "node:assert/strict";
+import { HANDSHAKE_BURST } from "../src/device/handshake_plane.ts";
 import { Device, type DeviceStats } from "../src/device/device.ts";
 import { parseConfig } from "../src/wg/config.ts";
 import { encodeBase64Key, generatePrivateKey, publicKey } from "../src/wg/keys.ts";
@@ -531,4 +532,33 @@ Deno.test("pool exhaustion: refusals and dropped segments are counted, nothing l
   equal(w.length, 1);
   deepStrictEqual(w[0].packet.subarray(40), again);
   equal(p.a.dev.stats().dropped.exhausted, exhausted, "no new drops");
+});
+
+Deno.test("a flood of handshake-shaped datagrams: the budget drops the excess as overload, every datagram is accounted for", async () => {
+  using p = await pair();
+  pingAB(p, 1);
+  const before = p.b.dev.stats();
+  const initiation = p.net.log.find((d) => d.bytes[0] === 1)!.bytes;
+  // More handshake messages at one instant than the budget's burst, then garbage.
+  const n = HANDSHAKE_BURST + 500;
+  for (let i = 0; i < n; i++) {
+    const m = initiation.slice();
+    m[120] ^= 1 + (i & 7); // bad mac1: cheap to refuse, but still handshake work
+    p.b.udp.inject(`198.51.100.${1 + (i & 127)}:${1024 + i}`, m);
+  }
+  for (let i = 0; i < 300; i++) p.b.udp.inject("198.51.100.200:9", new Uint8Array(40).fill(9));
+  p.settle();
+  const after = p.b.dev.stats();
+  const rejected = after.handshake.rejected;
+  equal((rejected.overload ?? 0) + (rejected.bad_mac1 ?? 0), n);
+  ok((rejected.overload ?? 0) >= n - HANDSHAKE_BURST, JSON.stringify(rejected));
+  const r = after.received, r0 = before.received;
+  const dropped = (s: typeof r) => Object.values(s.dropped).reduce((x, y) => x + y, 0);
+  equal(r.datagrams - r0.datagrams, n + 300);
+  equal(r.handshake - r0.handshake, n);
+  equal(dropped(r) - dropped(r0), 300);
+  equal(r.datagrams, r.accepted + r.handshake + dropped(r), "every datagram in one bucket");
+  // A second later the budget has refilled: the tunnel's own handshakes go through.
+  p.advance(1000);
+  pingAB(p, 2);
 });

@@ -8,13 +8,14 @@
  */
 import { deepStrictEqual, ok } from "node:assert/strict";
 import { withNetns } from "./netns_child.ts";
+import { assertPing, INNER, startPair } from "./tunnel_helpers.ts";
 
 const ROOT = Deno.uid() === 0;
 const CHILD = new URL("./fixtures/inspector_guard_child.ts", import.meta.url).pathname;
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
-/** TCP ports the process `pid` listens on. */
-function listeningPorts(pid: number): number[] {
+/** TCP ports the process `pid` listens on (`udp`: the UDP ports it has sockets on). */
+function listeningPorts(pid: number, udp = false): number[] {
   const inodes = new Set<string>();
   for (const e of Deno.readDirSync(`/proc/${pid}/fd`)) {
     try {
@@ -23,11 +24,11 @@ function listeningPorts(pid: number): number[] {
     } catch { /* closed meanwhile */ }
   }
   const ports: number[] = [];
-  for (const table of ["tcp", "tcp6"]) {
+  for (const table of udp ? ["udp", "udp6"] : ["tcp", "tcp6"]) {
     const lines = Deno.readTextFileSync(`/proc/${pid}/net/${table}`).trim().split("\n").slice(1);
     for (const l of lines) {
       const f = l.trim().split(/\s+/);
-      if (f[3] === "0A" && inodes.has(f[9])) ports.push(parseInt(f[1].split(":")[1], 16));
+      if ((udp || f[3] === "0A") && inodes.has(f[9])) ports.push(parseInt(f[1].split(":")[1], 16));
     }
   }
   return ports.sort();
@@ -102,7 +103,7 @@ for (
 
 Deno.test("no core dumps: a long-running command marks itself not dumpable", async () => {
   const code = `import { dumpable, noCoreDumps } from "${
-    new URL("../src/cli/no_core_dumps.ts", import.meta.url).href
+    new URL("../src/process/no_core_dumps.ts", import.meta.url).href
   }"; const before = dumpable(); noCoreDumps(); console.log(JSON.stringify([before, dumpable()]));`;
   const o = await new Deno.Command(Deno.execPath(), {
     args: ["eval", code],
@@ -110,4 +111,24 @@ Deno.test("no core dumps: a long-running command marks itself not dumpable", asy
     stderr: "piped",
   }).output();
   deepStrictEqual(JSON.parse(new TextDecoder().decode(o.stdout)), [true, false]);
+});
+
+Deno.test({
+  name: "inspector guard: SIGUSR1 to a running up opens nothing; the tunnel still pings",
+  ignore: !ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using p = await startPair("insp-up", { b: "tunslab" });
+    await assertPing(p.bed, "a", INNER.b);
+    for (let i = 0; i < 3; i++) {
+      Deno.kill(p.a.pid, "SIGUSR1");
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    await new Promise((r) => setTimeout(r, 700));
+    deepStrictEqual(listeningPorts(p.a.pid), [], "TCP listeners of up");
+    deepStrictEqual([...new Set(listeningPorts(p.a.pid, true))], [51820], "UDP sockets of up");
+    await assertPing(p.bed, "a", INNER.b);
+    ok(!/Debugger listening/.test(p.a.logs()), p.a.logs().slice(-1000));
+  },
 });

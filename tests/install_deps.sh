@@ -22,7 +22,20 @@ have wg || need+=(wireguard-tools)
 have openssl || need+=(openssl)
 have setpriv || need+=(util-linux)
 have nft || need+=(nftables)
-if ((${#need[@]} == 0)); then exit 0; fi
+# Debian's resolvconf is only unpacked for the DNS test (it runs it in a private mount
+# namespace); installing it would take over the host's /etc/resolv.conf.
+RESOLVCONF_DEB=/var/cache/tunslab/resolvconf.deb
+fetch_resolvconf() {
+  [[ ${1:-} == demo || -s $RESOLVCONF_DEB || $(id -u) -ne 0 ]] && return 0
+  mkdir -p /var/cache/tunslab
+  (cd /var/cache/tunslab && apt-get download resolvconf >&2 && mv resolvconf_*.deb resolvconf.deb) ||
+    (apt-get update -qq >&2 && cd /var/cache/tunslab && apt-get download resolvconf >&2 &&
+      mv resolvconf_*.deb resolvconf.deb)
+}
+if ((${#need[@]} == 0)); then
+  fetch_resolvconf "${1:-}"
+  exit 0
+fi
 if [[ $(id -u) -ne 0 ]]; then
   echo "missing Debian packages: ${need[*]} (run as root, or: sudo apt-get install ${need[*]})" >&2
   exit 1
@@ -31,3 +44,4 @@ echo "installing: ${need[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >&2
 apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
+fetch_resolvconf "${1:-}"

@@ -1,5 +1,5 @@
-import { deepStrictEqual, equal, ok, throws } from "node:assert/strict";
-import { EACCES, EAGAIN, EBADF, EEXIST, EPERM, errnoName } from "../src/ffi/errno.ts";
+import { deepStrictEqual, equal, match, ok, throws } from "node:assert/strict";
+import { EACCES, EAGAIN, EBADF, EEXIST, ENOENT, EPERM, errnoName } from "../src/ffi/errno.ts";
 import { ifreq, ifreqName, InterfaceNameError } from "../src/ffi/ifreq.ts";
 import {
   check,
@@ -10,7 +10,12 @@ import {
   libc,
   putAddress,
 } from "../src/ffi/libc.ts";
-import { capNetAdminHint, NEEDS_CAP_NET_ADMIN, SyscallError } from "../src/ffi/syscall_error.ts";
+import {
+  capNetAdminHint,
+  NEEDS_CAP_NET_ADMIN,
+  SyscallError,
+  tunOpenHint,
+} from "../src/ffi/syscall_error.ts";
 import { addRoute, getMtu, interfaceIndex, setMtu } from "../src/net_config.ts";
 import { TunDevice, TUNSETIFF } from "../src/tun_device.ts";
 
@@ -112,4 +117,13 @@ Deno.test("loading: NotCapable/PermissionDenied pass through, a bad TUNSLAB_LIBC
   equal(bad.name, "LibcLoadError");
   equal(bad.message, 'Cannot load libc from "/nonexistent/libc.so" (set TUNSLAB_LIBC to override)');
   ok(bad.cause.includes("No such file"), bad.cause);
+});
+
+Deno.test("tunOpenHint names the missing node, the device's mode and owner, or CAP_NET_ADMIN", () => {
+  match(tunOpenHint(ENOENT)!, /modprobe tun/);
+  match(
+    tunOpenHint(EACCES)!,
+    new RegExp(`/dev/net/tun .*not open to uid ${Deno.uid()}.*CAP_NET_ADMIN`),
+  );
+  equal(tunOpenHint(EPERM), NEEDS_CAP_NET_ADMIN);
 });

@@ -31,6 +31,7 @@ if (!ROOT) {
 const CHECKOUT = new URL("..", import.meta.url).pathname;
 /** What the run reads: the module graph of tests/data_path_test.ts and the data plane. */
 const FILES = [
+  "main.ts",
   "deno.json",
   "deno.lock",
   "src",
@@ -118,6 +119,39 @@ Deno.test({
       ok(summary !== null, `no passing summary:\n${log}`);
       ok(Number(summary[1]) >= 9, `only ${summary[1]} tests ran:\n${log}`);
       console.log(`unprivileged run: ${summary[0]}`);
+
+      // `up` without privileges fails with one line naming what is missing.
+      await Deno.writeTextFile(
+        `${dir}/work/tunpriv0.conf`,
+        "[Interface]\nPrivateKey = WAmgVYXkbT2bCtdcDwolI88/iVi/aV3/PHcUBTQSYmo=\n",
+        { mode: 0o600 },
+      );
+      await run("chown", [`${NOBODY}:${NOBODY}`, `${dir}/work/tunpriv0.conf`]);
+      const up = await run("setpriv", [
+        `--reuid=${NOBODY}`,
+        `--regid=${NOBODY}`,
+        "--clear-groups",
+        "--",
+        deno,
+        "run",
+        "-A",
+        "--cached-only",
+        "main.ts",
+        "up",
+        "tunpriv0.conf",
+        "--log-format",
+        "json",
+      ], {
+        cwd: `${dir}/work`,
+        clearEnv: true,
+        env: { PATH: "/usr/bin:/bin", HOME: `${dir}/home`, DENO_DIR: `${dir}/deno_dir` },
+      });
+      equal(up.code, 1, up.stderr);
+      const fatal = JSON.parse(up.stderr.trim().split("\n").at(-1)!);
+      equal(fatal.level, "FATAL");
+      match(fatal.message, /\/var\/run\/wireguard/);
+      match(fatal.message, /uid 65534|run as root/);
+      console.log(`unprivileged up: ${fatal.properties.error}`);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

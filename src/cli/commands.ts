@@ -19,9 +19,25 @@ export const COMMANDS: Record<string, Command> = {
     run: async (a) => (await import("./up_cmd.ts")).up(a),
     logs: true,
   },
+  down: {
+    summary: "stop the tunslab `up` running an interface, like `wg-quick down`",
+    run: async (a) => (await import("./control_cmd.ts")).down(a),
+  },
+  reload: {
+    summary: "apply a changed config file to a running tunnel without dropping sessions",
+    run: async (a) => (await import("./control_cmd.ts")).reload(a),
+  },
+  save: {
+    summary: "write a running tunnel's configuration back to its file, like `wg-quick save`",
+    run: async (a) => (await import("./control_cmd.ts")).save(a),
+  },
   demo: {
     summary: "two network namespaces, a tunnel between them, pings and a TCP transfer (root)",
     run: async (a) => (await import("./demo_cmd.ts")).demo(a),
+  },
+  strip: {
+    summary: "print the part of a config that `wg setconf` accepts, like `wg-quick strip`",
+    run: async (a) => (await import("./strip_cmd.ts")).strip(a),
   },
   show: {
     summary: "show interfaces served on /var/run/wireguard, like `wg show` (also --json)",

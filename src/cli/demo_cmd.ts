@@ -3,6 +3,7 @@
  * @module
  */
 import { DemoError, formatTable, runDemo } from "../demo/demo.ts";
+import { InspectorGuard, inspectorRefusal } from "../process/inspector_guard.ts";
 import { parseCommand } from "./parse_command.ts";
 import { UsageError } from "./usage_error.ts";
 
@@ -31,6 +32,15 @@ export async function demo(args: string[]): Promise<number> {
   if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 60) {
     throw new UsageError(`--seconds must be between 1 and 60, not "${r.values.seconds}"`);
   }
+  // A root process that runs for a while: no inspector through SIGUSR1 either.
+  const refusal = inspectorRefusal();
+  if (refusal !== null) {
+    console.error(`tunslab demo: ${refusal}`);
+    return 1;
+  }
+  const guard = InspectorGuard.start();
+  await guard.settled;
+  const watch = setInterval(() => guard.check(performance.now()), 250);
   try {
     const rows = await runDemo({ peer, seconds, verbose: !r.values.quiet });
     console.log(formatTable(rows));
@@ -41,5 +51,7 @@ export async function demo(args: string[]): Promise<number> {
       return 1;
     }
     throw e;
+  } finally {
+    clearInterval(watch);
   }
 }

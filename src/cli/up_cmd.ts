@@ -9,30 +9,40 @@
 
 import { basename } from "node:path";
 import { Device } from "../device/device.ts";
+import { PolicyRouting } from "../host/policy_routing.ts";
 import { causeOf, logger, parseLogLevel, setupLogging, shutdownLogging } from "../log.ts";
 import { MAX_POOL_MIB, parseConfigFile, unconfigured } from "../wg/config.ts";
 import { uapiFor } from "../device/device_uapi.ts";
+import { TunnelHost } from "../host/tunnel_host.ts";
+import { MetricsServer } from "../metrics/metrics_server.ts";
+import { formatMetrics } from "../metrics/prometheus_text.ts";
+import { VERSION } from "../version.ts";
 import { UapiServer } from "../uapi/uapi_server.ts";
 import type { UapiDevice } from "../uapi/uapi_types.ts";
-import { InspectorGuard, inspectorRefusal } from "./inspector_guard.ts";
-import { noCoreDumps } from "./no_core_dumps.ts";
+import { InspectorGuard, inspectorRefusal } from "../process/inspector_guard.ts";
+import { noCoreDumps } from "../process/no_core_dumps.ts";
+import { sdNotify } from "../process/sd_notify.ts";
+import { configPathFor } from "./config_path.ts";
 import { parseCommand } from "./parse_command.ts";
 import { UsageError } from "./usage_error.ts";
 
-const USAGE = `up CONF [--interface NAME] [--log-level LEVEL] [--log-format auto|json|text]
-           [--no-offload] [--max-pool-mib N]
+const USAGE = `up CONF|IFACE [--interface NAME] [--log-level LEVEL] [--log-format auto|json|text]
+           [--no-offload] [--max-pool-mib N] [--metrics HOST:PORT]
        up --interface NAME [options]
 
 Brings up a WireGuard interface from a wg-quick style config file and runs it
-in the foreground until SIGINT or SIGTERM. The interface is named after CONF
-without ".conf" unless --interface is given. Without CONF it creates the
+in the foreground until SIGINT or SIGTERM. IFACE means /etc/wireguard/IFACE.conf,
+as with wg-quick. The interface is named after CONF without ".conf" unless
+--interface is given. Without CONF it creates the
 interface unconfigured, as "wireguard-go NAME" does (no key, peers or
 addresses; link down; no routes follow AllowedIPs): "wg" and "ip" configure it. Logs go to stderr as JSON Lines
 (a human format on a terminal). --no-offload (or "Offload = off" in
 [Interface]) moves packets one by one instead of as TUN super-packets with
 UDP GSO/GRO. --max-pool-mib N (or "MaxPool = N" in [Interface]; the flag
 wins; default 32) bounds the memory of packet slots (1..512 MiB): past it,
-packets are dropped and counted as "exhausted". Needs CAP_NET_ADMIN.`;
+packets are dropped and counted as "exhausted". --metrics HOST:PORT (or
+"MetricsAddress" in [Interface]) serves Prometheus metrics on /metrics and a
+health check on /healthz there, and only there. Needs CAP_NET_ADMIN.`;
 
 /** Interface name from a config path: `/etc/wireguard/wg0.conf` → `wg0`. */
 export function interfaceNameFor(path: string): string {
@@ -51,10 +61,14 @@ export async function up(args: string[]): Promise<number> {
       "log-format": { type: "string", default: "auto" },
       "no-offload": { type: "boolean" },
       "max-pool-mib": { type: "string" },
+      metrics: { type: "string" },
     },
   });
   if (r === null) return 0;
-  const path: string | undefined = r.positionals[0];
+  // `up wg0` reads /etc/wireguard/wg0.conf, as wg-quick does.
+  const path: string | undefined = r.positionals[0] === undefined
+    ? undefined
+    : configPathFor(r.positionals[0]);
   if (path === undefined && r.values.interface === undefined) {
     throw new UsageError(
       "missing argument CONF (or --interface NAME for an unconfigured interface)",
@@ -101,39 +115,124 @@ export async function up(args: string[]): Promise<number> {
     // The UAPI socket is claimed first: a live socket of the same name means
     // another tunnel owns the name, and nothing must be created then.
     let uapi: UapiDevice | undefined = undefined;
+    // A `set` that comes before the device exists (wg right after the socket appeared) waits
+    // for it instead of failing.
+    let ready: (d: UapiDevice | undefined) => void = () => {};
+    const readyDevice = new Promise<UapiDevice | undefined>((r) => (ready = r));
     let dev: Device | undefined;
+    const host = new TunnelHost(name, path, config);
     const server = await UapiServer.start(name, {
       uapiGet: () => uapi?.uapiGet() ?? { privateKey: null, listenPort: 0, fwmark: 0, peers: [] },
-      uapiSet: (req) => uapi === undefined ? -5 : uapi.uapiSet(req),
+      uapiSet: async (req) => {
+        const u = uapi ?? await readyDevice;
+        return u === undefined ? -5 : u.uapiSet(req);
+      },
+      uapiInfo: () => ({
+        program: "tunslab",
+        version: VERSION,
+        pid: Deno.pid,
+        config: path ?? "",
+        reloads: host.reloads,
+        reload_error: host.reloadError,
+        saves: host.saves,
+        save_error: host.saveError,
+      }),
     }, {
       onSocketRemoved: () => {
         log.warning("UAPI socket of {interface} removed: shutting down", { interface: name });
         dev?.stop();
       },
     });
+    // Routes, rules and nftables as wg-quick's (src/host/policy_routing.ts); none for a bare interface.
+    let routing: PolicyRouting | undefined;
     try {
       await guard.settled; // nothing is created while SIGUSR1 could still open an inspector
+      await host.beforeCreate(); // PreUp
       const offload = r.values["no-offload"] === true ? false : config.interface.offload;
       if (maxPool !== undefined) config.interface.maxPool = Number(maxPool); // the flag wins
-      dev = await Device.create({ name, config, offload, bare: path === undefined });
+      if (path !== undefined) routing = await PolicyRouting.prepare({ ifname: name, config });
+      const pr = routing;
+      dev = await Device.create({
+        name,
+        config: pr?.config ?? config,
+        offload,
+        bare: path === undefined,
+        source: path,
+        // SIGUSR1 stays ignored and no inspector opens: checked on every tick of the loop.
+        onTick: (now) => guard.check(now),
+        kernelRoutes: pr && ((ifname) => pr.kernelRoutes(ifname)),
+        chooseMtu: pr && !config.interface.mtuSet ? (eps) => pr.autoMtu(eps) : undefined,
+      });
+      if (pr !== undefined) {
+        const d = dev;
+        pr.setFwmark = (mark) => d.setFwmark(mark);
+        await pr.settled();
+      }
+      try {
+        await host.afterCreate(dev); // DNS, PostUp
+      } catch (e) {
+        // As wg-quick's `trap del_if`: the interface goes, PreDown/PostDown do not run.
+        await routing?.close();
+        routing = undefined;
+        dev.close();
+        dev = undefined;
+        await host.abort();
+        throw e;
+      }
     } catch (e) {
+      ready(undefined);
+      await routing?.close();
+      dev?.close();
       await server.close();
       throw e;
     }
     uapi = uapiFor(dev);
+    ready(uapi);
+    const metricsAt = (r.values.metrics as string | undefined) ?? config.interface.metricsAddress;
+    let metrics: MetricsServer | undefined;
+    if (metricsAt) {
+      const d = dev;
+      try {
+        metrics = MetricsServer.start(metricsAt, {
+          metrics: () => formatMetrics(d.stats(), d.loopStats()),
+          healthy: () => d.turnedWithin(2000),
+        });
+      } catch (e) {
+        await host.down(d, () => routing?.close() ?? Promise.resolve());
+        await server.close();
+        throw e;
+      }
+    }
+    log.info("Interface {interface} is ready", { interface: name, pid: Deno.pid });
+    sdNotify(`READY=1\nMAINPID=${Deno.pid}\nSTATUS=${name} is up`);
     const stop = () => dev!.stop();
+    // SIGHUP (and `tunslab reload`): the changed file applied without dropping sessions.
+    let reloading = Promise.resolve();
+    const reload = () => {
+      reloading = reloading.then(() => host.reload(dev!)).then(() => {}, () => {});
+    };
     Deno.addSignalListener("SIGINT", stop);
     Deno.addSignalListener("SIGTERM", stop);
-    const watch = setInterval(() => guard.check(performance.now()), 250);
+    Deno.addSignalListener("SIGHUP", reload);
+    const save = () => {
+      reloading = reloading.then(() => host.saveRequested(dev!));
+    };
+    Deno.addSignalListener("SIGUSR2", save);
     try {
       await dev.run();
     } finally {
-      clearInterval(watch);
+      sdNotify(`STOPPING=1\nSTATUS=${name} is going down`);
       Deno.removeSignalListener("SIGINT", stop);
       Deno.removeSignalListener("SIGTERM", stop);
+      Deno.removeSignalListener("SIGHUP", reload);
+      Deno.removeSignalListener("SIGUSR2", save);
+      await reloading;
+      await metrics?.close();
       await server.close();
       const stats = dev.stats();
-      dev.close();
+      // PreDown, SaveConfig, the routing (rules first, as wg-quick's del_if), the interface,
+      // DNS, PostDown.
+      await host.down(dev, () => routing?.close() ?? Promise.resolve());
       log.info("Final stats for {interface}", { ...stats });
       log.info("Interface {interface} removed", { interface: dev.name });
     }

@@ -2,8 +2,8 @@
  * Where the modern upstream wireguard-go (0.0.20250522: TUN and UDP offloads) is: the benchmark
  * peer users would pick today, kept beside the checkout in `../shared/peers/` (see its README).
  * Looked for, in order: `$TUNSLAB_WIREGUARD_GO_MODERN`, `../shared/peers/` beside this checkout,
- * beside the checkout this one was cloned from (a CI clone in a temporary directory), and beside
- * the main checkout of this one's repository (when this is a `git worktree` elsewhere).
+ * beside the main checkout of a git worktree, and beside the checkout this one was cloned from (a
+ * CI clone in a temporary directory).
  *
  * @example
  * ```ts
@@ -28,6 +28,21 @@ function executable(path: string): boolean {
   }
 }
 
+/** The main checkout of a git worktree (where `.git` really is), if this is one. */
+function mainCheckout(): string | null {
+  try {
+    const out = new Deno.Command("git", {
+      args: ["-C", REPO, "rev-parse", "--path-format=absolute", "--git-common-dir"],
+      stdout: "piped",
+      stderr: "null",
+    }).outputSync();
+    const dir = new TextDecoder().decode(out.stdout).trim();
+    return dir.endsWith("/.git") ? dir.slice(0, -5) : null;
+  } catch {
+    return null;
+  }
+}
+
 /** The checkout a local clone came from (its `origin` when that is a directory), if any. */
 function origin(): string | null {
   try {
@@ -43,27 +58,12 @@ function origin(): string | null {
   }
 }
 
-/** The main checkout when this one is a linked worktree (its common git directory's parent). */
-function mainCheckout(): string | null {
-  try {
-    const out = new Deno.Command("git", {
-      args: ["-C", REPO, "rev-parse", "--path-format=absolute", "--git-common-dir"],
-      stdout: "piped",
-      stderr: "null",
-    }).outputSync();
-    const dir = new TextDecoder().decode(out.stdout).trim();
-    return dir.endsWith("/.git") ? dir.slice(0, -5) : null;
-  } catch {
-    return null;
-  }
-}
-
 /** Path of the modern wireguard-go binary, or null where it is absent. */
 export function modernWireguardGo(): string | null {
   const env = Deno.env.get("TUNSLAB_WIREGUARD_GO_MODERN");
   if (env) return executable(env) ? env : null;
-  const o = origin(), m = mainCheckout();
-  for (const base of [REPO, ...(o === null ? [] : [o]), ...(m === null ? [] : [m])]) {
+  for (const base of [REPO, mainCheckout(), origin()]) {
+    if (base === null) continue;
     const p = `${base}/../shared/peers/${MODERN_WIREGUARD_GO}`;
     if (executable(p)) return p;
   }

@@ -14,6 +14,8 @@
  * @module
  */
 
+import { defaultSignals } from "../process/inspector_guard.ts";
+
 /** Side of the testbed. */
 export type Side = "a" | "b";
 
@@ -123,9 +125,13 @@ export class Testbed implements AsyncDisposable {
     return `fd00:${this.#subnet}::${side === "a" ? 1 : 2}`;
   }
 
-  /** Command prefix that runs inside a side's namespace. */
+  /**
+   * Command prefix that runs inside a side's namespace, with SIGUSR1 back at its default
+   * disposition (a tunslab process that spawns it ignores SIGUSR1, and an ignored signal stays
+   * ignored across exec).
+   */
   exec(side: Side, args: string[]): string[] {
-    return ["ip", "netns", "exec", this.ns[side], ...args];
+    return defaultSignals(["ip", "netns", "exec", this.ns[side], ...args]);
   }
 
   /** Runs a command inside a side's namespace. */

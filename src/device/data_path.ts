@@ -54,14 +54,22 @@
  * @module
  */
 
-import { dropReasonName, E_KEY_EXPIRED, E_NO_KEY, HANDSHAKE, packetCapacity } from "../wasm/abi.ts";
+import {
+  dropReasonName,
+  E_KEY_EXPIRED,
+  E_NO_KEY,
+  E_TRUNCATED,
+  HANDSHAKE,
+  N_CODES,
+  packetCapacity,
+} from "../wasm/abi.ts";
 import { ScratchArrays } from "../wasm/scratch_arrays.ts";
 import type { SlabPool } from "../wasm/slab.ts";
+import { logOffloads, logRefusedOffload } from "./offload_log.ts";
 import { type JumboArea, TRUNCATED, type TunIo, type UdpIo } from "./packet_io.ts";
 import { LargePackets } from "./large_packets.ts";
-import { logOffloads, logRefused } from "./offload_log.ts";
 import type { DataHooks } from "./data_hooks.ts";
-import { type DataPathCounters, newDataPathCounters } from "./data_path_counters.ts";
+import { type DataPathCounters, namedCounts, newDataPathCounters } from "./data_path_counters.ts";
 import {
   BATCH,
   LAYOUT,
@@ -90,6 +98,12 @@ export interface DataPathOptions {
 /** Moves batches between a TUN device and a UDP socket through the pool. */
 export class DataPath {
   readonly counters: DataPathCounters = newDataPathCounters();
+  /**
+   * Received datagrams dropped, by code (index = −code): with `counters.rxAccepted` and
+   * `rxHandshake` they account for every datagram received (the WASM drop counters mix both
+   * directions).
+   */
+  readonly rxDrops: Float64Array = new Float64Array(N_CODES);
 
   readonly #pool: SlabPool;
   readonly #wasm: PathExports;
@@ -157,6 +171,11 @@ export class DataPath {
   /** Swaps the UDP socket (listen port change). */
   set udp(udp: UdpIo) {
     this.#udp = udp;
+  }
+
+  /** {@link rxDrops} under their names (only the non-zero ones). */
+  receivedDropped(): Record<string, number> {
+    return namedCounts(this.rxDrops);
   }
 
   /** Takes up to `n` slots into the u32 array at `ptr`; returns how many. */
@@ -247,7 +266,10 @@ export class DataPath {
       while (msg < m && n < RX_CAP) {
         const len = this.#msgLens[msg];
         if (len === TRUNCATED) {
+          // Counted as one received datagram, dropped as truncated (its size is unknown).
           this.counters.truncated++;
+          this.counters.udpReceived++;
+          this.rxDrops[-E_TRUNCATED]++;
           msg++;
           continue;
         }
@@ -290,7 +312,10 @@ export class DataPath {
     let v = a.v;
     for (let i = 0; i < n; i++) {
       const len = v.rxLensI[i];
+      if (len >= 0) this.counters.rxAccepted++;
+      else if (len !== HANDSHAKE) this.rxDrops[-len & (N_CODES - 1)]++;
       if (len === HANDSHAKE) {
+        this.counters.rxHandshake++;
         if (runPeer >= 0) hooks.onReceived(runPeer, runKp, runData);
         runPeer = -1;
         v = a.v;
@@ -350,7 +375,7 @@ export class DataPath {
       // everything after it are still untouched, so write them one by one.
       this.#coalesce = false;
       this.counters.offloadFallbacks++;
-      logRefused("a coalesced TUN write", tun.gsoWriteErrno);
+      logRefusedOffload("a coalesced TUN write", tun.gsoWriteErrno);
       const first = v.units[4 * done + 2];
       const end = v.units[4 * (units - 1) + 2] + v.units[4 * (units - 1) + 3];
       const pieces = v.pieces;
@@ -509,7 +534,7 @@ export class DataPath {
         if (!udp.gso && this.#gsoLogged !== udp) {
           this.#gsoLogged = udp;
           this.counters.offloadFallbacks++;
-          logRefused("UDP_SEGMENT", udp.gsoErrno);
+          logRefusedOffload("UDP_SEGMENT", udp.gsoErrno);
         }
       } else {
         sent = 0;

@@ -12,11 +12,17 @@
  * @module
  */
 
+import { dropReasonName } from "../wasm/abi.ts";
+
 /** Counters of the data path (besides the WASM drop counters). */
 export interface DataPathCounters {
   tunRead: number;
   tunWritten: number;
   udpReceived: number;
+  /** Received datagrams authenticated and kept (data for the TUN, keepalives). */
+  rxAccepted: number;
+  /** Received datagrams handed to the handshake plane (initiations, responses, cookie replies). */
+  rxHandshake: number;
   udpSent: number;
   /** Datagrams dropped because they did not fit (MSG_TRUNC, or their rest was overwritten). */
   truncated: number;
@@ -50,12 +56,23 @@ export interface DataPathCounters {
   udpBigReceived: number;
 }
 
+/** Counters by result code (index = −code) under their drop-reason names, the non-zero ones. */
+export function namedCounts(byCode: Float64Array): Record<string, number> {
+  const out: Record<string, number> = {};
+  byCode.forEach((v, k) => {
+    if (k > 0 && v > 0) out[dropReasonName(-k)] = v;
+  });
+  return out;
+}
+
 /** All counters at 0. */
 export function newDataPathCounters(): DataPathCounters {
   return {
     tunRead: 0,
     tunWritten: 0,
     udpReceived: 0,
+    rxAccepted: 0,
+    rxHandshake: 0,
     udpSent: 0,
     truncated: 0,
     noEndpoint: 0,

@@ -40,29 +40,27 @@ import { instantiate, type TunslabExports } from "../wasm/module.ts";
 import { DataPlane } from "../wasm/data_plane.ts";
 import { MAX_PEERS } from "../wasm/abi.ts";
 import { type PoolStats, SlabPool } from "../wasm/slab.ts";
-import { TunDevice } from "../tun_device.ts";
-import { UdpSocket } from "../udp_socket.ts";
 import { Poller } from "../poller.ts";
-import { addAddress, addRoute, deleteRoute, setMtu, setTxQueueLen, setUp } from "../net_config.ts";
-import { errno, libc } from "../ffi/libc.ts";
 import type { Endpoint } from "../endpoint.ts";
+import { resolveHost } from "../resolve/getaddrinfo.ts";
+import {
+  resolutionRetries,
+  type Resolve,
+  resolveEndpoints,
+} from "../resolve/endpoint_resolution.ts";
 import { DataPath } from "./data_path.ts";
-import type { DataPathCounters } from "./data_path_counters.ts";
+import type { DeviceStats, PeerStats } from "./device_stats.ts";
 import type { DevicePeer } from "./device_peer.ts";
-import { type HandshakeCounters, HandshakePlane } from "./handshake_plane.ts";
+import { HandshakePlane } from "./handshake_plane.ts";
 import type { TunIo, UdpIo } from "./packet_io.ts";
+import { kernelIo, setMark } from "./kernel_io.ts";
+import { TrafficLog } from "./traffic_log.ts";
 import { type KernelRoutes, PeerTable } from "./peer_table.ts";
 
 export { type HandshakeCounters, UNDER_LOAD_PER_SECOND } from "./handshake_plane.ts";
+export type { DeviceStats, PeerStats, ReceivedStats } from "./device_stats.ts";
+export { TUN_TX_QUEUE_LEN } from "./kernel_io.ts";
 
-/**
- * Packets the TUN ring holds for us to read (the kernel's default is 500). It is the
- * tunnel's only outbound queue: the kernel drops what does not fit while the one loop is
- * busy or descheduled. At 500 a saturated `--no-offload` tunnel on 2 busy CPUs lost ~13%
- * of its TCP segments to the full ring (1.33 Gbit/s, 8 streams); at 2048 none (1.47).
- * wireguard-go queues about as much (1024 before encryption + 1024 being encrypted).
- */
-export const TUN_TX_QUEUE_LEN = 2048;
 /** Longest the loop runs without giving the event loop a turn (signals, UAPI), ms. */
 const YIELD_MS = 50;
 
@@ -102,10 +100,20 @@ export interface DeviceOptions {
   pool?: { chunkSlots?: number; maxSlots?: number };
   /** Monotonic clock (ms); default `performance.now()`. */
   now?: () => number;
-  /** Resolves an endpoint host name to an IP literal; default Deno.resolveDns (A, then AAAA). */
-  resolve?: (host: string) => Promise<string>;
+  /**
+   * Resolves an endpoint host name and port to endpoint text; default the system resolver
+   * (`getaddrinfo`, as `wg`: /etc/hosts and nsswitch apply). Names are resolved at start (with
+   * wg's retries) and again while handshakes go unanswered (src/resolve/endpoint_resolution.ts).
+   */
+  resolve?: Resolve;
+  /** Transient resolver failures retried at start (default `WG_ENDPOINT_RESOLUTION_RETRIES` or 15). */
+  resolutionRetries?: number;
+  /** The config file's path, for messages that name a line. */
+  source?: string;
   /** TUN TSO/USO + UDP GSO/GRO where the kernel has them; default `config.interface.offload`. */
   offload?: boolean;
+  /** Called on every tick of the loop (at least every 10 ms under load, every second idle). */
+  onTick?: (now: number) => void;
   /**
    * Created as `wireguard-go NAME` creates an interface: the link is not brought up and no
    * address or route is set; kernel routes never follow AllowedIPs (as with wireguard-go,
@@ -119,48 +127,21 @@ export interface DeviceOptions {
    * (tests/fixtures/memory_io.ts) and embedding.
    */
   io?: DeviceIo;
-}
-
-/** Per-peer figures for stats and `wg show`. */
-export interface PeerStats {
-  publicKey: string;
-  endpoint: string | null;
-  allowedIps: string[];
-  rxBytes: number;
-  txBytes: number;
-  rxPackets: number;
-  txPackets: number;
-  lastHandshakeWallMs: number;
-  handshakes: number;
-  staged: number;
-  persistentKeepalive: number;
-}
-
-/** Everything {@link Device.stats} reports. */
-export interface DeviceStats {
-  interface: string;
-  listenPort: number;
-  pool: PoolStats;
-  data: DataPathCounters;
-  handshake: HandshakeCounters;
-  dropped: Record<string, number>;
-  peers: PeerStats[];
+  /** Kernel routes through the interface `ifname` (src/host/policy_routing.ts); default: main table. */
+  kernelRoutes?: (ifname: string) => KernelRoutes;
+  /** The MTU for these resolved endpoints when the config sets none (src/host/auto_mtu.ts). */
+  chooseMtu?: (endpoints: readonly string[]) => number;
 }
 
 const log = logger("device");
 
-async function defaultResolve(host: string): Promise<string> {
+function envRetries(): number {
   try {
-    const a = await Deno.resolveDns(host, "A");
-    if (a.length > 0) return a[0];
-  } catch { /* try AAAA */ }
-  const aaaa = await Deno.resolveDns(host, "AAAA");
-  if (aaaa.length === 0) throw new Error(`cannot resolve endpoint host "${host}"`);
-  return aaaa[0];
-}
-
-function isIpLiteral(host: string): boolean {
-  return /^[0-9.]+$/.test(host) || host.includes(":");
+    return resolutionRetries(Deno.env.get("WG_ENDPOINT_RESOLUTION_RETRIES"));
+  } catch (e) {
+    if (e instanceof RangeError) throw e;
+    return resolutionRetries(undefined); // no env permission
+  }
 }
 
 /** A running WireGuard interface. */
@@ -181,10 +162,15 @@ export class Device {
   readonly #handshake: HandshakePlane;
   #stopping = false;
   #removed = false;
+  #onTick: ((now: number) => void) | undefined;
   #running: Promise<void> | undefined;
   #lastTick = 0;
   #lastYield = 0;
   #lastSummary = 0;
+  readonly #traffic: TrafficLog;
+  #turns = 0;
+  #maxTurnMs = 0;
+  #lastTurnAt = -Infinity;
 
   private constructor(
     name: string,
@@ -193,8 +179,10 @@ export class Device {
     io: DeviceIo,
     config: Config,
     now: () => number,
+    resolve: Resolve,
   ) {
     this.name = name;
+    this.#traffic = new TrafficLog(name);
     this.pool = pool;
     this.tun = io.tun;
     this.#udp = io.udp;
@@ -211,7 +199,7 @@ export class Device {
     const local = i.privateKey.some((b) => b !== 0)
       ? { privateKey: i.privateKey, publicKey: i.publicKey }
       : null;
-    this.#handshake = new HandshakePlane({ pool, plane, peers, local, now });
+    this.#handshake = new HandshakePlane({ pool, plane, peers, local, now, resolve });
     this.path = new DataPath({
       pool,
       wasm,
@@ -231,33 +219,37 @@ export class Device {
    * On failure everything made so far is closed.
    */
   static async create(opts: DeviceOptions): Promise<Device> {
-    const { config, name } = opts;
+    const { name } = opts;
+    let { config } = opts;
     const now = opts.now ?? (() => performance.now());
-    const resolve = opts.resolve ?? defaultResolve;
+    const resolve = opts.resolve ?? resolveHost;
+    const retries = opts.resolutionRetries ?? envRetries();
     // Resolve endpoints first: nothing to undo if a name does not resolve.
-    const endpoints: (string | null)[] = [];
-    for (const p of config.peers) {
-      if (p.endpoint === null) endpoints.push(null);
-      else {
-        const host = isIpLiteral(p.endpoint.host)
-          ? p.endpoint.host
-          : await resolve(p.endpoint.host);
-        endpoints.push(
-          host.includes(":") ? `[${host}]:${p.endpoint.port}` : `${host}:${p.endpoint.port}`,
-        );
-      }
-    }
+    const { endpoints, hosts } = await resolveEndpoints(config.peers, {
+      resolve,
+      retries,
+      source: opts.source,
+    });
     const wasm = instantiate();
     // Any MTU (68..65535, config.ts): packets longer than a small slot go to large slots.
     const pool = SlabPool.create(
       { maxMiB: config.interface.maxPool ?? undefined, ...opts.pool },
       wasm,
     );
+    if (opts.chooseMtu !== undefined && opts.io === undefined) {
+      // wg-quick's auto MTU (the underlay route's MTU less 80); any MTU fits (large slots).
+      const chosen = opts.chooseMtu(endpoints.filter((e): e is string => e !== null));
+      config = { ...config, interface: { ...config.interface, mtu: chosen } };
+    }
     const io = opts.io ??
-      kernelIo(name, config, opts.offload ?? config.interface.offload, opts.bare ?? false);
+      kernelIo(name, config, opts.offload ?? config.interface.offload, opts.bare ?? false, opts);
     try {
-      const dev = new Device(io.tun.name, wasm, pool, io, config, now);
-      config.peers.forEach((p, k) => dev.addPeer(p, endpoints[k]));
+      const dev = new Device(io.tun.name, wasm, pool, io, config, now, resolve);
+      dev.#onTick = opts.onTick;
+      config.peers.forEach((p, k) => {
+        const id = dev.addPeer(p, endpoints[k]);
+        dev.#peers.byId[id]!.endpointHost = hosts[k];
+      });
       dev.#peers.syncRoutes();
       const mark = config.interface.fwMark ?? 0;
       if (mark !== 0 && dev.setFwmark(mark) < 0) {
@@ -293,6 +285,7 @@ export class Device {
   /** Sets a peer's endpoint from text (`1.2.3.4:51820`, `[fd00::1]:51820`). */
   setEndpoint(peer: DevicePeer, endpoint: string): void {
     this.#peers.setEndpoint(peer, endpoint);
+    peer.endpointHost = null; // set by address (wg set): no name to look up again
   }
 
   /** A peer's current endpoint, or null. */
@@ -355,6 +348,18 @@ export class Device {
     return this.#running;
   }
 
+  /** Turns of the loop and the longest one since the last call (which starts a new interval). */
+  loopStats(): { turns: number; maxTurnMs: number } {
+    const r = { turns: this.#turns, maxTurnMs: this.#maxTurnMs };
+    this.#maxTurnMs = 0;
+    return r;
+  }
+
+  /** Whether the loop turned within the last `ms` (the metrics' `/healthz`). */
+  turnedWithin(ms: number): boolean {
+    return this.#now() - this.#lastTurnAt <= ms;
+  }
+
   /** The interface was deleted from outside; the loop has ended (or ends) because of it. */
   get removedFromOutside(): boolean {
     return this.#removed;
@@ -374,6 +379,7 @@ export class Device {
   async #loop(): Promise<void> {
     let next = this.#tick(this.#now());
     while (!this.#stopping) {
+      const turnStart = this.#now();
       if (this.#pendingUdp !== undefined) this.#swapUdp();
       const moved = this.#drain();
       if (this.#checkGone()) break;
@@ -381,12 +387,19 @@ export class Device {
       if (now >= next || now - this.#lastTick >= 10) {
         this.#lastTick = now;
         next = this.#tick(now);
-        // Counters, not per-packet logs: one summary every 10 s at debug level.
+        this.#onTick?.(now);
+        // Counters, not per-packet logs: a traffic line a minute while traffic flows, and the
+        // whole stats every 10 s at debug level.
+        this.#traffic.tick(now, this.path.counters, () => this.pool.stats().inUse);
         if (now - this.#lastSummary >= 10_000 && log.isEnabledFor("debug")) {
           this.#lastSummary = now;
           log.debug("Stats for {interface}", () => ({ ...this.stats() }));
         }
       }
+      const turnEnd = this.#now();
+      this.#turns++;
+      this.#lastTurnAt = turnEnd;
+      if (turnEnd - turnStart > this.#maxTurnMs) this.#maxTurnMs = turnEnd - turnStart;
       if (moved === 0 && !this.#stopping) {
         this.path.release(); // idle: the spare large slot goes back until packets flow again
         const timeout = Math.max(0, Math.min(1000, Math.ceil(next - this.#now())));
@@ -475,12 +488,15 @@ export class Device {
     return this.#peers.byKey(key);
   }
 
-  /** Removes a peer: its keys, staged packets, routes (WASM and kernel) and counters. */
-  removePeer(peer: DevicePeer): void {
+  /**
+   * Removes a peer: its keys, staged packets, routes (WASM and kernel) and counters. `quiet`: the
+   * caller logs (a bulk change is one summary line).
+   */
+  removePeer(peer: DevicePeer, quiet = false): void {
     if (this.#peers.byId[peer.id] !== peer) return;
     this.#handshake.stopPeer(peer);
     this.#peers.remove(peer);
-    log.info("Peer {peer} removed", { peer: peer.name });
+    if (!quiet) log.info("Peer {peer} removed", { peer: peer.name });
   }
 
   /** Sets the preshared key (null or all zero = none). */
@@ -537,6 +553,12 @@ export class Device {
       listenPort: this.#udp.port,
       pool: this.pool.stats(),
       data: { ...this.path.counters },
+      received: {
+        datagrams: this.path.counters.udpReceived,
+        accepted: this.path.counters.rxAccepted,
+        handshake: this.path.counters.rxHandshake,
+        dropped: this.path.receivedDropped(),
+      },
       handshake: { ...counters, rejected: { ...counters.rejected } },
       dropped: this.#plane.dropped(),
       peers,
@@ -552,47 +574,4 @@ export class Device {
     this.#udp.close();
     this.tun.close();
   }
-}
-
-/**
- * The kernel's I/O for {@link Device.create}: opens the TUN interface and sets its MTU, queue
- * length, addresses and link up, then binds the UDP socket; kernel routes go through the
- * interface. On failure what was opened is closed.
- */
-function kernelIo(name: string, config: Config, offload: boolean, bare: boolean): DeviceIo {
-  const tun = TunDevice.open(name, { offload });
-  try {
-    const ifname = tun.name;
-    setMtu(ifname, config.interface.mtu);
-    setTxQueueLen(ifname, TUN_TX_QUEUE_LEN);
-    let v4 = 0;
-    for (const a of config.interface.addresses) {
-      addAddress(ifname, formatCidr(a), { label: a.family === 4 ? v4++ : 0 });
-    }
-    if (!bare) setUp(ifname, true);
-    const udp = UdpSocket.bind({ port: config.interface.listenPort ?? 0, offload });
-    return {
-      tun,
-      udp,
-      // vnetHdr: offloads were asked for
-      bindUdp: (port) => UdpSocket.bind({ port, offload: tun.vnetHdr }),
-      routes: bare ? undefined : {
-        add: (prefix) => addRoute(ifname, prefix),
-        remove: (prefix) => deleteRoute(ifname, prefix),
-      },
-    };
-  } catch (e) {
-    tun.close();
-    throw e;
-  }
-}
-
-const SOL_SOCKET = 1;
-const SO_MARK = 36;
-
-/** setsockopt(SO_MARK); returns 0 or a negative errno. */
-function setMark(fd: number, mark: number): number {
-  const v = new Uint8Array(new Uint32Array([mark >>> 0]).buffer);
-  const rc = libc().setsockopt(fd, SOL_SOCKET, SO_MARK, v, 4);
-  return rc < 0 ? -errno() : 0;
 }

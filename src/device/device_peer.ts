@@ -17,6 +17,7 @@ import { KeypairRotation, type KeypairSlotAllocator } from "../wg/keypair_rotati
 import { encodeBase64Key } from "../wg/keys.ts";
 import { PeerTimers } from "../wg/timers.ts";
 import { StagedQueue } from "./staged_queue.ts";
+import type { EndpointHost } from "../resolve/endpoint_resolution.ts";
 
 /** What a peer is configured with. */
 export interface PeerConfig {
@@ -44,6 +45,10 @@ export class DevicePeer implements HasHandshake {
   handshakes = 0;
   /** Data went out since the last timer tick (for the rekey-after-send check). */
   sentSinceTick = false;
+  /** The endpoint's host name when it was given as one (looked up again while unanswered). */
+  endpointHost: EndpointHost | null = null;
+  /** When the last "no answer" warning went out (one per 30 s at most). */
+  noAnswerWarnedAt = -Infinity;
 
   constructor(
     id: number,

@@ -16,6 +16,9 @@ import { decodeBase64Key } from "../wg/keys.ts";
 import type { UapiDevice, UapiPeerChange, UapiSetRequest, UapiState } from "../uapi/uapi_types.ts";
 import type { Device } from "./device.ts";
 import type { DevicePeer } from "./device_peer.ts";
+import { logger } from "../log.ts";
+
+const log = logger("device");
 
 const EINVAL = -22;
 
@@ -50,27 +53,65 @@ function snapshot(dev: Device): UapiState {
   };
 }
 
-function apply(dev: Device, req: UapiSetRequest): number {
-  if (req.privateKey !== undefined) dev.setPrivateKey(req.privateKey);
-  if (req.listenPort !== undefined) {
-    const rc = dev.setListenPort(req.listenPort);
-    if (rc < 0) return rc;
-  }
-  if (req.fwmark !== undefined && dev.setFwmark(req.fwmark) < 0) return -98;
-  if (req.replacePeers) { for (const p of dev.peers()) dev.removePeer(p); }
-  for (const change of req.peers) {
-    const rc = applyPeer(dev, change);
-    if (rc < 0) return rc;
-  }
-  return 0;
+/** More peers than this changed by one request: one summary line instead of one per peer. */
+export const BULK_PEERS = 10;
+
+/** Peers one request added, removed and changed (for its log lines). */
+interface Tally {
+  added: string[];
+  removed: string[];
+  changed: number;
 }
 
-function applyPeer(dev: Device, change: UapiPeerChange): number {
+function apply(dev: Device, req: UapiSetRequest): number {
+  const tally: Tally = { added: [], removed: [], changed: 0 };
+  try {
+    if (req.privateKey !== undefined) dev.setPrivateKey(req.privateKey);
+    if (req.listenPort !== undefined) {
+      const rc = dev.setListenPort(req.listenPort);
+      if (rc < 0) return rc;
+    }
+    if (req.fwmark !== undefined && dev.setFwmark(req.fwmark) < 0) return -98;
+    if (req.replacePeers) {
+      for (const p of dev.peers()) {
+        dev.removePeer(p, true);
+        tally.removed.push(p.name);
+      }
+    }
+    for (const change of req.peers) {
+      const rc = applyPeer(dev, change, tally);
+      if (rc < 0) return rc;
+    }
+    return 0;
+  } finally {
+    report(dev, tally);
+  }
+}
+
+/** One line per added or removed peer, or one summary line for a bulk change. */
+function report(dev: Device, t: Tally): void {
+  if (t.added.length + t.removed.length + t.changed > BULK_PEERS) {
+    log.info("Peers of {interface} changed: {added} added, {removed} removed, {changed} changed", {
+      interface: dev.name,
+      added: t.added.length,
+      removed: t.removed.length,
+      changed: t.changed,
+    });
+    return;
+  }
+  for (const peer of t.removed) log.info("Peer {peer} removed", { peer });
+  for (const peer of t.added) log.info("Peer {peer} added", { peer });
+}
+
+function applyPeer(dev: Device, change: UapiPeerChange, tally: Tally): number {
   const own = dev.publicKey;
   if (own !== null && own.every((b, i) => b === change.publicKey[i])) return 0;
   let peer: DevicePeer | undefined = dev.peerByKey(change.publicKey);
   if (change.remove) {
-    if (peer !== undefined) dev.removePeer(peer);
+    if (peer !== undefined) {
+      dev.removePeer(peer, true);
+      tally.removed.push(peer.name);
+    }
     return 0;
   }
   if (peer === undefined) {
@@ -88,7 +129,8 @@ function applyPeer(dev: Device, change: UapiPeerChange): number {
       return -55; // wireguard-go: "failed to create new peer" is a generic IPC error
     }
     peer = dev.peerByKey(change.publicKey)!;
-  }
+    tally.added.push(peer.name);
+  } else tally.changed++;
   if (change.presharedKey !== undefined) dev.setPresharedKey(peer, change.presharedKey);
   if (change.endpoint !== undefined) {
     try {

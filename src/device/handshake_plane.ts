@@ -61,9 +61,22 @@ import type { DataHooks } from "./data_hooks.ts";
 import type { DevicePeer } from "./device_peer.ts";
 import type { PeerTable } from "./peer_table.ts";
 import { STAGED_MAX } from "./staged_queue.ts";
+import type { EndpointHost, Resolve } from "../resolve/endpoint_resolution.ts";
 
 /** Handshake messages per second above which the device is "under load" (wireguard-go: queue ≥ 128). */
 export const UNDER_LOAD_PER_SECOND = 128;
+
+/**
+ * Handshake messages the plane takes on per second, at most (a token bucket with a burst of
+ * {@link HANDSHAKE_BURST}); more are dropped unread and counted as `overload`, as wireguard-go
+ * drops what does not fit its 1,024-message handshake queue. Each costs JavaScript crypto (mac1,
+ * a cookie reply, or the Noise work), so a flood of handshake-shaped datagrams must not take the
+ * loop away from the data path: at 100,000 datagrams/s of garbage the budget keeps the tunnel's
+ * own traffic flowing.
+ */
+export const HANDSHAKE_BUDGET_PER_SECOND = 4096;
+/** Handshake messages taken on at once after a quiet spell. */
+export const HANDSHAKE_BURST = 1024;
 
 /** Handshake-path counters (the data path keeps its own). */
 export interface HandshakeCounters {
@@ -98,7 +111,14 @@ export interface HandshakePlaneOptions {
   local: LocalStatic | null;
   /** Monotonic clock (ms). */
   now: () => number;
+  /** Looks endpoint host names up again while their handshakes go unanswered. */
+  resolve?: Resolve;
 }
+
+/** Time between two "no answer" warnings for one peer. */
+export const NO_ANSWER_WARN_MS = 30_000;
+/** Time between two log lines about one rejection reason. */
+const REJECT_LOG_MS = 60_000;
 
 const log = logger("device");
 
@@ -125,12 +145,18 @@ export class HandshakePlane implements DataHooks {
   #loadWindowStart = 0;
   #loadCount = 0;
   #underLoadUntil = -Infinity;
+  #tokens = HANDSHAKE_BURST;
+  #tokensAt = -1;
+  readonly #resolve: Resolve | undefined;
+  /** Per rejection reason: when it was last logged, and the count then. */
+  readonly #rejectLogged = new Map<string, { at: number; count: number }>();
 
   constructor(opts: HandshakePlaneOptions) {
     this.#pool = opts.pool;
     this.#plane = opts.plane;
     this.#peers = opts.peers;
     this.#now = opts.now;
+    this.#resolve = opts.resolve;
     const local = opts.local;
     this.#local = local === null ? null : {
       privateKey: new Uint8Array(local.privateKey),
@@ -195,9 +221,10 @@ export class HandshakePlane implements DataHooks {
 
   /** A handshake or cookie message at `off` from the sockaddr at `nameOff`. */
   onHandshakeMessage(off: number, len: number, nameOff: number): void {
+    const now = this.#now();
+    if (!this.#takeToken(now)) return this.reject("overload");
     const pool = this.#pool;
     const msg = new Uint8Array(pool.memory.buffer, off, len);
-    const now = this.#now();
     const type = msg[0];
     const src = decodeEndpoint(pool.u8, nameOff);
     if (type === MESSAGE_COOKIE_REPLY) {
@@ -233,9 +260,41 @@ export class HandshakePlane implements DataHooks {
 
   // --- Handshake messages -------------------------------------------------------------------
 
-  /** Counts a rejection under its name. */
+  /** One unit of the handshake budget, if there is one left. */
+  #takeToken(now: number): boolean {
+    if (this.#tokensAt < 0) this.#tokensAt = now;
+    const t = Math.min(
+      HANDSHAKE_BURST,
+      this.#tokens + (now - this.#tokensAt) * (HANDSHAKE_BUDGET_PER_SECOND / 1000),
+    );
+    this.#tokensAt = now;
+    if (t < 1) {
+      this.#tokens = t;
+      return false;
+    }
+    this.#tokens = t - 1;
+    return true;
+  }
+
+  /**
+   * Counts a rejection under its name; logs the first of each reason, then at most one line a
+   * minute per reason with the count since (a flood never becomes a flood of log lines).
+   */
   reject(reason: string): void {
-    this.counters.rejected[reason] = (this.counters.rejected[reason] ?? 0) + 1;
+    const n = (this.counters.rejected[reason] ?? 0) + 1;
+    this.counters.rejected[reason] = n;
+    const now = this.#now();
+    const last = this.#rejectLogged.get(reason);
+    if (last !== undefined && now - last.at < REJECT_LOG_MS) return;
+    this.#rejectLogged.set(reason, { at: now, count: n });
+    log.info(
+      "Rejected handshake message(s): {reason} ({count} since the last line, {total} in all)",
+      {
+        reason,
+        count: n - (last?.count ?? 0),
+        total: n,
+      },
+    );
   }
 
   #underLoad(now: number): boolean {
@@ -331,6 +390,7 @@ export class HandshakePlane implements DataHooks {
     this.#plane.setSendKeypair(peer.id, peer.keypairs.sendSlot());
     peer.timers.onHandshakeComplete();
     peer.handshakes++;
+    peer.noAnswerWarnedAt = -Infinity;
     log.info("Handshake complete with {peer} as {role}", {
       peer: peer.name,
       role: initiator ? "initiator" : "responder",
@@ -365,11 +425,53 @@ export class HandshakePlane implements DataHooks {
     }
     const now = this.#now();
     peer.cookies.addMacs(out, now, n);
+    const retry = peer.timers.handshakeAttempts > 0;
     if (this.#sender().sendRaw(peer.id, slot, n)) {
       this.counters.initiationsSent++;
       peer.initiationSentAt = now;
+      log.debug("Handshake initiation sent to {peer} at {endpoint}", {
+        peer: peer.name,
+        endpoint: this.#peers.endpointText(peer),
+        attempt: peer.timers.handshakeAttempts + 1,
+      });
     }
     peer.timers.onInitiationSent();
+    if (retry && now - peer.noAnswerWarnedAt >= NO_ANSWER_WARN_MS) {
+      peer.noAnswerWarnedAt = now;
+      log.warning("No answer to the handshake with {peer} at {endpoint} ({attempts} attempts)", {
+        peer: peer.name,
+        endpoint: this.#peers.endpointText(peer),
+        attempts: peer.timers.handshakeAttempts + 1,
+      });
+    }
+    const host = peer.endpointHost;
+    if (host !== null && this.#resolve !== undefined) {
+      if (host.due(now, retry, peer.timers.lastHandshake)) this.#reresolve(peer, host, now);
+    }
+  }
+
+  /** Looks `peer`'s endpoint name up again; a new address replaces the endpoint. */
+  #reresolve(peer: DevicePeer, host: EndpointHost, now: number): void {
+    host.lookup(now, this.#resolve!).then((text) => {
+      if (this.#peers.byId[peer.id] !== peer || peer.endpointHost !== host) return;
+      const old = this.#peers.endpointText(peer);
+      if (text === old) return;
+      this.#peers.setEndpoint(peer, text);
+      log.info("Endpoint of {peer} is now {endpoint} ({host} looked up again; was {old})", {
+        peer: peer.name,
+        endpoint: text,
+        host: host.host,
+        old,
+      });
+      if (peer.keypairs.current === null) this.sendInitiation(peer);
+    }, (e) => {
+      log.warning("Cannot look up endpoint host {host} of {peer} ({where}): {error}", {
+        host: host.host,
+        peer: peer.name,
+        where: host.where,
+        error: (e as Error).message,
+      });
+    });
   }
 
   // --- Staged packets and keepalives --------------------------------------------------------

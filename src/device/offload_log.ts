@@ -1,16 +1,14 @@
 /**
- * The data path's log lines about offloads: one at start-up saying which are on, and one warning
- * per offload the kernel refused (at set-up or, once, at run time); the data path then carries on
- * per packet. Never per packet.
+ * What the data path says about offloads: one line at start-up naming the ones that are on, one
+ * warning per offload the kernel refused (at set-up or later, at run time), never per packet.
  *
  * @example
  * ```ts
- * import { logRefused } from "./offload_log.ts";
- * logRefused("UDP_SEGMENT", 5); // "The kernel refused UDP_SEGMENT (EIO); using per-packet I/O for it"
+ * import { logRefusedOffload } from "./offload_log.ts";
+ * logRefusedOffload("UDP_SEGMENT", 22); // warning: The kernel refused UDP_SEGMENT (EINVAL) …
  * ```
  * @module
  */
-
 import { errnoName } from "../ffi/errno.ts";
 import { logger } from "../log.ts";
 import { TUN_UDP_OFFLOADS } from "../tun_device.ts";
@@ -18,9 +16,17 @@ import type { TunIo, UdpIo } from "./packet_io.ts";
 
 const log = logger("offload");
 
+/** One warning for an offload the kernel refused; the path then moves packets one by one. */
+export function logRefusedOffload(what: string, errno: number): void {
+  log.warning("The kernel refused {offload} ({errno}); using per-packet I/O for it", {
+    offload: what,
+    errno: errnoName(errno),
+  });
+}
+
 /**
- * One line saying which offloads are on (none if nothing was asked for), a warning per refused
- * one. Returns true if the socket's UDP_SEGMENT refusal was among them (logged once).
+ * The start-up line (nothing when no offload was asked for) and a warning per refusal so far.
+ * Returns whether UDP_SEGMENT's refusal was logged (so the path does not log it again).
  */
 export function logOffloads(tun: TunIo, udp: UdpIo, tso: boolean, coalesce: boolean): boolean {
   if (!tun.vnetHdr && !udp.gso && !udp.gro && udp.gsoErrno === 0 && udp.groErrno === 0) {
@@ -37,16 +43,8 @@ export function logOffloads(tun: TunIo, udp: UdpIo, tso: boolean, coalesce: bool
       gro: udp.gro,
     },
   );
-  if (tun.offloadErrno !== 0) logRefused("TUNSETOFFLOAD", tun.offloadErrno);
-  if (udp.gsoErrno !== 0) logRefused("UDP_SEGMENT", udp.gsoErrno);
-  if (udp.groErrno !== 0) logRefused("UDP_GRO", udp.groErrno);
+  if (tun.offloadErrno !== 0) logRefusedOffload("TUNSETOFFLOAD", tun.offloadErrno);
+  if (udp.gsoErrno !== 0) logRefusedOffload("UDP_SEGMENT", udp.gsoErrno);
+  if (udp.groErrno !== 0) logRefusedOffload("UDP_GRO", udp.groErrno);
   return udp.gsoErrno !== 0;
-}
-
-/** The warning for an offload the kernel refused. */
-export function logRefused(what: string, errno: number): void {
-  log.warning("The kernel refused {offload} ({errno}); using per-packet I/O for it", {
-    offload: what,
-    errno: errnoName(errno),
-  });
 }

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { EACCES, EPERM, errnoDescription, errnoName } from "./errno.ts";
+import { EACCES, ENOENT, EPERM, errnoDescription, errnoName } from "./errno.ts";
 
 /** Appended to EPERM/EACCES from anything that needs CAP_NET_ADMIN (TUN, interface ioctls). */
 export const NEEDS_CAP_NET_ADMIN =
@@ -38,4 +38,25 @@ export class SyscallError extends Error {
 /** The CAP_NET_ADMIN hint when `errno` is EPERM or EACCES, else undefined. */
 export function capNetAdminHint(errno: number): string | undefined {
   return errno === EPERM || errno === EACCES ? NEEDS_CAP_NET_ADMIN : undefined;
+}
+
+/**
+ * The hint for a failed `open(/dev/net/tun)`: a missing device node, or one this user may not
+ * open (its mode and owner named), or the CAP_NET_ADMIN hint.
+ */
+export function tunOpenHint(errno: number): string | undefined {
+  if (errno === ENOENT) {
+    return "there is no /dev/net/tun: load the tun module (modprobe tun) or create the node (mknod /dev/net/tun c 10 200)";
+  }
+  if (errno === EACCES) {
+    let what = "/dev/net/tun";
+    try {
+      const st = Deno.statSync("/dev/net/tun");
+      what += ` (mode ${
+        ((st.mode ?? 0) & 0o777).toString(8).padStart(4, "0")
+      }, owner uid ${st.uid})`;
+    } catch { /* the open said enough */ }
+    return `${what} is not open to uid ${Deno.uid()} for reading and writing; ${NEEDS_CAP_NET_ADMIN}`;
+  }
+  return capNetAdminHint(errno);
 }

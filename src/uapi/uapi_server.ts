@@ -104,6 +104,8 @@ const NL = 0x0a;
 const CR = 0x0d;
 const OP_GET = "get=1\n";
 const OP_SET = "set=1\n";
+/** tunslab's own request: facts about the serving process (see `UapiDevice.uapiInfo`). */
+const OP_INFO = "tsl=1\n";
 const encoder = new TextEncoder();
 
 function isErrno(n: unknown): n is number {
@@ -142,7 +144,12 @@ function secureDirectory(dir: string): void {
       Deno.mkdirSync(dir, { recursive: true, mode: 0o755 });
       Deno.chmodSync(dir, 0o755); // the umask may have taken bits away
     } catch (e) {
-      throw new UapiServerError(`${dir}/`, "cannot create the socket directory", { cause: e });
+      const hint = e instanceof Deno.errors.PermissionDenied
+        ? ` (uid ${Deno.uid()} may not create it: run as root, or create it owned by this user)`
+        : "";
+      throw new UapiServerError(`${dir}/`, `cannot create the socket directory${hint}`, {
+        cause: e,
+      });
     }
     st = Deno.lstatSync(dir);
   }
@@ -152,7 +159,7 @@ function secureDirectory(dir: string): void {
     : !st.isDirectory
     ? "is not a directory"
     : st.uid !== Deno.uid()
-    ? `is owned by uid ${st.uid}, not by us (uid ${Deno.uid()})`
+    ? `is owned by uid ${st.uid}, not by us (uid ${Deno.uid()}): run as uid ${st.uid}, or give this user a directory of its own`
     : (mode & 0o022) !== 0
     ? `is writable by group or others (mode ${mode.toString(8)})`
     : null;
@@ -369,7 +376,9 @@ export class UapiServer implements AsyncDisposable {
       while ((nl = c.indexOf(NL, 0)) < 0 || nl >= OP_GET.length) {
         const have = Math.min(c.size, OP_GET.length);
         const seen = c.text(0, have);
-        if (c.size >= OP_GET.length || (!OP_GET.startsWith(seen) && !OP_SET.startsWith(seen))) {
+        const known = OP_GET.startsWith(seen) || OP_SET.startsWith(seen) ||
+          OP_INFO.startsWith(seen);
+        if (c.size >= OP_GET.length || !known) {
           this.#invalidOp(c, Math.min(c.size, 32));
           return;
         }
@@ -377,13 +386,17 @@ export class UapiServer implements AsyncDisposable {
         if (!await c.fill(deadline)) return this.#ended(c, c.size > 0);
       }
       const op = c.text(0, nl + 1);
-      if (op !== OP_GET && op !== OP_SET) {
+      if (op !== OP_GET && op !== OP_SET && op !== OP_INFO) {
         this.#invalidOp(c, nl + 1);
         return;
       }
       if (deadline === Infinity) deadline = Date.now() + this.#requestMs;
       c.consume(nl + 1);
-      const ok = op === OP_GET ? await this.#get(c, deadline) : await this.#set(c, deadline);
+      const ok = op === OP_GET
+        ? await this.#get(c, deadline)
+        : op === OP_INFO
+        ? await this.#info(c, deadline)
+        : await this.#set(c, deadline);
       if (!ok) return;
     }
   }
@@ -398,6 +411,23 @@ export class UapiServer implements AsyncDisposable {
     } else if (midRequest && c.stop === "eof") {
       log.warning("UAPI client left in the middle of a request; nothing applied");
     }
+  }
+
+  /** `tsl=1\n\n`: the device's facts as `key=value` lines, then `errno=0` (or -95 without). */
+  async #info(c: Client, deadline: number): Promise<boolean> {
+    while (c.size < 1) {
+      if (!await c.fill(deadline)) {
+        this.#ended(c, true);
+        return false;
+      }
+    }
+    const next = c.byte(0);
+    c.consume(1);
+    if (next !== NL) return await c.write(formatErrnoResponse(UAPI_ERRNO.EINVAL));
+    const info = this.#device.uapiInfo?.();
+    if (info === undefined) return await c.write(formatErrnoResponse(-95)); // EOPNOTSUPP
+    const lines = Object.entries(info).map(([k, v]) => `${k}=${String(v).replace(/\n/g, " ")}\n`);
+    return await c.write(lines.join("") + formatErrnoResponse(0));
   }
 
   async #get(c: Client, deadline: number): Promise<boolean> {

@@ -135,4 +135,10 @@ export interface UapiDevice {
    * Never called concurrently with another `uapiSet` or `uapiGet`.
    */
   uapiSet(req: UapiSetRequest): number | Promise<number>;
+  /**
+   * tunslab's own `tsl=1` request (stock `wg` never sends it; wireguard-go closes the connection
+   * on it): `key=value` facts about the process serving the socket (program, pid, reloads), so
+   * `tunslab down`/`reload` can tell a tunslab interface from another and find its process.
+   */
+  uapiInfo?(): Record<string, string | number>;
 }

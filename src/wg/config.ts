@@ -61,6 +61,8 @@ export interface Interface {
   /** Interface addresses, host bits kept. */
   addresses: Cidr[];
   mtu: number;
+  /** The file sets `MTU`; unset, `up` chooses one as wg-quick does (src/host/auto_mtu.ts). */
+  mtuSet?: boolean;
   /** DNS entries that are IP addresses. */
   dns: string[];
   /** DNS entries that are not IP addresses: search domains. */
@@ -76,6 +78,8 @@ export interface Interface {
   offload: boolean;
   /** `MaxPool = N` (tunslab only): the packet pool's cap in MiB; null = not set (32 MiB). */
   maxPool: number | null;
+  /** `MetricsAddress = host:port` (tunslab only): where `/metrics` is served; null = nowhere. */
+  metricsAddress?: string | null;
   /** Line of the (first) `[Interface]` header. */
   line: number;
 }
@@ -87,6 +91,8 @@ export interface Peer {
   /** Host bits masked, in file order. */
   allowedIps: Cidr[];
   endpoint: Endpoint | null;
+  /** Line of the `Endpoint` key (0 when there is none), for messages about it. */
+  endpointLine?: number;
   /** Seconds, 0 = off. */
   persistentKeepalive: number;
   /** Line of the `[Peer]` header. */
@@ -108,6 +114,7 @@ export interface ConfigFile {
 interface PeerDraft {
   publicKey: Uint8Array | null;
   publicKeyLine: number;
+  endpointLine: number;
   presharedKey: Uint8Array | null;
   allowedIps: Cidr[];
   endpoint: Endpoint | null;
@@ -153,6 +160,7 @@ export function parseConfig(text: string, path = "<config>"): Config {
     fwMark: null as number | null,
     addresses: [] as Cidr[],
     mtu: DEFAULT_MTU,
+    mtuSet: false,
     dns: [] as string[],
     dnsSearch: [] as string[],
     table: null as string | null,
@@ -163,6 +171,7 @@ export function parseConfig(text: string, path = "<config>"): Config {
     saveConfig: false,
     offload: true,
     maxPool: null as number | null,
+    metricsAddress: null as string | null,
     line: 0,
   };
   /** Lines of the MTU key and of the first IPv6 address (0: none), for the IPv6 MTU check. */
@@ -205,6 +214,7 @@ export function parseConfig(text: string, path = "<config>"): Config {
         peer = {
           publicKey: null,
           publicKeyLine: 0,
+          endpointLine: 0,
           presharedKey: null,
           allowedIps: [],
           endpoint: null,
@@ -257,6 +267,7 @@ export function parseConfig(text: string, path = "<config>"): Config {
           }
           iface.mtu = Number(value);
           mtuLine = lineNo;
+          iface.mtuSet = true;
           break;
         case "dns":
           needValue();
@@ -285,7 +296,9 @@ export function parseConfig(text: string, path = "<config>"): Config {
             predown: iface.preDown,
             postdown: iface.postDown,
           };
-          hooks[key].push(value);
+          // wg-quick runs the whole rest of the line, `#` included (`echo "a#b"` stays intact).
+          const raw = lines[i].slice(lines[i].indexOf("=") + 1).trim();
+          hooks[key].push(raw);
           break;
         }
         case "saveconfig": {
@@ -309,6 +322,16 @@ export function parseConfig(text: string, path = "<config>"): Config {
           }
           iface.maxPool = Number(value);
           break;
+        case "metricsaddress": {
+          needValue();
+          const m = /^\[[0-9a-fA-F:.]+\]:(\d{1,5})$/.exec(value) ??
+            /^[^:\[\]\s]+:(\d{1,5})$/.exec(value);
+          if (m === null || Number(m[1]) > 65535) {
+            throw err(`${rawKey}: "${value}" is not host:port or [v6]:port`);
+          }
+          iface.metricsAddress = value;
+          break;
+        }
         default:
           throw err(`Unknown key "${rawKey}" in [Interface] section`);
       }
@@ -335,6 +358,7 @@ export function parseConfig(text: string, path = "<config>"): Config {
       case "endpoint":
         needValue();
         p.endpoint = parseEndpoint(value, rawKey, err);
+        p.endpointLine = lineNo;
         break;
       case "persistentkeepalive":
         needValue();
@@ -386,6 +410,7 @@ export function parseConfig(text: string, path = "<config>"): Config {
       presharedKey: d.presharedKey,
       allowedIps: d.allowedIps,
       endpoint: d.endpoint,
+      endpointLine: d.endpointLine,
       persistentKeepalive: d.persistentKeepalive,
       line: d.line,
     });

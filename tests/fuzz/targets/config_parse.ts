@@ -135,6 +135,7 @@ export function validConfig(rng: Rng): { text: string; config: Config } {
     fwMark: null,
     addresses: [],
     mtu: 1420,
+    mtuSet: false,
     dns: [],
     dnsSearch: [],
     table: null,
@@ -145,6 +146,7 @@ export function validConfig(rng: Rng): { text: string; config: Config } {
     saveConfig: false,
     offload: true,
     maxPool: null,
+    metricsAddress: null,
     line: 0,
   };
   const ifaceItems = (): Item<Interface>[] => {
@@ -179,7 +181,7 @@ export function validConfig(rng: Rng): { text: string; config: Config } {
     }
     add(0.3, () => {
       const v = rng.int(v6 ? 1280 : 68, 65535); // IPv6 needs 1280
-      return ["MTU", number(rng, v), (x) => (x.mtu = v)];
+      return ["MTU", number(rng, v), (x) => (x.mtu = v, x.mtuSet = true)];
     });
     add(0.4, () => {
       const l = list(rng, rng.int(1, 4), () => {
@@ -229,6 +231,7 @@ export function validConfig(rng: Rng): { text: string; config: Config } {
       presharedKey: null,
       allowedIps: [],
       endpoint: null,
+      endpointLine: 0,
       persistentKeepalive: 0,
       line: 0,
     };
@@ -269,8 +272,9 @@ export function validConfig(rng: Rng): { text: string; config: Config } {
     p.line = emit(`${ws(rng)}${anyCase(rng, "[Peer]")}${ws(rng)}`);
     for (const [k, v, apply] of items) {
       noise();
-      emit(kv(k, v));
+      const at = emit(kv(k, v));
       apply(p);
+      if (k === "Endpoint") p.endpointLine = at;
     }
     peers.push(p);
   };
@@ -282,8 +286,17 @@ export function validConfig(rng: Rng): { text: string; config: Config } {
     if (iface.line === 0) iface.line = line;
     for (const [k, v, apply] of items) {
       noise();
-      emit(kv(k, v));
+      const line = lines[emit(kv(k, v)) - 1];
       apply(iface);
+      // wg-quick runs a hook's whole rest of the line, a trailing `# comment` included.
+      const hooks = {
+        preup: iface.preUp,
+        postup: iface.postUp,
+        predown: iface.preDown,
+        postdown: iface.postDown,
+      };
+      const list = hooks[k.toLowerCase() as keyof typeof hooks];
+      if (list !== undefined) list[list.length - 1] = line.slice(line.indexOf("=") + 1).trim();
     }
   };
 
