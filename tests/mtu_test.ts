@@ -13,7 +13,7 @@
  * @module
  */
 import { deepStrictEqual, equal, ok } from "node:assert/strict";
-import type { Side, Testbed } from "../src/demo/testbed.ts";
+import type { Side } from "../src/demo/testbed.ts";
 import type { FinalStats } from "../src/demo/tunnel_process.ts";
 import { modernWireguardGo } from "../src/demo/modern_wireguard_go.ts";
 import { DROP_REASONS } from "../src/wasm/abi.ts";

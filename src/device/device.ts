@@ -39,7 +39,7 @@ import { logger } from "../log.ts";
 import { instantiate, type TunslabExports } from "../wasm/module.ts";
 import { DataPlane } from "../wasm/data_plane.ts";
 import { MAX_PEERS } from "../wasm/abi.ts";
-import { type PoolStats, SlabPool } from "../wasm/slab.ts";
+import { SlabPool } from "../wasm/slab.ts";
 import { Poller } from "../poller.ts";
 import type { Endpoint } from "../endpoint.ts";
 import { resolveHost } from "../resolve/getaddrinfo.ts";
