@@ -1,39 +1,26 @@
 /**
- * The hot path: batches of packets between the TUN device and the UDP socket,
- * in place in pool slots. One batch in either direction is a handful of
- * calls: one `alloc_batch`, the reads (TUN per packet until EAGAIN, UDP one
- * `recvmmsg`), one `encrypt_batch`/`decrypt_batch` into WASM, the writes (one
+ * The hot path: batches of packets between the TUN device and the UDP socket, in place in pool
+ * slots. A batch either way is a handful of calls: one `alloc_batch`, the reads (TUN per packet
+ * until EAGAIN, UDP one `recvmmsg`), one `encrypt_batch`/`decrypt_batch`, the writes (one
  * `sendmmsg`, TUN per packet), one `free_batch`.
  *
- * With offloads (the TUN device opened with `offload`, the socket bound with
- * it) the same batches carry far fewer system calls:
- * - TUN → UDP: a read returns a TCP/UDP super-packet of up to 64 KiB, head in
- *   a slot, rest in a jumbo buffer; one `ts_tun_ingest` per batch cuts every
- *   super-packet into MSS-sized segments, each in its own slot (the one copy
- *   of the send side: a segment needs its own headers in front of its payload
- *   and room for the tag after it, so the payload cannot stay where it was
- *   read). Then the usual `ts_encrypt_batch`, and `sendGso` hands runs of
- *   equal-sized datagrams to the kernel as one UDP_SEGMENT message each.
- * - UDP → TUN: UDP_GRO receives runs of datagrams into jumbo buffers; each
- *   datagram is decrypted where it landed (no copy: a run owns its jumbo
- *   buffer from the receive to the TUN write, as a packet owns its slot), and
- *   `ts_tun_plan` groups in-order TCP segments of a flow into units written as
- *   one super-packet each (virtio header + rewritten headers + the payloads
- *   where they lie, one `writev`).
- * When the kernel refuses an offload the path logs it once and carries on per
- * packet; no packet is dropped for it. Packets longer than a small slot (an MTU
- * above ~2,000) are carried in every mode: src/device/large_packets.ts.
+ * With offloads the same batches take far fewer system calls. TUN → UDP: a read returns a
+ * super-packet of up to 64 KiB (head in a slot, rest in a jumbo buffer); `ts_tun_ingest` cuts it
+ * into MSS-sized segments, a slot each (the send side's one copy: each segment needs its own
+ * headers before and room for the tag after), and `sendGso` hands runs of equal-sized datagrams
+ * to the kernel as one UDP_SEGMENT message. UDP → TUN: UDP_GRO receives runs into jumbo buffers,
+ * each datagram is decrypted where it landed (a run owns its buffer until the TUN write, as a
+ * packet owns its slot), and `ts_tun_plan` groups in-order TCP segments of a flow into one
+ * super-packet `writev` each. A refused offload is logged once and the path goes on per packet,
+ * dropping nothing. Packets longer than a small slot are carried in every mode
+ * (src/device/large_packets.ts).
  *
- * Nothing here allocates per packet: offsets, lengths, peer ids and sockaddrs
- * live in typed arrays over the module's scratch area (`LAYOUT` in
- * src/device/data_path_layout.ts, laid out by src/wasm/scratch_arrays.ts once
- * and again only when the pool's memory grows). Per-packet events go to
- * `DataHooks` (src/device/data_hooks.ts) as plain numbers.
- *
- * The TUN device and the UDP socket are reached through {@link TunIo} and
- * {@link UdpIo} (src/device/packet_io.ts): in production always a `TunDevice`
- * and a `UdpSocket`, so every call site stays monomorphic; tests run two data
- * paths against each other over tests/fixtures/memory_io.ts.
+ * Nothing allocates per packet: offsets, lengths, peer ids and sockaddrs live in typed arrays over
+ * the module's scratch area (`LAYOUT` in data_path_layout.ts, rebuilt only when memory grows);
+ * per-packet events go to `DataHooks` as plain numbers. The TUN device and socket are reached
+ * through {@link TunIo} and {@link UdpIo}: in production always a `TunDevice` and a `UdpSocket`,
+ * so call sites stay monomorphic; tests run two paths against each other over
+ * tests/fixtures/memory_io.ts.
  *
  * @example
  * ```ts
@@ -72,6 +59,7 @@ import type { DataHooks } from "./data_hooks.ts";
 import { type DataPathCounters, namedCounts, newDataPathCounters } from "./data_path_counters.ts";
 import {
   BATCH,
+  type DataPathOptions,
   LAYOUT,
   NAME_STRIDE,
   type PathExports,
@@ -81,19 +69,6 @@ import {
   TX_JUMBOS,
   TX_RESERVE,
 } from "./data_path_layout.ts";
-
-/** What {@link DataPath} works with. */
-export interface DataPathOptions {
-  pool: SlabPool;
-  /** The pool's module instance (the exports the data path calls). */
-  wasm: PathExports;
-  tun: TunIo;
-  udp: UdpIo;
-  hooks: DataHooks;
-  mtu: number;
-  /** Peer ids in use are below this. */
-  maxPeers: number;
-}
 
 /** Moves batches between a TUN device and a UDP socket through the pool. */
 export class DataPath {
