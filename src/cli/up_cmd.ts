@@ -11,7 +11,7 @@ import { basename } from "node:path";
 import { Device } from "../device/device.ts";
 import { PolicyRouting } from "../host/policy_routing.ts";
 import { causeOf, logger, parseLogLevel, setupLogging, shutdownLogging } from "../log.ts";
-import { parseConfigFile, unconfigured } from "../wg/config.ts";
+import { MAX_POOL_MIB, parseConfigFile, unconfigured } from "../wg/config.ts";
 import { uapiFor } from "../device/device_uapi.ts";
 import { TunnelHost } from "../host/tunnel_host.ts";
 import { MetricsServer } from "../metrics/metrics_server.ts";
@@ -27,7 +27,7 @@ import { parseCommand } from "./parse_command.ts";
 import { UsageError } from "./usage_error.ts";
 
 const USAGE = `up CONF|IFACE [--interface NAME] [--log-level LEVEL] [--log-format auto|json|text]
-           [--no-offload] [--metrics HOST:PORT]
+           [--no-offload] [--max-pool-mib N] [--metrics HOST:PORT]
        up --interface NAME [options]
 
 Brings up a WireGuard interface from a wg-quick style config file and runs it
@@ -38,9 +38,11 @@ interface unconfigured, as "wireguard-go NAME" does (no key, peers or
 addresses; link down; no routes follow AllowedIPs): "wg" and "ip" configure it. Logs go to stderr as JSON Lines
 (a human format on a terminal). --no-offload (or "Offload = off" in
 [Interface]) moves packets one by one instead of as TUN super-packets with
-UDP GSO/GRO. --metrics HOST:PORT (or "MetricsAddress" in [Interface]) serves
-Prometheus metrics on /metrics and a health check on /healthz there, and only
-there. Needs CAP_NET_ADMIN.`;
+UDP GSO/GRO. --max-pool-mib N (or "MaxPool = N" in [Interface]; the flag
+wins; default 32) bounds the memory of packet slots (1..512 MiB): past it,
+packets are dropped and counted as "exhausted". --metrics HOST:PORT (or
+"MetricsAddress" in [Interface]) serves Prometheus metrics on /metrics and a
+health check on /healthz there, and only there. Needs CAP_NET_ADMIN.`;
 
 /** Interface name from a config path: `/etc/wireguard/wg0.conf` → `wg0`. */
 export function interfaceNameFor(path: string): string {
@@ -58,6 +60,7 @@ export async function up(args: string[]): Promise<number> {
       "log-level": { type: "string", default: "info" },
       "log-format": { type: "string", default: "auto" },
       "no-offload": { type: "boolean" },
+      "max-pool-mib": { type: "string" },
       metrics: { type: "string" },
     },
   });
@@ -80,6 +83,13 @@ export async function up(args: string[]): Promise<number> {
     level = parseLogLevel(r.values["log-level"] as string);
   } catch (e) {
     throw new UsageError((e as Error).message);
+  }
+  const maxPool = r.values["max-pool-mib"] as string | undefined;
+  if (
+    maxPool !== undefined &&
+    !(/^[0-9]{1,3}$/.test(maxPool) && +maxPool > 0 && +maxPool <= MAX_POOL_MIB)
+  ) {
+    throw new UsageError(`--max-pool-mib must be 1..${MAX_POOL_MIB} (MiB), not "${maxPool}"`);
   }
   const name = (r.values.interface as string | undefined) ?? interfaceNameFor(path!);
   if (name.length === 0 || new TextEncoder().encode(name).length > 15 || /[\s/]/.test(name)) {
@@ -139,6 +149,7 @@ export async function up(args: string[]): Promise<number> {
       await guard.settled; // nothing is created while SIGUSR1 could still open an inspector
       await host.beforeCreate(); // PreUp
       const offload = r.values["no-offload"] === true ? false : config.interface.offload;
+      if (maxPool !== undefined) config.interface.maxPool = Number(maxPool); // the flag wins
       if (path !== undefined) routing = await PolicyRouting.prepare({ ifname: name, config });
       const pr = routing;
       dev = await Device.create({

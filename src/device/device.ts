@@ -38,7 +38,7 @@ import type { Config, Peer as ConfigPeer } from "../wg/config.ts";
 import { logger } from "../log.ts";
 import { instantiate, type TunslabExports } from "../wasm/module.ts";
 import { DataPlane } from "../wasm/data_plane.ts";
-import { MAX_PEERS, packetCapacity } from "../wasm/abi.ts";
+import { MAX_PEERS } from "../wasm/abi.ts";
 import { SlabPool } from "../wasm/slab.ts";
 import { Poller } from "../poller.ts";
 import type { Endpoint } from "../endpoint.ts";
@@ -231,17 +231,15 @@ export class Device {
       source: opts.source,
     });
     const wasm = instantiate();
-    const pool = SlabPool.create(opts.pool, wasm);
+    // Any MTU (68..65535, config.ts): packets longer than a small slot go to large slots.
+    const pool = SlabPool.create(
+      { maxMiB: config.interface.maxPool ?? undefined, ...opts.pool },
+      wasm,
+    );
     if (opts.chooseMtu !== undefined && opts.io === undefined) {
+      // wg-quick's auto MTU (the underlay route's MTU less 80); any MTU fits (large slots).
       const chosen = opts.chooseMtu(endpoints.filter((e): e is string => e !== null));
-      const iface = { ...config.interface, mtu: Math.min(chosen, packetCapacity(pool)) };
-      config = { ...config, interface: iface };
-    }
-    const mtu = config.interface.mtu;
-    if (mtu < 576 || mtu > packetCapacity(pool)) {
-      throw new RangeError(
-        `MTU ${mtu} out of range: 576 to ${packetCapacity(pool)} (a packet must fit one slot)`,
-      );
+      config = { ...config, interface: { ...config.interface, mtu: chosen } };
     }
     const io = opts.io ??
       kernelIo(name, config, opts.offload ?? config.interface.offload, opts.bare ?? false, opts);
@@ -308,6 +306,7 @@ export class Device {
       if (peer === undefined) continue;
       next = Math.min(next, hs.tickPeer(peer, now));
     }
+    this.path.tick(now); // follows the interface's MTU
     return next;
   }
 
@@ -331,6 +330,7 @@ export class Device {
   step(): number {
     if (this.#pendingUdp !== undefined) this.#swapUdp();
     const moved = this.#drain();
+    if (moved === 0) this.path.release(); // idle: no spare slot held
     if (this.#checkGone()) return moved;
     const now = this.#now();
     this.#lastTick = now;
@@ -401,6 +401,7 @@ export class Device {
       this.#lastTurnAt = turnEnd;
       if (turnEnd - turnStart > this.#maxTurnMs) this.#maxTurnMs = turnEnd - turnStart;
       if (moved === 0 && !this.#stopping) {
+        this.path.release(); // idle: the spare large slot goes back until packets flow again
         const timeout = Math.max(0, Math.min(1000, Math.ceil(next - this.#now())));
         await this.#poller.wait(timeout);
         this.#lastYield = this.#now();
@@ -411,6 +412,7 @@ export class Device {
         await this.#poller.wait(0);
       }
     }
+    this.path.release(); // the final stats see no slot in use
   }
 
   #swapUdp(): void {
@@ -566,6 +568,7 @@ export class Device {
   /** Drops staged packets, wipes keys, closes the socket and the TUN device (the kernel removes it). */
   close(): void {
     for (const peer of this.#peers.list()) this.#handshake.stopPeer(peer);
+    this.path.release();
     this.#poller.close();
     this.#pendingUdp?.close();
     this.#udp.close();

@@ -38,6 +38,7 @@ const KEYS = [
   "PostDown",
   "SaveConfig",
   "Offload",
+  "MaxPool",
   "PublicKey",
   "PresharedKey",
   "AllowedIPs",
@@ -144,6 +145,7 @@ export function validConfig(rng: Rng): { text: string; config: Config } {
     postDown: [],
     saveConfig: false,
     offload: true,
+    maxPool: null,
     metricsAddress: null,
     line: 0,
   };
@@ -166,17 +168,19 @@ export function validConfig(rng: Rng): { text: string; config: Config } {
         : `0x${anyCase(rng, v.toString(16))}`;
       return ["FwMark", text, (x) => (x.fwMark = v)];
     });
+    let v6 = false;
     for (let k = rng.int(0, 2); k > 0; k--) {
       items.push((() => {
         const l = list(rng, rng.int(1, 4), () => {
           const p = prefix(rng, true);
           return { v: p.cidr, text: p.text };
         });
+        v6 ||= l.vs.some((c) => c.family === 6);
         return ["Address", l.text, (x) => x.addresses.push(...l.vs)];
       })());
     }
     add(0.3, () => {
-      const v = rng.int(68, 65535);
+      const v = rng.int(v6 ? 1280 : 68, 65535); // IPv6 needs 1280
       return ["MTU", number(rng, v), (x) => (x.mtu = v, x.mtuSet = true)];
     });
     add(0.4, () => {
@@ -211,6 +215,10 @@ export function validConfig(rng: Rng): { text: string; config: Config } {
     add(0.2, () => {
       const v = rng.chance(0.5);
       return ["Offload", anyCase(rng, v ? "on" : "off"), (x) => (x.offload = v)];
+    });
+    add(0.2, () => {
+      const v = rng.int(1, 512);
+      return ["MaxPool", number(rng, v, 3), (x) => (x.maxPool = v)];
     });
     return items;
   };
