@@ -26,7 +26,7 @@ import { configPathFor } from "./config_path.ts";
 import { parseCommand } from "./parse_command.ts";
 import { UsageError } from "./usage_error.ts";
 
-const USAGE = `up CONF|IFACE [--interface NAME] [--log-level LEVEL] [--log-format auto|json|text]
+const USAGE = `up CONF|IFACE [-i|--interface NAME] [--log-level LEVEL] [--log-format auto|json|text]
            [--no-offload] [--max-pool-mib N] [--metrics HOST:PORT]
        up --interface NAME [options]
 
