@@ -532,22 +532,7 @@ export class Device {
 
   /** Counters, pool and per-peer figures. */
   stats(): DeviceStats {
-    const peers: PeerStats[] = this.#peers.list().map((p) => {
-      const f = this.#plane.peerStats(p.id);
-      return {
-        publicKey: p.name,
-        endpoint: this.#peers.endpointText(p),
-        allowedIps: p.allowedIps.map(formatCidr),
-        rxBytes: f.rxBytes,
-        txBytes: f.txBytes,
-        rxPackets: f.rxPackets,
-        txPackets: f.txPackets,
-        lastHandshakeWallMs: p.timers.lastHandshakeWallMs,
-        handshakes: p.handshakes,
-        staged: p.staged.size,
-        persistentKeepalive: p.timers.persistentKeepalive,
-      };
-    });
+    const peers: PeerStats[] = this.#peers.list().map((p) => this.peerStats(p));
     const counters = this.#handshake.counters;
     return {
       interface: this.name,
@@ -566,11 +551,30 @@ export class Device {
     };
   }
 
-  /** Drops staged packets, wipes keys, closes the socket and the TUN device (the kernel removes it). */
+  /** One peer's figures (what {@link stats} lists). */
+  peerStats(p: DevicePeer): PeerStats {
+    const f = this.#plane.peerStats(p.id);
+    return {
+      publicKey: p.name,
+      endpoint: this.#peers.endpointText(p),
+      allowedIps: p.allowedIps.map(formatCidr),
+      rxBytes: f.rxBytes,
+      txBytes: f.txBytes,
+      rxPackets: f.rxPackets,
+      txPackets: f.txPackets,
+      lastHandshakeWallMs: p.timers.lastHandshakeWallMs,
+      handshakes: p.handshakes,
+      staged: p.staged.size,
+      persistentKeepalive: p.timers.persistentKeepalive,
+    };
+  }
+
   /** Whether {@link close} ran (a reconfiguration applied in slices stops there). */
   get closed(): boolean {
     return this.#closed;
   }
+
+  /** Drops staged packets, wipes keys, closes the socket and the TUN device (the kernel removes it). */
 
   close(): void {
     this.#closed = true;

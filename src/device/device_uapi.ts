@@ -13,7 +13,6 @@
  */
 
 import { parseCidr } from "../wg/cidr.ts";
-import { decodeBase64Key } from "../wg/keys.ts";
 import type { UapiDevice, UapiPeerChange, UapiSetRequest, UapiState } from "../uapi/uapi_types.ts";
 import type { Device } from "./device.ts";
 import type { DevicePeer } from "./device_peer.ts";
@@ -26,7 +25,7 @@ const EINVAL = -22, EIO = -5;
 /** Adapts a running device to the UAPI server. */
 export function uapiFor(dev: Device): UapiDevice {
   return {
-    uapiGet: () => snapshot(dev),
+    uapiGet: () => serialized(dev, () => snapshot(dev)),
     uapiSet: (req) => serialized(dev, () => apply(dev, req)),
   };
 }
@@ -40,27 +39,32 @@ function serialized<T>(dev: Device, fn: () => Promise<T>): Promise<T> {
   return run;
 }
 
-function snapshot(dev: Device): UapiState {
-  const stats = dev.stats();
-  return {
-    privateKey: dev.privateKey,
-    listenPort: dev.listenPort,
-    fwmark: dev.fwmark,
-    peers: stats.peers.map((p) => {
-      const ms = p.lastHandshakeWallMs;
-      return {
-        publicKey: decodeBase64Key(p.publicKey),
-        presharedKey: dev.peerByKey(decodeBase64Key(p.publicKey))?.handshake.presharedKey ?? null,
-        endpoint: p.endpoint,
-        lastHandshakeTimeSec: Math.floor(ms / 1000),
-        lastHandshakeTimeNsec: Math.round((ms % 1000) * 1e6),
-        txBytes: p.txBytes,
-        rxBytes: p.rxBytes,
-        persistentKeepaliveInterval: p.persistentKeepalive,
-        allowedIps: p.allowedIps.map(parseCidr),
-      };
-    }),
-  };
+/** The device's state for `get`, built in slices of at most {@link SLICE_MS}. */
+async function snapshot(dev: Device): Promise<UapiState> {
+  const peers: UapiState["peers"] = [];
+  let sliceStart = performance.now();
+  for (const peer of dev.peers()) {
+    if (dev.closed) break;
+    if (dev.peerByKey(peer.publicKey) !== peer) continue; // removed while the loop ran
+    const p = dev.peerStats(peer);
+    const ms = p.lastHandshakeWallMs;
+    peers.push({
+      publicKey: peer.publicKey,
+      presharedKey: peer.handshake.presharedKey,
+      endpoint: p.endpoint,
+      lastHandshakeTimeSec: Math.floor(ms / 1000),
+      lastHandshakeTimeNsec: Math.round((ms % 1000) * 1e6),
+      txBytes: p.txBytes,
+      rxBytes: p.rxBytes,
+      persistentKeepaliveInterval: p.persistentKeepalive,
+      allowedIps: p.allowedIps.map(parseCidr), // masked, as wg expects
+    });
+    if (performance.now() - sliceStart >= SLICE_MS) {
+      await yieldToLoop();
+      sliceStart = performance.now();
+    }
+  }
+  return { privateKey: dev.privateKey, listenPort: dev.listenPort, fwmark: dev.fwmark, peers };
 }
 
 /** More peers than this changed by one request: one summary line instead of one per peer. */
