@@ -1,5 +1,9 @@
-//! Level 1: ChaCha20, Poly1305 and their AEAD, as pure functions over slices.
+//! Level 1: ChaCha20, Poly1305 and their AEAD; X25519 over its field. Pure functions over
+//! slices.
 
 pub mod aead;
 pub mod chacha20;
 pub mod poly1305;
+pub mod field25519;
+pub mod field25519x2;
+pub mod x25519;
