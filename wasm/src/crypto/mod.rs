@@ -6,5 +6,6 @@ pub mod chacha20;
 pub mod poly1305;
 pub mod field25519;
 pub mod field25519x2;
+pub mod edwards25519;
 pub mod x25519;
 pub mod blake2s;
