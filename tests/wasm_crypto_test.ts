@@ -2,7 +2,8 @@
  * The handshake's WebAssembly primitives (src/wg/wasm_crypto.ts, through primitives.ts and
  * keys.ts) against @noble, which stays the oracle: X25519 on 10,000 random scalar/point
  * pairs (random points, non-canonical ones ≥ p, bit 255 set, and every low-order point),
- * the public key on 2,000 more, and BLAKE2s, MAC, HMAC, KDF1/2/3 and the AEAD on random
+ * RFC 7748's vectors (including 1 and 1,000 iterations) on the built module, the public key
+ * on 2,000 more, and BLAKE2s, MAC, HMAC, KDF1/2/3 and the AEAD on random
  * lengths and keys.
  *
  * @module
@@ -115,6 +116,45 @@ Deno.test("X25519 in WASM equals @noble/curves on 10,000 random scalars and poin
   }
   // Every low-order case (1 in 16) and u = 0 or 1 among the small ones were refused.
   assert.ok(refused >= 10_000 / 16, `${refused} refused`);
+});
+
+const unhex = (s: string): Uint8Array => Uint8Array.from(s.match(/../g)!, (h) => parseInt(h, 16));
+
+// The built module runs the ladder in simd128 lanes; `cargo test` on the host runs the same
+// arithmetic over plain arrays. These vectors check the .wasm itself.
+Deno.test("X25519 in WASM passes RFC 7748's vectors (§5.2, 1 and 1,000 iterations, §6.1)", () => {
+  for (
+    const [k, u, want] of [
+      [
+        "a546e36bf0527c9d3b16154b82465edd62144c0ac1fc5a18506a2244ba449ac4",
+        "e6db6867583030db3594c1a424b15f7c726624ec26b3353b10a903a6d0ab1c4c",
+        "c3da55379de9c6908e94ea4df28d084f32eccf03491c71f754b4075577a28552",
+      ],
+      [ // u has bit 255 set: ignored
+        "4b66e9d4d1b4673c5ad22691957d6af5c11b6421e0ea01d42ca4169e7918ba0d",
+        "e5210f12786811d3f4b7959d0538ae2c31dbe7106fc03c3efc4cd549c715a493",
+        "95cbde9476e8907d7aade45cb4b873f88b595a68799fa152e6f8f7647aac7957",
+      ],
+    ]
+  ) assert.equal(hex(x25519(unhex(k), unhex(u))!), want);
+  // §5.2's iteration: k, u ← X25519(k, u), k, from k = u = 9.
+  let k = le32(9n), u = le32(9n);
+  for (let i = 1; i <= 1000; i++) {
+    [k, u] = [x25519(k, u)!, k];
+    if (i === 1) {
+      assert.equal(hex(k), "422c8e7a6227d7bca1350b3e2bb7279f7897b87bb6854b783c60e80311ae3079");
+    }
+  }
+  assert.equal(hex(k), "684cf59ba83309552800ef566f2f4d3c1c3887c49360e3875f2eb94d99532c51");
+  // §6.1: both public keys (the fixed-base table) and the shared secret both ways.
+  const a = unhex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a");
+  const b = unhex("5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb");
+  const pa = x25519Base(a), pb = x25519Base(b);
+  assert.equal(hex(pa), "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a");
+  assert.equal(hex(pb), "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f");
+  const shared = "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742";
+  assert.equal(hex(x25519(a, pb)!), shared);
+  assert.equal(hex(x25519(b, pa)!), shared);
 });
 
 Deno.test("the public key in WASM equals @noble/curves on 2,000 random private keys", () => {
