@@ -139,8 +139,8 @@ export function generatePresharedKey(): Uint8Array {
 
 /**
  * The X25519 public key (scalar × base point) of a private key, as `wg pubkey`
- * computes it: the private key is clamped first (on a copy). The Montgomery ladder
- * on u = 9 runs in WebAssembly (`wasm_crypto.ts`), constant time.
+ * computes it: the private key is clamped first (on a copy). Computed in WebAssembly
+ * (`wasm_crypto.ts`) from a fixed-base table on edwards25519, constant time.
  */
 export function publicKey(privateKey: Uint8Array): Uint8Array {
   checkLength(privateKey, "publicKey");

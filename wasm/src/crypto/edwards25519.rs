@@ -76,8 +76,9 @@ fn equal(a: u8, b: u8) -> u64 {
 #[inline(always)]
 fn select(pos: usize, e: i8) -> Niels {
     let negative = ((e as u8) >> 7) as u64;
-    let abs = (e as i16 + ((-(negative as i16)) & (-2 * e as i16))) as u8; // |e|
-                                                                           // The identity (1, 1, 0) unless an entry matches: its words are [1, 0, 0, 0] twice.
+    // |e|: e + (−2e if negative, else 0).
+    let abs = (e as i16 + ((-(negative as i16)) & (-2 * e as i16))) as u8;
+    // The identity (1, 1, 0) unless an entry matches: its words are [1, 0, 0, 0] twice.
     let mut w = [0u64; 12];
     w[0] = 1;
     w[4] = 1;
