@@ -338,13 +338,14 @@ export class Device {
   }
 
   /**
-   * One turn of the loop without waiting: drains both sides while packets move, then runs the
-   * due timers. Returns the packets moved. For a device over {@link DeviceOptions.io}, where
+   * One turn of the loop without waiting: drains both sides while packets move, runs the
+   * handshake plane's bounded share of queued handshakes, then the due timers. Returns the
+   * packets moved plus the handshakes run. For a device over {@link DeviceOptions.io}, where
    * there is nothing to poll (tests call it until it returns 0).
    */
   step(): number {
     if (this.#pendingUdp !== undefined) this.#swapUdp();
-    const moved = this.#drain();
+    const moved = this.#drain() + this.#handshake.turn();
     if (this.#checkGone()) return moved;
     const now = this.#now();
     this.#lastTick = now;
@@ -398,7 +399,8 @@ export class Device {
     let next = this.#tick(this.#now());
     while (!this.#stopping) {
       if (this.#pendingUdp !== undefined) this.#swapUdp();
-      const moved = this.#drain();
+      // Handshakes waiting count as work: the loop does not sleep on a backlog.
+      const moved = this.#drain() + this.#handshake.turn();
       if (this.#checkGone()) break;
       const now = this.#now();
       if (now >= next || now - this.#lastTick >= 10) {
@@ -571,6 +573,7 @@ export class Device {
         dropped: this.path.receivedDropped(),
       },
       handshake: { ...counters, rejected: { ...counters.rejected } },
+      handshakeBacklog: this.#handshake.backlog,
       dropped: this.#plane.dropped(),
       peers,
     };
