@@ -26,6 +26,7 @@
  * sudo deno task bench:net                       # 3 rounds, 5 s per test
  * sudo deno task bench:net --rounds 1 --seconds 2 --only a,m
  * sudo deno task bench:net --baseline /tmp/tunslab-before
+ * sudo deno task bench:net --only a,a',m --mtu 9000 --underlay-mtu 65535   # jumbo tunnels
  * ```
  * @module
  */
@@ -113,7 +114,7 @@ async function environment(modern: string | null): Promise<Record<string, unknow
 }
 
 const USAGE =
-  "Usage: deno task bench:net [--rounds N] [--seconds N | --quick] [--only a,a',b,m,c,d,A,A'] [--baseline DIR] [--out FILE]";
+  "Usage: deno task bench:net [--rounds N] [--seconds N | --quick] [--only a,a',b,m,c,d,A,A'] [--baseline DIR] [--mtu N] [--underlay-mtu N] [--out FILE]";
 
 /** Runs the whole benchmark; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -126,6 +127,8 @@ export async function main(argv: string[]): Promise<number> {
       quick: { type: "boolean", default: false },
       only: { type: "string" },
       baseline: { type: "string" },
+      mtu: { type: "string" },
+      "underlay-mtu": { type: "string" },
       out: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -143,6 +146,15 @@ export async function main(argv: string[]): Promise<number> {
   if (!Number.isInteger(rounds) || rounds < 1 || rounds > 9) {
     console.error(`--rounds must be an integer 1..9, not "${values.rounds}"`);
     return 2;
+  }
+  const mtus = [values.mtu, values["underlay-mtu"]].map((
+    v,
+  ) => (v === undefined ? undefined : Number(v)));
+  for (const [k, v] of [["--mtu", mtus[0]], ["--underlay-mtu", mtus[1]]] as const) {
+    if (v !== undefined && !(Number.isInteger(v) && v >= 1280 && v <= 65535)) {
+      console.error(`${k} must be an integer 1280..65535`);
+      return 2;
+    }
   }
   const baseline = values.baseline ?? null;
   if (baseline !== null) {
@@ -167,7 +179,7 @@ export async function main(argv: string[]): Promise<number> {
   const selected = only ? defs.filter((d) => only.includes(d.id)) : defs;
 
   const started = new Date();
-  const live: Live = { tunnels: [], abort: new AbortController() };
+  const live: Live = { tunnels: [], abort: new AbortController(), mtu: mtus[0] };
   let cleaning: Promise<void> | undefined;
   const cleanup = (): Promise<void> =>
     cleaning ??= (async () => {
@@ -188,6 +200,11 @@ export async function main(argv: string[]): Promise<number> {
     const idle: ProcStats = await measureDeno(IDLE);
     const floor: ProcStats = await measureDeno(FLOOR);
     live.bed = await Testbed.create("bnet");
+    if (mtus[1] !== undefined) {
+      for (const side of ["a", "b"] as const) {
+        await live.bed.run(side, ["ip", "link", "set", "dev", "veth0", "mtu", String(mtus[1])]);
+      }
+    }
     say(
       `testbed ${live.bed.ns.a} ↔ ${live.bed.ns.b}; ${rounds} round(s) of ${selected.length} rows`,
     );
@@ -214,6 +231,8 @@ export async function main(argv: string[]): Promise<number> {
       date: started.toISOString(),
       secondsPerTest: seconds,
       rounds,
+      mtu: mtus[0] ?? null,
+      underlayMtu: mtus[1] ?? null,
       baseline,
       environment: env,
       idleDeno: idle,
@@ -231,7 +250,9 @@ export async function main(argv: string[]): Promise<number> {
     console.log(
       `## bench:net ${
         started.toISOString().slice(0, 10)
-      } — kernel ${env.kernel}, deno ${Deno.version.deno}, ${env.cpus} CPUs, ${rounds} interleaved round(s) of ${seconds} s per test\n`,
+      } — kernel ${env.kernel}, deno ${Deno.version.deno}, ${env.cpus} CPUs, ${rounds} interleaved round(s) of ${seconds} s per test${
+        mtus[0] === undefined ? "" : `, tunnel MTU ${mtus[0]}`
+      }${mtus[1] === undefined ? "" : `, underlay MTU ${mtus[1]}`}\n`,
     );
     console.log(formatTable(stats));
     console.log(

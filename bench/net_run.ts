@@ -85,6 +85,8 @@ export const TESTS: readonly { streams: number; reverse: boolean }[] = [
 /** What a signal handler must be able to stop. */
 export interface Live {
   bed?: Testbed;
+  /** Tunnel MTU of every row (`--mtu`; undefined: each program's default, 1420). */
+  mtu?: number;
   tunnels: TunnelProcess[];
   server?: Deno.ChildProcess;
   abort: AbortController;
@@ -210,6 +212,7 @@ export async function runConfig(
         },
         upArgs: end.kind === "tunslab" ? def.upArgs : undefined,
         program: end.program,
+        mtu: live.mtu,
       });
       live.tunnels.push(t);
       const s = readProcStats(t.pid);

@@ -6,7 +6,8 @@
  * tunnel after its first minute (least squares over 5 s samples, KiB per minute), slots in use at
  * exit and the pool's high-water mark, handshakes completed per side, ping loss, and the bursts'
  * throughput. Exits 1 when a bound is broken: slots left in use, fewer handshakes than the
- * rekey timer implies, ping loss above 2 %, or an RSS slope above 1 MiB/min.
+ * rekey timer implies, ping loss above 2 %, RSS growing more than 4 MiB from the run's second
+ * quarter to its last (medians), or, for runs of 10 minutes and more, an RSS slope above 1 MiB/min.
  *
  * @example
  * ```sh
@@ -24,7 +25,7 @@ const INNER = { a: "10.98.0.1", b: "10.98.0.2" } as const;
 const BURST_S = 10;
 const GAP_S = 20;
 /** The bounds a soak must stay within. */
-export const BOUNDS = { pingLossPercent: 2, rssSlopeKiBPerMin: 1024 } as const;
+export const BOUNDS = { pingLossPercent: 2, rssSlopeKiBPerMin: 1024, rssGrowthMiB: 4 } as const;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const say = (m: string) => console.error(`soak: ${m}`);
@@ -125,6 +126,14 @@ export async function soak(minutes: number): Promise<Record<string, unknown>> {
     const loss = Number(/([\d.]+)% packet loss/.exec(pingText)?.[1] ?? NaN);
     const late = samples.filter((s) => s.t >= Math.min(1, minutes / 3));
     const slopes = tunnels.map((_, i) => slope(late.map((s) => s.t), late.map((s) => s.rss[i])));
+    // Growth between the median RSS of the second quarter and of the last one: a leak grows it,
+    // the garbage collector's sawtooth does not (a short run's slope mostly sees the sawtooth).
+    const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[xs.length >> 1] ?? NaN;
+    const q = Math.floor(samples.length / 4);
+    const growth = tunnels.map((_, i) =>
+      (median(samples.slice(samples.length - q).map((s) => s.rss[i])) -
+        median(samples.slice(q, 2 * q).map((s) => s.rss[i]))) / 1024
+    );
     const handshakes = finals.map((f) =>
       ((f?.raw.peers as { handshakes: number }[] | undefined)?.[0]?.handshakes) ?? 0
     );
@@ -133,6 +142,7 @@ export async function soak(minutes: number): Promise<Record<string, unknown>> {
       pingsSent: pings,
       pingLossPercent: loss,
       rssSlopeKiBPerMin: slopes.map((s) => Math.round(s)),
+      rssGrowthMiB: growth.map((g) => +g.toFixed(1)),
       rssMiB: {
         first: samples[0]?.rss.map((r) => +(r / 1024).toFixed(1)),
         last: samples.at(-1)?.rss.map((r) => +(r / 1024).toFixed(1)),
@@ -166,8 +176,16 @@ export function violations(r: Record<string, unknown>): string[] {
   }
   const loss = r.pingLossPercent as number;
   if (!(loss <= BOUNDS.pingLossPercent)) out.push(`ping loss ${loss}%`);
-  for (const s of r.rssSlopeKiBPerMin as number[]) {
-    if (!(s <= BOUNDS.rssSlopeKiBPerMin)) out.push(`RSS slope ${s} KiB/min`);
+  // Over ten minutes and more the slope is the measure; shorter runs look at the growth.
+  if ((r.minutes as number) >= 10) {
+    for (const s of r.rssSlopeKiBPerMin as number[]) {
+      if (!(s <= BOUNDS.rssSlopeKiBPerMin)) out.push(`RSS slope ${s} KiB/min`);
+    }
+  }
+  for (const g of r.rssGrowthMiB as number[]) {
+    if (!(g <= BOUNDS.rssGrowthMiB)) {
+      out.push(`RSS grew ${g} MiB from the second quarter to the last`);
+    }
   }
   return out;
 }

@@ -20,7 +20,7 @@
  */
 
 import { parseCidr } from "./endpoint.ts";
-import { EADDRNOTAVAIL, EEXIST, ENOENT, ESRCH } from "./ffi/errno.ts";
+import { EADDRNOTAVAIL, EEXIST, ENODEV, ENOENT, ESRCH } from "./ffi/errno.ts";
 import { ifNameBytes, IFNAMSIZ, ifreq, IFRU, InterfaceNameError } from "./ffi/ifreq.ts";
 import {
   AF_INET,
@@ -43,6 +43,7 @@ export const SIOCGIFNETMASK = 0x891b;
 export const SIOCSIFNETMASK = 0x891c;
 export const SIOCGIFMTU = 0x8921;
 export const SIOCSIFMTU = 0x8922;
+export const SIOCGIFINDEX = 0x8933;
 export const SIOCDIFADDR = 0x8936;
 export const SIOCSIFTXQLEN = 0x8943;
 export const IFF_UP = 0x1;
@@ -128,6 +129,21 @@ function setIfreqInt(name: string, request: number, label: string, value: number
 /** The interface's MTU (SIOCGIFMTU). */
 export function getMtu(name: string): number {
   return getIfreqInt(name, SIOCGIFMTU, "SIOCGIFMTU");
+}
+
+/**
+ * The MTU of interface `index` if it is still called `name` in this network namespace
+ * (SIOCGIFINDEX, then SIOCGIFMTU), else null: moved to another namespace (as wireguard-go's
+ * `tests/netns.sh` does), renamed or deleted. Another interface that took the name is not it.
+ */
+export function mtuIfStill(name: string, index: number): number | null {
+  const r = ifreq(name);
+  return withSocket(AF_INET, (fd) => {
+    if (ioctl(fd, SIOCGIFINDEX, "SIOCGIFINDEX", name, r.bytes, [ENODEV]) < 0) return null;
+    if (r.view.getInt32(IFRU, true) !== index) return null;
+    if (ioctl(fd, SIOCGIFMTU, "SIOCGIFMTU", name, r.bytes, [ENODEV]) < 0) return null;
+    return r.view.getInt32(IFRU, true);
+  });
 }
 
 /** Sets the MTU (SIOCSIFMTU). IPv6 on the interface needs at least 1280. */

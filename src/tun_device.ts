@@ -43,6 +43,7 @@ import {
 import { checkBatch, checkRange, type PoolMemory } from "./ffi/pool_memory.ts";
 import { capNetAdminHint, SyscallError, tunOpenHint } from "./ffi/syscall_error.ts";
 import { IoUring } from "./io_uring.ts";
+import { interfaceIndex, mtuIfStill } from "./net_config.ts";
 import type { JumboArea, TunIo } from "./device/packet_io.ts";
 import { TRUNCATED } from "./device/packet_io.ts";
 import { MAX_UNIT_SEGS, packetCapacity, VNET_HDR_LEN, VNET_STRIDE } from "./wasm/abi.ts";
@@ -117,9 +118,10 @@ export class TunDevice implements TunIo, Disposable {
   gsoWrites = 0;
   gsoWritePackets = 0;
 
-  // struct iovec[2] each: [iov_base lo, hi, iov_len lo, hi] as u32. Read and write keep their own,
+  // struct iovec[3] / [2]: [iov_base lo, hi, iov_len lo, hi] as u32. Read and write keep their own,
   // so a vnet header read in never leaks into one written out (the write header stays zero).
-  readonly #rio = new ArrayBuffer(32);
+  // A read's iovecs: [vnet header][slot][overflow: where a packet longer than the slot goes on].
+  readonly #rio = new ArrayBuffer(48);
   readonly #rio8 = new Uint8Array(this.#rio);
   readonly #rio32 = new Uint32Array(this.#rio);
   readonly #wio = new ArrayBuffer(32);
@@ -127,6 +129,8 @@ export class TunDevice implements TunIo, Disposable {
   readonly #wio32 = new Uint32Array(this.#wio);
   readonly #hdr = new ArrayBuffer(32); // [0,16): header read in; [16,32): zero header written out
   readonly #iovcnt: number;
+  /** The interface's index when it was opened (its MTU is read only while the name still has it). */
+  readonly #index: number;
   #ring: IoUring | undefined;
   #gone = false;
   readonly #pkt: number; // u32 index of the packet iovec in #rio32/#wio32
@@ -144,9 +148,11 @@ export class TunDevice implements TunIo, Disposable {
     vnetHdr: boolean,
     offloads: number,
     offloadErrno: number,
+    index: number,
   ) {
     this.#fd = fd;
     this.name = name;
+    this.#index = index;
     this.vnetHdr = vnetHdr;
     this.offloads = offloads;
     this.offloadErrno = offloadErrno;
@@ -209,7 +215,8 @@ export class TunDevice implements TunIo, Disposable {
       L.close(fd);
       throw e;
     }
-    return new TunDevice(fd, ifreqName(req.bytes), vnetHdr, offloads, offloadErrno);
+    const ifname = ifreqName(req.bytes);
+    return new TunDevice(fd, ifname, vnetHdr, offloads, offloadErrno, interfaceIndex(ifname));
   }
 
   /** The file descriptor (for a {@link Poller}); -1 once closed. */
@@ -227,33 +234,59 @@ export class TunDevice implements TunIo, Disposable {
     return packetCapacity(pool);
   }
 
+  /** The interface's MTU now (SIOCGIFMTU), or null once it is not in this namespace by its name. */
+  mtu(): number | null {
+    return this.#fd < 0 ? null : mtuIfStill(this.name, this.#index);
+  }
+
   /**
-   * Reads one packet for each slot `offs[0..n)` into `offs[i] + pool.headroom` until EAGAIN.
-   * `lens[i]` = packet length ({@link TRUNCATED} if it did not fit). Returns how many were read.
+   * Reads one packet for each slot `offs[from..n)` into `offs[i] + pool.headroom` until EAGAIN.
+   * `lens[i]` = packet length ({@link TRUNCATED} if it did not fit). With `overflowLen` > 0 a
+   * second iovec continues the read at wasm offset `overflowOff`: a packet longer than the slot
+   * holds (`len > capacity`) has its first `capacity` bytes in the slot and the rest there, and
+   * ends the batch (the caller moves it before the next read). Returns the index after the last
+   * read.
    */
-  readBatch(pool: PoolMemory, offs: Uint32Array, lens: Uint32Array, n: number): number {
-    const io32 = this.#rio32, io8 = this.#rio8, cnt = this.#iovcnt, k = this.#pkt;
-    const hdr = cnt === 2 ? VNET_HDR_LEN : 0;
+  readBatch(
+    pool: PoolMemory,
+    offs: Uint32Array,
+    lens: Uint32Array,
+    n: number,
+    from = 0,
+    overflowOff = 0,
+    overflowLen = 0,
+  ): number {
+    const io32 = this.#rio32, io8 = this.#rio8, k = this.#pkt;
+    const hdr = this.#iovcnt === 2 ? VNET_HDR_LEN : 0;
     const cap = TunDevice.capacity(pool);
     const at = pool.base + pool.headroom;
     const limit = pool.u8.length - pool.headroom - cap;
     checkBatch(offs, lens, n);
     io32[k + 2] = cap;
     io32[k + 3] = 0;
-    let i = 0;
+    let cnt = this.#iovcnt;
+    if (overflowLen > 0) {
+      checkRange(pool, "TunDevice.readBatch overflow", overflowOff, overflowLen);
+      putAddress(io32, k + 4, pool.base + overflowOff);
+      io32[k + 6] = overflowLen;
+      io32[k + 7] = 0;
+      cnt++;
+    }
+    let i = from;
     while (i < n) {
       if (offs[i] > limit) checkRange(pool, "TunDevice.readBatch slot", offs[i], pool.slotSize);
       putAddress(io32, k, at + offs[i]);
       const r = this.#readv(io8, cnt);
       if (r === -EAGAIN) break;
       const len = r - hdr;
-      if (len > cap || len < 0) {
+      if (len > cap + overflowLen || len < 0) {
         lens[i] = TRUNCATED;
         this.truncated++;
       } else {
         lens[i] = len;
       }
       i++;
+      if (len > cap && overflowLen > 0) break; // into the overflow: the caller moves it first
     }
     return i;
   }

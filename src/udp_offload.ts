@@ -60,6 +60,8 @@ export const UDP_GRO = 104;
 export const GSO_MAX_SEGMENTS = 64;
 /** Most payload bytes in one UDP_SEGMENT message (IPv6: 65535 − 40 − 8, rounded down). */
 export const GSO_MAX_BYTES = 65000;
+/** Below this datagram size a refused UDP_SEGMENT message switches GSO off instead of limiting it. */
+export const GSO_MIN_SIZE = 576;
 /** Most messages one {@link GroReceiver.recv} call takes. */
 export const GRO_MAX_MESSAGES = 64;
 
@@ -75,6 +77,11 @@ export interface OffloadSocket {
   readonly nameLen: number;
   gso: boolean;
   gsoErrno: number;
+  /**
+   * Largest datagram sent in UDP_SEGMENT messages (Infinity until the kernel refuses a size: it
+   * refuses datagrams larger than the route MTU, which an inner MTU above ~1,450 makes).
+   */
+  gsoMaxSize: number;
   gsoMessages: number;
   gsoDatagrams: number;
   groMessages: number;
@@ -130,8 +137,9 @@ export class GsoSender {
     checkBatch(nameOffs, nameLens, n);
     const area = this.#area, h = area.h32, fd = sock.fd;
     let sent = 0, i = 0;
-    while (i < n) {
+    build: while (i < n) {
       if (!sock.gso) return sent + sendPlain(sock, pool, offs, lens, nameOffs, nameLens, i, n);
+      const maxSize = sock.gsoMaxSize;
       const base = pool.base, limit = pool.u8.length;
       const iov0 = GSO_MSGS * (MMSGHDR / 4), cm0 = iov0 + GSO_IOVS * (IOVEC / 4);
       // Build up to GSO_MSGS messages from datagram i on.
@@ -144,7 +152,7 @@ export class GsoSender {
         while (
           i < n && (count === 0 || (
             count < GSO_MAX_SEGMENTS && v + count < GSO_IOVS && nameOffs[i] === name &&
-            lens[i] <= size && bytes + lens[i] <= GSO_MAX_BYTES
+            lens[i] <= size && bytes + lens[i] <= GSO_MAX_BYTES && size <= maxSize
           ))
         ) {
           const d = i, hv = iov0 + (v + count) * (IOVEC / 4);
@@ -206,6 +214,13 @@ export class GsoSender {
         if (e === EINTR) continue;
         if (e === EBADF || e === ENOTSOCK || e === EFAULT) throw new SyscallError("sendmmsg", e);
         const c = h[k * (MMSGHDR / 4) + M_IOVLEN];
+        if (c > 1 && (e === EINVAL || e === EMSGSIZE) && lens[d] > GSO_MIN_SIZE) {
+          // Datagrams of this size are larger than the route takes in one message (the kernel
+          // would fragment each): they go one by one from now on, smaller ones still segmented.
+          sock.gsoMaxSize = lens[d] - 1;
+          i = d;
+          continue build;
+        }
         if (
           c > 1 &&
           (e === EIO || e === EINVAL || e === EMSGSIZE || e === EOPNOTSUPP || e === ENOPROTOOPT)

@@ -122,6 +122,8 @@ export class UdpSocket implements UdpIo, OffloadSocket, Disposable {
   gro = false;
   /** errno that turned UDP_SEGMENT off or kept it off (0: on, or not asked for). */
   gsoErrno = 0;
+  /** Largest datagram {@link sendGso} segments (lowered when the kernel refuses a size). */
+  gsoMaxSize = Infinity;
   /** errno of a refused UDP_GRO (0: on, or not asked for). */
   groErrno = 0;
   /** UDP_SEGMENT messages sent and the datagrams in them. */
@@ -131,8 +133,10 @@ export class UdpSocket implements UdpIo, OffloadSocket, Disposable {
   groMessages = 0;
   groDatagrams = 0;
 
-  /** mmsghdr[MAX_BATCH] then iovec[MAX_BATCH] for recvBatch/sendBatch; msg_iov never changes. */
+  /** mmsghdr[MAX_BATCH] then iovec[MAX_BATCH] for sendBatch; msg_iov never changes. */
   readonly #ring = new MsgArea(MAX_BATCH, MAX_BATCH * (MMSGHDR + IOVEC));
+  /** mmsghdr[MAX_BATCH] then iovec[2][MAX_BATCH] for recvBatch: the slot, then the overflow. */
+  readonly #rx = new MsgArea(MAX_BATCH, MAX_BATCH * (MMSGHDR + 2 * IOVEC));
   /** msghdr + iovec for sendTo. */
   readonly #one = new MsgArea(1, 64 + IOVEC);
   /** The offload paths, made on first use (only with offloads). */
@@ -142,7 +146,10 @@ export class UdpSocket implements UdpIo, OffloadSocket, Disposable {
     this.#fd = fd;
     this.family = family;
     const iov0 = MAX_BATCH * MMSGHDR;
-    for (let i = 0; i < MAX_BATCH; i++) this.#ring.setIov(i, iov0 + i * IOVEC, 1);
+    for (let i = 0; i < MAX_BATCH; i++) {
+      this.#ring.setIov(i, iov0 + i * IOVEC, 1);
+      this.#rx.setIov(i, iov0 + 2 * i * IOVEC, 2);
+    }
     this.#one.setIov(0, 64, 1);
   }
 
@@ -276,7 +283,10 @@ export class UdpSocket implements UdpIo, OffloadSocket, Disposable {
    * One `recvmmsg`: up to `n` (≤ 256) datagrams, datagram i into the slot at `offs[i]` (the slot
    * start, not +headroom) with capacity `pool.slotSize`, its source sockaddr at wasm offset
    * `namesOff + i * nameStride` (`nameStride` ≥ {@link nameLen}). `lens[i]` = its length, or
-   * {@link TRUNCATED} when it did not fit (drop and count it). Returns how many; 0 when drained.
+   * {@link TRUNCATED} when it did not fit (drop and count it). With `overflowLen` > 0 each
+   * datagram's second iovec is wasm `[overflowOff, +overflowLen)`, shared: a datagram longer
+   * than a slot (`lens[i] > slotSize`) continues there, and only the last such one of the call
+   * still has its rest there. Returns how many; 0 when drained.
    */
   recvBatch(
     pool: PoolMemory,
@@ -285,18 +295,21 @@ export class UdpSocket implements UdpIo, OffloadSocket, Disposable {
     namesOff: number,
     nameStride: number,
     n: number,
+    overflowOff = 0,
+    overflowLen = 0,
   ): number {
     if (n > MAX_BATCH) n = MAX_BATCH;
     if (n <= 0) return 0;
     this.#checkNameStride(nameStride);
     checkBatch(offs, lens, n);
     checkRange(pool, "UdpSocket.recvBatch names", namesOff, n * nameStride);
-    const ring = this.#ring, h = ring.h32, base = pool.base, cap = pool.slotSize;
-    const names = base + namesOff;
+    if (overflowLen > 0) checkRange(pool, "UdpSocket.recvBatch overflow", overflowOff, overflowLen);
+    const ring = this.#rx, h = ring.h32, base = pool.base, cap = pool.slotSize;
+    const names = base + namesOff, over = base + overflowOff;
     const limit = pool.u8.length - cap;
     const iov0 = MAX_BATCH * (MMSGHDR / 4);
     for (let i = 0; i < n; i++) {
-      const m = i * (MMSGHDR / 4), v = iov0 + i * (IOVEC / 4);
+      const m = i * (MMSGHDR / 4), v = iov0 + 2 * i * (IOVEC / 4);
       if (offs[i] > limit) checkRange(pool, "UdpSocket.recvBatch slot", offs[i], cap);
       putAddress(h, m + M_NAME, names + i * nameStride);
       h[m + M_NAMELEN] = nameStride;
@@ -304,6 +317,9 @@ export class UdpSocket implements UdpIo, OffloadSocket, Disposable {
       putAddress(h, v, base + offs[i]);
       h[v + 2] = cap;
       h[v + 3] = 0;
+      putAddress(h, v + 4, over);
+      h[v + 6] = overflowLen;
+      h[v + 7] = 0;
     }
     const r = recvmmsg(this.#fd, ring.at[0], n);
     for (let i = 0; i < r; i++) {

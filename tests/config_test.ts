@@ -92,7 +92,26 @@ Deno.test("defaults: MTU 1420, no port, no fwmark, CRLF and BOM tolerated", () =
   assert.equal(cfg.interface.fwMark, 0);
   assert.equal(cfg.interface.table, null);
   assert.equal(cfg.interface.offload, true);
+  assert.equal(cfg.interface.maxPool, null);
   assert.deepEqual(cfg.peers, []);
+});
+
+Deno.test("MTU 68..65535 (IPv6 addresses need 1280) and MaxPool = N MiB (1..512) in [Interface]", () => {
+  const iface = (extra: string) =>
+    parseConfig(`[Interface]\nPrivateKey=${PRIV_B64}\n${extra}`, "m.conf").interface;
+  assert.equal(iface("MTU = 9000\n").mtu, 9000);
+  assert.equal(iface("MTU = 34736\nAddress = fd00::1/64\n").mtu, 34736);
+  assert.equal(iface("MTU = 65535\n").mtu, 65535);
+  assert.equal(iface("MTU = 68\nAddress = 10.0.0.1/24\n").mtu, 68, "IPv4 only: 68 is fine");
+  assert.equal(iface("Address = fd00::1/64\nMTU = 1280\n").mtu, 1280);
+  assert.equal(iface("MaxPool = 2\n").maxPool, 2);
+  assert.equal(iface("maxpool = 512\n").maxPool, 512);
+  // The IPv6 check names the MTU line, whichever comes first.
+  assert.throws(
+    () => iface("Address = fd00::1/64\nMTU = 576\n"),
+    (e: unknown) =>
+      e instanceof ConfigError && e.line === 4 && /IPv6 address \(line 3\)/.test(e.message),
+  );
 });
 
 Deno.test("Offload = on|off (any case) sets interface.offload; anything else is a ConfigError", () => {
@@ -245,6 +264,23 @@ const ERROR_CASES: [string, string, number, RegExp][] = [
   ["FwMark junk", HEAD + "FwMark = 0xZZ\n", 3, /FwMark: "0xZZ" is neither off nor a number/],
   ["FwMark too big", HEAD + "FwMark = 4294967296\n", 3, /FwMark: "4294967296" exceeds 2\^32 - 1/],
   ["MTU junk", HEAD + "MTU = 1500b\n", 3, /MTU: "1500b" is not an MTU/],
+  ["MTU too big", HEAD + "MTU = 65536\n", 3, /MTU: "65536" is not an MTU \(68..65535\)/],
+  ["MTU too small", HEAD + "MTU = 67\n", 3, /MTU: "67" is not an MTU/],
+  [
+    "MTU below 1280 with an IPv6 address",
+    HEAD + "MTU = 1279\nAddress = 10.0.0.1/24, fd00::1/64\n",
+    3,
+    /MTU: 1279 is below 1280, the least an interface with an IPv6 address \(line 4\) may have/,
+  ],
+  [
+    "MaxPool junk",
+    HEAD + "MaxPool = 2M\n",
+    3,
+    /MaxPool: "2M" is not a pool size in MiB \(1..512\)/,
+  ],
+  ["MaxPool 0", HEAD + "MaxPool = 0\n", 3, /MaxPool: "0" is not a pool size in MiB/],
+  ["MaxPool too big", HEAD + "maxpool = 513\n", 3, /maxpool: "513" is not a pool size in MiB/],
+  ["MaxPool empty", HEAD + "MaxPool =\n", 3, /MaxPool: value is empty/],
   ["DNS bad IP", HEAD + "DNS = 1.2.3\n", 3, /DNS: "1.2.3" is not an IP address/],
   [
     "SaveConfig not bool",

@@ -319,6 +319,7 @@ Deno.test({
             "1111",
             "1000",
           ]);
+          const out = new Response(r.stdout).text();
           const err = r.stderr.pipeThrough(new TextDecoderStream()).getReader();
           let said = "";
           while (!said.includes("listening")) {
@@ -336,9 +337,9 @@ Deno.test({
             "1111",
             "X",
           ]);
-          const out = dec.decode((await r.output()).stdout).trim();
+          await r.status;
           await err.cancel().catch(() => {});
-          return out;
+          return (await out).trim();
         };
         await lab.n(1, ["wg", "set", wg1, "peer", pub2, "allowed-ips", "192.168.241.0/24"]);
         equal(await once(), "X");

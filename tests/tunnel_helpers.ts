@@ -37,6 +37,12 @@ export interface PairOptions {
   /** Which sides are configured with the other's endpoint (default both); the other learns it. */
   knows?: "both" | "a" | "b";
   upArgs?: string[];
+  /** `tunslab up` flags of side b (when it is tunslab). */
+  upArgsB?: string[];
+  /** MTU of both interfaces (tunslab: in the config; wireguard-go: `ip link set mtu`). */
+  mtu?: number;
+  /** Side b's program (tunslab: a main.ts; wireguard-go: the binary). */
+  programB?: string;
 }
 
 /** Two tunnel endpoints across a fresh testbed. */
@@ -73,7 +79,9 @@ export async function startPair(label: string, opts: PairOptions): Promise<Pair>
         allowedIps: [`${INNER[peer]}/32`, `${INNER6[peer]}/128`],
         endpoint: (opts.knows ?? "both") === peer ? undefined : endpoint,
       },
-      upArgs: side === "a" ? opts.upArgs : undefined,
+      upArgs: side === "a" ? opts.upArgs : opts.upArgsB,
+      mtu: opts.mtu,
+      program: side === "b" ? opts.programB : undefined,
     };
   };
   try {

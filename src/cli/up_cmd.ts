@@ -9,10 +9,13 @@
 
 import { basename } from "node:path";
 import { Device } from "../device/device.ts";
+import { PolicyRouting } from "../host/policy_routing.ts";
 import { causeOf, logger, parseLogLevel, setupLogging, shutdownLogging } from "../log.ts";
-import { parseConfigFile, unconfigured } from "../wg/config.ts";
+import { MAX_POOL_MIB, parseConfigFile, unconfigured } from "../wg/config.ts";
 import { uapiFor } from "../device/device_uapi.ts";
 import { TunnelHost } from "../host/tunnel_host.ts";
+import { MetricsServer } from "../metrics/metrics_server.ts";
+import { formatMetrics } from "../metrics/prometheus_text.ts";
 import { VERSION } from "../version.ts";
 import { UapiServer } from "../uapi/uapi_server.ts";
 import type { UapiDevice } from "../uapi/uapi_types.ts";
@@ -24,7 +27,7 @@ import { parseCommand } from "./parse_command.ts";
 import { UsageError } from "./usage_error.ts";
 
 const USAGE = `up CONF|IFACE [--interface NAME] [--log-level LEVEL] [--log-format auto|json|text]
-           [--no-offload]
+           [--no-offload] [--max-pool-mib N] [--metrics HOST:PORT]
        up --interface NAME [options]
 
 Brings up a WireGuard interface from a wg-quick style config file and runs it
@@ -35,7 +38,11 @@ interface unconfigured, as "wireguard-go NAME" does (no key, peers or
 addresses; link down; no routes follow AllowedIPs): "wg" and "ip" configure it. Logs go to stderr as JSON Lines
 (a human format on a terminal). --no-offload (or "Offload = off" in
 [Interface]) moves packets one by one instead of as TUN super-packets with
-UDP GSO/GRO. Needs CAP_NET_ADMIN.`;
+UDP GSO/GRO. --max-pool-mib N (or "MaxPool = N" in [Interface]; the flag
+wins; default 32) bounds the memory of packet slots (1..512 MiB): past it,
+packets are dropped and counted as "exhausted". --metrics HOST:PORT (or
+"MetricsAddress" in [Interface]) serves Prometheus metrics on /metrics and a
+health check on /healthz there, and only there. Needs CAP_NET_ADMIN.`;
 
 /** Interface name from a config path: `/etc/wireguard/wg0.conf` → `wg0`. */
 export function interfaceNameFor(path: string): string {
@@ -53,6 +60,8 @@ export async function up(args: string[]): Promise<number> {
       "log-level": { type: "string", default: "info" },
       "log-format": { type: "string", default: "auto" },
       "no-offload": { type: "boolean" },
+      "max-pool-mib": { type: "string" },
+      metrics: { type: "string" },
     },
   });
   if (r === null) return 0;
@@ -74,6 +83,13 @@ export async function up(args: string[]): Promise<number> {
     level = parseLogLevel(r.values["log-level"] as string);
   } catch (e) {
     throw new UsageError((e as Error).message);
+  }
+  const maxPool = r.values["max-pool-mib"] as string | undefined;
+  if (
+    maxPool !== undefined &&
+    !(/^[0-9]{1,3}$/.test(maxPool) && +maxPool > 0 && +maxPool <= MAX_POOL_MIB)
+  ) {
+    throw new UsageError(`--max-pool-mib must be 1..${MAX_POOL_MIB} (MiB), not "${maxPool}"`);
   }
   const name = (r.values.interface as string | undefined) ?? interfaceNameFor(path!);
   if (name.length === 0 || new TextEncoder().encode(name).length > 15 || /[\s/]/.test(name)) {
@@ -127,34 +143,66 @@ export async function up(args: string[]): Promise<number> {
         dev?.stop();
       },
     });
+    // Routes, rules and nftables as wg-quick's (src/host/policy_routing.ts); none for a bare interface.
+    let routing: PolicyRouting | undefined;
     try {
       await guard.settled; // nothing is created while SIGUSR1 could still open an inspector
       await host.beforeCreate(); // PreUp
       const offload = r.values["no-offload"] === true ? false : config.interface.offload;
+      if (maxPool !== undefined) config.interface.maxPool = Number(maxPool); // the flag wins
+      if (path !== undefined) routing = await PolicyRouting.prepare({ ifname: name, config });
+      const pr = routing;
       dev = await Device.create({
         name,
-        config,
+        config: pr?.config ?? config,
         offload,
         bare: path === undefined,
         source: path,
         // SIGUSR1 stays ignored and no inspector opens: checked on every tick of the loop.
         onTick: (now) => guard.check(now),
+        kernelRoutes: pr && ((ifname) => pr.kernelRoutes(ifname)),
+        chooseMtu: pr && !config.interface.mtuSet ? (eps) => pr.autoMtu(eps) : undefined,
       });
+      if (pr !== undefined) {
+        const d = dev;
+        pr.setFwmark = (mark) => d.setFwmark(mark);
+        await pr.settled();
+      }
       try {
         await host.afterCreate(dev); // DNS, PostUp
       } catch (e) {
         // As wg-quick's `trap del_if`: the interface goes, PreDown/PostDown do not run.
+        await routing?.close();
+        routing = undefined;
         dev.close();
+        dev = undefined;
         await host.abort();
         throw e;
       }
     } catch (e) {
       ready(undefined);
+      await routing?.close();
+      dev?.close();
       await server.close();
       throw e;
     }
     uapi = uapiFor(dev);
     ready(uapi);
+    const metricsAt = (r.values.metrics as string | undefined) ?? config.interface.metricsAddress;
+    let metrics: MetricsServer | undefined;
+    if (metricsAt) {
+      const d = dev;
+      try {
+        metrics = MetricsServer.start(metricsAt, {
+          metrics: () => formatMetrics(d.stats(), d.loopStats()),
+          healthy: () => d.turnedWithin(2000),
+        });
+      } catch (e) {
+        await host.down(d, () => routing?.close() ?? Promise.resolve());
+        await server.close();
+        throw e;
+      }
+    }
     log.info("Interface {interface} is ready", { interface: name, pid: Deno.pid });
     sdNotify(`READY=1\nMAINPID=${Deno.pid}\nSTATUS=${name} is up`);
     const stop = () => dev!.stop();
@@ -179,9 +227,12 @@ export async function up(args: string[]): Promise<number> {
       Deno.removeSignalListener("SIGHUP", reload);
       Deno.removeSignalListener("SIGUSR2", save);
       await reloading;
+      await metrics?.close();
       await server.close();
       const stats = dev.stats();
-      await host.down(dev); // PreDown, SaveConfig, the interface, DNS, PostDown
+      // PreDown, SaveConfig, the routing (rules first, as wg-quick's del_if), the interface,
+      // DNS, PostDown.
+      await host.down(dev, () => routing?.close() ?? Promise.resolve());
       log.info("Final stats for {interface}", { ...stats });
       log.info("Interface {interface} removed", { interface: dev.name });
     }

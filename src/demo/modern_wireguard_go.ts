@@ -2,7 +2,8 @@
  * Where the modern upstream wireguard-go (0.0.20250522: TUN and UDP offloads) is: the benchmark
  * peer users would pick today, kept beside the checkout in `../shared/peers/` (see its README).
  * Looked for, in order: `$TUNSLAB_WIREGUARD_GO_MODERN`, `../shared/peers/` beside this checkout,
- * and beside the checkout this one was cloned from (a CI clone in a temporary directory).
+ * beside the main checkout of a git worktree, and beside the checkout this one was cloned from (a
+ * CI clone in a temporary directory).
  *
  * @example
  * ```ts
@@ -27,6 +28,21 @@ function executable(path: string): boolean {
   }
 }
 
+/** The main checkout of a git worktree (where `.git` really is), if this is one. */
+function mainCheckout(): string | null {
+  try {
+    const out = new Deno.Command("git", {
+      args: ["-C", REPO, "rev-parse", "--path-format=absolute", "--git-common-dir"],
+      stdout: "piped",
+      stderr: "null",
+    }).outputSync();
+    const dir = new TextDecoder().decode(out.stdout).trim();
+    return dir.endsWith("/.git") ? dir.slice(0, -5) : null;
+  } catch {
+    return null;
+  }
+}
+
 /** The checkout a local clone came from (its `origin` when that is a directory), if any. */
 function origin(): string | null {
   try {
@@ -46,8 +62,8 @@ function origin(): string | null {
 export function modernWireguardGo(): string | null {
   const env = Deno.env.get("TUNSLAB_WIREGUARD_GO_MODERN");
   if (env) return executable(env) ? env : null;
-  const o = origin();
-  for (const base of [REPO, ...(o === null ? [] : [o])]) {
+  for (const base of [REPO, mainCheckout(), origin()]) {
+    if (base === null) continue;
     const p = `${base}/../shared/peers/${MODERN_WIREGUARD_GO}`;
     if (executable(p)) return p;
   }

@@ -1,38 +1,26 @@
 /**
- * The hot path: batches of packets between the TUN device and the UDP socket,
- * in place in pool slots. One batch in either direction is a handful of
- * calls: one `alloc_batch`, the reads (TUN per packet until EAGAIN, UDP one
- * `recvmmsg`), one `encrypt_batch`/`decrypt_batch` into WASM, the writes (one
+ * The hot path: batches of packets between the TUN device and the UDP socket, in place in pool
+ * slots. A batch either way is a handful of calls: one `alloc_batch`, the reads (TUN per packet
+ * until EAGAIN, UDP one `recvmmsg`), one `encrypt_batch`/`decrypt_batch`, the writes (one
  * `sendmmsg`, TUN per packet), one `free_batch`.
  *
- * With offloads (the TUN device opened with `offload`, the socket bound with
- * it) the same batches carry far fewer system calls:
- * - TUN → UDP: a read returns a TCP/UDP super-packet of up to 64 KiB, head in
- *   a slot, rest in a jumbo buffer; one `ts_tun_ingest` per batch cuts every
- *   super-packet into MSS-sized segments, each in its own slot (the one copy
- *   of the send side: a segment needs its own headers in front of its payload
- *   and room for the tag after it, so the payload cannot stay where it was
- *   read). Then the usual `ts_encrypt_batch`, and `sendGso` hands runs of
- *   equal-sized datagrams to the kernel as one UDP_SEGMENT message each.
- * - UDP → TUN: UDP_GRO receives runs of datagrams into jumbo buffers; each
- *   datagram is decrypted where it landed (no copy: a run owns its jumbo
- *   buffer from the receive to the TUN write, as a packet owns its slot), and
- *   `ts_tun_plan` groups in-order TCP segments of a flow into units written as
- *   one super-packet each (virtio header + rewritten headers + the payloads
- *   where they lie, one `writev`).
- * When the kernel refuses an offload the path logs it once and carries on per
- * packet; no packet is dropped for it.
+ * With offloads the same batches take far fewer system calls. TUN → UDP: a read returns a
+ * super-packet of up to 64 KiB (head in a slot, rest in a jumbo buffer); `ts_tun_ingest` cuts it
+ * into MSS-sized segments, a slot each (the send side's one copy: each segment needs its own
+ * headers before and room for the tag after), and `sendGso` hands runs of equal-sized datagrams
+ * to the kernel as one UDP_SEGMENT message. UDP → TUN: UDP_GRO receives runs into jumbo buffers,
+ * each datagram is decrypted where it landed (a run owns its buffer until the TUN write, as a
+ * packet owns its slot), and `ts_tun_plan` groups in-order TCP segments of a flow into one
+ * super-packet `writev` each. A refused offload is logged once and the path goes on per packet,
+ * dropping nothing. Packets longer than a small slot are carried in every mode
+ * (src/device/large_packets.ts).
  *
- * Nothing here allocates per packet: offsets, lengths, peer ids and sockaddrs
- * live in typed arrays over the module's scratch area (`LAYOUT` in
- * src/device/data_path_layout.ts, laid out by src/wasm/scratch_arrays.ts once
- * and again only when the pool's memory grows). Per-packet events go to
- * `DataHooks` (src/device/data_hooks.ts) as plain numbers.
- *
- * The TUN device and the UDP socket are reached through {@link TunIo} and
- * {@link UdpIo} (src/device/packet_io.ts): in production always a `TunDevice`
- * and a `UdpSocket`, so every call site stays monomorphic; tests run two data
- * paths against each other over tests/fixtures/memory_io.ts.
+ * Nothing allocates per packet: offsets, lengths, peer ids and sockaddrs live in typed arrays over
+ * the module's scratch area (`LAYOUT` in data_path_layout.ts, rebuilt only when memory grows);
+ * per-packet events go to `DataHooks` as plain numbers. The TUN device and socket are reached
+ * through {@link TunIo} and {@link UdpIo}: in production always a `TunDevice` and a `UdpSocket`,
+ * so call sites stay monomorphic; tests run two paths against each other over
+ * tests/fixtures/memory_io.ts.
  *
  * @example
  * ```ts
@@ -66,10 +54,12 @@ import { ScratchArrays } from "../wasm/scratch_arrays.ts";
 import type { SlabPool } from "../wasm/slab.ts";
 import { logOffloads, logRefusedOffload } from "./offload_log.ts";
 import { type JumboArea, TRUNCATED, type TunIo, type UdpIo } from "./packet_io.ts";
+import { LargePackets } from "./large_packets.ts";
 import type { DataHooks } from "./data_hooks.ts";
 import { type DataPathCounters, namedCounts, newDataPathCounters } from "./data_path_counters.ts";
 import {
   BATCH,
+  type DataPathOptions,
   LAYOUT,
   NAME_STRIDE,
   type PathExports,
@@ -79,19 +69,6 @@ import {
   TX_JUMBOS,
   TX_RESERVE,
 } from "./data_path_layout.ts";
-
-/** What {@link DataPath} works with. */
-export interface DataPathOptions {
-  pool: SlabPool;
-  /** The pool's module instance (the exports the data path calls). */
-  wasm: PathExports;
-  tun: TunIo;
-  udp: UdpIo;
-  hooks: DataHooks;
-  mtu: number;
-  /** Peer ids in use are below this. */
-  maxPeers: number;
-}
 
 /** Moves batches between a TUN device and a UDP socket through the pool. */
 export class DataPath {
@@ -103,7 +80,6 @@ export class DataPath {
    */
   readonly rxDrops: Float64Array = new Float64Array(N_CODES);
 
-  mtu: number;
   readonly #pool: SlabPool;
   readonly #wasm: PathExports;
   readonly #tun: TunIo;
@@ -131,6 +107,8 @@ export class DataPath {
   readonly #retryOffs = new Uint32Array(RX_CAP);
   readonly #retryLens = new Uint32Array(RX_CAP);
   readonly #written = { packets: 0 };
+  /** Packets longer than a small slot: spare large slot, receive mode, MTU. */
+  readonly #large: LargePackets;
 
   constructor(opts: DataPathOptions) {
     const { pool, wasm, tun, udp } = opts;
@@ -139,7 +117,6 @@ export class DataPath {
     this.#tun = tun;
     this.#udp = udp;
     this.#hooks = opts.hooks;
-    this.mtu = opts.mtu;
     this.#tso = tun.offloads !== 0;
     this.#coalesce = tun.vnetHdr;
     this.#cap = packetCapacity(pool);
@@ -150,7 +127,20 @@ export class DataPath {
     this.#jumboLen = wasm.ts_jumbo_len();
     this.#txTail = { off: jumbo, len: this.#jumboLen, count: TX_JUMBOS };
     this.#rxJumbo = jumbo + TX_JUMBOS * this.#jumboLen;
-    if (logOffloads(this.#tun, this.#udp, this.#tso, this.#coalesce)) this.#gsoLogged = this.#udp;
+    const drop = (code: number, n: number) => wasm.ts_drop_count(code, n);
+    const areas = { txJumbo: jumbo, rxJumbo: this.#rxJumbo, jumboLen: this.#jumboLen };
+    this.#large = new LargePackets(pool, drop, areas, opts.mtu);
+    if (logOffloads(tun, udp, this.#tso, this.#coalesce)) this.#gsoLogged = udp;
+  }
+
+  /** The device's tick: the MTU padding uses is re-read about once a second (large_packets.ts). */
+  tick(now: number): void {
+    this.#large.tick(now, this.#tun);
+  }
+
+  /** Returns what the path holds between batches (the spare large slot) to the pool. */
+  release(): void {
+    this.#large.release();
   }
 
   /** Swaps the UDP socket (listen port change). */
@@ -177,27 +167,48 @@ export class DataPath {
 
   /** One batch UDP → decrypt → TUN. Returns datagrams received (0 = socket drained). */
   pumpUdp(): number {
-    if (this.#udp.gro) return this.#pumpUdpGro();
-    const a = this.#a, p = a.ptr;
+    const large = this.#large;
+    if (this.#udp.gro || large.bigRx) return this.#pumpUdpGro();
+    const a = this.#a, p = a.ptr, slot = this.#pool.slotSize;
     const got0 = this.#alloc(p.rxOffs, BATCH);
     if (got0 === 0) return 0;
-    const v = a.v; // the alloc may have grown the memory: views read after it
-    const n = this.#udp.recvBatch(this.#pool, v.rxOffs, v.rxLens, p.names, NAME_STRIDE, got0);
+    let v = a.v; // the alloc may have grown the memory: views read after it
+    const ovOff = large.rxOverflowOff, ovLen = large.rxOverflowLen, pool = this.#pool;
+    const n = this.#udp.recvBatch(
+      pool,
+      v.rxOffs,
+      v.rxLens,
+      p.names,
+      NAME_STRIDE,
+      got0,
+      ovOff,
+      ovLen,
+    );
     this.#freeTail(p.rxOffs, n, got0);
     if (n === 0) return 0;
     this.counters.udpReceived += n;
+    let big = false;
     for (let i = 0; i < n; i++) {
-      // recvBatch marks datagrams that did not fit a slot; length 0 makes
+      // recvBatch marks datagrams that did not fit a slot and its overflow; length 0 makes
       // decrypt drop and count them as truncated.
-      if (v.rxLens[i] === TRUNCATED) {
+      const len = v.rxLens[i];
+      if (len === TRUNCATED) {
         this.counters.truncated++;
         v.rxLens[i] = 0;
-      }
+      } else if (len > slot) big = true;
       v.rxNames[i] = p.names + i * NAME_STRIDE;
+    }
+    if (big) {
+      // Longer than a slot: the last one is made whole in a jumbo buffer (large_packets.ts).
+      const cut = large.fixReceive(v.rxOffs, v.rxLens, n);
+      this.counters.truncated += cut;
+      this.counters.udpBigReceived += cut + 1;
     }
     this.#wasm.ts_decrypt_batch(p.rxOffs, p.rxLens, p.rxPeers, p.kps, p.names, NAME_STRIDE, n);
     this.#deliver(n);
-    this.#pool.freeBatch(p.rxOffs, n);
+    v = a.v; // delivering ran hooks
+    if (big) large.restoreReceive(v.rxOffs);
+    pool.freeBatch(p.rxOffs, n);
     return n;
   }
 
@@ -243,11 +254,10 @@ export class DataPath {
         do {
           offs[n] = base + at;
           lens[n] = Math.min(size, len - at);
-          // Longer than a slot: what recvBatch would have cut (MSG_TRUNC); length 0 makes
-          // decrypt drop and count it as truncated, as there.
+          // Longer than a slot: decrypted where it is all the same (a jumbo buffer holds any).
           if (lens[n] > slot) {
-            this.counters.truncated++;
-            lens[n] = 0;
+            this.counters.udpBigReceived++;
+            this.#large.seen++;
           }
           names[n] = name;
           n++;
@@ -360,11 +370,28 @@ export class DataPath {
   /** One batch TUN → encrypt → UDP. Returns packets read (0 = TUN drained). */
   pumpTun(): number {
     if (this.#tso) return this.#pumpTunTso();
-    const a = this.#a, p = a.ptr;
+    const a = this.#a, p = a.ptr, pool = this.#pool, large = this.#large, cap = this.#cap;
     const got0 = this.#alloc(p.offs, BATCH);
     if (got0 === 0) return 0;
-    const v = a.v;
-    const n = this.#tun.readBatch(this.#pool, v.offs, v.lens, got0);
+    let v = a.v, n = 0;
+    for (;;) {
+      // A read longer than a slot goes on into a large slot and ends the readBatch call.
+      const from = n, ovOff = large.tunOverflowOff, ovLen = large.tunOverflowLen;
+      n = this.#tun.readBatch(pool, v.offs, v.lens, got0, from, ovOff, ovLen);
+      if (n === from) break;
+      const len = v.lens[n - 1];
+      if (len <= cap || len === TRUNCATED) break;
+      const small = v.offs[n - 1];
+      const big = large.moveTunRead(small, len); // may grow the memory
+      v = a.v;
+      this.counters.tunBigRead++;
+      if (big === 0) n--; // dropped (counted): freed with the unused slots below
+      else {
+        v.offs[n - 1] = big;
+        pool.tryFree(small);
+      }
+      if (n >= got0) break;
+    }
     this.#freeTail(p.offs, n, got0);
     if (n === 0) return 0;
     this.counters.tunRead += n;
@@ -427,7 +454,7 @@ export class DataPath {
   #sealAndSend(n: number): void {
     const a = this.#a, p = a.ptr;
     const pool = this.#pool, wasm = this.#wasm, hooks = this.#hooks;
-    wasm.ts_encrypt_batch(p.offs, p.lens, p.peers, n, this.mtu);
+    wasm.ts_encrypt_batch(p.offs, p.lens, p.peers, n, this.#large.mtu);
     let s = 0;
     let f = 0;
     // The run of packets to one peer not yet reported (peer -1: none).

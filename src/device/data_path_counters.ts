@@ -24,7 +24,7 @@ export interface DataPathCounters {
   /** Received datagrams handed to the handshake plane (initiations, responses, cookie replies). */
   rxHandshake: number;
   udpSent: number;
-  /** Datagrams dropped because they did not fit a slot (MSG_TRUNC). */
+  /** Datagrams dropped because they did not fit (MSG_TRUNC, or their rest was overwritten). */
   truncated: number;
   /** Packets for a peer without a known endpoint. */
   noEndpoint: number;
@@ -50,6 +50,10 @@ export interface DataPathCounters {
   udpGroDatagrams: number;
   /** Offloads the kernel refused at run time (each switched off, logged once). */
   offloadFallbacks: number;
+  /** TUN reads longer than a small slot (moved into large slots; without offloads). */
+  tunBigRead: number;
+  /** Datagrams longer than a small slot received (decrypted in jumbo buffers). */
+  udpBigReceived: number;
 }
 
 /** Counters by result code (index = −code) under their drop-reason names, the non-zero ones. */
@@ -85,5 +89,7 @@ export function newDataPathCounters(): DataPathCounters {
     udpGroReceived: 0,
     udpGroDatagrams: 0,
     offloadFallbacks: 0,
+    tunBigRead: 0,
+    udpBigReceived: 0,
   };
 }

@@ -1,7 +1,8 @@
 /**
  * The data path's batch sizes and its arrays in the module's scratch area: one declarative table,
  * {@link LAYOUT}, that src/wasm/scratch_arrays.ts lays out (offsets, and views rebuilt when the
- * memory grows), and {@link PathExports}, the exports the data path is handed.
+ * memory grows); {@link PathExports}, the exports the data path is handed, and
+ * {@link DataPathOptions}, all it is given.
  *
  * @example
  * ```ts
@@ -26,6 +27,9 @@ import {
 } from "../wasm/abi.ts";
 import type { TunslabExports } from "../wasm/module.ts";
 import { alias, f64, i32, u32, u8 } from "../wasm/scratch_arrays.ts";
+import type { SlabPool } from "../wasm/slab.ts";
+import type { DataHooks } from "./data_hooks.ts";
+import type { TunIo, UdpIo } from "./packet_io.ts";
 
 /** Most packets moved per batch and direction (recvmmsg/sendmmsg vector). */
 export const BATCH = 128;
@@ -98,4 +102,18 @@ export type PathExports = Pick<
   | "ts_peer_endpoint_ptr"
   | "ts_jumbo_ptr"
   | "ts_jumbo_len"
+  | "ts_drop_count"
 >;
+
+/** What the data path (src/device/data_path.ts) works with. */
+export interface DataPathOptions {
+  pool: SlabPool;
+  /** The pool's module instance (the exports the data path calls). */
+  wasm: PathExports;
+  tun: TunIo;
+  udp: UdpIo;
+  hooks: DataHooks;
+  mtu: number;
+  /** Peer ids in use are below this. */
+  maxPeers: number;
+}

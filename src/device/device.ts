@@ -33,21 +33,20 @@
  * @module
  */
 
-import { type Cidr, formatCidr, parseIp } from "../wg/cidr.ts";
+import { type Cidr, formatCidr } from "../wg/cidr.ts";
 import type { Config, Peer as ConfigPeer } from "../wg/config.ts";
 import { logger } from "../log.ts";
 import { instantiate, type TunslabExports } from "../wasm/module.ts";
 import { DataPlane } from "../wasm/data_plane.ts";
-import { MAX_PEERS, packetCapacity } from "../wasm/abi.ts";
+import { MAX_PEERS } from "../wasm/abi.ts";
 import { SlabPool } from "../wasm/slab.ts";
 import { Poller } from "../poller.ts";
 import type { Endpoint } from "../endpoint.ts";
 import { resolveHost } from "../resolve/getaddrinfo.ts";
 import {
-  EndpointHost,
   resolutionRetries,
   type Resolve,
-  resolveAtStart,
+  resolveEndpoints,
 } from "../resolve/endpoint_resolution.ts";
 import { DataPath } from "./data_path.ts";
 import type { DeviceStats, PeerStats } from "./device_stats.ts";
@@ -55,6 +54,7 @@ import type { DevicePeer } from "./device_peer.ts";
 import { HandshakePlane } from "./handshake_plane.ts";
 import type { TunIo, UdpIo } from "./packet_io.ts";
 import { kernelIo, setMark } from "./kernel_io.ts";
+import { TrafficLog } from "./traffic_log.ts";
 import { type KernelRoutes, PeerTable } from "./peer_table.ts";
 
 export { type HandshakeCounters, UNDER_LOAD_PER_SECOND } from "./handshake_plane.ts";
@@ -127,14 +127,13 @@ export interface DeviceOptions {
    * (tests/fixtures/memory_io.ts) and embedding.
    */
   io?: DeviceIo;
+  /** Kernel routes through the interface `ifname` (src/host/policy_routing.ts); default: main table. */
+  kernelRoutes?: (ifname: string) => KernelRoutes;
+  /** The MTU for these resolved endpoints when the config sets none (src/host/auto_mtu.ts). */
+  chooseMtu?: (endpoints: readonly string[]) => number;
 }
 
 const log = logger("device");
-
-/** An IP literal (no zone): used as it is, never looked up. */
-function isIpLiteral(host: string): boolean {
-  return parseIp(host) !== null;
-}
 
 function envRetries(): number {
   try {
@@ -168,7 +167,10 @@ export class Device {
   #lastTick = 0;
   #lastYield = 0;
   #lastSummary = 0;
-  #lastTraffic = { at: 0, rx: 0, tx: 0 };
+  readonly #traffic: TrafficLog;
+  #turns = 0;
+  #maxTurnMs = 0;
+  #lastTurnAt = -Infinity;
 
   private constructor(
     name: string,
@@ -180,6 +182,7 @@ export class Device {
     resolve: Resolve,
   ) {
     this.name = name;
+    this.#traffic = new TrafficLog(name);
     this.pool = pool;
     this.tun = io.tun;
     this.#udp = io.udp;
@@ -216,49 +219,30 @@ export class Device {
    * On failure everything made so far is closed.
    */
   static async create(opts: DeviceOptions): Promise<Device> {
-    const { config, name } = opts;
+    const { name } = opts;
+    let { config } = opts;
     const now = opts.now ?? (() => performance.now());
     const resolve = opts.resolve ?? resolveHost;
     const retries = opts.resolutionRetries ?? envRetries();
     // Resolve endpoints first: nothing to undo if a name does not resolve.
-    const endpoints: (string | null)[] = [];
-    const hosts: (EndpointHost | null)[] = [];
-    for (const p of config.peers) {
-      const ep = p.endpoint;
-      if (ep === null) {
-        endpoints.push(null);
-        hosts.push(null);
-      } else if (isIpLiteral(ep.host)) {
-        endpoints.push(ep.host.includes(":") ? `[${ep.host}]:${ep.port}` : `${ep.host}:${ep.port}`);
-        hosts.push(null);
-      } else {
-        const where = `${opts.source ?? "config"}:${p.endpointLine || p.line}`;
-        endpoints.push(
-          await resolveAtStart(ep.host, ep.port, where, {
-            resolve,
-            retries,
-            onRetry: (e, waitMs) =>
-              log.warning("Endpoint host {host} ({where}): {error}; trying again in {seconds} s", {
-                host: ep.host,
-                where,
-                error: e.message,
-                seconds: waitMs / 1000,
-              }),
-          }),
-        );
-        hosts.push(new EndpointHost(ep.host, ep.port, where));
-      }
-    }
+    const { endpoints, hosts } = await resolveEndpoints(config.peers, {
+      resolve,
+      retries,
+      source: opts.source,
+    });
     const wasm = instantiate();
-    const pool = SlabPool.create(opts.pool, wasm);
-    const mtu = config.interface.mtu;
-    if (mtu < 576 || mtu > packetCapacity(pool)) {
-      throw new RangeError(
-        `MTU ${mtu} out of range: 576 to ${packetCapacity(pool)} (a packet must fit one slot)`,
-      );
+    // Any MTU (68..65535, config.ts): packets longer than a small slot go to large slots.
+    const pool = SlabPool.create(
+      { maxMiB: config.interface.maxPool ?? undefined, ...opts.pool },
+      wasm,
+    );
+    if (opts.chooseMtu !== undefined && opts.io === undefined) {
+      // wg-quick's auto MTU (the underlay route's MTU less 80); any MTU fits (large slots).
+      const chosen = opts.chooseMtu(endpoints.filter((e): e is string => e !== null));
+      config = { ...config, interface: { ...config.interface, mtu: chosen } };
     }
     const io = opts.io ??
-      kernelIo(name, config, opts.offload ?? config.interface.offload, opts.bare ?? false);
+      kernelIo(name, config, opts.offload ?? config.interface.offload, opts.bare ?? false, opts);
     try {
       const dev = new Device(io.tun.name, wasm, pool, io, config, now, resolve);
       dev.#onTick = opts.onTick;
@@ -322,6 +306,7 @@ export class Device {
       if (peer === undefined) continue;
       next = Math.min(next, hs.tickPeer(peer, now));
     }
+    this.path.tick(now); // follows the interface's MTU
     return next;
   }
 
@@ -346,6 +331,7 @@ export class Device {
   step(): number {
     if (this.#pendingUdp !== undefined) this.#swapUdp();
     const moved = this.#drain() + this.#handshake.turn();
+    if (moved === 0) this.path.release(); // idle: no spare slot held
     if (this.#checkGone()) return moved;
     const now = this.#now();
     this.#lastTick = now;
@@ -363,20 +349,16 @@ export class Device {
     return this.#running;
   }
 
-  /** One info line about the last minute's traffic, when there was any. */
-  #logTraffic(now: number): void {
-    const c = this.path.counters, last = this.#lastTraffic;
-    const rx = c.udpReceived, tx = c.udpSent;
-    if (last.at > 0 && (rx !== last.rx || tx !== last.tx)) {
-      log.info("Traffic on {interface} in the last minute: {rx} datagrams in, {tx} out", {
-        interface: this.name,
-        rx: rx - last.rx,
-        tx: tx - last.tx,
-        peers: this.#peers.list().length,
-        poolInUse: this.pool.stats().inUse,
-      });
-    }
-    this.#lastTraffic = { at: now, rx, tx };
+  /** Turns of the loop and the longest one since the last call (which starts a new interval). */
+  loopStats(): { turns: number; maxTurnMs: number } {
+    const r = { turns: this.#turns, maxTurnMs: this.#maxTurnMs };
+    this.#maxTurnMs = 0;
+    return r;
+  }
+
+  /** Whether the loop turned within the last `ms` (the metrics' `/healthz`). */
+  turnedWithin(ms: number): boolean {
+    return this.#now() - this.#lastTurnAt <= ms;
   }
 
   /** The interface was deleted from outside; the loop has ended (or ends) because of it. */
@@ -398,6 +380,7 @@ export class Device {
   async #loop(): Promise<void> {
     let next = this.#tick(this.#now());
     while (!this.#stopping) {
+      const turnStart = this.#now();
       if (this.#pendingUdp !== undefined) this.#swapUdp();
       // Handshakes waiting count as work: the loop does not sleep on a backlog.
       const moved = this.#drain() + this.#handshake.turn();
@@ -409,13 +392,18 @@ export class Device {
         this.#onTick?.(now);
         // Counters, not per-packet logs: a traffic line a minute while traffic flows, and the
         // whole stats every 10 s at debug level.
-        if (now - this.#lastTraffic.at >= 60_000) this.#logTraffic(now);
+        this.#traffic.tick(now, this.path.counters, () => this.pool.stats().inUse);
         if (now - this.#lastSummary >= 10_000 && log.isEnabledFor("debug")) {
           this.#lastSummary = now;
           log.debug("Stats for {interface}", () => ({ ...this.stats() }));
         }
       }
+      const turnEnd = this.#now();
+      this.#turns++;
+      this.#lastTurnAt = turnEnd;
+      if (turnEnd - turnStart > this.#maxTurnMs) this.#maxTurnMs = turnEnd - turnStart;
       if (moved === 0 && !this.#stopping) {
+        this.path.release(); // idle: the spare large slot goes back until packets flow again
         const timeout = Math.max(0, Math.min(1000, Math.ceil(next - this.#now())));
         await this.#poller.wait(timeout);
         this.#lastYield = this.#now();
@@ -426,6 +414,7 @@ export class Device {
         await this.#poller.wait(0);
       }
     }
+    this.path.release(); // the final stats see no slot in use
   }
 
   #swapUdp(): void {
@@ -582,6 +571,7 @@ export class Device {
   /** Drops staged packets, wipes keys, closes the socket and the TUN device (the kernel removes it). */
   close(): void {
     for (const peer of this.#peers.list()) this.#handshake.stopPeer(peer);
+    this.path.release();
     this.#poller.close();
     this.#pendingUdp?.close();
     this.#udp.close();

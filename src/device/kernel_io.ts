@@ -10,13 +10,13 @@
  * ```
  * @module
  */
-import { formatCidr } from "../wg/cidr.ts";
 import type { Config } from "../wg/config.ts";
 import { TunDevice } from "../tun_device.ts";
 import { UdpSocket } from "../udp_socket.ts";
-import { addAddress, addRoute, deleteRoute, setMtu, setTxQueueLen, setUp } from "../net_config.ts";
+import { addRoute, deleteRoute, setMtu, setTxQueueLen, setUp } from "../net_config.ts";
+import { addAddresses } from "../netlink/address.ts";
 import { errno, libc } from "../ffi/libc.ts";
-import type { DeviceIo } from "./device.ts";
+import type { DeviceIo, DeviceOptions } from "./device.ts";
 
 /**
  * Packets the TUN ring holds for us to read (the kernel's default is 500). It is the
@@ -32,17 +32,20 @@ export const TUN_TX_QUEUE_LEN = 2048;
  * length, addresses and link up, then binds the UDP socket; kernel routes go through the
  * interface. On failure what was opened is closed.
  */
-export function kernelIo(name: string, config: Config, offload: boolean, bare: boolean): DeviceIo {
+export function kernelIo(
+  name: string,
+  config: Config,
+  offload: boolean,
+  bare: boolean,
+  opts: DeviceOptions,
+): DeviceIo {
   notAnotherKindOfLink(name);
   const tun = TunDevice.open(name, { offload });
   try {
     const ifname = tun.name;
     setMtu(ifname, config.interface.mtu);
     setTxQueueLen(ifname, TUN_TX_QUEUE_LEN);
-    let v4 = 0;
-    for (const a of config.interface.addresses) {
-      addAddress(ifname, formatCidr(a), { label: a.family === 4 ? v4++ : 0 });
-    }
+    addAddresses(ifname, config.interface.addresses); // netlink: no `name:N` alias labels
     if (!bare) setUp(ifname, true);
     const udp = UdpSocket.bind({ port: config.interface.listenPort ?? 0, offload });
     return {
@@ -50,7 +53,7 @@ export function kernelIo(name: string, config: Config, offload: boolean, bare: b
       udp,
       // vnetHdr: offloads were asked for
       bindUdp: (port) => UdpSocket.bind({ port, offload: tun.vnetHdr }),
-      routes: bare ? undefined : {
+      routes: bare ? undefined : opts.kernelRoutes?.(ifname) ?? {
         add: (prefix) => addRoute(ifname, prefix),
         remove: (prefix) => deleteRoute(ifname, prefix),
       },

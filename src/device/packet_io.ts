@@ -49,8 +49,24 @@ export interface TunIo {
   /** errno of the first super-packet write refused (0 if none); sticky. */
   readonly gsoWriteErrno: number;
 
-  /** Reads a packet into `offs[i] + headroom` for i < n until none is left; `lens[i]` = length. */
-  readBatch(pool: PoolMemory, offs: Uint32Array, lens: Uint32Array, n: number): number;
+  /**
+   * Reads a packet into `offs[i] + headroom` for `from <= i < n` until none is left; `lens[i]` =
+   * length. With `overflowLen` > 0 a packet longer than a slot holds continues at wasm offset
+   * `overflowOff` (`overflowLen` bytes) and ends the call, so the caller can move it before the
+   * next read lands there. Returns the index after the last read.
+   */
+  readBatch(
+    pool: PoolMemory,
+    offs: Uint32Array,
+    lens: Uint32Array,
+    n: number,
+    from?: number,
+    overflowOff?: number,
+    overflowLen?: number,
+  ): number;
+
+  /** The interface's MTU now, or null when it cannot be known here (moved to another namespace). */
+  mtu(): number | null;
 
   /**
    * Reads with offloads on: read i's virtio header at `hdrsOff + VNET_STRIDE*i`, its first `cap`
@@ -106,7 +122,10 @@ export interface UdpIo {
 
   /**
    * Receives up to `n` datagrams, datagram i into the slot at `offs[i]` (its start), its source
-   * sockaddr at `namesOff + i * nameStride`; `lens[i]` = length. Returns how many (0: none left).
+   * sockaddr at `namesOff + i * nameStride`; `lens[i]` = length. With `overflowLen` > 0 a datagram
+   * longer than a slot continues at wasm offset `overflowOff`, the same place for every datagram
+   * of the call (so only the last such datagram's rest is still there). Returns how many (0: none
+   * left).
    */
   recvBatch(
     pool: PoolMemory,
@@ -115,6 +134,8 @@ export interface UdpIo {
     namesOff: number,
     nameStride: number,
     n: number,
+    overflowOff?: number,
+    overflowLen?: number,
   ): number;
 
   /**

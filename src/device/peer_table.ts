@@ -46,6 +46,8 @@ import { IndexTable } from "./index_table.ts";
 export interface KernelRoutes {
   add(prefix: string): void;
   remove(prefix: string): void;
+  /** Routes also for prefixes an interface address covers (a table other than main: `Table = N`). */
+  readonly everyPrefix?: boolean;
 }
 
 /** Options of {@link PeerTable}. */
@@ -228,7 +230,9 @@ export class PeerTable {
     const want = new Map<string, Cidr>();
     for (const p of this.list()) {
       for (const c of p.allowedIps) {
-        if (!this.#addresses.some((a) => covers(a, c))) want.set(formatCidr(c), c);
+        if (kernel.everyPrefix || !this.#addresses.some((a) => covers(a, c))) {
+          want.set(formatCidr(c), c);
+        }
       }
     }
     for (const k of this.#routes.keys()) {

@@ -70,6 +70,10 @@ export const LIBC_SYMBOLS = {
   sendto: { parameters: ["i32", "usize", "usize", "i32", "usize", "u32"], result: "i32" },
   /** ssize_t recvfrom(int sockfd, void *buf, size_t len, int flags, struct sockaddr *src_addr, socklen_t *addrlen); */
   recvfrom: { parameters: ["i32", "usize", "usize", "i32", "usize", "usize"], result: "i32" },
+  /** ssize_t send(int sockfd, const void *buf, size_t len, int flags);  (netlink requests) */
+  send: { parameters: ["i32", "buffer", "usize", "i32"], result: "i32" },
+  /** ssize_t recv(int sockfd, void *buf, size_t len, int flags);  (netlink replies) */
+  recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "i32" },
   /** int poll(struct pollfd *fds, nfds_t nfds, int timeout);  synchronous: use with timeout 0 */
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
   /** int poll(struct pollfd *fds, nfds_t nfds, int timeout);  on a worker thread: errno meaningless */
@@ -235,7 +239,9 @@ export const F_GETFL = 3;
 export const F_SETFL = 4;
 export const AF_INET = 2;
 export const AF_INET6 = 10;
+export const AF_NETLINK = 16;
 export const SOCK_DGRAM = 2;
+export const SOCK_RAW = 3;
 export const SOCK_NONBLOCK = 0o4000;
 export const SOCK_CLOEXEC = 0o2000000;
 export const EFD_NONBLOCK = 0o4000;

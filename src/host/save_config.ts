@@ -3,7 +3,7 @@
  * wg-quick's `save_config` writes it — an `[Interface]` with the addresses, DNS, MTU, Table,
  * `SaveConfig = true` and the hooks, then what `wg showconf` prints (listen port, fwmark, private
  * key, the peers with their keys, AllowedIPs, endpoints and keepalives) — plus tunslab's own keys
- * (`Offload`, `MaxPool`) when they differ from the defaults. Comments are dropped, as wg-quick
+ * (`Offload`, `MaxPool`, `MetricsAddress`) when they differ from the defaults. Comments are dropped, as wg-quick
  * drops them. Written atomically (a 0600 temporary file next to it, fsync, rename).
  *
  * @example
@@ -45,7 +45,7 @@ export function formatShowconf(state: UapiState): string {
 /** The `[Interface]` lines wg-quick adds in front of showconf's, and tunslab's own keys. */
 export function interfaceLines(
   i: Interface,
-  live: { addresses: string[]; mtu: number | null; maxPoolMib?: number | null },
+  live: { addresses: string[]; mtu: number | null },
 ): string[] {
   const out = live.addresses.map((a) => `Address = ${a}`);
   const dns = [...i.dns, ...i.dnsSearch];
@@ -64,7 +64,8 @@ export function interfaceLines(
     for (const h of hooks) out.push(`${key} = ${h}`);
   }
   if (!i.offload) out.push("Offload = off");
-  if (live.maxPoolMib) out.push(`MaxPool = ${live.maxPoolMib}`);
+  if (i.maxPool !== null) out.push(`MaxPool = ${i.maxPool}`);
+  if (i.metricsAddress) out.push(`MetricsAddress = ${i.metricsAddress}`);
   return out;
 }
 
@@ -72,7 +73,7 @@ export function interfaceLines(
 export function formatSavedConfig(
   i: Interface,
   state: UapiState,
-  live: { addresses: string[]; mtu: number | null; maxPoolMib?: number | null },
+  live: { addresses: string[]; mtu: number | null },
 ): string {
   const show = formatShowconf(state);
   return show.replace("[Interface]\n", ["[Interface]", ...interfaceLines(i, live), ""].join("\n"));

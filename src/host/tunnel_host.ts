@@ -115,12 +115,16 @@ export class TunnelHost {
    * The tunnel ends: PreDown hooks, SaveConfig, the device closed, DNS undone, PostDown hooks.
    * A failing hook is logged and the rest still runs (the interface must go).
    */
-  async down(dev: Device): Promise<void> {
+  async down(
+    dev: Device,
+    beforeClose: () => Promise<void> = () => Promise.resolve(),
+  ): Promise<void> {
     const i = this.#config.interface;
     await runHooks("PreDown", i.preDown, this.name).catch((e) =>
       log.error("{error}", { error: e.message })
     );
     if (i.saveConfig) await this.save(dev).catch((e) => log.error("{error}", { error: e.message }));
+    await beforeClose().catch((e) => log.error("{error}", { error: e.message }));
     dev.close();
     await this.#removeDns();
     await runHooks("PostDown", i.postDown, this.name).catch((e) =>

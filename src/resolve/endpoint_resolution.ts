@@ -16,6 +16,11 @@
  * @module
  */
 import { ResolveError, resolveHost } from "./getaddrinfo.ts";
+import { parseIp } from "../wg/cidr.ts";
+import type { Peer } from "../wg/config.ts";
+import { logger } from "../log.ts";
+
+const log = logger("device");
 
 /** wg's default for `WG_ENDPOINT_RESOLUTION_RETRIES`. */
 export const DEFAULT_RETRIES = 15;
@@ -107,4 +112,51 @@ export class EndpointHost {
       this.#pending = false;
     }
   }
+}
+
+/** Options of {@link resolveEndpoints}. */
+export interface EndpointsOptions {
+  resolve: Resolve;
+  retries: number;
+  /** The config file, for messages that name a line. */
+  source?: string;
+}
+
+/**
+ * The endpoints of a config's peers as text, resolved at start (names with wg's retries), and
+ * for each peer given by name the {@link EndpointHost} that looks it up again later.
+ */
+export async function resolveEndpoints(
+  peers: readonly Peer[],
+  opts: EndpointsOptions,
+): Promise<{ endpoints: (string | null)[]; hosts: (EndpointHost | null)[] }> {
+  const endpoints: (string | null)[] = [];
+  const hosts: (EndpointHost | null)[] = [];
+  for (const p of peers) {
+    const ep = p.endpoint;
+    if (ep === null) {
+      endpoints.push(null);
+      hosts.push(null);
+    } else if (parseIp(ep.host) !== null) {
+      endpoints.push(ep.host.includes(":") ? `[${ep.host}]:${ep.port}` : `${ep.host}:${ep.port}`);
+      hosts.push(null);
+    } else {
+      const where = `${opts.source ?? "config"}:${p.endpointLine || p.line}`;
+      endpoints.push(
+        await resolveAtStart(ep.host, ep.port, where, {
+          resolve: opts.resolve,
+          retries: opts.retries,
+          onRetry: (e, waitMs) =>
+            log.warning("Endpoint host {host} ({where}): {error}; trying again in {seconds} s", {
+              host: ep.host,
+              where,
+              error: e.message,
+              seconds: waitMs / 1000,
+            }),
+        }),
+      );
+      hosts.push(new EndpointHost(ep.host, ep.port, where));
+    }
+  }
+  return { endpoints, hosts };
 }

@@ -31,12 +31,26 @@ export const TRANSPORT_HEADER_LEN = 16;
 export const TAG_LEN = 16;
 /** Largest padded plaintext a slot holds. */
 export const MAX_PLAINTEXT = SLOT_SIZE - TRANSPORT_HEADER_LEN - TAG_LEN;
+/** Bytes per large (class 1) slot: an IP packet of up to 65488 bytes, headroom, padding, tag. */
+export const LARGE_SLOT_SIZE = 1 << 16;
+/** Largest padded plaintext a large slot holds. */
+export const LARGE_MAX_PLAINTEXT = LARGE_SLOT_SIZE - TRANSPORT_HEADER_LEN - TAG_LEN;
+/** Largest IP packet or UDP datagram (16-bit lengths). */
+export const MAX_PACKET_LEN = 65535;
 /** Largest `max_slots` of `ts_pool_init` (512 MiB of slots). */
 export const MAX_SLOTS = 1 << 18;
-/** Most chunks a pool grows by. */
+/** Most chunks a pool grows by, per class. */
 export const MAX_CHUNKS = 1024;
 /** f64s `ts_pool_stats` writes. */
-export const POOL_STATS_LEN = 10;
+export const POOL_STATS_LEN = 12;
+/** Slot classes: 0 = {@link SLOT_SIZE} slots, 1 = {@link LARGE_SLOT_SIZE} slots. */
+export const SLOT_CLASSES = 2;
+/** Large slots added per growth step. */
+export const LARGE_CHUNK_SLOTS = 8;
+/** Most large slots: the whole cap in large slots. */
+export const MAX_LARGE_SLOTS = MAX_SLOTS * SLOT_SIZE / LARGE_SLOT_SIZE;
+/** f64s `ts_pool_class_stats` writes. */
+export const POOL_CLASS_STATS_LEN = 8;
 
 // --- The static shared region ---------------------------------------------------------------
 

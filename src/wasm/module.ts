@@ -38,14 +38,19 @@ export const EXPORT_TYPES = {
   ts_pool_init: [["i32", "i32"], ["i32"]], // (chunk_slots, max_slots) -> 0 | code
   ts_pool_alloc: [[], ["i32"]], // () -> slot offset | 0
   ts_pool_alloc_batch: [["i32", "i32"], ["i32"]], // (out_ptr, n) -> allocated
+  ts_pool_alloc_class: [["i32"], ["i32"]], // (class) -> slot offset | 0
+  ts_pool_alloc_batch_class: [["i32", "i32", "i32"], ["i32"]], // (out_ptr, n, class) -> allocated
   ts_pool_free: [["i32"], ["i32"]], // (off) -> 0 | code
   ts_pool_free_batch: [["i32", "i32"], ["i32"]], // (in_ptr, n) -> freed
   ts_pool_stats: [["i32"], ["i32"]], // (out_ptr: f64[POOL_STATS_LEN]) -> 0 | E_BAD_ARG
+  ts_pool_class_stats: [["i32", "i32"], ["i32"]], // (class, out_ptr: f64[POOL_CLASS_STATS_LEN]) -> 0 | E_BAD_ARG
+  ts_slot_size_at: [["i32"], ["i32"]], // (off) -> SLOT_SIZE | LARGE_SLOT_SIZE | 0
   ts_scratch_ptr: [[], ["i32"]],
   ts_scratch_len: [[], ["i32"]],
   ts_slot_size: [[], ["i32"]],
   ts_headroom: [[], ["i32"]],
   ts_drop_stats: [["i32"], ["i32"]], // (out_ptr: f64[N_CODES]) -> 0 | E_BAD_ARG
+  ts_drop_count: [["i32", "i32"], ["i32"]], // (code, n) -> 0 | E_BAD_ARG
   // IP parsing
   ts_ip_parse_batch: [["i32", "i32", "i32", "i32"], ["i32"]], // (offs, lens, res, n) -> valid
   ts_ip_info: [["i32", "i32", "i32"], ["i32"]], // (ptr, len, out[IP_INFO_LEN]) -> version | code

@@ -1,7 +1,11 @@
 /**
- * The slab pool: fixed-size packet slots in the data plane's linear memory.
- * A packet owns its slot from the read that fills it to the write that ends
- * it; the slot then goes back to the pool.
+ * The slab pool: packet slots in the data plane's linear memory, of two
+ * classes: small slots ({@link SlabPool.slotSize}, 2 KiB) for every packet of
+ * a common MTU, and large slots (`LARGE_SLOT_SIZE`, 64 KiB), grown
+ * lazily, for packets longer than a small slot holds. One cap bounds both
+ * classes together. A packet owns its slot from the read that fills it to the
+ * write that ends it; the slot then goes back to the pool (one free call for
+ * either class).
  *
  * The hot path never creates {@link Packet} handles: it passes slot offsets
  * in u32 arrays that live in the module's scratch area ({@link SlabPool.scratch},
@@ -30,10 +34,27 @@
  * @module
  */
 
-import { dropReasonName, N_CODES, POOL_STATS_LEN } from "./abi.ts";
+import { dropReasonName, N_CODES, POOL_CLASS_STATS_LEN, POOL_STATS_LEN, SLOT_SIZE } from "./abi.ts";
 import { instantiate, type TunslabExports } from "./module.ts";
 
-/** Counters of the pool, as `ts_pool_stats` reports them. */
+const MIB = 1 << 20;
+
+/** Counters of one slot class, as `ts_pool_class_stats` reports them. */
+export interface PoolClassStats {
+  slotSize: number;
+  capacity: number;
+  inUse: number;
+  highWater: number;
+  allocs: number;
+  frees: number;
+  refusedAllocs: number;
+  chunks: number;
+}
+
+/**
+ * Counters of the pool, as `ts_pool_stats` reports them: counts are both classes together
+ * (`slotSize` is the small slots'); `small` and `large` are each class's own.
+ */
 export interface PoolStats {
   slotSize: number;
   capacity: number;
@@ -45,16 +66,25 @@ export interface PoolStats {
   refusedFrees: number;
   chunks: number;
   maxSlots: number;
-  /** Bytes of slab memory that exist (capacity × slot size). */
+  /** Bytes of slots that exist, both classes. */
   bytes: number;
+  /** The cap: bytes of slots both classes may grow to (`maxSlots` × slot size). */
+  maxBytes: number;
+  small: PoolClassStats;
+  large: PoolClassStats;
 }
 
 /** Options of {@link SlabPool.create}. */
 export interface SlabPoolOptions {
   /** Slots added per growth step (one `memory.grow`). Default 256 (512 KiB). */
   chunkSlots?: number;
-  /** Cap: the pool refuses allocations beyond it. Default 16384 (32 MiB). */
+  /**
+   * Cap, in small slots: the pool refuses allocations beyond `maxSlots` × 2 KiB of slots, both
+   * classes together (a large slot counts 32). Default 16384 (32 MiB).
+   */
   maxSlots?: number;
+  /** The same cap in MiB (1..512; wins over `maxSlots`): `maxSlots` = 512 × `maxMiB`. */
+  maxMiB?: number;
 }
 
 /** Thrown by {@link SlabPool.alloc} when the pool is at its cap. */
@@ -82,7 +112,10 @@ type PoolExports = Pick<
   | "ts_pool_alloc_batch"
   | "ts_pool_free"
   | "ts_pool_free_batch"
+  | "ts_pool_alloc_class"
   | "ts_pool_stats"
+  | "ts_pool_class_stats"
+  | "ts_slot_size_at"
   | "ts_drop_stats"
   | "ts_scratch_ptr"
   | "ts_scratch_len"
@@ -106,15 +139,18 @@ export class SlabPool implements Disposable {
   #listeners: (() => void)[] = [];
   #scratchNext: number;
   readonly #scratchEnd: number;
-  /** Where `ts_pool_stats` and `ts_drop_stats` write (each its own). */
+  /** Where `ts_pool_stats`, `ts_pool_class_stats` and `ts_drop_stats` write (each its own). */
   readonly #poolStatsPtr: number;
+  readonly #classStatsPtr: number;
   readonly #dropStatsPtr: number;
 
   private constructor(wasm: PoolExports, opts: SlabPoolOptions) {
     this.#wasm = wasm;
     this.memory = wasm.memory;
     const chunkSlots = opts.chunkSlots ?? 256;
-    const maxSlots = opts.maxSlots ?? 16384;
+    const maxSlots = opts.maxMiB !== undefined
+      ? opts.maxMiB * (MIB / SLOT_SIZE)
+      : opts.maxSlots ?? 16384;
     const rc = wasm.ts_pool_init(chunkSlots, maxSlots);
     if (rc < 0) {
       throw new RangeError(
@@ -126,6 +162,7 @@ export class SlabPool implements Disposable {
     this.#scratchNext = wasm.ts_scratch_ptr();
     this.#scratchEnd = this.#scratchNext + wasm.ts_scratch_len();
     this.#poolStatsPtr = this.scratch(8 * POOL_STATS_LEN);
+    this.#classStatsPtr = this.scratch(8 * POOL_CLASS_STATS_LEN);
     this.#dropStatsPtr = this.scratch(8 * N_CODES);
     this.#remap();
   }
@@ -195,6 +232,21 @@ export class SlabPool implements Disposable {
     return off;
   }
 
+  /**
+   * One large slot's offset (`LARGE_SLOT_SIZE` bytes), or 0 when the cap refuses it
+   * (counted); views refreshed. The first one grows the first large chunk.
+   */
+  allocLarge(): number {
+    const off = this.#wasm.ts_pool_alloc_class(1);
+    this.refresh();
+    return off;
+  }
+
+  /** Bytes of the slot starting at `off` (small or large slot size), 0 if it is none. */
+  slotSizeAt(off: number): number {
+    return this.#wasm.ts_slot_size_at(off);
+  }
+
   /** One slot as an owning handle; `using` returns it at scope end. */
   alloc(): Packet {
     const off = this.allocSlot();
@@ -229,7 +281,26 @@ export class SlabPool implements Disposable {
       refusedFrees: f[7],
       chunks: f[8],
       maxSlots: f[9],
-      bytes: f[1] * f[0],
+      bytes: f[10],
+      maxBytes: f[11],
+      small: this.#classStats(0),
+      large: this.#classStats(1),
+    };
+  }
+
+  #classStats(cls: number): PoolClassStats {
+    const rc = this.#wasm.ts_pool_class_stats(cls, this.#classStatsPtr);
+    if (rc < 0) throw new RangeError(`ts_pool_class_stats failed: ${dropReasonName(rc)}`);
+    const f = new Float64Array(this.memory.buffer, this.#classStatsPtr, POOL_CLASS_STATS_LEN);
+    return {
+      slotSize: f[0],
+      capacity: f[1],
+      inUse: f[2],
+      highWater: f[3],
+      allocs: f[4],
+      frees: f[5],
+      refusedAllocs: f[6],
+      chunks: f[7],
     };
   }
 
@@ -263,7 +334,7 @@ export class Packet implements Disposable {
   /** The slot's bytes from `off + headroom`, `len` long (a view, not a copy). */
   bytes(len: number): Uint8Array {
     const pool = this.#live();
-    if (len < 0 || len > pool.slotSize - pool.headroom) {
+    if (len < 0 || len > pool.slotSizeAt(this.off) - pool.headroom) {
       throw new RangeError(`packet length ${len} does not fit a slot`);
     }
     return new Uint8Array(pool.memory.buffer, this.off + pool.headroom, len);

@@ -2,7 +2,8 @@
  * wg-quick style configuration files (the format of wg(8) and wg-quick(8)): `[Interface]` with the `wg`
  * keys (PrivateKey, ListenPort, FwMark) and the wg-quick ones (Address, DNS,
  * MTU, Table, PreUp/PostUp/PreDown/PostDown, SaveConfig), tunslab's own
- * `Offload = on|off` (TUN and UDP offloads, default on), and any number of
+ * `Offload = on|off` (TUN and UDP offloads, default on) and `MaxPool = N` (the
+ * packet pool's cap in MiB, default 32), and any number of
  * `[Peer]` sections (PublicKey, PresharedKey, AllowedIPs, Endpoint,
  * PersistentKeepalive). Keys and section names are case-insensitive, `#`
  * starts a comment. Every problem is a {@link ConfigError} naming the line.
@@ -35,6 +36,10 @@ import { decodeBase64Key, KeyFormatError, publicKey } from "./keys.ts";
 export const DEFAULT_MTU = 1420;
 /** Largest config file read (10,000 peers with 16 prefixes each are ~4 MB). */
 export const MAX_CONFIG_BYTES = 64 << 20;
+/** Least MTU an interface with an IPv6 address may have (RFC 8200; the kernel refuses less). */
+export const MIN_IPV6_MTU = 1280;
+/** Largest `MaxPool` (MiB): the data plane's limit. */
+export const MAX_POOL_MIB = 512;
 /** Longest line accepted (an AllowedIPs list of a few thousand prefixes fits). */
 export const MAX_LINE_CHARS = 64 << 10;
 
@@ -56,6 +61,8 @@ export interface Interface {
   /** Interface addresses, host bits kept. */
   addresses: Cidr[];
   mtu: number;
+  /** The file sets `MTU`; unset, `up` chooses one as wg-quick does (src/host/auto_mtu.ts). */
+  mtuSet?: boolean;
   /** DNS entries that are IP addresses. */
   dns: string[];
   /** DNS entries that are not IP addresses: search domains. */
@@ -69,6 +76,10 @@ export interface Interface {
   saveConfig: boolean;
   /** `Offload = on|off` (tunslab only): TUN TSO/USO and UDP GSO/GRO; default true. */
   offload: boolean;
+  /** `MaxPool = N` (tunslab only): the packet pool's cap in MiB; null = not set (32 MiB). */
+  maxPool: number | null;
+  /** `MetricsAddress = host:port` (tunslab only): where `/metrics` is served; null = nowhere. */
+  metricsAddress?: string | null;
   /** Line of the (first) `[Interface]` header. */
   line: number;
 }
@@ -134,6 +145,7 @@ export function unconfigured(): Config {
       postDown: [],
       saveConfig: false,
       offload: true,
+      maxPool: null,
       line: 0,
     },
     peers: [],
@@ -148,6 +160,7 @@ export function parseConfig(text: string, path = "<config>"): Config {
     fwMark: null as number | null,
     addresses: [] as Cidr[],
     mtu: DEFAULT_MTU,
+    mtuSet: false,
     dns: [] as string[],
     dnsSearch: [] as string[],
     table: null as string | null,
@@ -157,8 +170,12 @@ export function parseConfig(text: string, path = "<config>"): Config {
     postDown: [] as string[],
     saveConfig: false,
     offload: true,
+    maxPool: null as number | null,
+    metricsAddress: null as string | null,
     line: 0,
   };
+  /** Lines of the MTU key and of the first IPv6 address (0: none), for the IPv6 MTU check. */
+  let mtuLine = 0, v6Line = 0;
   const peers: PeerDraft[] = [];
   let section: "interface" | "peer" | null = null;
   let peer: PeerDraft | null = null;
@@ -238,7 +255,9 @@ export function parseConfig(text: string, path = "<config>"): Config {
         case "address":
           needValue();
           for (const item of splitList(value, rawKey, err)) {
-            iface.addresses.push(cidr(item, rawKey, err));
+            const c = cidr(item, rawKey, err);
+            if (c.family === 6 && v6Line === 0) v6Line = lineNo;
+            iface.addresses.push(c);
           }
           break;
         case "mtu":
@@ -247,6 +266,8 @@ export function parseConfig(text: string, path = "<config>"): Config {
             throw err(`${rawKey}: "${value}" is not an MTU (68..65535)`);
           }
           iface.mtu = Number(value);
+          mtuLine = lineNo;
+          iface.mtuSet = true;
           break;
         case "dns":
           needValue();
@@ -294,6 +315,23 @@ export function parseConfig(text: string, path = "<config>"): Config {
           iface.offload = v === "on";
           break;
         }
+        case "maxpool":
+          needValue();
+          if (!/^[0-9]{1,3}$/.test(value) || Number(value) < 1 || Number(value) > MAX_POOL_MIB) {
+            throw err(`${rawKey}: "${value}" is not a pool size in MiB (1..${MAX_POOL_MIB})`);
+          }
+          iface.maxPool = Number(value);
+          break;
+        case "metricsaddress": {
+          needValue();
+          const m = /^\[[0-9a-fA-F:.]+\]:(\d{1,5})$/.exec(value) ??
+            /^[^:\[\]\s]+:(\d{1,5})$/.exec(value);
+          if (m === null || Number(m[1]) > 65535) {
+            throw err(`${rawKey}: "${value}" is not host:port or [v6]:port`);
+          }
+          iface.metricsAddress = value;
+          break;
+        }
         default:
           throw err(`Unknown key "${rawKey}" in [Interface] section`);
       }
@@ -337,6 +375,13 @@ export function parseConfig(text: string, path = "<config>"): Config {
 
   if (iface.privateKey === null) {
     throw new ConfigError(path, iface.line, "[Interface] section has no PrivateKey");
+  }
+  if (v6Line > 0 && iface.mtu < MIN_IPV6_MTU) {
+    throw new ConfigError(
+      path,
+      mtuLine,
+      `MTU: ${iface.mtu} is below ${MIN_IPV6_MTU}, the least an interface with an IPv6 address (line ${v6Line}) may have`,
+    );
   }
   const ownPublic = publicKey(iface.privateKey);
   const seen = new Map<string, number>();

@@ -12,6 +12,11 @@ export const MAX_PEERS = 1024;
 export const MAX_KEYPAIRS = 4096;
 export const MAX_PREFIXES = 65536;
 export const MAX_PLAINTEXT = 2016;
+/** A large (class 1) slot, and the largest padded plaintext it holds. */
+export const LARGE_SLOT_SIZE = 65536;
+export const LARGE_MAX_PLAINTEXT = 65504;
+/** Large slots per growth step, and small slots per step of the targets' pools. */
+export const LARGE_CHUNK_SLOTS = 8;
 export const JUMBO_LEN = 65536;
 export const MAX_PLAN = 1024;
 export const UNIT_HDR_STRIDE = 160;

@@ -31,6 +31,21 @@ const _: () = assert!(MAX_PLAINTEXT == SLOT_SIZE - 32);
 const _: () = assert!(SLOT_TAILROOM >= 15 + TAG_LEN && SLOT_TAILROOM % 16 == 0);
 const _: () = assert!(HEADROOM + 1500 + SLOT_TAILROOM <= SLOT_SIZE);
 
+/// Bytes per large slot (class 1), for packets longer than a slot holds: an IP packet of up to
+/// `LARGE_SLOT_SIZE - HEADROOM - SLOT_TAILROOM` = 65488 bytes, with headroom, padding and tag.
+/// A UDP datagram carries at most 65527 bytes (IPv6; 65507 over IPv4), i.e. an IP packet of
+/// 65495 as a transport message: every packet a tunnel can carry at its MTU fits, up to the
+/// last few sizes below 65535 (those are refused as E_TOO_BIG, counted).
+pub const LARGE_SLOT_SIZE: usize = 1 << 16;
+/// Largest padded plaintext a large slot holds together with header and tag.
+pub const LARGE_MAX_PLAINTEXT: usize = LARGE_SLOT_SIZE - TRANSPORT_HEADER_LEN - TAG_LEN;
+/// Largest IP packet or UDP datagram (both lengths are 16 bits).
+pub const MAX_PACKET_LEN: usize = 65535;
+
+const _: () = assert!(LARGE_SLOT_SIZE % 65536 == 0); // large chunks are whole pages, no waste
+const _: () = assert!(LARGE_SLOT_SIZE >= MAX_PACKET_LEN); // any datagram fits one
+const _: () = assert!(LARGE_MAX_PLAINTEXT == LARGE_SLOT_SIZE - 32);
+
 // ---------------------------------------------------------------- the pool
 
 /// Most slots a pool may have (512 MiB of slots).
@@ -38,10 +53,21 @@ pub const MAX_SLOTS: usize = 1 << 18;
 /// Most chunks a pool may have: `ceil(max_slots / chunk_slots)` must not exceed it.
 pub const MAX_CHUNKS: usize = 1024;
 /// f64s `ts_pool_stats` writes.
-pub const POOL_STATS_LEN: usize = 10;
+pub const POOL_STATS_LEN: usize = 12;
+/// Slot classes: 0 = `SLOT_SIZE` slots, 1 = `LARGE_SLOT_SIZE` slots.
+pub const SLOT_CLASSES: usize = 2;
+/// Large slots added per growth step (one `memory.grow` of 8 pages).
+pub const LARGE_CHUNK_SLOTS: usize = 8;
+/// Most large slots a pool may have: the whole cap (`MAX_SLOTS * SLOT_SIZE` bytes) in them.
+pub const MAX_LARGE_SLOTS: usize = MAX_SLOTS * SLOT_SIZE / LARGE_SLOT_SIZE;
+/// f64s `ts_pool_class_stats` writes.
+pub const POOL_CLASS_STATS_LEN: usize = 8;
 
 const _: () = assert!(MAX_SLOTS % 64 == 0); // the live bitmap is whole u64 words
+const _: () = assert!(MAX_LARGE_SLOTS % 64 == 0);
 const _: () = assert!(MAX_SLOTS * SLOT_SIZE <= 1 << 31); // offsets stay far below u32::MAX
+                                                         // Large chunks fit the chunk table: only the last chunk of a class can be partial.
+const _: () = assert!(MAX_LARGE_SLOTS / LARGE_CHUNK_SLOTS <= MAX_CHUNKS);
 
 // ---------------------------------------------------------------- the shared region
 
@@ -53,14 +79,14 @@ pub const ENDPOINT_LEN: usize = 32;
 pub const JUMBO_LEN: usize = 1 << 16;
 /// Jumbo buffers (TypeScript splits them between TUN reads and UDP GRO receives).
 pub const JUMBO_COUNT: usize = 16;
-/// Accessible bytes after the last jumbo buffer, so a datagram at its very end still has a
-/// whole slot's worth of bytes after its start (what decryption requires).
+/// Accessible bytes after the last jumbo buffer (a margin: decryption needs only a
+/// datagram's own bytes).
 pub const JUMBO_SLACK: usize = 2048;
 
 const _: () = assert!(SCRATCH_LEN % 16 == 0);
 const _: () = assert!(ENDPOINT_LEN >= 28 && ENDPOINT_LEN % 16 == 0);
 const _: () = assert!(JUMBO_LEN % 16 == 0);
-const _: () = assert!(JUMBO_SLACK >= SLOT_SIZE);
+const _: () = assert!(JUMBO_LEN >= MAX_PACKET_LEN); // a jumbo buffer holds any datagram
 
 // ---------------------------------------------------------------- batches and tables
 
@@ -136,6 +162,6 @@ mod tests {
             .map(|l| l.split('`').next().unwrap_or("").to_string())
             .collect();
         assert_eq!(listed, names());
-        assert_eq!(listed.len(), 31);
+        assert_eq!(listed.len(), 38);
     }
 }

@@ -39,20 +39,28 @@ impl Tunnel {
         plan: Plan::ZERO,
     };
 
-    /// What encryption borrows.
-    pub fn send_ctx(&mut self) -> SendCtx<'_> {
-        SendCtx { routes: &self.routes, peers: &mut self.peers, keypairs: &mut self.keypairs, drops: &mut self.drops }
+    /// What encryption borrows, and the pool (read only: it says how big each slot is).
+    pub fn send_ctx(&mut self) -> (SendCtx<'_>, &Pool) {
+        let cx = SendCtx {
+            routes: &self.routes,
+            peers: &mut self.peers,
+            keypairs: &mut self.keypairs,
+            drops: &mut self.drops,
+        };
+        (cx, &self.pool)
     }
 
-    /// What decryption borrows, with the peers' endpoint storage from the shared region.
-    pub fn recv_ctx<'a>(&'a mut self, endpoints: &'a mut [[u8; ENDPOINT_LEN]; MAX_PEERS]) -> RecvCtx<'a> {
-        RecvCtx {
+    /// What decryption borrows, with the peers' endpoint storage from the shared region, and
+    /// the pool (read only).
+    pub fn recv_ctx<'a>(&'a mut self, endpoints: &'a mut [[u8; ENDPOINT_LEN]; MAX_PEERS]) -> (RecvCtx<'a>, &'a Pool) {
+        let cx = RecvCtx {
             routes: &self.routes,
             peers: &mut self.peers,
             keypairs: &mut self.keypairs,
             endpoints,
             drops: &mut self.drops,
-        }
+        };
+        (cx, &self.pool)
     }
 
     /// super-packets cut, segments produced from them, partial checksums completed, units

@@ -38,6 +38,7 @@ const KEYS = [
   "PostDown",
   "SaveConfig",
   "Offload",
+  "MaxPool",
   "PublicKey",
   "PresharedKey",
   "AllowedIPs",
@@ -134,6 +135,7 @@ export function validConfig(rng: Rng): { text: string; config: Config } {
     fwMark: null,
     addresses: [],
     mtu: 1420,
+    mtuSet: false,
     dns: [],
     dnsSearch: [],
     table: null,
@@ -143,6 +145,8 @@ export function validConfig(rng: Rng): { text: string; config: Config } {
     postDown: [],
     saveConfig: false,
     offload: true,
+    maxPool: null,
+    metricsAddress: null,
     line: 0,
   };
   const ifaceItems = (): Item<Interface>[] => {
@@ -164,18 +168,20 @@ export function validConfig(rng: Rng): { text: string; config: Config } {
         : `0x${anyCase(rng, v.toString(16))}`;
       return ["FwMark", text, (x) => (x.fwMark = v)];
     });
+    let v6 = false;
     for (let k = rng.int(0, 2); k > 0; k--) {
       items.push((() => {
         const l = list(rng, rng.int(1, 4), () => {
           const p = prefix(rng, true);
           return { v: p.cidr, text: p.text };
         });
+        v6 ||= l.vs.some((c) => c.family === 6);
         return ["Address", l.text, (x) => x.addresses.push(...l.vs)];
       })());
     }
     add(0.3, () => {
-      const v = rng.int(68, 65535);
-      return ["MTU", number(rng, v), (x) => (x.mtu = v)];
+      const v = rng.int(v6 ? 1280 : 68, 65535); // IPv6 needs 1280
+      return ["MTU", number(rng, v), (x) => (x.mtu = v, x.mtuSet = true)];
     });
     add(0.4, () => {
       const l = list(rng, rng.int(1, 4), () => {
@@ -209,6 +215,10 @@ export function validConfig(rng: Rng): { text: string; config: Config } {
     add(0.2, () => {
       const v = rng.chance(0.5);
       return ["Offload", anyCase(rng, v ? "on" : "off"), (x) => (x.offload = v)];
+    });
+    add(0.2, () => {
+      const v = rng.int(1, 512);
+      return ["MaxPool", number(rng, v, 3), (x) => (x.maxPool = v)];
     });
     return items;
   };
@@ -276,8 +286,17 @@ export function validConfig(rng: Rng): { text: string; config: Config } {
     if (iface.line === 0) iface.line = line;
     for (const [k, v, apply] of items) {
       noise();
-      emit(kv(k, v));
+      const line = lines[emit(kv(k, v)) - 1];
       apply(iface);
+      // wg-quick runs a hook's whole rest of the line, a trailing `# comment` included.
+      const hooks = {
+        preup: iface.preUp,
+        postup: iface.postUp,
+        predown: iface.preDown,
+        postdown: iface.postDown,
+      };
+      const list = hooks[k.toLowerCase() as keyof typeof hooks];
+      if (list !== undefined) list[list.length - 1] = line.slice(line.indexOf("=") + 1).trim();
     }
   };
 

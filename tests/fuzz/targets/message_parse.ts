@@ -219,8 +219,10 @@ export const messageParse: Target<Ctx> = {
       for (const { flags, d } of recs) {
         const w = (len: number, auth = false, plain?: Uint8Array) =>
           want.push({ len, auth, plain });
-        if (d.length > SLOT_SIZE) w(E_TOO_BIG);
-        else if (flags & BAD_SLOT) w(E_BAD_ARG);
+        // Too big for the small slot it is in; a range that is no slot is only as long as it
+        // is (and an empty one always accessible).
+        if (d.length > SLOT_SIZE && !(flags & BAD_SLOT)) w(E_TOO_BIG);
+        else if (flags & BAD_SLOT && d.length > 0) w(E_BAD_ARG);
         else if (d.length < 4) w(E_TRUNCATED);
         else {
           const dv = new DataView(d.buffer, d.byteOffset, d.length);

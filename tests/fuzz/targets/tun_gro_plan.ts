@@ -52,6 +52,7 @@ const N_MAX = MAX_PLAN + 8;
 const MAX_OPEN = 16;
 const MAX_UNIT_LEN = 65535;
 const MAX_LEN = SLOT_SIZE - HEADROOM;
+const MAX_PACKET_LEN = 65535;
 
 interface Ctx {
   c: PoolCtx;
@@ -374,7 +375,7 @@ function stream(rng: Rng): { pkts: Uint8Array[]; claimed: number[] } {
     else if (k === 3) p = new Uint8Array(0);
     else if (k === 4) {
       p = tcpSegment(rng, cur, padding);
-      len = MAX_LEN + rng.int(1, 100); // claimed longer than a slot holds
+      len = MAX_LEN + rng.int(1, 100); // claimed longer than its slot: runs on past it
     } else if (k === 5 && pkts.length > 0) p = pkts[rng.below(pkts.length)].slice(); // a duplicate
     else {
       // swap with the previous one: out of order
@@ -434,13 +435,20 @@ export const tunGroPlan: Target<Ctx> = {
     try {
       const u8 = c.u8;
       const lens = new Uint32Array(c.wasm.memory.buffer, ctx.lens, n);
-      const pkts: (Uint8Array | null)[] = recs.map(({ len, pkt }, i) => {
+      recs.forEach(({ len, pkt }, i) => {
         // A claimed length beyond the bytes given reads zeros (never a previous step's bytes).
         const o = slots[i] + HEADROOM;
         u8.fill(0, o, o + MAX_LEN);
         u8.set(pkt, o);
         lens[i] = len;
-        return len === 0 || len > MAX_LEN ? null : u8.slice(o, o + len);
+      });
+      // A packet is the bytes where it is said to be: one claimed longer than its slot runs on
+      // into the memory after it (ABI.md: up to MAX_PACKET_LEN, if accessible).
+      const pkts: (Uint8Array | null)[] = recs.map(({ len }, i) => {
+        const o = slots[i] + HEADROOM;
+        return len === 0 || len > MAX_PACKET_LEN || o + len > u8.length
+          ? null
+          : u8.slice(o, o + len);
       });
       // Every slot's bytes, to prove nothing was modified.
       const before = [...slots].map((off) => u8.slice(off + HEADROOM, off + HEADROOM + MAX_LEN));

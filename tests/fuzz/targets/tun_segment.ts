@@ -27,6 +27,9 @@ import {
   E_TRUNCATED,
   HEADROOM,
   JUMBO_LEN,
+  LARGE_CHUNK_SLOTS,
+  LARGE_MAX_PLAINTEXT,
+  LARGE_SLOT_SIZE,
   MAX_HDR_LEN,
   MAX_PLAINTEXT,
   SLOT_SIZE,
@@ -59,7 +62,8 @@ import type { Target } from "../harness.ts";
 const GSO_NONE = 0, GSO_TCPV4 = 1, GSO_TCPV6 = 4, GSO_UDP_L4 = 5, GSO_ECN = 0x80;
 const NEEDS_CSUM = 1;
 const MAX_READS = 6;
-const MAX_SLOTS = 3072;
+const MAX_SLOTS = 16384;
+const CHUNK_SLOTS = 256;
 const OUT_MAX = 2048;
 const HEAD_MAX = SLOT_SIZE - HEADROOM;
 
@@ -112,8 +116,8 @@ function superPacket(rng: Rng): Read {
   const ipHl = (v6 ? 40 : 20) + (ipExtra?.length ?? 0);
   const hdrLen = ipHl + (udp ? 8 : 20 + (tcpOpts?.length ?? 0));
   const gsoMax = MAX_PLAINTEXT - hdrLen;
-  const gso = rng.chance(0.2)
-    ? rng.int(1, 64)
+  const gso = rng.chance(0.2) ? rng.int(1, 64) : rng.chance(0.15)
+    ? rng.int(gsoMax + 1, 9000) // longer than a small slot: large slots (an MTU above ~2,000)
     : rng.chance(0.5)
     ? rng.int(500, gsoMax)
     : rng.int(1, gsoMax);
@@ -163,7 +167,7 @@ function plainPacket(rng: Rng): Read {
     dport: rng.int(0, 65535),
     seq: rng.u32(),
     flags: rng.int(0, 255),
-    payload: rng.bytes(rng.size(200, 1400)),
+    payload: rng.bytes(rng.chance(0.15) ? rng.int(2000, 9000) : rng.size(200, 1400)),
   });
   const ipHl = v6 ? 40 : 20;
   const at = udp ? 6 : 16;
@@ -256,24 +260,62 @@ type Expect =
     csum: boolean;
     hdrLen: number;
     payload: Uint8Array;
+    /** The packets go to large slots (the read's slot goes back), not the read's slot. */
+    large: boolean;
   };
 
-function expectPlain(r: Read, headCap: number): Expect {
+/**
+ * The pool as ABI.md describes it, as far as which takes succeed: free slots of each class and
+ * the bytes the cap leaves; a class without a free slot grows a chunk (small: `CHUNK_SLOTS`,
+ * large: `LARGE_CHUNK_SLOTS`, fewer at the cap).
+ */
+class PoolModel {
+  readonly free: [number, number];
+  room: number;
+  constructor(c: PoolCtx) {
+    const s = c.pool.stats();
+    this.free = [s.small.capacity - s.small.inUse, s.large.capacity - s.large.inUse];
+    this.room = s.maxBytes - s.bytes;
+  }
+  take(large: boolean): boolean {
+    const k = large ? 1 : 0, size = large ? LARGE_SLOT_SIZE : SLOT_SIZE;
+    if (this.free[k] === 0) {
+      const n = Math.min(large ? LARGE_CHUNK_SLOTS : CHUNK_SLOTS, Math.floor(this.room / size));
+      if (n === 0) return false;
+      this.room -= n * size;
+      this.free[k] += n;
+    }
+    this.free[k]--;
+    return true;
+  }
+  give(large: boolean): void {
+    this.free[large ? 1 : 0]++;
+  }
+}
+
+/** A plain read; one longer than `headCap` takes a large slot from `pm` first (null: no pool). */
+function expectPlain(r: Read, headCap: number, pm: PoolModel | null): Expect {
   const { bytes } = r;
   const dv = new DataView(r.vnet.buffer);
-  if (bytes.length > headCap) return { ok: false, codes: [E_TOO_BIG] };
+  const large = bytes.length > headCap;
+  if (large && pm !== null && !pm.take(true)) return { ok: false, codes: [E_EXHAUSTED] };
+  const fail = (codes: number[]): Expect => {
+    if (large) pm?.give(true);
+    return { ok: false, codes };
+  };
+  if (large && bytes.length > LARGE_SLOT_SIZE - HEADROOM) return fail([E_TOO_BIG]);
   const m = ipModel(bytes);
-  if (m.code < 0) return { ok: false, codes: [m.code] };
+  if (m.code < 0) return fail([m.code]);
   const pkt = bytes.slice(0, m.total);
   const csum = (r.vnet[0] & NEEDS_CSUM) !== 0;
   if (csum) {
     const start = dv.getUint16(6, true), at = start + dv.getUint16(8, true);
-    if (at + 2 > pkt.length) return { ok: false, codes: [E_BAD_GSO] };
+    if (at + 2 > pkt.length) return fail([E_BAD_GSO]);
     let c = ~fold(sum16(pkt, 0, start, pkt.length)) & 0xffff;
     if (c === 0) c = 0xffff;
     setBe16(pkt, at, c);
   }
-  return { ok: true, segments: [pkt], gso: false, csum, hdrLen: 0, payload: pkt };
+  return { ok: true, segments: [pkt], gso: false, csum, hdrLen: 0, payload: pkt, large };
 }
 
 /** ABI.md's checks of a GSO read; every violated one is a code the export may answer. */
@@ -309,7 +351,7 @@ function expectSuper(r: Read, headCap: number, type: number): Expect {
   } else if (l4 < 8) codes.add(E_TRUNCATED);
   const gso = dv.getUint16(4, true);
   if (hdrLen > total || hdrLen > MAX_HDR_LEN || gso === 0) codes.add(E_BAD_GSO);
-  else if (hdrLen + gso > MAX_PLAINTEXT) codes.add(E_TOO_BIG);
+  else if (hdrLen + gso > LARGE_MAX_PLAINTEXT) codes.add(E_TOO_BIG);
   if (codes.size > 0) return { ok: false, codes: [...codes] };
 
   // Segments, built from the template header.
@@ -343,15 +385,16 @@ function expectSuper(r: Read, headCap: number, type: number): Expect {
     }
     segments.push(s);
   }
-  return { ok: true, segments, gso: true, csum: false, hdrLen, payload };
+  const large = hdrLen + gso > MAX_PLAINTEXT;
+  return { ok: true, segments, gso: true, csum: false, hdrLen, payload, large };
 }
 
-function expectRead(r: Read, headCap: number): Expect {
+function expectRead(r: Read, headCap: number, pm: PoolModel | null): Expect {
   if (r.bytes.length - Math.min(r.bytes.length, headCap) > JUMBO_LEN) {
     return { ok: false, codes: [E_TOO_BIG] };
   }
   const type = r.vnet[1] & ~GSO_ECN;
-  return type === GSO_NONE ? expectPlain(r, headCap) : expectSuper(r, headCap, type);
+  return type === GSO_NONE ? expectPlain(r, headCap, pm) : expectSuper(r, headCap, type);
 }
 
 /** Can each dropped read take one code out of `counts` (which must be used up exactly)? */
@@ -422,10 +465,12 @@ export const tunSegment: Target<Ctx> = {
     const n = reads.length;
     if (n === 0) return;
     const slots = c.alloc(ctx.offs, n);
-    // Ballast: the pool left with `freeWanted` slots free.
-    const ballast = freeWanted === 0xffff
-      ? new Uint32Array(0)
-      : c.alloc(ctx.ballast, Math.max(0, MAX_SLOTS - n - freeWanted));
+    // Ballast: the pool left with `freeWanted` small slots to give (free or under the cap).
+    const left = new PoolModel(c);
+    const ballast = freeWanted === 0xffff ? new Uint32Array(0) : c.alloc(
+      ctx.ballast,
+      Math.max(0, left.free[0] + Math.floor(left.room / SLOT_SIZE) - freeWanted),
+    );
     let out: Uint32Array = new Uint32Array(0);
     try {
       const jumbo = c.wasm.ts_jumbo_ptr();
@@ -443,24 +488,35 @@ export const tunSegment: Target<Ctx> = {
         u8.set(r.vnet, ctx.hdrs + 16 * i);
       });
 
-      // The model over the reads in order: out_cap and the pool's free slots limit segments.
-      let free = freeWanted === 0xffff ? Infinity : freeWanted;
+      // The model over the reads in order: out_cap and the pool's slots limit segments.
+      const pm = new PoolModel(c);
       let at = 0;
       const drops: Record<number, number> = {};
       const stats = [0, 0, 0];
       const plan: { expect: Expect; at: number; produced: number }[] = [];
       for (const r of reads) {
-        let e = expectRead(r, headCap);
+        let e: Expect;
         // No room left in the output: dropped as E_EXHAUSTED (or for what is wrong with it).
-        if (at >= outCap) e = { ok: false, codes: [E_EXHAUSTED, ...(e.ok ? [] : e.codes)] };
+        if (at >= outCap) {
+          const e0 = expectRead(r, headCap, null);
+          e = { ok: false, codes: [E_EXHAUSTED, ...(e0.ok ? [] : e0.codes)] };
+        } else e = expectRead(r, headCap, pm);
         if (!e.ok) {
           plan.push({ expect: e, at, produced: 0 });
-          free += 1; // its slot goes back to the pool
+          pm.give(false); // its slot goes back to the pool
           continue;
         }
         const want = Math.min(e.segments.length, outCap - at);
-        const produced = 1 + Math.min(want - 1, free);
-        free -= produced - 1;
+        let produced: number;
+        if (!e.large) {
+          produced = 1; // segment 0 in the read's slot, the others in small slots
+          while (produced < want && pm.take(false)) produced++;
+        } else {
+          // A plain packet took its large slot already; segments take theirs, from segment 0.
+          produced = e.gso ? 0 : 1;
+          while (produced < want && pm.take(true)) produced++;
+          pm.give(false);
+        }
         if (e.segments.length > produced) {
           drops[E_EXHAUSTED] = (drops[E_EXHAUSTED] ?? 0) + e.segments.length - produced;
         }
@@ -505,7 +561,7 @@ export const tunSegment: Target<Ctx> = {
         equal(got, at, `segments produced (want ${at}, got ${got}) for\n${want.join("\n")}`);
       }
       plan.forEach((p, i) => {
-        if (p.expect.ok) {
+        if (p.expect.ok && !p.expect.large) {
           equal(out[p.at], slots[i], `${desc(i)}: segment 0 stays in the read's slot`);
         }
       });

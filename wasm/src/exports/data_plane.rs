@@ -3,12 +3,13 @@
 //! the transport batches (`path/transport.rs`).
 
 use super::{parts, written};
-use crate::consts::{KEYS_LEN, MAX_KEYPAIRS, MAX_PEERS, ROUTE_ENTRY_LEN, SLOT_SIZE};
+use crate::consts::{KEYS_LEN, MAX_KEYPAIRS, MAX_PACKET_LEN, MAX_PEERS, ROUTE_ENTRY_LEN, SLOT_SIZE};
 use crate::errors::*;
 use crate::mem::{Mem, Words};
 use crate::path::transport::{self, Auth, RecvBatch, SendBatch, NONE, SOCKADDR_MAX};
 use crate::tables::allowed_ips::{family, key_of, max_bits, route_entry};
 use crate::tables::peers::sockaddr_len;
+use crate::tables::pool::Pool;
 
 // ---------------------------------------------------------------- peers
 
@@ -199,22 +200,24 @@ pub extern "C" fn ts_route_list(peer: u32, out: u32, max: u32) -> i32 {
 
 // ---------------------------------------------------------------- transport
 
-/// `ts_encrypt_batch`'s arrays.
-struct SendArrays {
+/// `ts_encrypt_batch`'s arrays, and the pool that says how big each slot is.
+struct SendArrays<'a> {
     mem: Mem,
+    pool: &'a Pool,
     offs: Words,
     lens: Words,
     peers: Words,
 }
 
-impl SendBatch<'static> for SendArrays {
+impl SendBatch<'static> for SendArrays<'_> {
     #[inline]
     fn count(&self) -> usize {
         self.offs.count()
     }
     #[inline]
     fn packet(&self, i: usize) -> (Option<&'static mut [u8]>, usize, u32) {
-        (self.mem.bytes_mut(self.offs.get(i), SLOT_SIZE), self.lens.get(i) as usize, self.peers.get(i))
+        let off = self.offs.get(i);
+        (self.mem.bytes_mut(off, self.pool.span(off)), self.lens.get(i) as usize, self.peers.get(i))
     }
     #[inline]
     fn done(&self, i: usize, peer: u32, len: u32) {
@@ -231,11 +234,12 @@ impl SendBatch<'static> for SendArrays {
 pub extern "C" fn ts_encrypt_batch(offs: u32, lens: u32, peers: u32, n: u32, mtu: u32) -> u32 {
     let p = parts();
     let m = p.mem;
+    let (mut cx, pool) = p.tunnel.send_ctx();
     let batch = match (m.words(offs, n), m.words(lens, n), m.words(peers, n)) {
-        (Some(offs), Some(lens), Some(peers)) => SendArrays { mem: m, offs, lens, peers },
+        (Some(offs), Some(lens), Some(peers)) => SendArrays { mem: m, pool, offs, lens, peers },
         _ => return 0,
     };
-    transport::encrypt_batch(&mut p.tunnel.send_ctx(), &batch, mtu as usize)
+    transport::encrypt_batch(&mut cx, &batch, mtu as usize)
 }
 
 /// Where a received datagram's source sockaddr is.
@@ -277,9 +281,10 @@ impl Sources for Pointers {
     }
 }
 
-/// The decrypt batches' arrays.
-struct RecvArrays<S> {
+/// The decrypt batches' arrays, and the pool that says how big each slot is.
+struct RecvArrays<'a, S> {
     mem: Mem,
+    pool: &'a Pool,
     offs: Words,
     lens: Words,
     peers: Words,
@@ -287,14 +292,20 @@ struct RecvArrays<S> {
     sources: S,
 }
 
-impl<S: Sources> RecvBatch<'static> for RecvArrays<S> {
+impl<S: Sources> RecvBatch<'static> for RecvArrays<'_, S> {
     #[inline]
     fn count(&self) -> usize {
         self.offs.count()
     }
+    /// The datagram's own bytes. Longer than a small slot: only if it is not in one (a large
+    /// slot, a jumbo buffer); never longer than a datagram can be.
     #[inline]
-    fn datagram(&self, i: usize) -> (Option<&'static mut [u8]>, usize) {
-        (self.mem.bytes_mut(self.offs.get(i), SLOT_SIZE), self.lens.get(i) as usize)
+    fn datagram(&self, i: usize) -> Result<&'static mut [u8], i32> {
+        let (off, len) = (self.offs.get(i), self.lens.get(i) as usize);
+        if len > MAX_PACKET_LEN || (len > SLOT_SIZE && self.pool.slot_size_at(off) == Some(SLOT_SIZE)) {
+            return Err(E_TOO_BIG);
+        }
+        self.mem.bytes_mut(off, len).ok_or(E_BAD_ARG)
     }
     /// AF_INET (2) → 16 bytes, AF_INET6 (10) → 28 bytes; anything else or an inaccessible
     /// sockaddr: none.
@@ -315,9 +326,20 @@ impl<S: Sources> RecvBatch<'static> for RecvArrays<S> {
 }
 
 /// The four result arrays, or `None` if one is out of bounds.
-fn recv_arrays<S>(m: Mem, offs: u32, lens: u32, peers: u32, kps: u32, n: u32, sources: S) -> Option<RecvArrays<S>> {
+#[allow(clippy::too_many_arguments)] // the export's arrays, passed on as they came
+fn recv_arrays<S>(
+    m: Mem,
+    pool: &Pool,
+    offs: u32,
+    lens: u32,
+    peers: u32,
+    kps: u32,
+    n: u32,
+    sources: S,
+) -> Option<RecvArrays<'_, S>> {
     Some(RecvArrays {
         mem: m,
+        pool,
         offs: m.words(offs, n)?,
         lens: m.words(lens, n)?,
         peers: m.words(peers, n)?,
@@ -341,8 +363,9 @@ pub extern "C" fn ts_decrypt_batch(
     n: u32,
 ) -> u32 {
     let p = parts();
-    match recv_arrays(p.mem, offs, lens, peers, kps, n, Strided { names, stride: name_stride }) {
-        Some(batch) => transport::decrypt_batch(&mut p.tunnel.recv_ctx(p.endpoints), &batch),
+    let (mut cx, pool) = p.tunnel.recv_ctx(p.endpoints);
+    match recv_arrays(p.mem, pool, offs, lens, peers, kps, n, Strided { names, stride: name_stride }) {
+        Some(batch) => transport::decrypt_batch(&mut cx, &batch),
         None => 0,
     }
 }
@@ -357,8 +380,9 @@ pub extern "C" fn ts_decrypt_batch_names(offs: u32, lens: u32, peers: u32, kps: 
         Some(w) => Pointers(w),
         None => return 0,
     };
-    match recv_arrays(p.mem, offs, lens, peers, kps, n, ptrs) {
-        Some(batch) => transport::decrypt_batch(&mut p.tunnel.recv_ctx(p.endpoints), &batch),
+    let (mut cx, pool) = p.tunnel.recv_ctx(p.endpoints);
+    match recv_arrays(p.mem, pool, offs, lens, peers, kps, n, ptrs) {
+        Some(batch) => transport::decrypt_batch(&mut cx, &batch),
         None => 0,
     }
 }
@@ -368,7 +392,7 @@ mod tests {
     use super::*;
     use crate::consts::{HEADROOM, JUMBO_COUNT, JUMBO_LEN, MAX_PLAINTEXT};
     use crate::exports::host::*;
-    use crate::exports::pool::{ts_pool_alloc, ts_pool_init, ts_scratch_ptr};
+    use crate::exports::pool::{ts_pool_alloc, ts_pool_alloc_class, ts_pool_init, ts_scratch_ptr};
     use crate::tables::peers::{RX_DATA, RX_KEEPALIVE};
     use crate::tables::replay::REJECT_AFTER_MESSAGES;
     use crate::wire::ip::tests::{v4, v6};
@@ -933,5 +957,50 @@ mod tests {
             assert_eq!(ts_decrypt_batch(b.offs, b.lens, b.peers, b.kps, 0, 0, 10), want);
         }
         assert_eq!(drops(E_REPLAY), 10);
+    }
+
+    #[test]
+    fn jumbo_mtu_packets_in_large_slots_and_datagrams_in_jumbo_buffers() {
+        let s = setup();
+        let b = batch(s);
+        let pkt = v4([10, 0, 0, 1], [10, 0, 0, 2], 8980); // 9000 bytes
+        let large = ts_pool_alloc_class(1);
+        let small = ts_pool_alloc();
+        assert!(m().write(large + HEADROOM as u32, &pkt));
+        assert!(m().write(small + HEADROOM as u32, &pkt[..2000]));
+        put(b.offs, 0, large as i32);
+        put(b.lens, 0, 9000);
+        put(b.offs, 1, small as i32);
+        put(b.lens, 1, 9000); // what a small slot cannot hold
+        let biggest = ts_pool_alloc_class(1);
+        let top = v4([10, 0, 0, 1], [10, 0, 0, 2], 65504 - 20);
+        assert!(m().write(biggest + HEADROOM as u32, &top));
+        put(b.offs, 2, biggest as i32);
+        put(b.lens, 2, 65504); // fills the large slot exactly: 16 + 65504 + 16
+        put(b.offs, 3, biggest as i32);
+        put(b.lens, 3, 65505);
+        assert_eq!(ts_encrypt_batch(b.offs, b.lens, b.peers, 4, 65535), 2);
+        assert_eq!((get(b.lens, 0), get(b.lens, 1)), (9040, E_TOO_BIG)); // padded to 9008
+        assert_eq!((get(b.lens, 2), get(b.lens, 3)), (65536, E_TOO_BIG));
+        assert_eq!(drops(E_TOO_BIG), 2);
+        // Decrypted where it lands: in a jumbo buffer (any size), in the large slot itself;
+        // a datagram longer than the small slot it is said to be in is refused.
+        let wire = m().bytes(large, 9040).unwrap().to_vec();
+        let j = m().jumbo_ptr() + 7 * JUMBO_LEN as u32;
+        assert!(m().write(j, &wire));
+        put(b.offs, 0, j as i32);
+        put(b.lens, 0, 9040);
+        put(b.offs, 1, small as i32);
+        put(b.lens, 1, 9040);
+        put(b.offs, 2, biggest as i32);
+        put(b.lens, 2, 65536); // longer than a datagram can be
+        assert_eq!(ts_decrypt_batch(b.offs, b.lens, b.peers, b.kps, 0, 0, 3), 1);
+        assert_eq!((get(b.lens, 0), get(b.lens, 1), get(b.lens, 2)), (9000, E_TOO_BIG, E_TOO_BIG));
+        assert_eq!(m().bytes(j + HEADROOM as u32, 9000).unwrap(), &pkt[..]);
+        assert_eq!(drops(E_TOO_BIG), 4);
+        put(b.offs, 0, large as i32);
+        put(b.lens, 0, 9040);
+        assert_eq!(ts_decrypt_batch(b.offs, b.lens, b.peers, b.kps, 0, 0, 1), 0, "the same counter again");
+        assert_eq!(get(b.lens, 0), E_REPLAY);
     }
 }

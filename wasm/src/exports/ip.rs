@@ -1,17 +1,14 @@
 //! ABI.md "IP parsing": validation of IP packets in slots (`wire/ip.rs`).
 
 use super::parts;
-use crate::consts::{HEADROOM, SLOT_SIZE};
+use crate::consts::HEADROOM;
 use crate::errors::*;
 use crate::wire::ip::Packet;
 
-/// Largest IP packet a slot can hold after the headroom.
-const MAX_IN_SLOT: usize = SLOT_SIZE - HEADROOM;
-
 /// Packet i is at `offs[i] + HEADROOM`, `lens[i]` bytes; `res[i]` (i32) = 4 or 6 or a
-/// negative code (counted in drop stats; E_TOO_BIG if `lens[i] > SLOT_SIZE - HEADROOM`,
-/// E_BAD_ARG if the range is not accessible). Returns the number of valid packets, or 0
-/// without touching anything if one of the arrays is out of bounds.
+/// negative code (counted in drop stats; E_TOO_BIG if `lens[i]` is more than the slot holds
+/// after the headroom, E_BAD_ARG if the range is not accessible). Returns the number of
+/// valid packets, or 0 without touching anything if one of the arrays is out of bounds.
 #[no_mangle]
 pub extern "C" fn ts_ip_parse_batch(offs: u32, lens: u32, res: u32, n: u32) -> u32 {
     let p = parts();
@@ -19,11 +16,11 @@ pub extern "C" fn ts_ip_parse_batch(offs: u32, lens: u32, res: u32, n: u32) -> u
         (Some(o), Some(l), Some(r)) => (o, l, r),
         _ => return 0,
     };
-    let drops = &mut p.tunnel.drops;
+    let (drops, pool) = (&mut p.tunnel.drops, &p.tunnel.pool);
     let mut ok = 0;
     for i in 0..o.count() {
         let len = l.get(i) as usize;
-        let code = if len > MAX_IN_SLOT {
+        let code = if len > pool.span(o.get(i)) - HEADROOM {
             E_TOO_BIG
         } else {
             match p.mem.bytes(o.get(i).wrapping_add(HEADROOM as u32), len) {

@@ -4,14 +4,14 @@
 
 use super::{parts, written, LinearMemory};
 use crate::consts::{
-    HEADROOM, JUMBO_COUNT, JUMBO_LEN, MAX_PLAN, PIECE_STRIDE, SLOT_SIZE, UNIT_HDR_STRIDE, UNIT_STRIDE, VNET_HDR_LEN,
-    VNET_STRIDE,
+    HEADROOM, JUMBO_COUNT, JUMBO_LEN, LARGE_SLOT_SIZE, MAX_PLAN, PIECE_STRIDE, SLOT_SIZE, UNIT_HDR_STRIDE, UNIT_STRIDE,
+    VNET_HDR_LEN, VNET_STRIDE,
 };
 use crate::errors::*;
 use crate::mem::{Mem, Words};
 use crate::path::gro::{self, PacketList, UnitSink};
 use crate::path::gso::{self, PacketSink, SlotSource, TunReads};
-use crate::tables::pool::Pool;
+use crate::tables::pool::{Pool, LARGE, SMALL};
 
 #[no_mangle]
 pub extern "C" fn ts_jumbo_ptr() -> u32 {
@@ -82,9 +82,10 @@ struct PoolSlots<'a> {
 
 impl SlotSource<'static> for PoolSlots<'_> {
     #[inline]
-    fn take(&mut self) -> Option<(u32, &'static mut [u8])> {
-        let new = self.pool.alloc(&mut LinearMemory);
-        match self.mem.bytes_mut(new, SLOT_SIZE) {
+    fn take(&mut self, large: bool) -> Option<(u32, &'static mut [u8])> {
+        let (class, size) = if large { (LARGE, LARGE_SLOT_SIZE) } else { (SMALL, SLOT_SIZE) };
+        let new = self.pool.alloc(class, &mut LinearMemory);
+        match self.mem.bytes_mut(new, size) {
             Some(d) if new != 0 => Some((new, d)),
             _ => None,
         }
@@ -496,7 +497,7 @@ mod tests {
             (sup.clone(), hdr(1, vnet::GSO_TCPV6, 40, 1000, 20, 16), E_BAD_GSO),       // v4 bytes, v6 type
             (sup.clone(), hdr(1, vnet::GSO_TCPV4, 40, 0, 20, 16), E_BAD_GSO),          // gso_size 0
             (sup.clone(), hdr(1, vnet::GSO_TCPV4, 40, 1000, 24, 16), E_BAD_GSO),       // csum_start != IHL
-            (sup.clone(), hdr(1, vnet::GSO_TCPV4, 40, 1990, 20, 16), E_TOO_BIG),       // segment > slot
+            (sup.clone(), hdr(1, vnet::GSO_TCPV4, 40, 65480, 20, 16), E_TOO_BIG),      // > a large slot
             (sup.clone(), hdr(1, 3, 40, 1000, 20, 16), E_BAD_GSO),                     // GSO_UDP (UFO)
             (tcp_pkt(false, 1, 0x10, &[], b"ab"), hdr(1, 0, 0, 0, 20, 40), E_BAD_GSO), // csum past end
             (vec![0x45; 10], [0; 10], E_TRUNCATED),                                    // plain, too short
@@ -524,6 +525,37 @@ mod tests {
         assert_eq!(ts_tun_ingest(0, s, s, s, 1, 2000, s, s, 1), 0);
         assert_eq!(ts_tun_ingest(s, s, s, s, 1, 2033, s, s, 1), 0);
         assert_eq!(ts_tun_ingest(s, s, s, u32::MAX - 8, 1, 2000, s, s, 1), 0);
+    }
+
+    #[test]
+    fn jumbo_mtu_segments_and_plain_packets_go_to_large_slots_from_the_pool() {
+        use crate::exports::pool::ts_slot_size_at;
+        let b = Bed::new();
+        let payload: Vec<u8> = (0..3 * 8960 + 500u32).map(|i| (i * 13 + (i >> 8)) as u8).collect();
+        let sup = tcp_pkt(false, 100, 0x18, &[], &payload);
+        b.read(0, hdr(vnet::F_NEEDS_CSUM, vnet::GSO_TCPV4, 40, 8960, 20, 16), &sup, 2000, 0);
+        let plain = tcp_pkt(false, 7, 0x10, &[], &[0x5a; 8960]);
+        b.read(1, [0; 10], &plain, 2000, 1);
+        let segs = b.ingest(2, 2000, 64);
+        assert_eq!(segs.len(), 5);
+        let mut joined = Vec::new();
+        for (k, seg) in segs[..4].iter().enumerate() {
+            assert!(valid(seg), "segment {}", k);
+            assert_eq!(seg.len(), 40 + if k < 3 { 8960 } else { 500 });
+            joined.extend_from_slice(&seg[40..]);
+        }
+        assert_eq!(joined, payload);
+        assert_eq!(segs[4], plain);
+        for i in 0..5 {
+            assert_eq!(ts_slot_size_at(b.get(32768, i)), LARGE_SLOT_SIZE as u32, "output {} is a large slot", i);
+        }
+        let pool = &tunnel().pool;
+        assert_eq!(pool.class_stats(SMALL).unwrap()[2], 0.0, "both read slots went back");
+        assert_eq!(pool.class_stats(LARGE).unwrap()[2], 5.0);
+        for i in 0..5 {
+            assert_eq!(tunnel().pool.free(b.get(32768, i)), 0);
+        }
+        assert_eq!(tunnel().drops.counts_total(), 0);
     }
 
     #[test]
@@ -714,7 +746,7 @@ mod tests {
         assert_eq!(p.units.len(), 2);
         let s = ts_scratch_ptr();
         assert!(m().write(s + 8192, &0u32.to_le_bytes()));
-        assert!(m().write(s + 8196, &4000u32.to_le_bytes()));
+        assert!(m().write(s + 8196, &65536u32.to_le_bytes())); // > MAX_PACKET_LEN
         assert_eq!(ts_tun_plan(s, s + 8192, 2, s + 16384, s + 65536, s + 131072, 1), 0);
         assert!(m().write(s, &u32::MAX.to_le_bytes()));
         assert!(m().write(s + 8192, &20u32.to_le_bytes()));

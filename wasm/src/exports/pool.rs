@@ -3,6 +3,8 @@
 
 use super::{parts, written, LinearMemory};
 use crate::consts::{HEADROOM, SCRATCH_LEN, SLOT_SIZE};
+use crate::errors::{E_BAD_ARG, N_CODES};
+use crate::tables::pool::SMALL;
 
 /// Once per instance; grows the first chunk. 0, E_BAD_ARG (twice, a zero, or limits
 /// exceeded) or E_EXHAUSTED (memory could not grow; the pool stays uninitialized).
@@ -11,22 +13,35 @@ pub extern "C" fn ts_pool_init(chunk_slots: u32, max_slots: u32) -> i32 {
     parts().tunnel.pool.init(chunk_slots, max_slots, &mut LinearMemory)
 }
 
-/// A slot offset, or 0 at the cap (counted as refused). May grow memory.
+/// A small (class 0) slot offset, or 0 at the cap (counted as refused). May grow memory.
 #[no_mangle]
 pub extern "C" fn ts_pool_alloc() -> u32 {
-    parts().tunnel.pool.alloc(&mut LinearMemory)
+    parts().tunnel.pool.alloc(SMALL, &mut LinearMemory)
 }
 
-/// Writes up to `n` offsets (u32) at `out_ptr`; returns how many. Each one missing
-/// because of the cap is counted as refused. A bad `out_ptr` range allocates nothing.
+/// Writes up to `n` small slot offsets (u32) at `out_ptr`; returns how many. Each one
+/// missing because of the cap is counted as refused. A bad `out_ptr` range allocates nothing.
 #[no_mangle]
 pub extern "C" fn ts_pool_alloc_batch(out_ptr: u32, n: u32) -> u32 {
+    ts_pool_alloc_batch_class(out_ptr, n, SMALL as u32)
+}
+
+/// A slot of class `class` (0 small, 1 large), or 0 at the cap (counted as refused) or for
+/// another class (not counted). May grow memory.
+#[no_mangle]
+pub extern "C" fn ts_pool_alloc_class(class: u32) -> u32 {
+    parts().tunnel.pool.alloc(class as usize, &mut LinearMemory)
+}
+
+/// `ts_pool_alloc_batch` for slots of class `class` (another class: nothing, 0).
+#[no_mangle]
+pub extern "C" fn ts_pool_alloc_batch_class(out_ptr: u32, n: u32, class: u32) -> u32 {
     let p = parts();
     let out = match p.mem.words(out_ptr, n) {
         Some(w) => w,
         None => return 0,
     };
-    p.tunnel.pool.alloc_batch(&mut LinearMemory, out.count(), |i, off| out.set(i, off)) as u32
+    p.tunnel.pool.alloc_batch(class as usize, &mut LinearMemory, out.count(), |i, off| out.set(i, off)) as u32
 }
 
 /// 0, or E_NOT_LIVE / E_MISALIGNED / E_FOREIGN (only `refused_frees` changes).
@@ -51,6 +66,24 @@ pub extern "C" fn ts_pool_free_batch(in_ptr: u32, n: u32) -> u32 {
 pub extern "C" fn ts_pool_stats(out_ptr: u32) -> i32 {
     let p = parts();
     written(p.mem.write_f64s(out_ptr, &p.tunnel.pool.stats()))
+}
+
+/// Writes f64[POOL_CLASS_STATS_LEN] for class `class` (see `Pool::class_stats`); 0, or
+/// E_BAD_ARG for another class or a bad `out_ptr` (nothing written).
+#[no_mangle]
+pub extern "C" fn ts_pool_class_stats(class: u32, out_ptr: u32) -> i32 {
+    let p = parts();
+    match p.tunnel.pool.class_stats(class as usize) {
+        Some(s) => written(p.mem.write_f64s(out_ptr, &s)),
+        None => E_BAD_ARG,
+    }
+}
+
+/// Bytes of the slot starting at `off` (SLOT_SIZE or LARGE_SLOT_SIZE, live or free), or 0
+/// if `off` is not a slot start.
+#[no_mangle]
+pub extern "C" fn ts_slot_size_at(off: u32) -> u32 {
+    parts().tunnel.pool.slot_size_at(off).map_or(0, |s| s as u32)
 }
 
 #[no_mangle]
@@ -81,14 +114,26 @@ pub extern "C" fn ts_drop_stats(out_ptr: u32) -> i32 {
     written(p.mem.write_f64s(out_ptr, &p.tunnel.drops.to_f64s()))
 }
 
+/// Counts `n` packets dropped with `code` for a drop TypeScript decided (a read or datagram
+/// it had no slot for). 0, or E_BAD_ARG if `code` is not a drop code (`-N_CODES < code < 0`).
+#[no_mangle]
+pub extern "C" fn ts_drop_count(code: i32, n: u32) -> i32 {
+    if code >= 0 || code <= -(N_CODES as i32) {
+        return E_BAD_ARG;
+    }
+    parts().tunnel.drops.add(code, n as u64);
+    0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::consts::{LARGE_CHUNK_SLOTS, LARGE_SLOT_SIZE};
     use crate::consts::{MAX_CHUNKS, MAX_SLOTS};
     use crate::errors::*;
     use crate::exports::host::*;
     use crate::mem;
-    fn stats() -> [f64; 10] {
+    fn stats() -> [f64; 12] {
         tunnel().pool.stats()
     }
 
@@ -105,6 +150,7 @@ mod tests {
         assert_eq!(ts_pool_init(64, 100), E_BAD_ARG);
         let s = stats();
         assert_eq!((s[0], s[1], s[8], s[9]), (2048.0, 64.0, 1.0, 100.0));
+        assert_eq!((s[10], s[11]), (64.0 * 2048.0, 100.0 * 2048.0));
         assert_eq!(ts_slot_size(), 2048);
         assert_eq!(ts_headroom(), 16);
         assert_eq!(ts_scratch_ptr() % 16, 0);
@@ -266,5 +312,53 @@ mod tests {
             assert_eq!(ts_pool_free(off), E_NOT_LIVE);
         }
         assert_eq!(stats()[2], 0.0);
+    }
+
+    #[test]
+    fn large_class_exports() {
+        fresh();
+        // A 4 MiB cap: 2048 small slots' worth.
+        assert_eq!(ts_pool_init(256, 2048), 0);
+        let out = ts_scratch_ptr();
+        assert_eq!(ts_pool_class_stats(1, out), 0);
+        assert_eq!(m().read::<8>(out + 8).unwrap(), 0f64.to_le_bytes()); // no large slot yet
+        let size = mem::size();
+        let l = ts_pool_alloc_class(1);
+        assert_ne!(l, 0);
+        assert_eq!(l as usize % 65536, 0);
+        assert_eq!(mem::size(), size + LARGE_CHUNK_SLOTS * LARGE_SLOT_SIZE);
+        assert!(m().bytes_mut(l, LARGE_SLOT_SIZE).is_some());
+        assert_eq!(ts_slot_size_at(l), LARGE_SLOT_SIZE as u32);
+        assert_eq!(ts_slot_size_at(l + 16), 0);
+        let s0 = ts_pool_alloc();
+        assert_eq!(ts_slot_size_at(s0), SLOT_SIZE as u32);
+        assert_eq!(ts_slot_size_at(out), 0);
+        assert_eq!(ts_pool_alloc_class(2), 0);
+        // A batch of large slots into the scratch area: 3 more from the same chunk.
+        assert_eq!(ts_pool_alloc_batch_class(out, 3, 1), 3);
+        assert_eq!(ts_pool_alloc_batch_class(out + 64, 3, 7), 0);
+        assert_eq!(ts_pool_class_stats(1, out + 128), 0);
+        let f = |i: u32| f64::from_le_bytes(m().read::<8>(out + 128 + 8 * i).unwrap());
+        assert_eq!((f(0), f(1), f(2), f(7)), (65536.0, 8.0, 4.0, 1.0));
+        assert_eq!(ts_pool_class_stats(2, out + 128), E_BAD_ARG);
+        assert_eq!(ts_pool_class_stats(0, 0), E_BAD_ARG);
+        // One free call for both classes.
+        assert_eq!(ts_pool_free_batch(out, 3), 3);
+        assert_eq!(ts_pool_free(l), 0);
+        assert_eq!(ts_pool_free(s0), 0);
+        assert_eq!(stats()[2], 0.0);
+        assert_eq!(stats()[10], (256 * 2048 + 8 * 65536) as f64);
+    }
+
+    #[test]
+    fn drop_count() {
+        fresh();
+        assert_eq!(ts_drop_count(E_EXHAUSTED, 3), 0);
+        assert_eq!(ts_drop_count(E_TRUNCATED, 1), 0);
+        assert_eq!(ts_drop_count(0, 1), E_BAD_ARG);
+        assert_eq!(ts_drop_count(HANDSHAKE, 1), E_BAD_ARG);
+        assert_eq!(ts_drop_count(-(N_CODES as i32), 1), E_BAD_ARG);
+        assert_eq!(tunnel().drops.get(E_EXHAUSTED), 3);
+        assert_eq!(tunnel().drops.counts_total(), 4);
     }
 }

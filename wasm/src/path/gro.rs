@@ -10,7 +10,7 @@
 //! The packets come from a [`PacketList`], the units go to a [`UnitSink`]; both are
 //! generic parameters (the exports implement them over TypeScript's arrays).
 
-use crate::consts::{HEADROOM, MAX_PLAN, MAX_UNIT_SEGS, SLOT_SIZE, VNET_HDR_LEN};
+use crate::consts::{HEADROOM, MAX_PACKET_LEN, MAX_PLAN, MAX_UNIT_SEGS, VNET_HDR_LEN};
 use crate::errors::*;
 use crate::path::MAX_HDR_LEN;
 use crate::tables::drops::Drops;
@@ -198,12 +198,13 @@ fn tcp_checksum_ok(pkt: &[u8], seg: &Segment) -> bool {
     checksum::verifies(checksum::add(acc, &pkt[seg.ip_hl..]))
 }
 
-/// Packet i's IP bytes, if its length is 1 ..= `SLOT_SIZE - HEADROOM` and they are accessible.
+/// Packet i's IP bytes, if its length is 1 ..= `MAX_PACKET_LEN` and they are accessible (a
+/// packet of a large slot or of a jumbo buffer is as good as one of a small slot).
 #[inline]
 fn packet<'m, P: PacketList<'m>>(list: &P, i: usize) -> Option<&'m [u8]> {
     let (off, len) = list.words(i);
     let len = len as usize;
-    if len == 0 || len > SLOT_SIZE - HEADROOM {
+    if len == 0 || len > MAX_PACKET_LEN {
         return None;
     }
     list.ip_bytes(off, len)
@@ -258,7 +259,7 @@ fn can_append<'m, P: PacketList<'m>>(
 /// Groups the packets of `list` into write units written to `sink`, in the order of each
 /// unit's first packet (ABI.md, `ts_tun_plan`). With `coalesce` false every packet is its
 /// own unit (zero virtio header + whole packet). Packets not accessible or of length 0 or
-/// above `SLOT_SIZE - HEADROOM` get no unit (counted as `E_BAD_ARG` in `drops`). Returns
+/// above `MAX_PACKET_LEN` get no unit (counted as `E_BAD_ARG` in `drops`). Returns
 /// the number of units, or `E_BAD_ARG` (nothing written) for more than `MAX_PLAN` packets.
 pub fn plan<'m, P: PacketList<'m>, S: UnitSink>(
     plan: &mut Plan,

@@ -3,7 +3,9 @@
 //! `head_cap` bytes at `off + HEADROOM`) and, when longer, continues in a jumbo buffer
 //! (`tail`). A GSO super-packet is cut into `gso_size` segments, each in its own slot:
 //! segment 0 stays in the read's slot (its payload is already there), segments 1.. are
-//! copied into slots taken from a [`SlotSource`]. IPv4 total length, ID and header
+//! copied into slots taken from a [`SlotSource`]. Segments longer than a small slot holds
+//! (an MTU above ~2,000) all go to large slots, the read's slot going back; so does a plain
+//! packet longer than the read's slot (head and tail copied together). IPv4 total length, ID and header
 //! checksum, IPv6 payload length, TCP sequence number and flags (FIN/PSH only on the last,
 //! CWR only on the first) or UDP length, and the L4 checksum over the pseudo-header are set
 //! per segment. A plain packet whose checksum the kernel left partial (`NEEDS_CSUM`) gets
@@ -12,7 +14,7 @@
 //! The reads come from [`TunReads`], the packets go to a [`PacketSink`]; all three traits
 //! are generic parameters (the exports implement them over TypeScript's arrays and the pool).
 
-use crate::consts::{HEADROOM, JUMBO_LEN, MAX_PLAINTEXT, VNET_HDR_LEN};
+use crate::consts::{HEADROOM, JUMBO_LEN, LARGE_MAX_PLAINTEXT, MAX_PLAINTEXT, VNET_HDR_LEN};
 use crate::errors::*;
 use crate::path::MAX_HDR_LEN;
 use crate::tables::drops::Drops;
@@ -38,8 +40,9 @@ pub trait TunReads<'m> {
 
 /// Where segments get their slots: the pool.
 pub trait SlotSource<'m> {
-    /// A fresh slot: its offset and its `SLOT_SIZE` bytes; `None` when none can be had.
-    fn take(&mut self) -> Option<(u32, &'m mut [u8])>;
+    /// A fresh slot, large (`LARGE_SLOT_SIZE`) or small (`SLOT_SIZE`): its offset and all its
+    /// bytes; `None` when none can be had.
+    fn take(&mut self, large: bool) -> Option<(u32, &'m mut [u8])>;
     /// Returns a slot (a dropped read's, or one taken and not used).
     fn give_back(&mut self, off: u32);
 }
@@ -126,18 +129,35 @@ impl<'a, 'm, S: SlotSource<'m>, O: PacketSink> Ingest<'a, S, O> {
         let slot = reads.slot(i).ok_or(E_BAD_ARG)?;
         let h = vnet::Header::new_checked(hdr)?;
         if h.gso_type() & !vnet::GSO_ECN == vnet::GSO_NONE {
-            if tail_len > 0 {
-                return Err(E_TOO_BIG);
+            let head = slot.get_mut(HEADROOM..HEADROOM + head_len).ok_or(E_TOO_BIG)?;
+            if tail_len == 0 {
+                let total = plain(head, &h)?;
+                self.stats.csum_completed += (h.flags() & vnet::F_NEEDS_CSUM != 0) as u64;
+                self.out.push(at, off, total);
+                return Ok(1);
             }
-            let pkt = slot.get_mut(HEADROOM..HEADROOM + head_len).ok_or(E_TOO_BIG)?;
-            let total = ip::Packet::new_checked(&*pkt)?.total_len();
-            let pkt = &mut pkt[..total];
-            if h.flags() & vnet::F_NEEDS_CSUM != 0 {
-                complete_checksum(pkt, h.csum_start() as usize, h.csum_offset() as usize)?;
-                self.stats.csum_completed += 1;
-            }
-            self.out.push(at, off, total);
-            return Ok(1);
+            // Longer than the read's slot: head and tail together into a large slot.
+            let (new, dst) = self.slots.take(true).ok_or(E_EXHAUSTED)?;
+            let r = match dst.get_mut(HEADROOM..HEADROOM + len) {
+                Some(pkt) => {
+                    pkt[..head_len].copy_from_slice(head);
+                    pkt[head_len..].copy_from_slice(tail);
+                    plain(pkt, &h)
+                }
+                None => Err(E_TOO_BIG),
+            };
+            return match r {
+                Ok(total) => {
+                    self.stats.csum_completed += (h.flags() & vnet::F_NEEDS_CSUM != 0) as u64;
+                    self.slots.give_back(off);
+                    self.out.push(at, new, total);
+                    Ok(1)
+                }
+                Err(e) => {
+                    self.slots.give_back(new);
+                    Err(e)
+                }
+            };
         }
         let head = slot.get(HEADROOM..HEADROOM + head_len).ok_or(E_TOO_BIG)?;
         let s = parse_super(head, len, &h)?;
@@ -147,13 +167,16 @@ impl<'a, 'm, S: SlotSource<'m>, O: PacketSink> Ingest<'a, S, O> {
         let want = nseg.min(cap - at);
         let mut tmpl = [0u8; MAX_HDR_LEN];
         tmpl[..s.hdr_len].copy_from_slice(&head[..s.hdr_len]);
-        // Segments 1.. first: they are copied out of the read before segment 0 is
-        // rewritten in place.
-        let mut n = 1;
-        for k in 1..want {
+        // Segments longer than a small slot holds: every one is copied into a large slot, from
+        // segment 0 on, and the read's slot goes back. Otherwise segments 1.. first: they are
+        // copied out of the read before segment 0 is rewritten in place.
+        let large = s.hdr_len + s.gso > MAX_PLAINTEXT;
+        let first = if large { 0 } else { 1 };
+        let mut n = first;
+        for k in first..want {
             let from = s.hdr_len + k * s.gso;
             let seg = s.gso.min(s.total - from);
-            let (new, dst) = match self.slots.take() {
+            let (new, dst) = match self.slots.take(large) {
                 Some(t) => t,
                 None => break,
             };
@@ -170,11 +193,18 @@ impl<'a, 'm, S: SlotSource<'m>, O: PacketSink> Ingest<'a, S, O> {
                 break;
             }
             finish_segment(pkt, &s, k, k == nseg - 1);
+            // Segment k is output at `at + k` (small: segment 0 is in place, below).
             self.out.push(at + n, new, s.hdr_len + seg);
             n += 1;
         }
         for _ in n..nseg {
             self.drops.count(E_EXHAUSTED);
+        }
+        if large {
+            self.slots.give_back(off);
+            self.stats.tso_super += 1;
+            self.stats.tso_segments += n as u64;
+            return Ok(n);
         }
         // Segment 0: header and the first payload bytes are in the slot already, except
         // when the slot's head ended inside it (a head_cap shorter than one segment).
@@ -194,6 +224,17 @@ impl<'a, 'm, S: SlotSource<'m>, O: PacketSink> Ingest<'a, S, O> {
         self.stats.tso_segments += n as u64;
         Ok(n)
     }
+}
+
+/// A plain (not GSO) packet `pkt` as read: trimmed to its IP length, its partial checksum
+/// completed if the virtio header says so. Returns the IP length.
+fn plain(pkt: &mut [u8], h: &vnet::Header<&[u8]>) -> Result<usize, i32> {
+    let total = ip::Packet::new_checked(&*pkt)?.total_len();
+    let pkt = &mut pkt[..total];
+    if h.flags() & vnet::F_NEEDS_CSUM != 0 {
+        complete_checksum(pkt, h.csum_start() as usize, h.csum_offset() as usize)?;
+    }
+    Ok(total)
 }
 
 /// The bytes of one read: `head` then `tail`, as if contiguous.
@@ -283,7 +324,7 @@ fn parse_super(head: &[u8], len: usize, h: &vnet::Header<&[u8]>) -> Result<Super
     if hdr_len > total || hdr_len > MAX_HDR_LEN || gso == 0 {
         return Err(E_BAD_GSO);
     }
-    if hdr_len + gso > MAX_PLAINTEXT {
+    if hdr_len + gso > LARGE_MAX_PLAINTEXT {
         return Err(E_TOO_BIG);
     }
     Ok(Super { v6, proto, ip_hl, hdr_len, total, gso, seq0, id0: ip.ident(), flags0 })
@@ -362,11 +403,12 @@ mod tests {
     use crate::consts::SLOT_SIZE;
     use core::cell::RefCell;
 
-    /// Reads over plain buffers: slot i is `slots[i]` (handed out once), no tails.
+    /// Reads over plain buffers: slot i is `slots[i]` (handed out once), tail i `tails[i]`.
     struct FakeReads<'m> {
         slots: Vec<RefCell<Option<&'m mut [u8]>>>,
         lens: Vec<usize>,
         hdrs: Vec<[u8; VNET_HDR_LEN]>,
+        tails: Vec<&'m [u8]>,
     }
 
     impl<'m> TunReads<'m> for FakeReads<'m> {
@@ -382,19 +424,24 @@ mod tests {
         fn slot(&self, i: usize) -> Option<&'m mut [u8]> {
             self.slots[i].borrow_mut().take()
         }
-        fn tail(&self, _: usize, _: usize) -> Option<&'m [u8]> {
-            None
+        fn tail(&self, i: usize, len: usize) -> Option<&'m [u8]> {
+            self.tails.get(i).and_then(|t| t.get(..len))
         }
     }
 
-    /// A pool of plain buffers, numbered from 200.
+    /// A pool of plain buffers, numbered from 200 (small) and from 300 (large).
     struct FakeSlots<'m> {
         free: Vec<&'m mut [u8]>,
+        large: Vec<&'m mut [u8]>,
         given_back: Vec<u32>,
     }
 
     impl<'m> SlotSource<'m> for FakeSlots<'m> {
-        fn take(&mut self) -> Option<(u32, &'m mut [u8])> {
+        fn take(&mut self, large: bool) -> Option<(u32, &'m mut [u8])> {
+            if large {
+                let n = self.large.len() as u32;
+                return self.large.pop().map(|s| (300 + n, s));
+            }
             let n = self.free.len() as u32;
             self.free.pop().map(|s| (200 + n, s))
         }
@@ -436,8 +483,10 @@ mod tests {
             slots: vec![RefCell::new(Some(&mut **r0)), RefCell::new(Some(&mut **r1))],
             lens: vec![2000, 2100],
             hdrs: vec![hdr, hdr],
+            tails: vec![],
         };
-        let mut slots = FakeSlots { free: free.iter_mut().map(|s| &mut **s).collect(), given_back: Vec::new() };
+        let mut slots =
+            FakeSlots { free: free.iter_mut().map(|s| &mut **s).collect(), large: vec![], given_back: Vec::new() };
         let mut out = FakeOut(Vec::new(), 8);
         let (mut drops, mut stats) = (Drops::ZERO, GsoStats::ZERO);
         // The first read is the whole super-packet only up to 2000 bytes: total length
@@ -453,9 +502,14 @@ mod tests {
         small[2..4].copy_from_slice(&((28 + 1500) as u16).to_be_bytes());
         small[24..26].copy_from_slice(&((8 + 1500) as u16).to_be_bytes());
         read_slot[0][HEADROOM..HEADROOM + small.len()].copy_from_slice(&small);
-        let reads =
-            FakeReads { slots: vec![RefCell::new(Some(&mut *read_slot[0]))], lens: vec![small.len()], hdrs: vec![hdr] };
-        let mut slots = FakeSlots { free: free.iter_mut().map(|s| &mut **s).collect(), given_back: Vec::new() };
+        let reads = FakeReads {
+            slots: vec![RefCell::new(Some(&mut *read_slot[0]))],
+            lens: vec![small.len()],
+            hdrs: vec![hdr],
+            tails: vec![],
+        };
+        let mut slots =
+            FakeSlots { free: free.iter_mut().map(|s| &mut **s).collect(), large: vec![], given_back: Vec::new() };
         let mut out = FakeOut(Vec::new(), 8);
         assert_eq!(ingest(&mut drops, &mut stats, &reads, &mut slots, &mut out, 2000), 2);
         assert_eq!(out.0, vec![(100, 28 + 1000), (202, 28 + 500)]);
@@ -468,5 +522,91 @@ mod tests {
         let seg1 = &arena[2 * SLOT_SIZE + HEADROOM..2 * SLOT_SIZE + HEADROOM + 28 + 500];
         assert_eq!(&seg1[4..6], &[0, 8]); // ID 7 + 1
         assert_eq!(seg1[28..], small[28 + 1000..]);
+    }
+
+    /// IPv4 UDP 10.0.0.1:5000 -> 10.0.0.2:6000 with `payload` bytes of pattern data; the UDP
+    /// checksum field holds the pseudo-header sum (as the kernel leaves it with NEEDS_CSUM).
+    fn udp_packet(payload: usize) -> Vec<u8> {
+        let total = 28 + payload;
+        let mut p = vec![0x45, 0, (total >> 8) as u8, total as u8, 0, 9, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
+        ip::Packet::new_unchecked(&mut p[..]).fill_checksum();
+        let l4 = (8 + payload) as u16;
+        p.extend_from_slice(&[0x13, 0x88, 0x17, 0x70, (l4 >> 8) as u8, l4 as u8, 0, 0]);
+        p.extend((0..payload as u32).map(|i| (i * 7 + (i >> 9)) as u8));
+        let partial = checksum::fold(checksum::pseudo_header(&p[12..16], &p[16..20], PROTO_UDP, l4 as u32));
+        p[26..28].copy_from_slice(&partial.to_le_bytes());
+        p
+    }
+
+    fn udp_valid(pkt: &[u8]) -> bool {
+        let l4 = &pkt[20..];
+        let acc = checksum::pseudo_header(&pkt[12..16], &pkt[16..20], PROTO_UDP, l4.len() as u32);
+        checksum::verifies(checksum::add(acc, l4))
+    }
+
+    #[test]
+    fn segments_and_a_plain_packet_longer_than_a_small_slot_go_to_large_slots() {
+        use crate::consts::LARGE_SLOT_SIZE;
+        // Read 0: a UDP super-packet, gso_size 8972 (MTU 9000), 3 segments, 2000 bytes in the
+        // read's slot and the rest in its tail. Read 1: a plain 5000-byte packet (head + tail).
+        let sup = udp_packet(2 * 8972 + 100);
+        let plain_pkt = udp_packet(5000 - 28);
+        let mut h0 = [0u8; VNET_HDR_LEN];
+        vnet::Header::new_unchecked(&mut h0[..]).set(vnet::F_NEEDS_CSUM, vnet::GSO_UDP_L4, 28, 8972, 20, 6);
+        let mut h1 = [0u8; VNET_HDR_LEN];
+        vnet::Header::new_unchecked(&mut h1[..]).set(vnet::F_NEEDS_CSUM, vnet::GSO_NONE, 0, 0, 20, 6);
+        let mut small = vec![0u8; 2 * SLOT_SIZE];
+        let (s0, s1) = small.split_at_mut(SLOT_SIZE);
+        s0[HEADROOM..HEADROOM + 2000].copy_from_slice(&sup[..2000]);
+        s1[HEADROOM..HEADROOM + 2000].copy_from_slice(&plain_pkt[..2000]);
+        let mut large = vec![0u8; 3 * LARGE_SLOT_SIZE];
+        let reads = FakeReads {
+            slots: vec![RefCell::new(Some(s0)), RefCell::new(Some(s1))],
+            lens: vec![sup.len(), plain_pkt.len()],
+            hdrs: vec![h0, h1],
+            tails: vec![&sup[2000..], &plain_pkt[2000..]],
+        };
+        // Three large slots for four packets: the plain packet finds none (exhausted).
+        let mut slots =
+            FakeSlots { free: vec![], large: large.chunks_mut(LARGE_SLOT_SIZE).collect(), given_back: Vec::new() };
+        let mut out = FakeOut(Vec::new(), 8);
+        let (mut drops, mut stats) = (Drops::ZERO, GsoStats::ZERO);
+        assert_eq!(ingest(&mut drops, &mut stats, &reads, &mut slots, &mut out, 2000), 3);
+        // Large slots are handed out from the top: 303, 302, 301.
+        assert_eq!(out.0, vec![(303, 28 + 8972), (302, 28 + 8972), (301, 28 + 100)]);
+        assert_eq!(slots.given_back, vec![100, 101], "both read slots go back");
+        assert_eq!((drops.get(E_EXHAUSTED), drops.counts_total()), (1, 1));
+        assert_eq!((stats.tso_super, stats.tso_segments), (1, 3));
+        drop(reads);
+        drop(slots);
+        for (k, &(off, len)) in out.0.iter().enumerate() {
+            let at = (off as usize - 301) * LARGE_SLOT_SIZE;
+            let pkt = &large[(2 - k) * LARGE_SLOT_SIZE..][..HEADROOM + len][HEADROOM..];
+            assert_eq!(at, (2 - k) * LARGE_SLOT_SIZE);
+            assert!(udp_valid(pkt), "segment {}: checksum", k);
+            assert_eq!(pkt[28..], sup[28 + k * 8972..28 + k * 8972 + len - 28]);
+        }
+
+        // The plain packet again, with a large slot: head and tail copied, checksum completed.
+        let mut small = vec![0u8; SLOT_SIZE];
+        small[HEADROOM..HEADROOM + 2000].copy_from_slice(&plain_pkt[..2000]);
+        let mut large = vec![0u8; LARGE_SLOT_SIZE];
+        let reads = FakeReads {
+            slots: vec![RefCell::new(Some(&mut small[..]))],
+            lens: vec![plain_pkt.len()],
+            hdrs: vec![h1],
+            tails: vec![&plain_pkt[2000..]],
+        };
+        let mut slots = FakeSlots { free: vec![], large: vec![&mut large[..]], given_back: Vec::new() };
+        let mut out = FakeOut(Vec::new(), 8);
+        assert_eq!(ingest(&mut drops, &mut stats, &reads, &mut slots, &mut out, 2000), 1);
+        assert_eq!(out.0, vec![(301, 5000)]);
+        assert_eq!(slots.given_back, vec![100]);
+        assert_eq!(stats.csum_completed, 1);
+        drop(reads);
+        drop(slots);
+        let pkt = &large[HEADROOM..HEADROOM + 5000];
+        assert!(udp_valid(pkt));
+        assert_eq!(pkt[28..], plain_pkt[28..]);
     }
 }

@@ -8,7 +8,7 @@
 //! them over TypeScript's arrays); both are generic parameters, so each export gets its
 //! own monomorphic loop.
 
-use crate::consts::{ENDPOINT_LEN, HEADROOM, MAX_PEERS, MAX_PLAINTEXT, SLOT_SIZE, TAG_LEN, TRANSPORT_HEADER_LEN};
+use crate::consts::{ENDPOINT_LEN, HEADROOM, MAX_PEERS, TAG_LEN, TRANSPORT_HEADER_LEN};
 use crate::crypto::aead::{self, counter_nonce};
 use crate::errors::*;
 use crate::tables::allowed_ips::{key_of, AllowedIps};
@@ -49,8 +49,9 @@ pub struct RecvCtx<'a> {
 /// Packets to encrypt. Views live as long as `'m` (the memory they are in).
 pub trait SendBatch<'m> {
     fn count(&self) -> usize;
-    /// Packet i: its slot (`SLOT_SIZE` bytes from its offset; `None` if not accessible),
-    /// its IP length (0 = a keepalive) and its peer word (the keepalive's peer).
+    /// Packet i: its whole slot (`SLOT_SIZE` or `LARGE_SLOT_SIZE` bytes from its offset, as
+    /// the pool says; `None` if not accessible), its IP length (0 = a keepalive) and its peer
+    /// word (the keepalive's peer).
     fn packet(&self, i: usize) -> (Option<&'m mut [u8]>, usize, u32);
     /// Packet i's results: the peer it goes to (or `NONE`) and the wire length or code.
     fn done(&self, i: usize, peer: u32, len: u32);
@@ -59,9 +60,9 @@ pub trait SendBatch<'m> {
 /// Datagrams to decrypt.
 pub trait RecvBatch<'m> {
     fn count(&self) -> usize;
-    /// Datagram i: its slot (`SLOT_SIZE` bytes from its start; `None` if not accessible)
-    /// and its length.
-    fn datagram(&self, i: usize) -> (Option<&'m mut [u8]>, usize);
+    /// Datagram i: exactly its bytes (decryption in place needs no more), or why it cannot be
+    /// had: E_TOO_BIG if it is longer than the slot it is in, E_BAD_ARG if not accessible.
+    fn datagram(&self, i: usize) -> Result<&'m mut [u8], i32>;
     /// Datagram i's source sockaddr (copied) and its length, if it has a usable one.
     fn source(&self, i: usize) -> Option<([u8; SOCKADDR_MAX], usize)>;
     /// Datagram i's results: peer and keypair if authenticated, the length or code.
@@ -133,7 +134,8 @@ pub fn encrypt_one(
 /// The peer whose AllowedIPs hold the destination of the `len`-byte packet in `slot`.
 #[inline]
 fn route(routes: &AllowedIps, slot: &[u8], len: usize) -> Result<u32, i32> {
-    if len > MAX_PLAINTEXT {
+    // Header and tag around it: the largest plaintext the slot holds.
+    if len > slot.len().saturating_sub(TRANSPORT_HEADER_LEN + TAG_LEN) {
         return Err(E_TOO_BIG);
     }
     let pkt = ip::Packet::new_checked(slot.get(HEADROOM..HEADROOM + len).ok_or(E_TOO_BIG)?)?;
@@ -175,8 +177,7 @@ fn seal(cx: &mut SendCtx, slot: &mut [u8], peer: u32, len: usize, mtu: usize) ->
 pub fn decrypt_batch<'m, B: RecvBatch<'m>>(cx: &mut RecvCtx, batch: &B) -> u32 {
     let mut authenticated = 0;
     for i in 0..batch.count() {
-        let (slot, len) = batch.datagram(i);
-        let (auth, res) = decrypt_one(cx, slot, len, || batch.source(i));
+        let (auth, res) = decrypt_one(cx, batch.datagram(i), || batch.source(i));
         match res {
             Ok(len) => batch.done(i, auth, len),
             Err(code) => {
@@ -191,26 +192,19 @@ pub fn decrypt_batch<'m, B: RecvBatch<'m>>(cx: &mut RecvCtx, batch: &B) -> u32 {
     authenticated
 }
 
-/// One datagram of `len` bytes at the start of `slot`. `source` is asked for the sender's
-/// sockaddr only once the datagram is authenticated (roaming).
+/// One datagram, `dgram` its bytes (or why they cannot be had). `source` is asked for the
+/// sender's sockaddr only once the datagram is authenticated (roaming).
 #[inline]
 pub fn decrypt_one(
     cx: &mut RecvCtx,
-    slot: Option<&mut [u8]>,
-    len: usize,
+    dgram: Result<&mut [u8], i32>,
     source: impl FnOnce() -> Option<([u8; SOCKADDR_MAX], usize)>,
 ) -> (Auth, Result<u32, i32>) {
-    if len > SLOT_SIZE {
-        return (None, Err(E_TOO_BIG));
-    }
-    let slot = match slot {
-        Some(s) => s,
-        None => return (None, Err(E_BAD_ARG)),
+    let dgram = match dgram {
+        Ok(d) => d,
+        Err(e) => return (None, Err(e)),
     };
-    let dgram = match slot.get_mut(..len) {
-        Some(d) => d,
-        None => return (None, Err(E_TOO_BIG)),
-    };
+    let len = dgram.len();
     let (index, counter, ct_len) = match Message::new_checked(&*dgram) {
         Ok(m) if m.is_handshake() => return (None, Err(HANDSHAKE)),
         Ok(m) => (m.receiver_index(), m.counter(), m.ciphertext_len()),
@@ -289,6 +283,8 @@ mod tests {
         assert_eq!(padded_len(1420, 1420), 1420);
         assert_eq!(padded_len(1421, 1420), 1421);
         assert_eq!(padded_len(100, 0), 100);
-        assert_eq!(padded_len(MAX_PLAINTEXT, 9000), MAX_PLAINTEXT);
+        assert_eq!(padded_len(2016, 9000), 2016);
+        assert_eq!(padded_len(8981, 9000), 8992);
+        assert_eq!(padded_len(65488, 65535), 65488);
     }
 }

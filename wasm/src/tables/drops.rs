@@ -20,6 +20,15 @@ impl Drops {
         }
     }
 
+    /// Counts `n` packets dropped with `code` (ignored like `count` for a non-drop code).
+    pub fn add(&mut self, code: i32, n: u64) {
+        if code < 0 {
+            if let Some(c) = self.counts.get_mut(code.unsigned_abs() as usize) {
+                *c += n;
+            }
+        }
+    }
+
     /// Sum over all codes (for tests and summaries).
     pub fn counts_total(&self) -> u64 {
         self.counts.iter().sum()
