@@ -270,6 +270,10 @@ export async function measureHandshakes(
 
 const f0 = (x: number): string => x.toFixed(0).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b), m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
 
 /** The markdown tables. */
 export function formatHandshakes(r: HandshakeReport): string {
@@ -295,6 +299,7 @@ export function formatHandshakes(r: HandshakeReport): string {
     `| first of each peer (+ its static-static DH) | ${f0(r.responder.first)} |`,
     ...r.responder.later.map((x, i) => `| later ${i + 1} | ${f0(x)} |`),
     `| later, mean | ${f0(mean(r.responder.later))} |`,
+    `| later, median | ${f0(median(r.responder.later))} |`,
     "",
     "Where one responder handshake's time goes (each primitive alone × calls per handshake):",
     "",
@@ -311,10 +316,10 @@ export function formatHandshakes(r: HandshakeReport): string {
       } | ${(s.count * s.nobleUs).toFixed(1)} |`,
     );
   }
-  const measured = 1e6 / mean(r.responder.later);
+  const measured = 1e6 / median(r.responder.later);
   lines.push(
     `| sum of the primitives | | | ${w.toFixed(1)} | | ${n.toFixed(1)} |`,
-    `| measured handshake (later rounds) | | | ${measured.toFixed(1)} | | |`,
+    `| measured handshake (later rounds, median) | | | ${measured.toFixed(1)} | | |`,
     `| the rest (lookups, messages, allocation) | | | ${(measured - w).toFixed(1)} | | |`,
   );
   return lines.join("\n");
@@ -327,9 +332,13 @@ export interface HandshakeVerdict {
   value: string;
 }
 
-/** The issue's two targets (the OpenSSL one only when OpenSSL was measured). */
+/**
+ * The issue's two targets (the OpenSSL one only when OpenSSL was measured). Handshakes: the median
+ * of the later rounds, so that one round slowed by another process on a shared machine does not
+ * decide.
+ */
 export function handshakeVerdicts(r: HandshakeReport): HandshakeVerdict[] {
-  const hs = mean(r.responder.later);
+  const hs = median(r.responder.later);
   const out = [{ check: "responder handshakes ≥ 2,000/s", pass: hs >= 2000, value: `${f0(hs)}/s` }];
   if (r.x25519.openssl !== null) {
     const x = r.x25519.wasm / r.x25519.openssl;
@@ -357,7 +366,7 @@ if (import.meta.main) {
     strict: true,
     options: {
       peers: { type: "string", default: "1000" },
-      rounds: { type: "string", default: "4" },
+      rounds: { type: "string", default: "8" },
       seconds: { type: "string", default: "2" },
       json: { type: "string" },
       "no-openssl": { type: "boolean", default: false },
