@@ -47,6 +47,19 @@ import { interfaceIndex, mtuIfStill } from "./net_config.ts";
 import type { JumboArea, TunIo } from "./device/packet_io.ts";
 import { TRUNCATED } from "./device/packet_io.ts";
 import { MAX_UNIT_SEGS, packetCapacity, VNET_HDR_LEN, VNET_STRIDE } from "./wasm/abi.ts";
+import { GSO_TYPE_UNDEFINED, testRefusals, TUN_F_UNKNOWN } from "./test_refusals.ts";
+import {
+  IFF_NO_PI,
+  IFF_TUN,
+  IFF_VNET_HDR,
+  TUN_OFFLOADS,
+  TUN_UDP_OFFLOADS,
+  TUNSETIFF,
+  TUNSETOFFLOAD,
+  TUNSETVNETHDRSZ,
+} from "./tun_abi.ts";
+
+export * from "./tun_abi.ts";
 
 /** A write failed because of the fd or the buffer, not the packet: no later write can succeed. */
 function fdUnusable(e: number): boolean {
@@ -55,25 +68,6 @@ function fdUnusable(e: number): boolean {
 
 /** Writes one io_uring batch takes (see {@link TunDevice.writeBatch}). */
 const RING_ENTRIES = 256;
-
-/** `_IOW('T', 202, int)` */
-export const TUNSETIFF = 0x400454ca;
-/** `_IOW('T', 216, int)` */
-export const TUNSETVNETHDRSZ = 0x400454d8;
-/** `_IOW('T', 208, unsigned int)`: the argument is the flag word itself, not a pointer. */
-export const TUNSETOFFLOAD = 0x400454d0;
-export const TUN_F_CSUM = 0x01;
-export const TUN_F_TSO4 = 0x02;
-export const TUN_F_TSO6 = 0x04;
-export const TUN_F_TSO_ECN = 0x08;
-export const TUN_F_USO4 = 0x20;
-export const TUN_F_USO6 = 0x40;
-/** What `offload` asks for first; without USO (kernels before 6.2) if that is refused. */
-export const TUN_OFFLOADS = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN;
-export const TUN_UDP_OFFLOADS = TUN_F_USO4 | TUN_F_USO6;
-export const IFF_TUN = 0x0001;
-export const IFF_NO_PI = 0x1000;
-export const IFF_VNET_HDR = 0x4000;
 
 /** Options for {@link TunDevice.open}. */
 export interface TunOptions {
@@ -132,6 +126,8 @@ export class TunDevice implements TunIo, Disposable {
   /** The interface's index when it was opened (its MTU is read only while the name still has it). */
   readonly #index: number;
   #ring: IoUring | undefined;
+  /** Tests only (src/test_refusals.ts): the next super-packet write gets an undefined gso_type. */
+  #refuseGsoWrite = false;
   #gone = false;
   readonly #pkt: number; // u32 index of the packet iovec in #rio32/#wio32
   // readOffloadBatch: [virtio header][slot][jumbo tail]; writeUnits: [header][pieces...].
@@ -177,6 +173,7 @@ export class TunDevice implements TunIo, Disposable {
    */
   static open(name: string, opts: TunOptions = {}): TunDevice {
     const vnetHdr = (opts.vnetHdr ?? false) || (opts.offload ?? false);
+    const refusals = testRefusals();
     let offloads = 0;
     let offloadErrno = 0;
     const req = ifreq(name, true);
@@ -197,10 +194,11 @@ export class TunDevice implements TunIo, Disposable {
         checkSetup("ioctl(TUNSETVNETHDRSZ)", L.ioctl(fd, BigInt(TUNSETVNETHDRSZ), size));
       }
       if (opts.offload) {
+        const provoke = refusals.tunSetOffload ? TUN_F_UNKNOWN : 0; // tests only
         for (const flags of [TUN_OFFLOADS | TUN_UDP_OFFLOADS, TUN_OFFLOADS]) {
           const r = check(
             "ioctl(TUNSETOFFLOAD)",
-            L.ioctl_value(fd, BigInt(TUNSETOFFLOAD), BigInt(flags)),
+            L.ioctl_value(fd, BigInt(TUNSETOFFLOAD), BigInt(flags | provoke)),
             { tolerate: [EINVAL, EIO, EOPNOTSUPP] },
           );
           if (r >= 0) {
@@ -216,7 +214,9 @@ export class TunDevice implements TunIo, Disposable {
       throw e;
     }
     const ifname = ifreqName(req.bytes);
-    return new TunDevice(fd, ifname, vnetHdr, offloads, offloadErrno, interfaceIndex(ifname));
+    const dev = new TunDevice(fd, ifname, vnetHdr, offloads, offloadErrno, interfaceIndex(ifname));
+    dev.#refuseGsoWrite = refusals.tunGsoWrite;
+    return dev;
   }
 
   /** The file descriptor (for a {@link Poller}); -1 once closed. */
@@ -401,7 +401,9 @@ export class TunDevice implements TunIo, Disposable {
         io32[v + 2] = pieces[p + 1];
         io32[v + 3] = 0;
       }
-      const gso = u8[hdr + 1] !== 0;
+      const gsoType = u8[hdr + 1], gso = gsoType !== 0;
+      const provoke = gso && this.#refuseGsoWrite; // tests only: the kernel refuses this write
+      if (provoke) u8[hdr + 1] = GSO_TYPE_UNDEFINED;
       let r: number;
       for (;;) {
         r = writev(this.#fd, this.#uio8, 1 + count);
@@ -413,6 +415,10 @@ export class TunDevice implements TunIo, Disposable {
           r = -EAGAIN;
         } else r = -e;
         break;
+      }
+      if (provoke) {
+        u8[hdr + 1] = gsoType;
+        this.#refuseGsoWrite = false;
       }
       if (r === -EAGAIN) break;
       if (r >= 0) {

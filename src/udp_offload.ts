@@ -82,6 +82,8 @@ export interface OffloadSocket {
    * refuses datagrams larger than the route MTU, which an inner MTU above ~1,450 makes).
    */
   gsoMaxSize: number;
+  /** errno of the refusal that lowered {@link gsoMaxSize}. */
+  gsoSizeErrno: number;
   gsoMessages: number;
   gsoDatagrams: number;
   groMessages: number;
@@ -218,6 +220,7 @@ export class GsoSender {
           // Datagrams of this size are larger than the route takes in one message (the kernel
           // would fragment each): they go one by one from now on, smaller ones still segmented.
           sock.gsoMaxSize = lens[d] - 1;
+          sock.gsoSizeErrno = e;
           i = d;
           continue build;
         }

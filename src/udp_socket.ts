@@ -124,6 +124,8 @@ export class UdpSocket implements UdpIo, OffloadSocket, Disposable {
   gsoErrno = 0;
   /** Largest datagram {@link sendGso} segments (lowered when the kernel refuses a size). */
   gsoMaxSize = Infinity;
+  /** errno of the refusal that lowered {@link gsoMaxSize} (0: none). */
+  gsoSizeErrno = 0;
   /** errno of a refused UDP_GRO (0: on, or not asked for). */
   groErrno = 0;
   /** UDP_SEGMENT messages sent and the datagrams in them. */

@@ -41,6 +41,7 @@ async function pair(
   b: "tunslab" | "wireguard-go",
   flags: { a?: string[]; b?: string[] } = {},
   before?: (bed: Testbed) => Promise<void>,
+  env: { a?: Record<string, string>; b?: Record<string, string> } = {},
 ): Promise<Pair> {
   const bed = await Testbed.create(label);
   const keys = { a: generatePrivateKey(), b: generatePrivateKey() };
@@ -64,6 +65,7 @@ async function pair(
             endpoint: `${bed.underlay(peer)}:51820`,
           },
           upArgs: flags[side],
+          env: env[side],
         }),
       );
     }
@@ -206,5 +208,49 @@ Deno.test({
       equal(refused.length, 1, refused.join("\n"));
       ok(/UDP_SEGMENT.*(EMSGSIZE|EINVAL)/.test(refused[0]), refused[0]);
     }
+  },
+});
+
+Deno.test({
+  name:
+    "offload: the kernel refuses TUNSETOFFLOAD at set-up (TUNSLAB_TEST_REFUSE): logged, plain TUN reads, nothing lost",
+  ignore: !ROOT,
+  ...opts,
+  async fn() {
+    // b's TUNSETOFFLOAD asks for an unknown flag too: the kernel answers EINVAL (src/test_refusals.ts).
+    const env = { b: { TUNSLAB_TEST_REFUSE: "tunsetoffload" } };
+    await using p = await pair("off-so", "tunslab", {}, undefined, env);
+    const { a, b } = await transfer(p);
+    const db = data(b!), da = data(a);
+    // b reads plain packets from its TUN (no TSO) yet still receives with GRO.
+    equal(db.tunSuperRead, 0, JSON.stringify(db));
+    ok(db.tunRead > 40_000 && db.udpGroReceived > 100, JSON.stringify(db));
+    ok(da.tunSuperRead > 100, JSON.stringify(da));
+    const refused = offloadLogs(p.b).filter((l) => l.includes("refused"));
+    equal(refused.length, 1, refused.join("\n"));
+    ok(/TUNSETOFFLOAD.*EINVAL/.test(refused[0]), refused[0]);
+    equal(offloadLogs(p.a).filter((l) => l.includes("refused")).length, 0);
+  },
+});
+
+Deno.test({
+  name:
+    "offload: the kernel refuses a coalesced TUN write (TUNSLAB_TEST_REFUSE): one fallback, then per-packet writes, nothing lost",
+  ignore: !ROOT,
+  ...opts,
+  async fn() {
+    // b's first super-packet write carries an undefined gso_type: the kernel refuses it (EINVAL).
+    const env = { b: { TUNSLAB_TEST_REFUSE: "tun_gso_write" } };
+    await using p = await pair("off-gw", "tunslab", {}, undefined, env);
+    const { b } = await transfer(p);
+    const db = data(b!);
+    const at = JSON.stringify(db);
+    equal(db.offloadFallbacks, 1, at);
+    // The refused unit and everything after it went one packet per write.
+    equal(db.tunSuperWritten, 0, at);
+    ok(db.tunWritten > 40_000, at);
+    const refused = offloadLogs(p.b).filter((l) => l.includes("refused"));
+    equal(refused.length, 1, refused.join("\n"));
+    ok(/coalesced TUN write.*EINVAL/.test(refused[0]), refused[0]);
   },
 });

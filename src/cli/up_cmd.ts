@@ -11,7 +11,9 @@ import { basename } from "node:path";
 import { Device } from "../device/device.ts";
 import { PolicyRouting } from "../host/policy_routing.ts";
 import { causeOf, logger, parseLogLevel, setupLogging, shutdownLogging } from "../log.ts";
-import { MAX_POOL_MIB, parseConfigFile, unconfigured } from "../wg/config.ts";
+import { type Config, MAX_POOL_MIB, parseConfigFile, unconfigured } from "../wg/config.ts";
+import { ConfigError } from "../wg/config_error.ts";
+import { TableSettingError } from "../host/routing_plan.ts";
 import { uapiFor } from "../device/device_uapi.ts";
 import { TunnelHost } from "../host/tunnel_host.ts";
 import { MetricsServer } from "../metrics/metrics_server.ts";
@@ -26,7 +28,7 @@ import { configPathFor } from "./config_path.ts";
 import { parseCommand } from "./parse_command.ts";
 import { UsageError } from "./usage_error.ts";
 
-const USAGE = `up CONF|IFACE [--interface NAME] [--log-level LEVEL] [--log-format auto|json|text]
+const USAGE = `up CONF|IFACE [-i|--interface NAME] [--log-level LEVEL] [--log-format auto|json|text]
            [--no-offload] [--max-pool-mib N] [--metrics HOST:PORT]
        up --interface NAME [options]
 
@@ -150,7 +152,7 @@ export async function up(args: string[]): Promise<number> {
       await host.beforeCreate(); // PreUp
       const offload = r.values["no-offload"] === true ? false : config.interface.offload;
       if (maxPool !== undefined) config.interface.maxPool = Number(maxPool); // the flag wins
-      if (path !== undefined) routing = await PolicyRouting.prepare({ ifname: name, config });
+      if (path !== undefined) routing = await prepareRouting(name, config, path);
       const pr = routing;
       dev = await Device.create({
         name,
@@ -247,5 +249,20 @@ export async function up(args: string[]): Promise<number> {
     return 1;
   } finally {
     await shutdownLogging();
+  }
+}
+
+/** Policy routing for `config`; a `Table` name rt_tables does not know names file and line. */
+async function prepareRouting(
+  ifname: string,
+  config: Config,
+  path: string,
+): Promise<PolicyRouting> {
+  try {
+    return await PolicyRouting.prepare({ ifname, config });
+  } catch (e) {
+    if (!(e instanceof TableSettingError)) throw e;
+    const line = config.interface.tableLine ?? config.interface.line;
+    throw new ConfigError(path, line, e.message, { cause: e });
   }
 }

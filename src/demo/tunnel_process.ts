@@ -30,6 +30,8 @@ export interface TunnelSpec {
   };
   /** Extra flags for `tunslab up`. */
   upArgs?: string[];
+  /** Extra environment for `tunslab up` (e.g. `TUNSLAB_TEST_REFUSE` in tests). */
+  env?: Record<string, string>;
   /** tunslab: the `main.ts` to run (default this checkout's); wireguard-go: the binary (default on PATH). */
   program?: string;
 }
@@ -149,7 +151,7 @@ export async function startTunnel(
       conf,
       ...(spec.upArgs ?? []),
     ], {
-      env: { NO_COLOR: "1" },
+      env: { NO_COLOR: "1", ...spec.env },
     });
   } else {
     child = bed.spawn(side, [spec.program ?? "wireguard-go", "-f", spec.name], {

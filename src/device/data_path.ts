@@ -52,7 +52,7 @@ import {
 } from "../wasm/abi.ts";
 import { ScratchArrays } from "../wasm/scratch_arrays.ts";
 import type { SlabPool } from "../wasm/slab.ts";
-import { logOffloads, logRefusedOffload } from "./offload_log.ts";
+import { GsoWatch, logOffloads, logRefusedOffload } from "./offload_log.ts";
 import { type JumboArea, TRUNCATED, type TunIo, type UdpIo } from "./packet_io.ts";
 import { LargePackets } from "./large_packets.ts";
 import type { DataHooks } from "./data_hooks.ts";
@@ -89,8 +89,8 @@ export class DataPath {
   readonly #tso: boolean;
   /** Received TCP segments are coalesced into super-packet writes (vnet header, not refused). */
   #coalesce: boolean;
-  /** UDP socket whose GSO refusal was already logged. */
-  #gsoLogged: UdpIo | undefined;
+  /** What was said about UDP_SEGMENT refusals at run time (once each). */
+  readonly #gsoWatch = new GsoWatch();
   /** Largest IP packet a slot takes (what a TUN read may put in one). */
   readonly #cap: number;
   /** The scratch arrays: offsets in `.ptr` (stable), views in `.v` (rebuilt after growth). */
@@ -130,7 +130,7 @@ export class DataPath {
     const drop = (code: number, n: number) => wasm.ts_drop_count(code, n);
     const areas = { txJumbo: jumbo, rxJumbo: this.#rxJumbo, jumboLen: this.#jumboLen };
     this.#large = new LargePackets(pool, drop, areas, opts.mtu);
-    if (logOffloads(tun, udp, this.#tso, this.#coalesce)) this.#gsoLogged = udp;
+    if (logOffloads(tun, udp, this.#tso, this.#coalesce)) this.#gsoWatch.logged = udp;
   }
 
   /** The device's tick: the MTU padding uses is re-read about once a second (large_packets.ts). */
@@ -506,11 +506,7 @@ export class DataPath {
         sent = udp.sendGso(pool, v.sendOffs, v.sendLens, v.nameOffs, v.nameLens, s);
         this.counters.udpGsoSends += udp.gsoMessages - msgs;
         this.counters.udpGsoDatagrams += udp.gsoDatagrams - dgrams;
-        if (!udp.gso && this.#gsoLogged !== udp) {
-          this.#gsoLogged = udp;
-          this.counters.offloadFallbacks++;
-          logRefusedOffload("UDP_SEGMENT", udp.gsoErrno);
-        }
+        this.counters.offloadFallbacks += this.#gsoWatch.afterSend(udp);
       } else {
         sent = 0;
         for (let i = 0; i < s; i += BATCH) {

@@ -161,6 +161,7 @@ export class Device {
   readonly #peers: PeerTable;
   readonly #handshake: HandshakePlane;
   #stopping = false;
+  #closed = false;
   #removed = false;
   #onTick: ((now: number) => void) | undefined;
   #running: Promise<void> | undefined;
@@ -569,7 +570,13 @@ export class Device {
   }
 
   /** Drops staged packets, wipes keys, closes the socket and the TUN device (the kernel removes it). */
+  /** Whether {@link close} ran (a reconfiguration applied in slices stops there). */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   close(): void {
+    this.#closed = true;
     for (const peer of this.#peers.list()) this.#handshake.stopPeer(peer);
     this.path.release();
     this.#poller.close();

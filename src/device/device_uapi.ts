@@ -2,7 +2,8 @@
  * The device side of the cross-platform UAPI: a `get=1` snapshot and the
  * application of a parsed `set=1` (semantics in src/uapi/uapi_types.ts, as
  * wireguard-go's `IpcSetOperation`), over {@link Device}'s reconfiguration
- * methods.
+ * methods. A `set` of thousands of peers is applied in slices of at most {@link SLICE_MS}, the
+ * loop turning in between, so the data path never waits long for a reconfiguration.
  *
  * @example
  * ```ts
@@ -20,14 +21,23 @@ import { logger } from "../log.ts";
 
 const log = logger("device");
 
-const EINVAL = -22;
+const EINVAL = -22, EIO = -5;
 
 /** Adapts a running device to the UAPI server. */
 export function uapiFor(dev: Device): UapiDevice {
   return {
     uapiGet: () => snapshot(dev),
-    uapiSet: (req) => apply(dev, req),
+    uapiSet: (req) => serialized(dev, () => apply(dev, req)),
   };
+}
+
+/** The set in progress per device: sets (UAPI, reload) run one after another, never interleaved. */
+const running = new WeakMap<Device, Promise<unknown>>();
+
+function serialized<T>(dev: Device, fn: () => Promise<T>): Promise<T> {
+  const run = (running.get(dev) ?? Promise.resolve()).then(fn, fn);
+  running.set(dev, run.catch(() => {}));
+  return run;
 }
 
 function snapshot(dev: Device): UapiState {
@@ -63,8 +73,22 @@ interface Tally {
   changed: number;
 }
 
-function apply(dev: Device, req: UapiSetRequest): number {
+/** Longest stretch a reconfiguration holds the loop before it lets it turn (ms). */
+export const SLICE_MS = 20;
+
+/** Lets the loop (and I/O) run: a macrotask, not a microtask. */
+const yieldToLoop = (): Promise<void> => new Promise((r) => setTimeout(r, 0));
+
+async function apply(dev: Device, req: UapiSetRequest): Promise<number> {
   const tally: Tally = { added: [], removed: [], changed: 0 };
+  let sliceStart = performance.now();
+  /** False if the device closed while the loop ran. */
+  const pace = async (): Promise<boolean> => {
+    if (performance.now() - sliceStart < SLICE_MS) return true;
+    await yieldToLoop();
+    sliceStart = performance.now();
+    return !dev.closed;
+  };
   try {
     if (req.privateKey !== undefined) dev.setPrivateKey(req.privateKey);
     if (req.listenPort !== undefined) {
@@ -74,13 +98,16 @@ function apply(dev: Device, req: UapiSetRequest): number {
     if (req.fwmark !== undefined && dev.setFwmark(req.fwmark) < 0) return -98;
     if (req.replacePeers) {
       for (const p of dev.peers()) {
+        if (dev.peerByKey(p.publicKey) !== p) continue; // already gone (the loop ran)
         dev.removePeer(p, true);
         tally.removed.push(p.name);
+        if (!await pace()) return EIO;
       }
     }
     for (const change of req.peers) {
       const rc = applyPeer(dev, change, tally);
       if (rc < 0) return rc;
+      if (!await pace()) return EIO;
     }
     return 0;
   } finally {

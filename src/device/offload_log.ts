@@ -48,3 +48,34 @@ export function logOffloads(tun: TunIo, udp: UdpIo, tso: boolean, coalesce: bool
   if (udp.groErrno !== 0) logRefusedOffload("UDP_GRO", udp.groErrno);
   return udp.gsoErrno !== 0;
 }
+
+/** UDP_SEGMENT refused at run time: each kind said once per socket (never per packet). */
+export class GsoWatch {
+  /** The socket whose switching GSO off was already logged. */
+  logged: UdpIo | undefined;
+  #sizeOf: UdpIo | undefined;
+  #maxSeen = Infinity;
+
+  /** After a GSO send: logs what the kernel newly refused; returns the fallbacks to count. */
+  afterSend(udp: UdpIo): number {
+    let n = 0;
+    if (!udp.gso && this.logged !== udp) {
+      this.logged = udp;
+      logRefusedOffload("UDP_SEGMENT", udp.gsoErrno);
+      n++;
+    }
+    if (this.#sizeOf !== udp) { // a new socket (listen port changed) starts unlimited
+      this.#sizeOf = udp;
+      this.#maxSeen = Infinity;
+    }
+    if (udp.gsoMaxSize !== this.#maxSeen) {
+      // Datagrams above the size go one by one, smaller ones are still segmented.
+      if (this.#maxSeen === Infinity) {
+        logRefusedOffload(`UDP_SEGMENT above ${udp.gsoMaxSize} bytes`, udp.gsoSizeErrno);
+      }
+      this.#maxSeen = udp.gsoMaxSize;
+      n++;
+    }
+    return n;
+  }
+}

@@ -113,6 +113,12 @@ export interface UdpIo {
   /** errno that turned UDP_SEGMENT off or kept it off, and that of a refused UDP_GRO. */
   readonly gsoErrno: number;
   readonly groErrno: number;
+  /**
+   * Largest datagram sent in UDP_SEGMENT messages (Infinity until the kernel refuses a size;
+   * larger ones go one by one), and the errno of that refusal.
+   */
+  readonly gsoMaxSize: number;
+  readonly gsoSizeErrno: number;
   /** UDP_SEGMENT messages sent and the datagrams in them. */
   readonly gsoMessages: number;
   readonly gsoDatagrams: number;

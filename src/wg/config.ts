@@ -69,6 +69,8 @@ export interface Interface {
   dnsSearch: string[];
   /** `off`, `auto`, a table number or name; null = not set (auto). */
   table: string | null;
+  /** Line of the `Table` key (0: none), for an error about its value found at `up`. */
+  tableLine?: number;
   preUp: string[];
   postUp: string[];
   preDown: string[];
@@ -164,6 +166,7 @@ export function parseConfig(text: string, path = "<config>"): Config {
     dns: [] as string[],
     dnsSearch: [] as string[],
     table: null as string | null,
+    tableLine: 0,
     preUp: [] as string[],
     postUp: [] as string[],
     preDown: [] as string[],
@@ -284,6 +287,7 @@ export function parseConfig(text: string, path = "<config>"): Config {
           needValue();
           if (/\s/.test(value)) throw err(`${rawKey}: "${value}" is not a routing table`);
           iface.table = value;
+          iface.tableLine = lineNo;
           break;
         case "preup":
         case "postup":
