@@ -165,8 +165,10 @@ Deno.test({
       equal(complete, N + 1, "every handshake complete at the responder");
       ok(hs.cookiesSent > 0, "the cookie mechanism engaged");
       ok((p.received as number) >= 0.95 * (p.sent as number), "the echoes came back");
-      // Generous bounds for a shared 2-core machine; the figures above are the measurement.
-      ok(loop.maxTurnMs < 100, `longest loop turn ${loop.maxTurnMs} ms`);
+      // By design a turn holds at most ~2.5 ms of Noise work and 256 cheap checks; what a shared
+      // 2-core machine adds (three busy threads here, preemption, GC) varies, so the bounds are
+      // generous: far below the storm's second. The figures above are the measurement.
+      ok(loop.maxTurnMs < 250, `longest loop turn ${loop.maxTurnMs} ms`);
       ok((p.maxGapMs as number) < 250, `longest gap between echoes ${p.maxGapMs} ms`);
     } finally {
       pinger.terminate();
