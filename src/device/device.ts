@@ -324,13 +324,14 @@ export class Device {
   }
 
   /**
-   * One turn of the loop without waiting: drains both sides while packets move, then runs the
-   * due timers. Returns the packets moved. For a device over {@link DeviceOptions.io}, where
+   * One turn of the loop without waiting: drains both sides while packets move, runs the
+   * handshake plane's bounded share of queued handshakes, then the due timers. Returns the
+   * packets moved plus the handshakes run. For a device over {@link DeviceOptions.io}, where
    * there is nothing to poll (tests call it until it returns 0).
    */
   step(): number {
     if (this.#pendingUdp !== undefined) this.#swapUdp();
-    const moved = this.#drain();
+    const moved = this.#drain() + this.#handshake.turn();
     if (moved === 0) this.path.release(); // idle: no spare slot held
     if (this.#checkGone()) return moved;
     const now = this.#now();
@@ -382,7 +383,8 @@ export class Device {
     while (!this.#stopping) {
       const turnStart = this.#now();
       if (this.#pendingUdp !== undefined) this.#swapUdp();
-      const moved = this.#drain();
+      // Handshakes waiting count as work: the loop does not sleep on a backlog.
+      const moved = this.#drain() + this.#handshake.turn();
       if (this.#checkGone()) break;
       const now = this.#now();
       if (now >= next || now - this.#lastTick >= 10) {
@@ -546,6 +548,7 @@ export class Device {
         dropped: this.path.receivedDropped(),
       },
       handshake: { ...counters, rejected: { ...counters.rejected } },
+      handshakeBacklog: this.#handshake.backlog,
       dropped: this.#plane.dropped(),
       peers,
     };

@@ -51,6 +51,8 @@ export interface DeviceStats {
   data: DataPathCounters;
   received: ReceivedStats;
   handshake: HandshakeCounters;
+  /** Initiations and responses waiting for their Noise work now (src/device/handshake_backlog.ts). */
+  handshakeBacklog: number;
   dropped: Record<string, number>;
   peers: PeerStats[];
 }

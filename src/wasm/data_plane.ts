@@ -110,15 +110,13 @@ export class DataPlane {
   }
 
   /**
-   * Copies the sockaddr at `nameOff` (a received datagram's source) into the peer's endpoint;
-   * 0 or `E_BAD_ARG`.
+   * Copies `name`, a received datagram's source sockaddr (16 or 28 bytes, copied out of the
+   * receive scratch), into the peer's endpoint; 0 or `E_BAD_ARG`.
    */
-  learnEndpoint(peer: number, nameOff: number): number {
-    const pool = this.#pool;
-    const len = pool.dv.getUint16(nameOff, true) === 2 ? 16 : 28;
+  learnEndpoint(peer: number, name: Uint8Array): number {
     const ptr = this.#wasm.ts_peer_endpoint_ptr(peer);
-    pool.u8.copyWithin(ptr, nameOff, nameOff + len);
-    return this.#wasm.ts_peer_set_endpoint_len(peer, len);
+    this.#pool.u8.set(name, ptr);
+    return this.#wasm.ts_peer_set_endpoint_len(peer, name.length);
   }
 
   /** The peer's counters (all 0 for a bad id). */

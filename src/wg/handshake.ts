@@ -139,8 +139,6 @@ export class Handshake {
   readonly remoteStatic: Uint8Array;
   /** 32-byte preshared key; all zero when none is configured. */
   readonly presharedKey: Uint8Array = new Uint8Array(KEY_LEN);
-  /** `DH(S_priv_local, S_pub_remote)`, or all zero if unavailable. */
-  readonly precomputedStaticStatic: Uint8Array = new Uint8Array(KEY_LEN);
   /** Our index for this handshake, or -1. After key derivation it belongs to the keypair. */
   localIndex: number = NO_INDEX;
   /** The peer's index for this handshake. */
@@ -158,6 +156,10 @@ export class Handshake {
     reph: new Uint8Array(KEY_LEN),
   };
   #local: LocalStatic | null = null;
+  /** `DH(S_priv_local, S_pub_remote)` once computed; all zero until then or if unavailable. */
+  readonly #staticStatic = new Uint8Array(KEY_LEN);
+  /** Whether `#staticStatic` holds the DH for the current local key. */
+  #staticStaticKnown = false;
 
   constructor(
     local: LocalStatic | null,
@@ -178,16 +180,30 @@ export class Handshake {
   }
 
   /**
-   * Sets (or clears) the local static identity and recomputes
-   * `DH(S_priv_local, S_pub_remote)`; an all-zero result is stored as zero and
-   * makes every handshake with this peer fail with `ZERO_DH`.
+   * `DH(S_priv_local, S_pub_remote)`, or all zero if unavailable (no local key, or an
+   * all-zero result, which makes every handshake with this peer fail with `ZERO_DH`).
+   * Computed once, at the first use after the peer was created or the local key
+   * changed, and kept: adding peers costs no X25519, and a handshake costs only its
+   * ephemeral DHs. The array is the cache itself: read it, do not write it.
+   */
+  get precomputedStaticStatic(): Uint8Array {
+    if (!this.#staticStaticKnown) {
+      const ss = this.#local === null ? null : dh(this.#local.privateKey, this.remoteStatic);
+      if (ss !== null) this.#staticStatic.set(ss);
+      wipe(ss);
+      this.#staticStaticKnown = true;
+    }
+    return this.#staticStatic;
+  }
+
+  /**
+   * Sets (or clears) the local static identity; the cached
+   * {@link Handshake.precomputedStaticStatic} is wiped and recomputed at its next use.
    */
   setLocalStatic(local: LocalStatic | null): void {
     this.#local = local;
-    const ss = local === null ? null : dh(local.privateKey, this.remoteStatic);
-    if (ss === null) this.precomputedStaticStatic.fill(0);
-    else this.precomputedStaticStatic.set(ss);
-    wipe(ss);
+    this.#staticStatic.fill(0);
+    this.#staticStaticKnown = false;
   }
 
   /** Sets the preshared key (null or all zero = none). */

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { x25519 } from "@noble/curves/ed25519.js";
+import { x25519Base } from "./wasm_crypto.ts";
 
 /** Every WireGuard key is 32 bytes. */
 export const KEY_LEN = 32;
@@ -139,15 +139,12 @@ export function generatePresharedKey(): Uint8Array {
 
 /**
  * The X25519 public key (scalar × base point) of a private key, as `wg pubkey`
- * computes it: the private key is clamped first (on a copy).
- *
- * Runs the Montgomery ladder on u = 9 rather than `getPublicKey`, whose
- * Edwards fixed-base tables stay on the heap for good (~6 MiB of RSS) to save
- * about a millisecond per key, a cost a tunnel pays once per handshake.
+ * computes it: the private key is clamped first (on a copy). Computed in WebAssembly
+ * (`wasm_crypto.ts`) from a fixed-base table on edwards25519, constant time.
  */
 export function publicKey(privateKey: Uint8Array): Uint8Array {
   checkLength(privateKey, "publicKey");
-  return x25519.scalarMult(privateKey, x25519.GuBytes);
+  return x25519Base(privateKey);
 }
 
 /** True iff all 32 bytes are zero (constant time). */

@@ -212,7 +212,7 @@ mod tests {
         unique.sort();
         unique.dedup();
         assert_eq!(unique.len(), all.len(), "an export is defined once");
-        assert_eq!(all.len(), 46); // + memory, __heap_base, __data_end = the 49 exports of the module
+        assert_eq!(all.len(), 51); // + memory, __heap_base, __data_end = the 54 exports of the module
     }
 
     #[test]
