@@ -9,6 +9,7 @@
 
 import { basename } from "node:path";
 import { Device } from "../device/device.ts";
+import { encodeLiveCounters, liveCounters } from "../device/live_counters.ts";
 import { PolicyRouting } from "../host/policy_routing.ts";
 import { causeOf, logger, parseLogLevel, setupLogging, shutdownLogging } from "../log.ts";
 import { type Config, MAX_POOL_MIB, parseConfigFile, unconfigured } from "../wg/config.ts";
@@ -148,6 +149,8 @@ export async function up(args: string[]): Promise<number> {
         reload_error: host.reloadError,
         saves: host.saves,
         save_error: host.saveError,
+        // `show --json` reads the live counters here; stock `wg` never sends tsl=1.
+        ...(dev === undefined ? {} : encodeLiveCounters(liveCounters(dev.stats()))),
       }),
     }, {
       onSocketRemoved: () => {
