@@ -9,6 +9,7 @@
 
 import { basename } from "node:path";
 import { Device } from "../device/device.ts";
+import { encodeLiveCounters, liveCounters } from "../device/live_counters.ts";
 import { PolicyRouting } from "../host/policy_routing.ts";
 import { causeOf, logger, parseLogLevel, setupLogging, shutdownLogging } from "../log.ts";
 import { type Config, MAX_POOL_MIB, parseConfigFile, unconfigured } from "../wg/config.ts";
@@ -16,6 +17,7 @@ import { ConfigError } from "../wg/config_error.ts";
 import { TableSettingError } from "../host/routing_plan.ts";
 import { uapiFor } from "../device/device_uapi.ts";
 import { TunnelHost } from "../host/tunnel_host.ts";
+import { ListenAddressError, parseListenAddress } from "../metrics/listen_address.ts";
 import { MetricsServer } from "../metrics/metrics_server.ts";
 import { formatMetrics } from "../metrics/prometheus_text.ts";
 import { VERSION } from "../version.ts";
@@ -99,6 +101,15 @@ export async function up(args: string[]): Promise<number> {
       `interface name "${name}" is not valid (1 to 15 bytes, no spaces or "/"); use --interface NAME`,
     );
   }
+  const metricsFlag = r.values.metrics as string | undefined;
+  if (metricsFlag !== undefined) {
+    try {
+      parseListenAddress(metricsFlag);
+    } catch (e) {
+      if (e instanceof ListenAddressError) throw new UsageError(`--metrics: ${e.message}`);
+      throw e;
+    }
+  }
   await setupLogging(level, format);
   const log = logger("up");
   const refusal = inspectorRefusal();
@@ -138,6 +149,8 @@ export async function up(args: string[]): Promise<number> {
         reload_error: host.reloadError,
         saves: host.saves,
         save_error: host.saveError,
+        // `show --json` reads the live counters here; stock `wg` never sends tsl=1.
+        ...(dev === undefined ? {} : encodeLiveCounters(liveCounters(dev.stats()))),
       }),
     }, {
       onSocketRemoved: () => {
@@ -145,6 +158,8 @@ export async function up(args: string[]): Promise<number> {
         dev?.stop();
       },
     });
+    const metricsAt = metricsFlag ?? config.interface.metricsAddress;
+    let metrics: MetricsServer | undefined;
     // Routes, rules and nftables as wg-quick's (src/host/policy_routing.ts); none for a bare interface.
     let routing: PolicyRouting | undefined;
     try {
@@ -171,8 +186,19 @@ export async function up(args: string[]): Promise<number> {
         await pr.settled();
       }
       try {
+        // Bound once the interface has its addresses (the metrics may be served on the tunnel's
+        // own address) and before PostUp: a port in use fails the start like a failing hook.
+        if (metricsAt) {
+          const d = dev;
+          metrics = MetricsServer.start(metricsAt, {
+            metrics: () => formatMetrics(d.stats(), d.loopStats()),
+            healthy: () => d.turnedWithin(2000),
+          });
+        }
         await host.afterCreate(dev); // DNS, PostUp
       } catch (e) {
+        await metrics?.close();
+        metrics = undefined;
         // As wg-quick's `trap del_if`: the interface goes, PreDown/PostDown do not run.
         await routing?.close();
         routing = undefined;
@@ -185,26 +211,12 @@ export async function up(args: string[]): Promise<number> {
       ready(undefined);
       await routing?.close();
       dev?.close();
+      dev = undefined;
       await server.close();
       throw e;
     }
     uapi = uapiFor(dev);
     ready(uapi);
-    const metricsAt = (r.values.metrics as string | undefined) ?? config.interface.metricsAddress;
-    let metrics: MetricsServer | undefined;
-    if (metricsAt) {
-      const d = dev;
-      try {
-        metrics = MetricsServer.start(metricsAt, {
-          metrics: () => formatMetrics(d.stats(), d.loopStats()),
-          healthy: () => d.turnedWithin(2000),
-        });
-      } catch (e) {
-        await host.down(d, () => routing?.close() ?? Promise.resolve());
-        await server.close();
-        throw e;
-      }
-    }
     log.info("Interface {interface} is ready", { interface: name, pid: Deno.pid });
     sdNotify(`READY=1\nMAINPID=${Deno.pid}\nSTATUS=${name} is up`);
     const stop = () => dev!.stop();

@@ -30,6 +30,7 @@
 
 import { type Cidr, CidrError, maskCidr, parseCidr, parseIp } from "./cidr.ts";
 import { ConfigError } from "./config_error.ts";
+import { ListenAddressError, parseListenAddress } from "../metrics/listen_address.ts";
 import { decodeBase64Key, KeyFormatError, publicKey } from "./keys.ts";
 
 /** Default tunnel MTU: 1500 − 80. */
@@ -328,10 +329,11 @@ export function parseConfig(text: string, path = "<config>"): Config {
           break;
         case "metricsaddress": {
           needValue();
-          const m = /^\[[0-9a-fA-F:.]+\]:(\d{1,5})$/.exec(value) ??
-            /^[^:\[\]\s]+:(\d{1,5})$/.exec(value);
-          if (m === null || Number(m[1]) > 65535) {
-            throw err(`${rawKey}: "${value}" is not host:port or [v6]:port`);
+          try {
+            parseListenAddress(value);
+          } catch (e) {
+            if (!(e instanceof ListenAddressError)) throw e;
+            throw err(`${rawKey}: "${value}" ${e.detail}`);
           }
           iface.metricsAddress = value;
           break;
