@@ -495,10 +495,10 @@ export class Device {
    * Removes a peer: its keys, staged packets, routes (WASM and kernel) and counters. `quiet`: the
    * caller logs (a bulk change is one summary line).
    */
-  removePeer(peer: DevicePeer, quiet = false): void {
+  removePeer(peer: DevicePeer, quiet = false, syncKernel = true): void {
     if (this.#peers.byId[peer.id] !== peer) return;
     this.#handshake.stopPeer(peer);
-    this.#peers.remove(peer);
+    this.#peers.remove(peer, syncKernel);
     if (!quiet) log.info("Peer {peer} removed", { peer: peer.name });
   }
 
@@ -570,6 +570,11 @@ export class Device {
       staged: p.staged.size,
       persistentKeepalive: p.timers.persistentKeepalive,
     };
+  }
+
+  /** Brings kernel routes in step with AllowedIPs after changes made with `syncKernel` false. */
+  syncRoutes(): void {
+    this.#peers.syncRoutes();
   }
 
   /** Whether {@link close} ran (a reconfiguration applied in slices stops there). */

@@ -103,7 +103,7 @@ async function apply(dev: Device, req: UapiSetRequest): Promise<number> {
     if (req.replacePeers) {
       for (const p of dev.peers()) {
         if (dev.peerByKey(p.publicKey) !== p) continue; // already gone (the loop ran)
-        dev.removePeer(p, true);
+        dev.removePeer(p, true, false);
         tally.removed.push(p.name);
         if (!await pace()) return EIO;
       }
@@ -115,6 +115,8 @@ async function apply(dev: Device, req: UapiSetRequest): Promise<number> {
     }
     return 0;
   } finally {
+    // Kernel routes once per request, not per peer (each sync compares every prefix).
+    if (!dev.closed) dev.syncRoutes();
     report(dev, tally);
   }
 }
@@ -140,7 +142,7 @@ function applyPeer(dev: Device, change: UapiPeerChange, tally: Tally): number {
   let peer: DevicePeer | undefined = dev.peerByKey(change.publicKey);
   if (change.remove) {
     if (peer !== undefined) {
-      dev.removePeer(peer, true);
+      dev.removePeer(peer, true, false);
       tally.removed.push(peer.name);
     }
     return 0;
@@ -175,7 +177,6 @@ function applyPeer(dev: Device, change: UapiPeerChange, tally: Tally): number {
     else if (op.kind === "add") dev.updateAllowedIps(peer, false, [op.cidr], [], false);
     else dev.updateAllowedIps(peer, false, [], [op.cidr], false);
   }
-  if (change.allowedIpOps.length > 0) dev.updateAllowedIps(peer, false, []);
   if (change.persistentKeepaliveInterval !== undefined) {
     dev.setPersistentKeepalive(peer, change.persistentKeepaliveInterval);
   }

@@ -81,6 +81,8 @@ export class PeerTable {
   readonly #now: () => number;
   /** Kernel routes installed, by prefix text. */
   #routes = new Map<string, Cidr>();
+  /** The peer each AllowedIPs prefix (by text) belongs to: membership without scanning lists. */
+  readonly #owner = new Map<string, DevicePeer>();
   readonly #allocator: PeerIndexAllocator;
 
   constructor(plane: DataPlane, opts: PeerTableOptions) {
@@ -136,7 +138,8 @@ export class PeerTable {
     this.#byId[id] = peer;
     this.#byKey.set(peer.name, peer);
     this.#hsOwner.set(peer.handshake, peer);
-    for (const c of cfg.allowedIps) this.#insertRoute(c, id);
+    peer.allowedIps = [];
+    for (const c of cfg.allowedIps) this.#addPrefix(peer, c);
     if (endpoint !== null) this.setEndpoint(peer, endpoint);
     return peer;
   }
@@ -145,16 +148,38 @@ export class PeerTable {
    * Removes a peer whose protocol state is already cleared: its routes (data plane and kernel)
    * and its data-plane slot. Returns false if it was not in the table.
    */
-  remove(peer: DevicePeer): boolean {
+  remove(peer: DevicePeer, syncKernel = true): boolean {
     if (this.#byId[peer.id] !== peer) return false;
     this.#plane.removePeerRoutes(peer.id);
     this.#plane.resetPeer(peer.id);
     this.#byId[peer.id] = undefined;
     this.#byKey.delete(peer.name);
     this.#hsOwner.delete(peer.handshake);
-    peer.allowedIps = [];
-    this.syncRoutes();
+    this.#disown(peer);
+    if (syncKernel) this.syncRoutes();
     return true;
+  }
+
+  /** Drops every prefix of `peer` from {@link #owner} and its list. */
+  #disown(peer: DevicePeer): void {
+    for (const x of peer.allowedIps) {
+      const k = formatCidr(x);
+      if (this.#owner.get(k) === peer) this.#owner.delete(k);
+    }
+    peer.allowedIps = [];
+  }
+
+  /** Routes `c` to `peer`, taking it from the peer that had it (wireguard-go's semantics). */
+  #addPrefix(peer: DevicePeer, c: Cidr): void {
+    const k = formatCidr(c);
+    const prev = this.#owner.get(k);
+    if (prev !== peer) {
+      // A prefix moving between peers is rare: one scan of the old owner's list.
+      if (prev !== undefined) prev.allowedIps = prev.allowedIps.filter((x) => formatCidr(x) !== k);
+      this.#owner.set(k, peer);
+      peer.allowedIps.push(c);
+    }
+    this.#insertRoute(c, peer.id);
   }
 
   /** The peers in id order. */
@@ -197,22 +222,21 @@ export class PeerTable {
     const plane = this.#plane;
     if (replace) {
       plane.removePeerRoutes(peer.id);
-      peer.allowedIps = [];
+      this.#disown(peer);
     }
+    let gone: Set<string> | undefined;
     for (const c of remove) {
       const k = formatCidr(c);
-      if (!peer.allowedIps.some((x) => formatCidr(x) === k)) continue;
+      if (this.#owner.get(k) !== peer) continue;
       plane.removeRoute(c);
-      peer.allowedIps = peer.allowedIps.filter((x) => formatCidr(x) !== k);
+      this.#owner.delete(k);
+      (gone ??= new Set()).add(k);
     }
-    for (const c of add) {
-      const k = formatCidr(c);
-      for (const other of this.list()) {
-        if (other !== peer) other.allowedIps = other.allowedIps.filter((x) => formatCidr(x) !== k);
-      }
-      this.#insertRoute(c, peer.id);
-      if (!peer.allowedIps.some((x) => formatCidr(x) === k)) peer.allowedIps.push(c);
+    // One pass over the list however many prefixes went (a peer may hold 100,000s).
+    if (gone !== undefined) {
+      peer.allowedIps = peer.allowedIps.filter((x) => !gone.has(formatCidr(x)));
     }
+    for (const c of add) this.#addPrefix(peer, c);
     if (syncKernel) this.syncRoutes();
   }
 
