@@ -46,8 +46,16 @@ import { IndexTable } from "./index_table.ts";
 export interface KernelRoutes {
   add(prefix: string): void;
   remove(prefix: string): void;
+  /** Many changes at once (one rtnetlink stream); returns the ones that failed. */
+  apply?(add: readonly string[], remove: readonly string[]): RouteFailure[];
   /** Routes also for prefixes an interface address covers (a table other than main: `Table = N`). */
   readonly everyPrefix?: boolean;
+}
+
+/** A kernel route change that failed. */
+export interface RouteFailure {
+  prefix: string;
+  error: Error;
 }
 
 /** Options of {@link PeerTable}. */
@@ -259,24 +267,31 @@ export class PeerTable {
         }
       }
     }
-    for (const k of this.#routes.keys()) {
-      if (want.has(k)) continue;
-      try {
-        kernel.remove(k);
-      } catch (e) {
-        log.warning("Cannot remove route {route}: {error}", {
-          route: k,
-          error: (e as Error).message,
-        });
+    const remove = [...this.#routes.keys()].filter((k) => !want.has(k));
+    const add = [...want.keys()].filter((k) => !this.#routes.has(k));
+    const failures: RouteFailure[] = [];
+    if (kernel.apply !== undefined && add.length + remove.length > 1) {
+      failures.push(...kernel.apply(add, remove));
+    } else {
+      for (const [list, fn] of [[remove, kernel.remove], [add, kernel.add]] as const) {
+        for (const prefix of list) {
+          try {
+            fn.call(kernel, prefix);
+          } catch (e) {
+            failures.push({ prefix, error: e as Error });
+          }
+        }
       }
     }
-    for (const k of want.keys()) {
-      if (this.#routes.has(k)) continue;
-      try {
-        kernel.add(k);
-      } catch (e) {
-        log.warning("Cannot add route {route}: {error}", { route: k, error: (e as Error).message });
-      }
+    // One line each for the first few; a count for the rest (thousands of peers).
+    for (const f of failures.slice(0, 3)) {
+      log.warning("Cannot change route {route}: {error}", {
+        route: f.prefix,
+        error: f.error.message,
+      });
+    }
+    if (failures.length > 3) {
+      log.warning("{count} more route changes failed", { count: failures.length - 3 });
     }
     this.#routes = want;
   }
