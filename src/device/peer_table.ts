@@ -92,6 +92,19 @@ export class PeerTable {
   /** The peer each AllowedIPs prefix (by text) belongs to: membership without scanning lists. */
   readonly #owner = new Map<string, DevicePeer>();
   readonly #allocator: PeerIndexAllocator;
+  /** Keypair slots for every peer (one object, not a pair of closures per peer). */
+  readonly #slots: KeypairSlotAllocator = {
+    allocate: () => {
+      const k = this.#kpFree.pop();
+      if (k === undefined) throw new RangeError("keypair slots exhausted");
+      return k;
+    },
+    release: (kp: KeypairInfo) => {
+      this.#plane.clearKeypair(kp.slot);
+      this.indices.release(kp.localIndex);
+      this.#kpFree.push(kp.slot);
+    },
+  };
 
   constructor(plane: DataPlane, opts: PeerTableOptions) {
     this.byId = this.#byId;
@@ -129,19 +142,7 @@ export class PeerTable {
     let id = 0;
     while (id < MAX_PEERS && this.#byId[id] !== undefined) id++;
     if (id === MAX_PEERS) throw new RangeError(`more than ${MAX_PEERS} peers`);
-    const slots: KeypairSlotAllocator = {
-      allocate: () => {
-        const k = this.#kpFree.pop();
-        if (k === undefined) throw new RangeError("keypair slots exhausted");
-        return k;
-      },
-      release: (kp: KeypairInfo) => {
-        this.#plane.clearKeypair(kp.slot);
-        this.indices.release(kp.localIndex);
-        this.#kpFree.push(kp.slot);
-      },
-    };
-    const peer = new DevicePeer(id, local, cfg, slots, this.#now);
+    const peer = new DevicePeer(id, local, cfg, this.#slots, this.#now);
     this.#plane.resetPeer(id);
     this.#byId[id] = peer;
     this.#byKey.set(peer.name, peer);

@@ -34,16 +34,29 @@ const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 const B64_DECODE = new Int16Array(128).fill(-1);
 for (let i = 0; i < 64; i++) B64_DECODE[B64.charCodeAt(i)] = i;
 
+const B64_CODES = Uint8Array.from(B64, (c) => c.charCodeAt(0));
+const B64_OUT = new Uint8Array(44);
+const ASCII = new TextDecoder();
+
 /** Standard padded base64 of a 32-byte key (44 characters). */
 export function encodeBase64Key(key: Uint8Array): string {
   checkLength(key, "encodeBase64Key");
-  let s = "";
-  for (let i = 0; i < 30; i += 3) {
+  // Into bytes, then one decode: a flat 44-byte string (concatenation left a rope of ~500 bytes,
+  // kept per peer as its name).
+  const out = B64_OUT;
+  for (let i = 0, o = 0; i < 30; i += 3, o += 4) {
     const v = (key[i] << 16) | (key[i + 1] << 8) | key[i + 2];
-    s += B64[v >> 18] + B64[(v >> 12) & 63] + B64[(v >> 6) & 63] + B64[v & 63];
+    out[o] = B64_CODES[v >> 18];
+    out[o + 1] = B64_CODES[(v >> 12) & 63];
+    out[o + 2] = B64_CODES[(v >> 6) & 63];
+    out[o + 3] = B64_CODES[v & 63];
   }
   const v = (key[30] << 16) | (key[31] << 8);
-  return s + B64[v >> 18] + B64[(v >> 12) & 63] + B64[(v >> 6) & 63] + "=";
+  out[40] = B64_CODES[v >> 18];
+  out[41] = B64_CODES[(v >> 12) & 63];
+  out[42] = B64_CODES[(v >> 6) & 63];
+  out[43] = 61; // "="
+  return ASCII.decode(out);
 }
 
 /**
