@@ -1,24 +1,17 @@
 /**
- * A WireGuard device: one TUN interface, one UDP socket, a slab pool and its
- * peers. This file holds the lifecycle (create, close), the event loop and its
- * timer tick, the listen port and fwmark, and stats; the parts it wires
- * together each hold one concern:
+ * A WireGuard device: one TUN interface, one UDP socket, a slab pool and its peers. This file
+ * holds the lifecycle (create, close), the event loop and its timer tick, the listen port and
+ * fwmark, and stats; the parts it wires together each hold one concern: src/device/data_path.ts
+ * (the hot path, batches between TUN and UDP in place in pool slots), handshake_plane.ts
+ * (handshake and cookie messages, key installation, staged packets, timers), peer_table.ts
+ * (peers, lookups, AllowedIPs, kernel routes) and src/wasm/data_plane.ts (the control plane's
+ * calls into the module).
  *
- * - src/device/data_path.ts: the hot path, batches between TUN and UDP in
- *   place in pool slots (transport packets never leave WASM memory);
- * - src/device/handshake_plane.ts: handshake and cookie messages, key
- *   installation, staged packets, initiation and keepalive scheduling;
- * - src/device/peer_table.ts: peers, lookups, AllowedIPs and kernel routes;
- * - src/wasm/data_plane.ts: the control plane's calls into the module.
- *
- * The event loop drains both file descriptors with synchronous FFI calls
- * batch by batch (a call costs ~0.5 µs here) and awaits a nonblocking `poll`
- * only when both are idle (one promise per wake-up, ~65 µs), so under load no
- * promise is created per batch, let alone per packet.
- *
- * With {@link DeviceOptions.io} a device runs over other I/O than a kernel
- * TUN device and UDP socket (tests/fixtures/memory_io.ts): nothing is set up
- * in the kernel, and {@link Device.step} drives it without a poll.
+ * The loop drains both file descriptors with synchronous FFI calls batch by batch (~0.5 µs a
+ * call) and awaits a nonblocking `poll` only when both are idle (one promise per wake-up,
+ * ~65 µs), so under load no promise is created per batch, let alone per packet. With
+ * {@link DeviceOptions.io} a device runs over other I/O (tests/fixtures/memory_io.ts): nothing
+ * is set up in the kernel, and {@link Device.step} drives it without a poll.
  *
  * @example
  * ```ts
@@ -299,16 +292,24 @@ export class Device {
     return this.#peers.list();
   }
 
-  /** Runs every peer's due timers; returns the earliest next deadline. */
+  /**
+   * Runs the timers of the peers an event touched and of those whose deadline came (one heap,
+   * src/device/peer_schedule.ts: not a scan of every peer); returns the earliest next deadline.
+   */
   #tick(now: number): number {
-    let next = now + 1000;
-    const hs = this.#handshake;
-    for (const peer of this.#peers.byId) {
-      if (peer === undefined) continue;
-      next = Math.min(next, hs.tickPeer(peer, now));
+    const hs = this.#handshake, s = hs.schedule, byId = this.#peers.byId;
+    // Those touched before this tick (a tick's own sends touch again: the next tick's), and a
+    // deadline not after `now` is looked at on the next tick, never twice in this one.
+    for (let k = s.touchedCount; k > 0; k--) {
+      const id = s.takeTouched(), peer = byId[id];
+      if (peer !== undefined) s.schedule(id, Math.max(now + 1, hs.tickPeer(peer, now)));
+    }
+    for (let id = s.popDue(now); id >= 0; id = s.popDue(now)) {
+      const peer = byId[id];
+      if (peer !== undefined) s.schedule(id, Math.max(now + 1, hs.tickPeer(peer, now)));
     }
     this.path.tick(now); // follows the interface's MTU
-    return next;
+    return Math.min(now + 1000, s.earliest());
   }
 
   /** Up to 64 rounds of both pumps while packets move; returns how many moved. */

@@ -67,6 +67,9 @@ import type { SlabPool } from "../wasm/slab.ts";
 import type { DataHooks } from "./data_hooks.ts";
 import type { DevicePeer } from "./device_peer.ts";
 import type { PeerTable } from "./peer_table.ts";
+import { refreshEndpoint } from "./endpoint_refresh.ts";
+import { PeerSchedule } from "./peer_schedule.ts";
+import { RejectionLog } from "./rejection_log.ts";
 import { HandshakeBacklog, type RunHandshake } from "./handshake_backlog.ts";
 import { STAGED_MAX } from "./staged_queue.ts";
 import type { EndpointHost, Resolve } from "../resolve/endpoint_resolution.ts";
@@ -112,8 +115,6 @@ export interface HandshakePlaneOptions {
 
 /** Time between two "no answer" warnings for one peer. */
 export const NO_ANSWER_WARN_MS = 30_000;
-/** Time between two log lines about one rejection reason. */
-const REJECT_LOG_MS = 60_000;
 
 const log = logger("device");
 
@@ -143,8 +144,9 @@ export class HandshakePlane implements DataHooks {
     else this.#onResponse(msg, len, name, now);
   };
   readonly #resolve: Resolve | undefined;
-  /** Per rejection reason: when it was last logged, and the count then. */
-  readonly #rejectLogged = new Map<string, { at: number; count: number }>();
+  readonly #rejections: RejectionLog;
+  /** When each peer's timers next need a look (the device's tick reads it). */
+  readonly schedule: PeerSchedule = new PeerSchedule();
 
   constructor(opts: HandshakePlaneOptions) {
     this.#pool = opts.pool;
@@ -152,6 +154,7 @@ export class HandshakePlane implements DataHooks {
     this.#peers = opts.peers;
     this.#now = opts.now;
     this.#resolve = opts.resolve;
+    this.#rejections = new RejectionLog(this.counters.rejected, opts.now);
     const local = opts.local;
     this.#local = local === null ? null : {
       privateKey: new Uint8Array(local.privateKey),
@@ -195,6 +198,7 @@ export class HandshakePlane implements DataHooks {
   onReceived(peerId: number, kp: number, data: number): void {
     const peer = this.#peers.byId[peerId];
     if (peer === undefined) return;
+    this.schedule.touch(peerId);
     const t = peer.timers;
     t.onAuthenticatedPacketReceived();
     // Twice for two or more, as per packet: the second flags needAnotherKeepalive.
@@ -213,6 +217,7 @@ export class HandshakePlane implements DataHooks {
   onSent(peerId: number, data: number): void {
     const peer = this.#peers.byId[peerId];
     if (peer === undefined) return;
+    this.schedule.touch(peerId); // also the rekey-after-send check at the next tick
     peer.timers.onAuthenticatedPacketSent();
     if (data > 0) peer.timers.onDataSent();
     peer.sentSinceTick = true;
@@ -222,6 +227,7 @@ export class HandshakePlane implements DataHooks {
   onNoKey(peerId: number, off: number, len: number): boolean {
     const peer = this.#peers.byId[peerId];
     if (peer === undefined) return false;
+    this.schedule.touch(peerId);
     const evicted = peer.staged.push(off, len);
     if (evicted !== 0) this.#pool.tryFree(evicted);
     if (peer.timers.requestInitiation(false)) this.sendInitiation(peer);
@@ -280,25 +286,9 @@ export class HandshakePlane implements DataHooks {
 
   // --- Handshake messages -------------------------------------------------------------------
 
-  /**
-   * Counts a rejection under its name; logs the first of each reason, then at most one line a
-   * minute per reason with the count since (a flood never becomes a flood of log lines).
-   */
+  /** Counts a rejection under its name; logged sparingly (src/device/rejection_log.ts). */
   reject(reason: string): void {
-    const n = (this.counters.rejected[reason] ?? 0) + 1;
-    this.counters.rejected[reason] = n;
-    const now = this.#now();
-    const last = this.#rejectLogged.get(reason);
-    if (last !== undefined && now - last.at < REJECT_LOG_MS) return;
-    this.#rejectLogged.set(reason, { at: now, count: n });
-    log.info(
-      "Rejected handshake message(s): {reason} ({count} since the last line, {total} in all)",
-      {
-        reason,
-        count: n - (last?.count ?? 0),
-        total: n,
-      },
-    );
+    this.#rejections.add(reason);
   }
 
   /** A queued initiation from the sockaddr `name`: the responder's Noise work. */
@@ -312,6 +302,7 @@ export class HandshakePlane implements DataHooks {
     if (typeof r === "number") return this.reject(`initiation_${handshakeErrorName(r)}`);
     const peer = r;
     this.#plane.learnEndpoint(peer.id, name); // roaming: the endpoint follows the handshake
+    this.schedule.touch(peer.id);
     peer.timers.onAuthenticatedPacketReceived();
     const slot = this.#allocSlot();
     if (slot === 0) return;
@@ -342,6 +333,7 @@ export class HandshakePlane implements DataHooks {
     if (typeof r === "number") return this.reject(`response_${handshakeErrorName(r)}`);
     const peer = r;
     this.#plane.learnEndpoint(peer.id, name);
+    this.schedule.touch(peer.id);
     peer.timers.onAuthenticatedPacketReceived();
     if (!this.#installKeys(peer)) return;
     this.#handshakeDone(peer, true, now);
@@ -433,6 +425,7 @@ export class HandshakePlane implements DataHooks {
       });
     }
     peer.timers.onInitiationSent();
+    this.schedule.touch(peer.id);
     if (retry && now - peer.noAnswerWarnedAt >= NO_ANSWER_WARN_MS) {
       peer.noAnswerWarnedAt = now;
       log.warning("No answer to the handshake with {peer} at {endpoint} ({attempts} attempts)", {
@@ -443,32 +436,10 @@ export class HandshakePlane implements DataHooks {
     }
     const host = peer.endpointHost;
     if (host !== null && this.#resolve !== undefined) {
-      if (host.due(now, retry, peer.timers.lastHandshake)) this.#reresolve(peer, host, now);
+      if (host.due(now, retry, peer.timers.lastHandshake)) {
+        refreshEndpoint(peer, host, now, this.#resolve, this.#peers, (p) => this.sendInitiation(p));
+      }
     }
-  }
-
-  /** Looks `peer`'s endpoint name up again; a new address replaces the endpoint. */
-  #reresolve(peer: DevicePeer, host: EndpointHost, now: number): void {
-    host.lookup(now, this.#resolve!).then((text) => {
-      if (this.#peers.byId[peer.id] !== peer || peer.endpointHost !== host) return;
-      const old = this.#peers.endpointText(peer);
-      if (text === old) return;
-      this.#peers.setEndpoint(peer, text);
-      log.info("Endpoint of {peer} is now {endpoint} ({host} looked up again; was {old})", {
-        peer: peer.name,
-        endpoint: text,
-        host: host.host,
-        old,
-      });
-      if (peer.keypairs.current === null) this.sendInitiation(peer);
-    }, (e) => {
-      log.warning("Cannot look up endpoint host {host} of {peer} ({where}): {error}", {
-        host: host.host,
-        peer: peer.name,
-        where: host.where,
-        error: (e as Error).message,
-      });
-    });
   }
 
   // --- Staged packets and keepalives --------------------------------------------------------
@@ -498,6 +469,7 @@ export class HandshakePlane implements DataHooks {
   /** A peer just added: its timers run, and a persistent keepalive goes out at once. */
   startPeer(peer: DevicePeer): void {
     peer.timers.start();
+    this.schedule.touch(peer.id);
     if (peer.timers.persistentKeepalive > 0) this.sendKeepalive(peer);
   }
 
@@ -507,10 +479,12 @@ export class HandshakePlane implements DataHooks {
     peer.keypairs.clear();
     peer.handshake.clear(this.#peers.indexAllocator);
     peer.timers.stop();
+    this.schedule.forget(peer.id);
   }
 
   /** Sets the persistent keepalive (s, 0 = off); a keepalive goes out at once when it turns on. */
   setPersistentKeepalive(peer: DevicePeer, seconds: number): void {
+    this.schedule.touch(peer.id);
     if (peer.timers.setPersistentKeepalive(seconds)) this.sendKeepalive(peer);
   }
 
@@ -532,7 +506,13 @@ export class HandshakePlane implements DataHooks {
       const sendCounter = this.#plane.sendCounter(cur.slot);
       if (t.rekeyAfterSend(cur.created, cur.isInitiator, sendCounter)) this.sendInitiation(peer);
     }
-    return t.nextDeadline();
+    // The next look: a timer, or a keypair reaching REJECT_AFTER_TIME (not yet past).
+    return Math.min(
+      t.nextDeadline(),
+      expiry(kps.previous, now),
+      expiry(kps.current, now),
+      expiry(kps.next, now),
+    );
   }
 
   /** Past REJECT_AFTER_TIME a keypair neither sends nor receives. */
@@ -594,4 +574,11 @@ export class HandshakePlane implements DataHooks {
 
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** When `kp` reaches REJECT_AFTER_TIME, if that is still ahead; else Infinity. */
+function expiry(kp: KeypairInfo | null, now: number): number {
+  if (kp === null) return Infinity;
+  const at = kp.created + REJECT_AFTER_TIME_MS;
+  return at > now ? at : Infinity;
 }
