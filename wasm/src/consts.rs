@@ -140,6 +140,40 @@ const _: () = assert!(MAX_PLAN < 1 << 16); // packet indices in a plan are u16
 const _: () = assert!(UNIT_STRIDE == 4 * 4 && PIECE_STRIDE == 3 * 4);
 const _: () = assert!(UNIT_HDR_STRIDE % 16 == 0);
 
+// ---------------------------------------------------------------- the netstack
+
+/// Bytes of one address record: family u8 (4 or 6), a zero byte, port u16, addr[16] (IPv4 in
+/// the first 4 bytes, the rest zero).
+pub const NET_ADDR_LEN: usize = 20;
+/// Bytes of the secret `ts_netstack_init` reads (initial sequence numbers, ephemeral ports).
+pub const NET_SECRET_LEN: usize = 32;
+/// Local addresses the stack answers at, both families together.
+pub const NET_MAX_ADDRS: usize = 8;
+/// UDP sockets.
+pub const NET_MAX_UDP: usize = 1024;
+/// TCP listeners.
+pub const NET_MAX_LISTENERS: usize = 64;
+/// TCP connections (TIME_WAIT included: the oldest one is reused when the table is full).
+pub const NET_MAX_TCP: usize = 4096;
+/// Datagrams queued per UDP socket before more are dropped (E_QUEUE_FULL).
+pub const NET_UDP_QUEUE: usize = 64;
+/// Bytes per record `ts_netstack_udp_recv` writes: slot u32, data pointer u32, data length
+/// u32, a zero u32, the sender's address record.
+pub const NET_DGRAM_LEN: usize = 16 + NET_ADDR_LEN;
+/// Bytes per record `ts_netstack_events` writes: handle u32, readiness flags u32.
+pub const NET_EVENT_LEN: usize = 8;
+/// Bytes per record `ts_netstack_tcp_recv` writes: data pointer u32, length u32.
+pub const NET_SEG_LEN: usize = 8;
+/// f64s `ts_netstack_stats` writes.
+pub const NET_STATS_LEN: usize = 16;
+/// f64s `ts_netstack_tcp_info` writes.
+pub const NET_TCP_INFO_LEN: usize = 16;
+
+const _: () = assert!(NET_ADDR_LEN == 4 + 16);
+const _: () = assert!(NET_MAX_TCP <= 1 << 16 && NET_MAX_UDP <= 1 << 16); // handles hold a 16-bit index
+const _: () = assert!(NET_MAX_LISTENERS <= 1 << 16);
+const _: () = assert!(NET_DGRAM_LEN % 4 == 0);
+
 #[cfg(test)]
 mod tests {
     /// The `pub const` names of this file, in order.
@@ -162,6 +196,6 @@ mod tests {
             .map(|l| l.split('`').next().unwrap_or("").to_string())
             .collect();
         assert_eq!(listed, names());
-        assert_eq!(listed.len(), 38);
+        assert_eq!(listed.len(), 50);
     }
 }

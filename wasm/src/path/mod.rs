@@ -6,9 +6,11 @@
 //! - `transport`: WireGuard transport data, encrypt and decrypt in place.
 //! - `gso`: cutting TUN super-packets into packets (`ts_tun_ingest`).
 //! - `gro`: planning coalesced writes to the TUN device (`ts_tun_plan`).
+//! - `netstack/`: a TCP/IP stack at the tunnel's own addresses (`ts_netstack_*`).
 
 pub mod gro;
 pub mod gso;
+pub mod netstack;
 pub mod transport;
 
 /// Longest IP + L4 header a segment or unit may have (IPv4 60 + TCP 60; IPv6 40 + 60

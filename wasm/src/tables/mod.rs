@@ -8,3 +8,5 @@ pub mod keypairs;
 pub mod peers;
 pub mod pool;
 pub mod replay;
+pub mod sockets;
+pub mod tcb;

@@ -32,8 +32,15 @@ mod field {
 }
 
 /// IP protocol numbers.
+pub const PROTO_ICMP: u8 = 1;
 pub const PROTO_TCP: u8 = 6;
 pub const PROTO_UDP: u8 = 17;
+pub const PROTO_ICMPV6: u8 = 58;
+
+/// Length of an IPv4 header without options.
+pub const V4_HEADER_LEN: usize = field::V4_MIN_HEADER;
+/// Hop limit (IPv4 TTL) of the packets [`write_header`] makes (RFC 1700's default TTL).
+pub const DEFAULT_HOP_LIMIT: u8 = 64;
 
 /// Length of the IPv6 fixed header.
 pub const V6_HEADER_LEN: usize = field::V6_HEADER;
@@ -239,6 +246,15 @@ impl<T: AsRef<[u8]>> Packet<T> {
         }
         info
     }
+
+    /// IPv4: the header checksum verifies (IPv6 has none: always true).
+    pub fn header_checksum_ok(&self) -> bool {
+        if self.version() != 4 {
+            return true;
+        }
+        let b = self.buffer.as_ref();
+        checksum::verifies(checksum::add(0, &b[..self.header_len()]))
+    }
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
@@ -279,6 +295,24 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
         self.buffer.as_mut()[field::V4_IDENT].copy_from_slice(&v.to_be_bytes());
     }
 
+    /// Sets the IPv4 TTL or the IPv6 hop limit.
+    pub fn set_hop_limit(&mut self, v: u8) {
+        let at = if self.version() == 4 { field::V4_TTL } else { field::V6_HOP_LIMIT };
+        self.buffer.as_mut()[at] = v;
+    }
+
+    /// Exchanges source and destination address (a reply in place).
+    pub fn swap_addrs(&mut self) {
+        let b = self.buffer.as_mut();
+        if b[field::VER_IHL] >> 4 == 4 {
+            let (s, d) = b[field::V4_SRC.start..field::V4_DST.end].split_at_mut(4);
+            s.swap_with_slice(d);
+        } else {
+            let (s, d) = b[field::V6_SRC.start..field::V6_DST.end].split_at_mut(16);
+            s.swap_with_slice(d);
+        }
+    }
+
     /// Recomputes the IPv4 header checksum over `header_len()` bytes.
     pub fn fill_checksum(&mut self) {
         let hl = self.header_len();
@@ -286,6 +320,41 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
         b[field::V4_CHECKSUM].copy_from_slice(&[0, 0]);
         let c = checksum::finish(checksum::add(0, &b[..hl]));
         b[field::V4_CHECKSUM].copy_from_slice(&c);
+    }
+}
+
+/// Writes a fresh IP header at the start of `buf` for `src` → `dst` (4 or 16 bytes each, the
+/// same length; the version follows from it) carrying `payload_len` bytes of protocol
+/// `proto`: IPv4 without options, DF set, ID 0 (an atomic datagram, RFC 6864), TTL 64 and
+/// its checksum; IPv6 with traffic class and flow label 0, hop limit 64. Returns the header
+/// length (20 or 40), or 0 (nothing written) if `buf` is shorter or the addresses are not
+/// 4 or 16 bytes.
+pub fn write_header(buf: &mut [u8], src: &[u8], dst: &[u8], proto: u8, payload_len: usize) -> usize {
+    match (src.len(), dst.len()) {
+        (4, 4) if buf.len() >= field::V4_MIN_HEADER => {
+            let total = (field::V4_MIN_HEADER + payload_len) as u16;
+            let h = &mut buf[..field::V4_MIN_HEADER];
+            h[..field::V4_TTL].copy_from_slice(&[0x45, 0, (total >> 8) as u8, total as u8, 0, 0, 0x40, 0]);
+            h[field::V4_TTL] = DEFAULT_HOP_LIMIT;
+            h[field::V4_PROTO] = proto;
+            h[field::V4_CHECKSUM].copy_from_slice(&[0, 0]);
+            h[field::V4_SRC].copy_from_slice(src);
+            h[field::V4_DST].copy_from_slice(dst);
+            let c = checksum::finish(checksum::add(0, h));
+            h[field::V4_CHECKSUM].copy_from_slice(&c);
+            field::V4_MIN_HEADER
+        }
+        (16, 16) if buf.len() >= field::V6_HEADER => {
+            let h = &mut buf[..field::V6_HEADER];
+            h[field::V6_VER_TC_FLOW].copy_from_slice(&[0x60, 0, 0, 0]);
+            h[field::V6_PAYLOAD_LEN].copy_from_slice(&(payload_len as u16).to_be_bytes());
+            h[field::V6_NEXT_HEADER] = proto;
+            h[field::V6_HOP_LIMIT] = DEFAULT_HOP_LIMIT;
+            h[field::V6_SRC].copy_from_slice(src);
+            h[field::V6_DST].copy_from_slice(dst);
+            field::V6_HEADER
+        }
+        _ => 0,
     }
 }
 
@@ -439,6 +508,35 @@ pub mod tests {
         assert_eq!(Packet::new_unchecked(&[0x50][..]).check_version().err(), Some(E_BAD_VERSION));
         assert_eq!(Packet::new_unchecked(&b6[..39]).check_fixed_len().err(), Some(E_TRUNCATED));
         assert!(Packet::new_unchecked(&b6[..40]).check_fixed_len().is_ok());
+    }
+
+    #[test]
+    fn fresh_headers_swaps_and_hop_limits() {
+        let mut b = [0u8; 64];
+        assert_eq!(write_header(&mut b, &[10, 0, 0, 1], &[10, 0, 0, 2], PROTO_TCP, 20), 20);
+        let p = Packet::new_checked(&b[..40]).unwrap();
+        assert_eq!((p.total_len(), p.protocol(), p.hop_limit(), p.v4_flags(), p.ident()), (40, 6, 64, 0b010, 0));
+        assert!(p.header_checksum_ok());
+        let mut q = Packet::new_unchecked(&mut b[..40]);
+        q.swap_addrs();
+        q.set_hop_limit(9);
+        assert_eq!((q.src_addr(), q.dst_addr(), q.hop_limit()), (&[10, 0, 0, 2][..], &[10, 0, 0, 1][..], 9));
+        assert!(!Packet::new_unchecked(&b[..40]).header_checksum_ok()); // TTL changed, checksum not
+        Packet::new_unchecked(&mut b[..40]).fill_checksum();
+        assert!(Packet::new_unchecked(&b[..40]).header_checksum_ok());
+        // IPv6.
+        let (s6, d6) = ([0xfd; 16], [0xfe; 16]);
+        assert_eq!(write_header(&mut b, &s6, &d6, PROTO_ICMPV6, 8), 40);
+        let p = Packet::new_checked(&b[..48]).unwrap();
+        assert_eq!((p.version(), p.total_len(), p.protocol(), p.hop_limit()), (6, 48, 58, 64));
+        assert!(p.header_checksum_ok());
+        Packet::new_unchecked(&mut b[..48]).swap_addrs();
+        assert_eq!(Packet::new_unchecked(&b[..48]).src_addr(), &d6);
+        // Refusals: short buffer, mixed or odd address lengths.
+        assert_eq!(write_header(&mut b[..19], &[1; 4], &[2; 4], 6, 0), 0);
+        assert_eq!(write_header(&mut b[..39], &s6, &d6, 6, 0), 0);
+        assert_eq!(write_header(&mut b, &[1; 4], &d6, 6, 0), 0);
+        assert_eq!(write_header(&mut b, &[1; 5], &[1; 5], 6, 0), 0);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! `mod field`. No other module reads or writes a header field by its offset.
 
 pub mod checksum;
+pub mod icmp;
 pub mod ip;
 pub mod message;
 pub mod tcp;

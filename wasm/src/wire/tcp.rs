@@ -1,5 +1,7 @@
-//! The TCP header fields segmentation and coalescing touch (smoltcp-style wrapper over
-//! the bytes from the TCP header on; the payload may follow).
+//! The TCP header (RFC 9293 §3.1): the fields segmentation and coalescing touch, and all
+//! of them for the netstack, with the options it speaks (MSS, window scale, timestamps,
+//! SACK-permitted: RFC 9293 §3.2, RFC 7323, RFC 2018). smoltcp-style wrapper over the
+//! bytes from the TCP header on; the payload may follow.
 
 use crate::errors::{E_BAD_HEADER_LEN, E_TRUNCATED};
 
@@ -24,7 +26,19 @@ pub mod field {
     pub const FLAGS: usize = 13;
     pub const WINDOW: Range<usize> = 14..16;
     pub const CHECKSUM: Range<usize> = 16..18;
+    pub const URGENT: Range<usize> = 18..20;
 }
+
+/// Option kinds.
+const OPT_END: u8 = 0;
+const OPT_NOP: u8 = 1;
+const OPT_MSS: u8 = 2;
+const OPT_WSCALE: u8 = 3;
+const OPT_SACK_PERMITTED: u8 = 4;
+const OPT_TIMESTAMP: u8 = 8;
+
+/// Largest window shift (RFC 7323 §2.3: a larger one is used as 14).
+pub const MAX_WSCALE: u8 = 14;
 
 /// A TCP header at the start of `buffer`.
 pub struct Header<T: AsRef<[u8]>> {
@@ -64,6 +78,17 @@ impl<T: AsRef<[u8]>> Header<T> {
     pub fn ports(&self) -> u32 {
         self.be32(field::SRC_PORT.start)
     }
+    pub fn src_port(&self) -> u16 {
+        (self.ports() >> 16) as u16
+    }
+    pub fn dst_port(&self) -> u16 {
+        self.ports() as u16
+    }
+    /// The window field, unscaled.
+    pub fn window(&self) -> u16 {
+        let b = self.buffer.as_ref();
+        u16::from_be_bytes([b[field::WINDOW.start], b[field::WINDOW.start + 1]])
+    }
     pub fn seq(&self) -> u32 {
         self.be32(field::SEQ.start)
     }
@@ -99,6 +124,25 @@ impl<'a> Header<&'a [u8]> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Header<T> {
+    pub fn set_src_port(&mut self, v: u16) {
+        self.buffer.as_mut()[field::SRC_PORT].copy_from_slice(&v.to_be_bytes());
+    }
+    pub fn set_dst_port(&mut self, v: u16) {
+        self.buffer.as_mut()[field::DST_PORT].copy_from_slice(&v.to_be_bytes());
+    }
+    pub fn set_ack(&mut self, v: u32) {
+        self.buffer.as_mut()[field::ACK].copy_from_slice(&v.to_be_bytes());
+    }
+    /// Sets the data offset to `len` bytes (a multiple of 4, 20..=60); the reserved bits 0.
+    pub fn set_header_len(&mut self, len: usize) {
+        self.buffer.as_mut()[field::DATA_OFF] = ((len / 4) as u8) << 4;
+    }
+    pub fn set_window(&mut self, v: u16) {
+        self.buffer.as_mut()[field::WINDOW].copy_from_slice(&v.to_be_bytes());
+    }
+    pub fn set_urgent(&mut self, v: u16) {
+        self.buffer.as_mut()[field::URGENT].copy_from_slice(&v.to_be_bytes());
+    }
     pub fn set_seq(&mut self, v: u32) {
         self.buffer.as_mut()[field::SEQ].copy_from_slice(&v.to_be_bytes());
     }
@@ -108,6 +152,109 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Header<T> {
     /// Raw checksum bytes (already in wire order).
     pub fn set_checksum(&mut self, v: [u8; 2]) {
         self.buffer.as_mut()[field::CHECKSUM].copy_from_slice(&v);
+    }
+}
+
+/// The options of one segment the netstack reads or writes.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+pub struct Options {
+    /// Maximum segment size (SYN only); 0 = absent.
+    pub mss: u16,
+    /// Window shift (SYN only), capped at [`MAX_WSCALE`]; `None` = absent.
+    pub wscale: Option<u8>,
+    /// SACK permitted (SYN only).
+    pub sack_permitted: bool,
+    /// Timestamp value and echo reply (RFC 7323 §3).
+    pub timestamp: Option<(u32, u32)>,
+}
+
+impl Options {
+    /// Reads `opts` (the bytes between the fixed header and the data). A known option of the
+    /// wrong length is ignored (as Linux does); a length byte below 2 or past the end is
+    /// malformed: E_BAD_HEADER_LEN.
+    pub fn parse(opts: &[u8]) -> Result<Options, i32> {
+        let mut o = Options::default();
+        let mut i = 0;
+        while i < opts.len() {
+            let kind = opts[i];
+            if kind == OPT_END {
+                break;
+            }
+            if kind == OPT_NOP {
+                i += 1;
+                continue;
+            }
+            let len = match opts.get(i + 1) {
+                Some(&l) if l >= 2 && i + l as usize <= opts.len() => l as usize,
+                _ => return Err(E_BAD_HEADER_LEN),
+            };
+            let v = &opts[i + 2..i + len];
+            match (kind, v.len()) {
+                (OPT_MSS, 2) => o.mss = u16::from_be_bytes([v[0], v[1]]),
+                (OPT_WSCALE, 1) => o.wscale = Some(v[0].min(MAX_WSCALE)),
+                (OPT_SACK_PERMITTED, 0) => o.sack_permitted = true,
+                (OPT_TIMESTAMP, 8) => {
+                    let val = u32::from_be_bytes([v[0], v[1], v[2], v[3]]);
+                    o.timestamp = Some((val, u32::from_be_bytes([v[4], v[5], v[6], v[7]])));
+                }
+                _ => {}
+            }
+            i += len;
+        }
+        Ok(o)
+    }
+
+    /// Bytes `write` takes: a multiple of 4, at most 40.
+    pub fn len(&self) -> usize {
+        let mut n = 0;
+        if self.mss != 0 {
+            n += 4;
+        }
+        if self.wscale.is_some() {
+            n += 4; // NOP + 3
+        }
+        if self.sack_permitted {
+            n += 4; // NOP NOP + 2
+        }
+        if self.timestamp.is_some() {
+            n += 12; // NOP NOP + 10
+        }
+        n
+    }
+
+    /// True if no option is set.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Writes the options (NOP-padded, each word-aligned as RFC 7323 Appendix A suggests) at
+    /// the start of `buf`; returns the bytes written (`len()`), or 0 if `buf` is shorter.
+    pub fn write(&self, buf: &mut [u8]) -> usize {
+        let n = self.len();
+        if buf.len() < n {
+            return 0;
+        }
+        let mut i = 0;
+        if self.mss != 0 {
+            let m = self.mss.to_be_bytes();
+            buf[i..i + 4].copy_from_slice(&[OPT_MSS, 4, m[0], m[1]]);
+            i += 4;
+        }
+        if let Some(ws) = self.wscale {
+            buf[i..i + 4].copy_from_slice(&[OPT_NOP, OPT_WSCALE, 3, ws]);
+            i += 4;
+        }
+        if self.sack_permitted {
+            buf[i..i + 4].copy_from_slice(&[OPT_NOP, OPT_NOP, OPT_SACK_PERMITTED, 2]);
+            i += 4;
+        }
+        if let Some((val, ecr)) = self.timestamp {
+            buf[i..i + 4].copy_from_slice(&[OPT_NOP, OPT_NOP, OPT_TIMESTAMP, 10]);
+            buf[i + 4..i + 8].copy_from_slice(&val.to_be_bytes());
+            buf[i + 8..i + 12].copy_from_slice(&ecr.to_be_bytes());
+            i += 12;
+        }
+        i
     }
 }
 
@@ -159,6 +306,40 @@ mod tests {
         assert_eq!((h.seq(), h.flags(), h.checksum()), (0xdead_beef, ACK, [0x12, 0x34]));
         assert_eq!(&b[4..8], &[0xde, 0xad, 0xbe, 0xef]);
         assert_eq!((b[13], b[16], b[17]), (ACK, 0x12, 0x34));
+    }
+
+    #[test]
+    fn all_setters_and_ports() {
+        let mut b = header(5);
+        let mut h = Header::new_checked(&mut b[..]).unwrap();
+        h.set_src_port(443);
+        h.set_dst_port(50001);
+        h.set_ack(7);
+        h.set_header_len(32);
+        h.set_window(0xfffe);
+        h.set_urgent(3);
+        assert_eq!((h.src_port(), h.dst_port(), h.ack(), h.window()), (443, 50001, 7, 0xfffe));
+        assert_eq!((b[12], &b[18..20]), (0x80, &[0, 3][..]));
+    }
+
+    #[test]
+    fn options_round_trip_and_malformed() {
+        let o = Options { mss: 1380, wscale: Some(7), sack_permitted: true, timestamp: Some((1, 0xdead_beef)) };
+        let mut b = [0u8; 40];
+        assert_eq!(o.write(&mut b), 24);
+        assert_eq!(&b[..8], &[2, 4, 0x05, 0x64, 1, 3, 3, 7]);
+        assert_eq!(Options::parse(&b[..24]), Ok(o));
+        assert_eq!(o.write(&mut b[..23]), 0);
+        assert!(Options::default().is_empty());
+        // A shift above 14 is used as 14; a known option of the wrong length is ignored;
+        // EOL ends the list; a length below 2 or past the end is malformed.
+        assert_eq!(Options::parse(&[3, 3, 20, 0]).unwrap().wscale, Some(14));
+        assert_eq!(Options::parse(&[2, 3, 9, 1, 0]).unwrap(), Options::default());
+        assert_eq!(Options::parse(&[0, 2, 1]).unwrap(), Options::default());
+        assert_eq!(Options::parse(&[2, 1, 0, 0]).err(), Some(E_BAD_HEADER_LEN));
+        assert_eq!(Options::parse(&[8, 10, 0, 0]).err(), Some(E_BAD_HEADER_LEN));
+        assert_eq!(Options::parse(&[1, 2]).err(), Some(E_BAD_HEADER_LEN));
+        assert_eq!(Options::parse(&[]).unwrap(), Options::default());
     }
 
     #[test]

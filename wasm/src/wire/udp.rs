@@ -1,5 +1,6 @@
 //! The UDP header (RFC 768): what segmenting a UDP super-packet rewrites (length and
-//! checksum). smoltcp-style wrapper over the bytes from the UDP header on.
+//! checksum), and the ports the netstack writes. smoltcp-style wrapper over the bytes from
+//! the UDP header on.
 
 use crate::errors::E_TRUNCATED;
 
@@ -63,6 +64,12 @@ impl<T: AsRef<[u8]>> Header<T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Header<T> {
+    pub fn set_src_port(&mut self, v: u16) {
+        self.buffer.as_mut()[field::SRC_PORT].copy_from_slice(&v.to_be_bytes());
+    }
+    pub fn set_dst_port(&mut self, v: u16) {
+        self.buffer.as_mut()[field::DST_PORT].copy_from_slice(&v.to_be_bytes());
+    }
     pub fn set_len(&mut self, v: u16) {
         self.buffer.as_mut()[field::LENGTH].copy_from_slice(&v.to_be_bytes());
     }
@@ -101,5 +108,9 @@ mod tests {
         h.set_len(0x0bc0);
         h.set_checksum([0xff, 0xff]);
         assert_eq!(b, [0x13, 0x88, 0x17, 0x70, 0x0b, 0xc0, 0xff, 0xff]);
+        let mut h = Header::new_checked(&mut b[..]).unwrap();
+        h.set_src_port(53);
+        h.set_dst_port(40000);
+        assert_eq!((h.src_port(), h.dst_port()), (53, 40000));
     }
 }
