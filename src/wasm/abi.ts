@@ -105,6 +105,33 @@ export const PIECE_STRIDE = 12;
 /** f64s `ts_offload_stats` writes. */
 export const OFFLOAD_STATS_LEN = 6;
 
+// --- The netstack ---------------------------------------------------------------------------
+
+/** Bytes of an address record: family u8 (4 or 6), 0, port u16, addr[16] (IPv4 in the first 4). */
+export const NET_ADDR_LEN = 20;
+/** Bytes of the secret `ts_netstack_init` reads. */
+export const NET_SECRET_LEN = 32;
+/** Local addresses the stack answers at. */
+export const NET_MAX_ADDRS = 8;
+/** UDP sockets. */
+export const NET_MAX_UDP = 1024;
+/** TCP listeners. */
+export const NET_MAX_LISTENERS = 64;
+/** TCP connections, TIME_WAIT included. */
+export const NET_MAX_TCP = 4096;
+/** Datagrams queued per UDP socket before more are dropped. */
+export const NET_UDP_QUEUE = 64;
+/** Bytes per `ts_netstack_udp_recv` record: slot, data pointer, length, 0 (u32 each), address record. */
+export const NET_DGRAM_LEN = 16 + NET_ADDR_LEN;
+/** Bytes per `ts_netstack_events` record: handle u32, readiness u32. */
+export const NET_EVENT_LEN = 8;
+/** Bytes per `ts_netstack_tcp_recv` record: pointer u32, length u32. */
+export const NET_SEG_LEN = 8;
+/** f64s `ts_netstack_stats` writes. */
+export const NET_STATS_LEN = 16;
+/** f64s `ts_netstack_tcp_info` writes. */
+export const NET_TCP_INFO_LEN = 16;
+
 // --- Result codes (errors.rs) ---------------------------------------------------------------
 
 /** Buffer shorter than the header says / than a minimum. */
@@ -147,12 +174,28 @@ export const E_BAD_ARG = -18;
 export const E_KEY_EXPIRED = -19;
 /** Prefix or keypair table full. */
 export const E_TABLE_FULL = -20;
-/** Reserved for offloads. */
+/** A checksum did not verify (netstack input). */
 export const E_CHECKSUM = -21;
 /** TUN super-packet whose virtio header disagrees with its headers. */
 export const E_BAD_GSO = -22;
+/** Netstack: the destination is not one of the stack's addresses. */
+export const E_NOT_LOCAL = -23;
+/** Netstack: a fragment, an IPv6 extension header, a protocol or ICMP type not handled. */
+export const E_UNSUPPORTED = -24;
+/** Netstack: no socket for the datagram, no connection or listener for the segment. */
+export const E_NO_SOCKET = -25;
+/** Netstack: a socket's queue, a connection's buffers, a backlog or the output ring full. */
+export const E_QUEUE_FULL = -26;
+/** Netstack: a TCP segment the connection cannot take in its state. */
+export const E_OUT_OF_WINDOW = -27;
 /** Not a drop: a handshake or cookie message for the TypeScript side. */
 export const HANDSHAKE = -100;
+/** Not a drop: nothing now (nothing queued, a buffer full); try after the next event. */
+export const E_AGAIN = -101;
+/** Not a drop: the connection is not in a state for the call. */
+export const E_NOT_CONNECTED = -102;
+/** Not a drop: the local address and port are taken. */
+export const E_ADDR_IN_USE = -103;
 /** Drop counters the data plane keeps (index = −code; 0 unused). */
 export const N_CODES = 32;
 
@@ -181,6 +224,11 @@ export const DROP_REASONS: readonly string[] = [
   "table_full",
   "checksum",
   "bad_gso",
+  "not_local",
+  "unsupported",
+  "no_socket",
+  "queue_full",
+  "out_of_window",
 ];
 
 /**

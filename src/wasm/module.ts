@@ -93,6 +93,30 @@ export const EXPORT_TYPES = {
   ts_tun_ingest: [["i32", "i32", "i32", "i32", "i32", "i32", "i32", "i32", "i32"], ["i32"]], // (offs, lens, tails, hdrs, n, head_cap, out_offs, out_lens, out_cap)
   ts_tun_plan: [["i32", "i32", "i32", "i32", "i32", "i32", "i32"], ["i32"]], // (offs, lens, n, units, pieces, hdr_area, coalesce)
   ts_offload_stats: [["i32"], ["i32"]], // (out: f64[OFFLOAD_STATS_LEN])
+  // Netstack
+  ts_netstack_init: [["i32", "i32", "i32", "i32"], ["i32"]], // (secret[NET_SECRET_LEN], mtu, rcv_buf, snd_buf)
+  ts_netstack_add_address: [["i32", "i32"], ["i32"]], // (family, addr[4|16])
+  ts_netstack_input: [["i32", "i32", "i32", "i32"], ["i32"]], // (offs, lens, n, now) -> accepted
+  ts_netstack_output: [["i32", "i32", "i32", "i32"], ["i32"]], // (now, offs, lens, cap) -> packets
+  ts_netstack_next_timer: [["i32"], ["i32"]], // (now) -> ms | -1
+  ts_netstack_events: [["i32", "i32"], ["i32"]], // (out[NET_EVENT_LEN * max], max) -> events
+  ts_netstack_stats: [["i32"], ["i32"]], // (out: f64[NET_STATS_LEN])
+  ts_netstack_udp_bind: [["i32"], ["i32"]], // (local[NET_ADDR_LEN]) -> handle | code
+  ts_netstack_udp_close: [["i32"], ["i32"]], // (h)
+  ts_netstack_udp_recv: [["i32", "i32", "i32"], ["i32"]], // (h, out[NET_DGRAM_LEN * max], max) -> n | E_AGAIN
+  ts_netstack_udp_send: [["i32", "i32", "i32", "i32", "i32"], ["i32"]], // (h, off, data_off, len, to[NET_ADDR_LEN])
+  ts_netstack_tcp_listen: [["i32", "i32"], ["i32"]], // (local[NET_ADDR_LEN], backlog) -> handle | code
+  ts_netstack_tcp_unlisten: [["i32", "i32"], ["i32"]], // (h, now)
+  ts_netstack_tcp_accept: [["i32"], ["i32"]], // (h) -> handle | E_AGAIN
+  ts_netstack_tcp_connect: [["i32", "i32", "i32"], ["i32"]], // (remote, local | 0, now) -> handle | code
+  ts_netstack_tcp_send: [["i32", "i32", "i32", "i32"], ["i32"]], // (h, off, data_off, len) -> len | code
+  ts_netstack_tcp_recv: [["i32", "i32", "i32"], ["i32"]], // (h, out[NET_SEG_LEN * max], max) -> n | 0 EOF | E_AGAIN
+  ts_netstack_tcp_consume: [["i32", "i32"], ["i32"]], // (h, n) -> consumed
+  ts_netstack_tcp_shutdown: [["i32"], ["i32"]], // (h)
+  ts_netstack_tcp_abort: [["i32", "i32"], ["i32"]], // (h, now)
+  ts_netstack_tcp_release: [["i32", "i32"], ["i32"]], // (h, now)
+  ts_netstack_tcp_info: [["i32", "i32"], ["i32"]], // (h, out: f64[NET_TCP_INFO_LEN])
+  ts_netstack_tcp_endpoints: [["i32", "i32"], ["i32"]], // (h, out[2 * NET_ADDR_LEN])
 } as const satisfies Record<string, WasmFuncType>;
 
 /** JavaScript value of one WebAssembly value type (`i64` is a BigInt). */

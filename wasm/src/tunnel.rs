@@ -8,12 +8,14 @@
 use crate::consts::{ENDPOINT_LEN, MAX_PEERS, OFFLOAD_STATS_LEN};
 use crate::path::gro::{GroStats, Plan};
 use crate::path::gso::GsoStats;
+use crate::path::netstack::{Ctx, Netstack};
 use crate::path::transport::{RecvCtx, SendCtx};
 use crate::tables::allowed_ips::AllowedIps;
 use crate::tables::drops::Drops;
 use crate::tables::keypairs::Keypairs;
 use crate::tables::peers::Peers;
 use crate::tables::pool::Pool;
+use crate::tables::sockets::Sockets;
 
 pub struct Tunnel {
     pub pool: Pool,
@@ -25,6 +27,9 @@ pub struct Tunnel {
     pub gro: GroStats,
     /// `ts_tun_plan`'s working tables.
     pub plan: Plan,
+    /// The TCP/IP stack at the tunnel's own addresses (`tunslab proxy`) and its sockets.
+    pub net: Netstack,
+    pub sockets: Sockets,
 }
 
 impl Tunnel {
@@ -37,6 +42,8 @@ impl Tunnel {
         gso: GsoStats::ZERO,
         gro: GroStats::ZERO,
         plan: Plan::ZERO,
+        net: Netstack::ZERO,
+        sockets: Sockets::ZERO,
     };
 
     /// What encryption borrows, and the pool (read only: it says how big each slot is).
@@ -61,6 +68,12 @@ impl Tunnel {
             drops: &mut self.drops,
         };
         (cx, &self.pool)
+    }
+
+    /// What the netstack borrows, and the pool its slots come from.
+    pub fn net_ctx(&mut self) -> (Ctx<'_>, &mut Pool) {
+        let cx = Ctx { net: &mut self.net, sk: &mut self.sockets, drops: &mut self.drops };
+        (cx, &mut self.pool)
     }
 
     /// super-packets cut, segments produced from them, partial checksums completed, units

@@ -23,6 +23,7 @@ pub mod ip;
 pub mod crypto;
 pub mod data_plane;
 pub mod offloads;
+pub mod netstack;
 
 /// The one static: what TypeScript may address first, then what it may not.
 #[repr(C)]
@@ -142,12 +143,13 @@ mod tests {
     use super::host::*;
 
     /// (file, its source): the export files in ABI.md's order.
-    const FILES: [(&str, &str); 5] = [
+    const FILES: [(&str, &str); 6] = [
         ("exports/pool.rs", include_str!("pool.rs")),
         ("exports/ip.rs", include_str!("ip.rs")),
         ("exports/crypto.rs", include_str!("crypto.rs")),
         ("exports/data_plane.rs", include_str!("data_plane.rs")),
         ("exports/offloads.rs", include_str!("offloads.rs")),
+        ("exports/netstack.rs", include_str!("netstack.rs")),
     ];
     const ABI: &str = include_str!("../../ABI.md");
 
@@ -212,7 +214,7 @@ mod tests {
         unique.sort();
         unique.dedup();
         assert_eq!(unique.len(), all.len(), "an export is defined once");
-        assert_eq!(all.len(), 51); // + memory, __heap_base, __data_end = the 54 exports of the module
+        assert_eq!(all.len(), 74); // + memory, __heap_base, __data_end = the 77 exports of the module
     }
 
     #[test]

@@ -310,6 +310,17 @@ impl Pool {
         self.small.locate(off).ok().map(|_| SLOT_SIZE)
     }
 
+    /// True if `off` starts a slot of either class that is allocated.
+    pub fn is_live(&self, off: u32) -> bool {
+        let live = |g: usize, words: &[u64]| words.get(g / 64).map_or(false, |w| w & (1 << (g % 64)) != 0);
+        if self.large.n_chunks > 0 {
+            if let Ok(g) = self.large.locate(off) {
+                return live(g, &self.large.live);
+            }
+        }
+        self.small.locate(off).map_or(false, |g| live(g, &self.small.live))
+    }
+
     /// True if `off` starts a large slot. No search at all while no large chunk exists,
     /// which is every packet of a tunnel whose packets fit small slots.
     #[inline]
@@ -532,5 +543,17 @@ mod tests {
             assert_eq!(pool.free(o), 0);
         }
         assert_eq!(pool.in_use(), 0);
+    }
+
+    #[test]
+    fn is_live_follows_alloc_and_free() {
+        let mut pool = crate::testing::boxed(|| Pool::ZERO);
+        let mut m = FakeMemory { size: 65536, limit: 64 << 20 };
+        assert_eq!(pool.init(32, 256, &mut m), 0);
+        let (a, l) = (pool.alloc(SMALL, &mut m), pool.alloc(LARGE, &mut m));
+        assert!(pool.is_live(a) && pool.is_live(l));
+        assert!(!pool.is_live(a + 1) && !pool.is_live(a + SLOT_SIZE as u32) && !pool.is_live(1));
+        assert_eq!((pool.free(a), pool.free(l)), (0, 0));
+        assert!(!pool.is_live(a) && !pool.is_live(l));
     }
 }

@@ -14,7 +14,7 @@ use crate::wire::ip::{self, DEFAULT_HOP_LIMIT, PROTO_ICMPV6};
 /// the reply, queued (`Ok(true)`: the slot is sent back).
 pub fn input(cx: &mut Ctx, off: u32, slot: &mut [u8], ip: &Ip) -> Result<bool, i32> {
     let l4 = &mut slot[ip.l4_at()..HEADROOM + ip.total];
-    let h = Header::new_checked(&l4[..])?;
+    let h = Header::new_checked(&*l4)?;
     let ok = if ip.family == 4 { checksum::verifies(checksum::add(0, l4)) } else { ip.l4_checksum_ok(l4) };
     if !ok {
         return Err(E_CHECKSUM);

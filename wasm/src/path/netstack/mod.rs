@@ -6,9 +6,11 @@
 //! - `icmp`: echo requests answered in place (ICMP, ICMPv6).
 //! - `udp`: datagrams queued per socket as slots, sent from a slot.
 //! - `tcb`: TCP segment arrival (RFC 9293 §3.10.7); `reassembly`: in-order data and the
-//!   out-of-order queue; `output`: segments out; `timers`: RTO (RFC 6298), delayed ACK,
-//!   persist, TIME_WAIT; `congestion`: NewReno (RFC 5681, RFC 6582); `user`: the user calls
-//!   of RFC 9293 §3.10.1-6 (open, send, receive, close, abort).
+//!   out-of-order queue; `output`: segments out; `rto`: the retransmission timeout (RFC
+//!   6298) and arming timers, `timers`: what expiring ones do (retransmission, delayed ACK,
+//!   persist, TIME_WAIT); `congestion`: NewReno (RFC 5681, RFC 6582); `conn`: a
+//!   connection's end; `user`: the user calls of RFC 9293 §3.10.1-6 (open, send, receive,
+//!   close, abort).
 //! - `queue`: slot queues linked through the slots' headroom.
 //!
 //! The tables are `tables/sockets.rs`. Slots come from a [`Slots`] and packets go to an
@@ -16,10 +18,12 @@
 //! The stack knows nothing of JavaScript; its clock is the caller's milliseconds.
 
 pub mod congestion;
+pub mod conn;
 pub mod icmp;
 pub mod output;
 pub mod queue;
 pub mod reassembly;
+pub mod rto;
 pub mod tcb;
 pub mod timers;
 pub mod udp;

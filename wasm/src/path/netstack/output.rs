@@ -7,7 +7,7 @@
 //! place). The RST answering a segment with no connection is written in that segment's own
 //! slot.
 
-use super::{before, before_eq, l4_checksum, reassembly, timers, Config, Ctx, Netstack, Out, Slots, Stats};
+use super::{before, before_eq, conn, l4_checksum, reassembly, rto, Config, Ctx, Netstack, Out, Slots, Stats};
 use crate::consts::HEADROOM;
 use crate::errors::E_EXHAUSTED;
 use crate::tables::drops::Drops;
@@ -238,7 +238,7 @@ pub fn tcp_output<'m, S: Slots<'m>, O: Out>(cx: &mut Ctx, slots: &mut S, out: &m
             t.snd_nxt = t.iss.wrapping_add(1);
             t.snd_max = t.snd_nxt;
             if !t.has(flag::RTO_ON) {
-                timers::arm_rto(net, t, now);
+                rto::arm_rto(net, t, now);
             }
             true
         }
@@ -289,7 +289,7 @@ fn data<'m, S: Slots<'m>, O: Out>(cx: &mut Ctx, slots: &mut S, out: &mut O, i: u
         t.flags &= !flag::PROBE;
         if avail > 0 && len == 0 {
             if t.snd_wnd == 0 && flight == 0 && !t.has(flag::RTO_ON) {
-                timers::arm_persist(net, t, now);
+                rto::arm_persist(net, t, now);
             }
             break;
         }
@@ -319,7 +319,7 @@ fn data<'m, S: Slots<'m>, O: Out>(cx: &mut Ctx, slots: &mut S, out: &mut O, i: u
             t.snd_max = t.snd_nxt;
         }
         if !t.has(flag::RTO_ON) {
-            timers::arm_rto(net, t, now);
+            rto::arm_rto(net, t, now);
         }
     }
     if t.has(flag::ACK_NOW) || t.has(flag::WINDOW_UPDATE) {
@@ -340,5 +340,5 @@ pub fn reset_conn<'m, S: Slots<'m>>(cx: &mut Ctx, slots: &mut S, i: usize, now: 
             net.stats.rsts_sent += 1;
         }
     }
-    super::tcb::finish(cx, slots, i, ERR_ABORTED);
+    conn::finish(cx, slots, i, ERR_ABORTED);
 }

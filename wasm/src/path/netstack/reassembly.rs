@@ -7,13 +7,11 @@
 //! anything out of order or filling a hole.
 
 use super::queue::{self, Meta};
-use super::tcb::Seg;
-use super::{before, before_eq, timers, Ctx, Slots};
+use super::{before, before_eq, rto, Ctx, Slots};
 use crate::consts::SLOT_SIZE;
 use crate::errors::*;
 use crate::tables::sockets::KIND_TCP;
 use crate::tables::tcb::{flag, Tcb};
-use crate::wire::tcp::FIN;
 
 /// Out-of-order segments a connection keeps.
 pub const OOO_MAX: u32 = 64;
@@ -27,20 +25,29 @@ fn mem_limit(rcv_buf: u32) -> u32 {
     rcv_buf.saturating_mul(2).saturating_add(32 * SLOT_SIZE as u32)
 }
 
-/// The data of `seg` (in slot `off`). Returns whether the slot was kept and whether the
-/// peer's FIN is now reached in order; E_QUEUE_FULL if the data cannot be held (no memory,
-/// the out-of-order queue full), E_OUT_OF_WINDOW if nothing of it is new and in the window.
+/// A segment's data: its sequence number, where it starts in the slot, its length, and
+/// whether the FIN follows it.
+pub struct Data {
+    pub seq: u32,
+    pub start: u32,
+    pub len: u32,
+    pub fin: bool,
+}
+
+/// The data `d` of a segment in slot `off`. Returns whether the slot was kept and whether
+/// the peer's FIN is now reached in order; E_QUEUE_FULL if the data cannot be held (no
+/// memory, the out-of-order queue full), E_OUT_OF_WINDOW if nothing of it is in the window.
 pub fn receive<'m, S: Slots<'m>>(
     cx: &mut Ctx,
     slots: &mut S,
     i: usize,
     off: u32,
-    seg: &Seg,
+    d: &Data,
     now: u32,
 ) -> Result<(bool, bool), i32> {
     let rcv_buf = cx.net.cfg.rcv_buf;
     let t = &mut cx.sk.tcp[i];
-    let (mut seq, mut start, mut len, mut fin) = (seg.seq, seg.data_at as u32, seg.data_len as u32, seg.has(FIN));
+    let (mut seq, mut start, mut len, mut fin) = (d.seq, d.start, d.len, d.fin);
     if before(seq, t.rcv_nxt) {
         let cut = t.rcv_nxt.wrapping_sub(seq);
         if cut >= len {
@@ -83,7 +90,7 @@ pub fn receive<'m, S: Slots<'m>>(
         t.flags |= flag::ACK_NOW;
         cx.sk.mark_dirty(i);
     } else {
-        timers::arm_delack(cx.net, t, now);
+        rto::arm_delack(cx.net, t, now);
     }
     cx.sk.notify(KIND_TCP, i);
     Ok((kept, fin_now))

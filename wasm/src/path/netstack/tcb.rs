@@ -2,15 +2,14 @@
 //! unless it is one, or a SYN a listener takes), for a connection in SYN-SENT, and for a
 //! synchronized one: sequence check (with PAWS, RFC 7323 §5), RST and SYN (RFC 5961's
 //! challenge ACKs), ACK (send window, RTT, congestion control, FIN acknowledged), text and
-//! FIN. The state changes shared with the user calls and the timers are here too ([`finish`],
-//! [`enter_time_wait`]).
+//! FIN. The state changes it shares with the user calls and the timers are `conn.rs`.
 
-use super::{before, before_eq, congestion, output, queue, reassembly, timers, Ctx, Fate, Ip, Netstack, Slots};
+use super::{before, before_eq, congestion, conn, output, queue, reassembly, rto, Ctx, Fate, Ip, Netstack, Slots};
 use crate::errors::*;
 use crate::tables::sockets::{KIND_LISTENER, KIND_TCP};
 use crate::tables::tcb::{
-    flag, SockAddr, Tcb, CLOSED, CLOSE_WAIT, CLOSING, ERR_NONE, ERR_REFUSED, ERR_RESET, ESTABLISHED, FIN_WAIT_1,
-    FIN_WAIT_2, LAST_ACK, SYN_RECEIVED, SYN_SENT, TIME_WAIT,
+    flag, SockAddr, Tcb, CLOSE_WAIT, CLOSING, ERR_NONE, ERR_REFUSED, ERR_RESET, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2,
+    LAST_ACK, SYN_RECEIVED, SYN_SENT, TIME_WAIT,
 };
 use crate::wire::tcp::{self, Options, ACK, FIN, RST, SYN};
 
@@ -40,7 +39,7 @@ impl Seg {
         self.flags & f != 0
     }
     /// SEG.LEN: data, SYN and FIN.
-    pub fn len(&self) -> u32 {
+    pub fn seg_len(&self) -> u32 {
         self.data_len as u32 + self.has(SYN) as u32 + self.has(FIN) as u32
     }
 }
@@ -98,7 +97,7 @@ fn answer_reset<'m, S: Slots<'m>>(
         return Fate::Dropped(code);
     }
     let (seq, ack, flags) =
-        if seg.has(ACK) { (seg.ack, 0, RST) } else { (0, seg.seq.wrapping_add(seg.len()), RST | ACK) };
+        if seg.has(ACK) { (seg.ack, 0, RST) } else { (0, seg.seq.wrapping_add(seg.seg_len()), RST | ACK) };
     if output::reset_in_place(cx.net, slots, off, local, remote, seq, ack, flags) {
         Fate::Answered(code)
     } else {
@@ -136,7 +135,7 @@ pub fn new_tcb<'m, S: Slots<'m>>(
         return Some(i);
     }
     let old = cx.sk.tcp_reusable(now)?;
-    finish(cx, slots, old, ERR_NONE);
+    conn::finish(cx, slots, old, ERR_NONE);
     cx.sk.tcp_new(local, remote)
 }
 
@@ -159,7 +158,7 @@ pub fn init_send(net: &Netstack, t: &mut Tcb, now: u32) {
     t.snd_una = t.iss;
     t.snd_nxt = t.iss;
     t.snd_max = t.iss;
-    t.rto = timers::RTO_INITIAL;
+    t.rto = rto::RTO_INITIAL;
     t.rcv_wscale = wscale_for(net.cfg.rcv_buf);
     t.snd_mss = net.cfg.mss(t.local.family);
 }
@@ -239,7 +238,7 @@ fn syn_sent<'m, S: Slots<'m>>(cx: &mut Ctx, slots: &mut S, i: usize, off: u32, s
             return Fate::Dropped(E_OUT_OF_WINDOW);
         }
         cx.net.stats.rsts_received += 1;
-        finish(cx, slots, i, ERR_REFUSED);
+        conn::finish(cx, slots, i, ERR_REFUSED);
         return Fate::Done;
     }
     if !seg.has(SYN) {
@@ -252,10 +251,10 @@ fn syn_sent<'m, S: Slots<'m>>(cx: &mut Ctx, slots: &mut S, i: usize, off: u32, s
         t.snd_una = seg.ack;
         let sample = rtt_of(t, seg, now).or(if timed { Some(now.wrapping_sub(t.rtt_at)) } else { None });
         if let Some(r) = sample {
-            timers::rtt_sample(t, r);
+            rto::rtt_sample(t, r);
         }
         t.flags &= !flag::RTT;
-        timers::stop_rto(t);
+        rto::stop_rto(t);
         t.retries = 0;
         established(cx, i);
         cx.net.stats.active_opens += 1;
@@ -299,7 +298,7 @@ fn rtt_of(t: &Tcb, seg: &Seg, now: u32) -> Option<u32> {
     }
     let (_, ecr) = seg.opts.timestamp?;
     let r = now.wrapping_add(t.ts_offset).wrapping_sub(ecr);
-    if ecr == 0 || r > 2 * timers::RTO_MAX || before(ecr, t.rtx_ts) {
+    if ecr == 0 || r > 2 * rto::RTO_MAX || before(ecr, t.rtx_ts) {
         None
     } else {
         Some(r)
@@ -327,7 +326,7 @@ fn synchronized<'m, S: Slots<'m>>(cx: &mut Ctx, slots: &mut S, i: usize, off: u3
     // First: the sequence number.
     let wnd = t.rcv_adv.wrapping_sub(t.rcv_nxt);
     let in_wnd = |s: u32| before_eq(t.rcv_nxt, s) && before(s, t.rcv_adv);
-    let len = seg.len();
+    let len = seg.seg_len();
     let ok = match (len, wnd) {
         (0, 0) => seg.seq == t.rcv_nxt,
         (0, _) => in_wnd(seg.seq),
@@ -341,7 +340,7 @@ fn synchronized<'m, S: Slots<'m>>(cx: &mut Ctx, slots: &mut S, i: usize, off: u3
             seg.flags &= !FIN;
         } else {
             if t.state == TIME_WAIT && seg.has(FIN) {
-                timers::arm_for(cx.net, t, now, timers::TIME_WAIT_MS);
+                rto::arm_for(cx.net, t, now, rto::TIME_WAIT_MS);
             }
             if !seg.has(RST) {
                 ack_now(cx, i);
@@ -362,7 +361,7 @@ fn synchronized<'m, S: Slots<'m>>(cx: &mut Ctx, slots: &mut S, i: usize, off: u3
         }
         cx.net.stats.rsts_received += 1;
         let err = if t.state == SYN_RECEIVED && t.listener == 0 { ERR_REFUSED } else { ERR_RESET };
-        finish(cx, slots, i, err);
+        conn::finish(cx, slots, i, err);
         return Fate::Done;
     }
     // Fourth: a SYN in the window is challenged (RFC 5961 §4.2).
@@ -381,7 +380,7 @@ fn synchronized<'m, S: Slots<'m>>(cx: &mut Ctx, slots: &mut S, i: usize, off: u3
         }
         let timed = t.has(flag::RTT) && t.retries == 0;
         if let Some(r) = rtt_of(t, &seg, now).or(if timed { Some(now.wrapping_sub(t.rtt_at)) } else { None }) {
-            timers::rtt_sample(t, r);
+            rto::rtt_sample(t, r);
         }
         t.flags &= !flag::RTT;
         t.snd_una = t.iss.wrapping_add(1);
@@ -389,7 +388,7 @@ fn synchronized<'m, S: Slots<'m>>(cx: &mut Ctx, slots: &mut S, i: usize, off: u3
         t.snd_wl1 = seg.seq;
         t.snd_wl2 = seg.ack;
         t.retries = 0;
-        timers::stop_rto(t);
+        rto::stop_rto(t);
         established(cx, i);
     }
     if let Some(f) = on_ack(cx, slots, i, &seg, now) {
@@ -406,7 +405,9 @@ fn synchronized<'m, S: Slots<'m>>(cx: &mut Ctx, slots: &mut S, i: usize, off: u3
             output::reset_conn(cx, slots, i, now);
             return Fate::Dropped(E_NO_SOCKET);
         }
-        match reassembly::receive(cx, slots, i, off, &seg, now) {
+        let data =
+            reassembly::Data { seq: seg.seq, start: seg.data_at as u32, len: seg.data_len as u32, fin: seg.has(FIN) };
+        match reassembly::receive(cx, slots, i, off, &data, now) {
             Ok((k, f)) => {
                 kept = k;
                 fin = f;
@@ -454,9 +455,9 @@ fn on_ack<'m, S: Slots<'m>>(cx: &mut Ctx, slots: &mut S, i: usize, seg: &Seg, no
         t.snd_wl2 = seg.ack;
         if t.snd_wnd > 0 && (old == 0 || t.has(flag::PERSIST)) {
             if t.has(flag::PERSIST) {
-                timers::stop_rto(t);
+                rto::stop_rto(t);
                 if t.snd_una != t.snd_nxt {
-                    timers::arm_rto(cx.net, t, now);
+                    rto::arm_rto(cx.net, t, now);
                 }
             }
             cx.sk.mark_dirty(i);
@@ -472,16 +473,16 @@ fn on_ack<'m, S: Slots<'m>>(cx: &mut Ctx, slots: &mut S, i: usize, seg: &Seg, no
         FIN_WAIT_1 => {
             t.state = FIN_WAIT_2;
             if !t.has(flag::ATTACHED) && t.listener == 0 {
-                timers::arm_for(cx.net, t, now, timers::FIN_WAIT_2_MS);
+                rto::arm_for(cx.net, t, now, rto::FIN_WAIT_2_MS);
             }
             None
         }
         CLOSING => {
-            enter_time_wait(cx, slots, i, now);
+            conn::enter_time_wait(cx, slots, i, now);
             Some(Fate::Done)
         }
         LAST_ACK => {
-            finish(cx, slots, i, ERR_NONE);
+            conn::finish(cx, slots, i, ERR_NONE);
             Some(Fate::Done)
         }
         _ => None,
@@ -515,16 +516,16 @@ fn ack_advance<'m, S: Slots<'m>>(cx: &mut Ctx, slots: &mut S, i: usize, seg: &Se
         t.flags &= !flag::RTT;
     }
     if let Some(r) = sample {
-        timers::rtt_sample(t, r);
+        rto::rtt_sample(t, r);
     }
     t.retries = 0;
     if congestion::on_ack(t, acked, seg.ack) {
         t.flags |= flag::RETRANSMIT;
     }
     if t.snd_una == t.snd_max {
-        timers::stop_rto(t);
+        rto::stop_rto(t);
     } else if !t.has(flag::PERSIST) {
-        timers::arm_rto(cx.net, t, now);
+        rto::arm_rto(cx.net, t, now);
     }
     if t.has(flag::WANT_WRITE) && t.tx.bytes < cx.net.cfg.snd_buf {
         t.flags &= !flag::WANT_WRITE;
@@ -540,94 +541,14 @@ fn fin_received<'m, S: Slots<'m>>(cx: &mut Ctx, slots: &mut S, i: usize, now: u3
     t.flags |= flag::RX_FIN | flag::ACK_NOW;
     match t.state {
         SYN_RECEIVED | ESTABLISHED => t.state = CLOSE_WAIT,
-        FIN_WAIT_1 if t.has(flag::FIN_ACKED) => enter_time_wait(cx, slots, i, now),
+        FIN_WAIT_1 if t.has(flag::FIN_ACKED) => conn::enter_time_wait(cx, slots, i, now),
         FIN_WAIT_1 => t.state = CLOSING,
-        FIN_WAIT_2 => enter_time_wait(cx, slots, i, now),
+        FIN_WAIT_2 => conn::enter_time_wait(cx, slots, i, now),
         _ => {}
     }
     cx.sk.mark_dirty(i);
     if cx.sk.tcp[i].listener == 0 {
         cx.sk.notify(KIND_TCP, i);
-    }
-}
-
-/// TIME-WAIT for 2 MSL: nothing left to send, data not yet read stays for the user.
-pub fn enter_time_wait<'m, S: Slots<'m>>(cx: &mut Ctx, slots: &mut S, i: usize, now: u32) {
-    let t = &mut cx.sk.tcp[i];
-    t.state = TIME_WAIT;
-    queue::clear(&mut t.tx, slots);
-    queue::clear(&mut t.ooo, slots);
-    t.tx_cur_slot = 0;
-    t.flags &= !(flag::DELACK | flag::RETRANSMIT | flag::PROBE);
-    timers::arm_for(cx.net, t, now, timers::TIME_WAIT_MS);
-    if t.has(flag::ATTACHED) {
-        cx.sk.notify(KIND_TCP, i);
-    }
-}
-
-/// The connection is over (`err`: why; ERR_NONE for a clean end). Its slots go back (the
-/// data received stays if it ended cleanly and the user holds it, to be read). A connection
-/// the user holds is kept, CLOSED, until released; any other is freed.
-pub fn finish<'m, S: Slots<'m>>(cx: &mut Ctx, slots: &mut S, i: usize, err: u8) {
-    let t = &mut cx.sk.tcp[i];
-    if !t.used {
-        return;
-    }
-    timers::stop_rto(t);
-    t.flags &= !(flag::DELACK | flag::ACK_NOW | flag::RETRANSMIT | flag::PROBE | flag::WINDOW_UPDATE);
-    queue::clear(&mut t.tx, slots);
-    queue::clear(&mut t.ooo, slots);
-    t.tx_cur_slot = 0;
-    let attached = t.has(flag::ATTACHED);
-    if err != ERR_NONE || !attached {
-        queue::clear(&mut t.rx, slots);
-    }
-    if t.listener != 0 {
-        detach_from_listener(cx, i);
-    }
-    let t = &mut cx.sk.tcp[i];
-    if attached {
-        t.state = CLOSED;
-        if t.error == ERR_NONE {
-            t.error = err;
-        }
-        cx.sk.tcp_unhash(i);
-        cx.sk.notify(KIND_TCP, i);
-    } else {
-        cx.sk.tcp_free(i);
-    }
-}
-
-/// Takes connection `i` off its listener (the count of pending ones, the accept queue).
-pub fn detach_from_listener(cx: &mut Ctx, i: usize) {
-    let l = cx.sk.tcp[i].listener as usize;
-    if l == 0 {
-        return;
-    }
-    cx.sk.tcp[i].listener = 0;
-    let next = cx.sk.tcp[i].accept_next;
-    cx.sk.tcp[i].accept_next = 0;
-    let lst = &mut cx.sk.listeners[l - 1];
-    lst.pending = lst.pending.saturating_sub(1);
-    // Unlink from the accept queue, if it is there.
-    let me = i as u16 + 1;
-    let (mut prev, mut at) = (0u16, lst.accept_head);
-    let mut guard = 0;
-    while at != 0 && guard < crate::consts::NET_MAX_TCP {
-        if at == me {
-            if prev == 0 {
-                cx.sk.listeners[l - 1].accept_head = next;
-            } else {
-                cx.sk.tcp[prev as usize - 1].accept_next = next;
-            }
-            if cx.sk.listeners[l - 1].accept_tail == me {
-                cx.sk.listeners[l - 1].accept_tail = prev;
-            }
-            return;
-        }
-        prev = at;
-        at = cx.sk.tcp[at as usize - 1].accept_next;
-        guard += 1;
     }
 }
 

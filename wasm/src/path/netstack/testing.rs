@@ -2,6 +2,9 @@
 //! memory, a stack instance ([`Host`]), packets built by hand, and a lossy, reordering,
 //! duplicating link between two stacks driven by a seeded PRNG on a virtual clock.
 
+// The whole file is test code (`mod.rs` declares it under cfg(test)); the attribute here
+// also tells tests/house_test.ts, which leaves out what follows a `#[cfg(test)]`.
+#[cfg(test)]
 use super::{input, next_timeout, output, Ctx, Netstack, Out, Slots};
 use crate::consts::{HEADROOM, LARGE_SLOT_SIZE, SLOT_SIZE, SLOT_TAILROOM};
 use crate::mem::{self, Mem, HOST_SHARED, PAGE};
@@ -234,7 +237,7 @@ pub fn tcp_fields(pkt: &[u8]) -> (u32, u32, u8, u16, Options, Vec<u8>) {
 pub struct Rng(pub u64);
 
 impl Rng {
-    pub fn next(&mut self) -> u64 {
+    pub fn roll(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -242,7 +245,7 @@ impl Rng {
     }
     /// True with probability `per_mille` / 1000.
     pub fn chance(&mut self, per_mille: u64) -> bool {
-        self.next() % 1000 < per_mille
+        self.roll() % 1000 < per_mille
     }
 }
 
@@ -273,7 +276,7 @@ impl Link {
                 continue;
             }
             let extra = if self.rng.chance(self.reorder) {
-                1 + (self.rng.next() % (4 * self.delay as u64 + 4)) as u32
+                1 + (self.rng.roll() % (4 * self.delay as u64 + 4)) as u32
             } else {
                 0
             };
@@ -440,7 +443,7 @@ mod tests {
         let mut short_udp = ip_packet(&b, &a, PROTO_UDP, &[0; 4], None);
         short_udp[3] = 24;
         cases.push((short_udp, E_TRUNCATED));
-        let mut udp_len = good.clone();
+        let mut udp_len = good;
         udp_len[25] = 200; // UDP length past the packet
         cases.push((udp_len, E_BAD_TOTAL_LEN));
         let mut tcp_off = tcp_packet(&b, &v4(A4, 80), 1, 0, SYN, 1000, &Options::default(), b"");
@@ -615,7 +618,7 @@ mod tests {
     /// chunks of random sizes (so small writes are coalesced too).
     fn write_some(h: &mut Host, slots: &mut TestSlots, c: usize, data: &[u8], sent: &mut usize, rng: &mut Rng) {
         while *sent < data.len() {
-            let n = (data.len() - *sent).min(1 + (rng.next() % 1900) as usize);
+            let n = (data.len() - *sent).min(1 + (rng.roll() % 1900) as usize);
             let (off, s) = slots.take(1950).unwrap();
             s[16..16 + n].copy_from_slice(&data[*sent..*sent + n]);
             match user::send(&mut h.cx(), slots, c, off, 16, n) {

@@ -5,7 +5,7 @@
 //! left unread), with the readiness and the counters TypeScript sees.
 
 use super::queue::{self, Meta};
-use super::{before, congestion, output, ready, reassembly, tcb, timers, Ctx, Slots};
+use super::{before, congestion, conn, output, ready, reassembly, rto, tcb, Ctx, Slots};
 use crate::consts::{NET_TCP_INFO_LEN, SLOT_SIZE};
 use crate::errors::*;
 use crate::tables::sockets::KIND_TCP;
@@ -126,7 +126,7 @@ pub fn accept(cx: &mut Ctx, l: usize) -> Result<usize, i32> {
         return Err(E_AGAIN);
     }
     let i = head as usize - 1;
-    tcb::detach_from_listener(cx, i);
+    conn::detach_from_listener(cx, i);
     cx.sk.tcp[i].flags |= flag::ATTACHED;
     cx.sk.notify(KIND_TCP, i);
     Ok(i)
@@ -249,7 +249,7 @@ pub fn release<'m, S: Slots<'m>>(cx: &mut Ctx, slots: &mut S, i: usize, now: u32
             queue::clear(&mut t.rx, slots);
             cx.sk.tcp_free(i);
         }
-        SYN_SENT => tcb::finish(cx, slots, i, ERR_ABORTED),
+        SYN_SENT => conn::finish(cx, slots, i, ERR_ABORTED),
         TIME_WAIT => queue::clear(&mut t.rx, slots),
         _ if t.rx.bytes > 0 => output::reset_conn(cx, slots, i, now),
         _ => {
@@ -257,7 +257,7 @@ pub fn release<'m, S: Slots<'m>>(cx: &mut Ctx, slots: &mut S, i: usize, now: u32
             let _ = shutdown(cx, i);
             let t = &mut cx.sk.tcp[i];
             if t.state == FIN_WAIT_2 && !t.has(flag::RTO_ON) {
-                timers::arm_for(cx.net, t, now, timers::FIN_WAIT_2_MS);
+                rto::arm_for(cx.net, t, now, rto::FIN_WAIT_2_MS);
             }
         }
     }
