@@ -379,15 +379,15 @@ impl Sockets {
         Some(i)
     }
 
-    /// When the table is full: the TIME_WAIT connection whose timer ends first (compared
-    /// with `now`), for the caller to free and so make room.
+    /// When the table is full: the TIME_WAIT connection nobody holds whose timer ends first
+    /// (compared with `now`), for the caller to free and so make room.
     pub fn tcp_reusable(&self, now: u32) -> Option<usize> {
         if self.tcp_ids.in_use() < NET_MAX_TCP {
             return None;
         }
         let mut best: Option<(usize, i32)> = None;
         for (i, t) in self.tcp[..self.tcp_ids.high()].iter().enumerate() {
-            if t.used && t.state == TIME_WAIT {
+            if t.used && t.state == TIME_WAIT && !t.has(flag::ATTACHED) {
                 let left = t.rto_at.wrapping_sub(now) as i32;
                 if best.map_or(true, |(_, b)| left < b) {
                     best = Some((i, left));
@@ -584,6 +584,8 @@ mod tests {
             assert_eq!(s.tcp_find(&v4(1, 80), &v4(2, k as u16)), Some(i));
         }
         assert_eq!(s.tcp_reusable(0), Some(ids[NET_MAX_TCP - 1]));
+        s.tcp[ids[NET_MAX_TCP - 1]].flags |= flag::ATTACHED; // held: not reused
+        assert_eq!(s.tcp_reusable(0), Some(ids[NET_MAX_TCP - 3]));
         let h = s.tcp_handle(ids[5]);
         s.tcp[ids[5]].flags |= flag::ATTACHED;
         assert_eq!(s.tcp_index(h), Some(ids[5]));

@@ -359,7 +359,7 @@ mod tests {
     use super::*;
     use crate::errors::*;
     use crate::path::netstack::{next_event, ready, udp, user};
-    use crate::tables::tcb::{CLOSED, ERR_REFUSED, ESTABLISHED, TIME_WAIT};
+    use crate::tables::tcb::{CLOSED, ERR_ABORTED, ERR_REFUSED, ERR_RESET, ERR_TIMED_OUT, ESTABLISHED, TIME_WAIT};
     use crate::wire::checksum;
     use crate::wire::tcp::{ACK, RST, SYN};
 
@@ -778,5 +778,204 @@ mod tests {
         let mut p = transfer(21, 150, 100, 20, 256 << 10, false);
         assert!(p.a.net.stats.timeouts > 0);
         all_returned(&mut p);
+    }
+
+    /// Steps until `done` holds (panics after `max_ms` of virtual time).
+    fn drive(p: &mut Pair, max_ms: u32, mut done: impl FnMut(&mut Pair) -> bool) {
+        let start = p.now;
+        while !done(p) {
+            assert!(p.now - start < max_ms, "not done after {} ms", max_ms);
+            p.step(100);
+            drain_events(&mut p.a);
+            drain_events(&mut p.b);
+        }
+    }
+
+    /// A connects to B:80: (A's connection, B's accepted one).
+    fn establish(p: &mut Pair) -> (usize, usize) {
+        let l = user::listen(&mut p.b.cx(), v4([0; 4], 80), 4).unwrap();
+        let c = user::connect(&mut p.a.cx(), &mut p.slots, v4(B4, 80), SockAddr::NONE, p.now).unwrap();
+        let mut s = None;
+        drive(p, 5_000, |p| {
+            s = s.or_else(|| user::accept(&mut p.b.cx(), l).ok());
+            s.is_some() && p.a.sk.tcp[c].state == ESTABLISHED
+        });
+        (c, s.unwrap())
+    }
+
+    /// Lets both go and waits out TIME_WAIT; then nothing may be left.
+    fn release_and_settle(p: &mut Pair, c: usize, s: usize) {
+        user::release(&mut p.a.cx(), &mut p.slots, c, p.now);
+        user::release(&mut p.b.cx(), &mut p.slots, s, p.now);
+        let end = p.now + 200_000;
+        while p.now < end {
+            p.step(10_000);
+        }
+        p.ab.clear(&mut p.slots);
+        p.ba.clear(&mut p.slots);
+        all_returned(p);
+    }
+
+    #[test]
+    fn zero_window_is_probed_until_the_reader_reads() {
+        let mut p = pair(31, 0, 0, 0);
+        p.b = Host::new(&[v4(B4, 0)], 1420, 16 << 10, 256 << 10, 12);
+        let (c, s) = establish(&mut p);
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i * 7) as u8).collect();
+        let (mut sent, mut rng) = (0, Rng(5));
+        // B does not read: A fills B's 16 KiB window and then its own buffer.
+        drive(&mut p, 10_000, |p| {
+            write_some(&mut p.a, &mut p.slots, c, &data, &mut sent, &mut rng);
+            p.a.sk.tcp[c].snd_wnd == 0 && p.a.sk.tcp[c].snd_una == p.a.sk.tcp[c].snd_nxt
+        });
+        assert_eq!(p.b.sk.tcp[s].rx.bytes, 16 << 10);
+        // Persist: probes back off; the connection does not time out however long it waits.
+        let probes = p.a.net.stats.tcp_out;
+        let until = p.now + 600_000;
+        drive(&mut p, 700_000, |p| p.now >= until);
+        let t = &p.a.sk.tcp[c];
+        assert_eq!((t.state, t.error), (ESTABLISHED, 0));
+        let n = p.a.net.stats.tcp_out - probes;
+        assert!((5..40).contains(&n), "{} probes in 10 minutes", n);
+        // The reader reads: everything arrives.
+        let mut got = Vec::new();
+        drive(&mut p, 60_000, |p| {
+            write_some(&mut p.a, &mut p.slots, c, &data, &mut sent, &mut rng);
+            read_all(&mut p.b, &mut p.slots, s, &mut got);
+            got.len() == data.len()
+        });
+        assert!(got == data);
+        user::shutdown(&mut p.a.cx(), c).unwrap();
+        user::shutdown(&mut p.b.cx(), s).unwrap();
+        drive(&mut p, 10_000, |p| [p.a.sk.tcp[c].state, p.b.sk.tcp[s].state].iter().all(|&x| x == TIME_WAIT));
+        release_and_settle(&mut p, c, s);
+    }
+
+    #[test]
+    fn half_close_then_data_back_and_a_simultaneous_close() {
+        let mut p = pair(32, 0, 0, 0);
+        let (c, s) = establish(&mut p);
+        let (mut rng, mut sent_a, mut sent_b) = (Rng(9), 0, 0);
+        let (up, down): (Vec<u8>, Vec<u8>) = ((0..5000u32).map(|i| i as u8).collect(), (0..200_000u32).map(|i| (i >> 3) as u8).collect());
+        write_some(&mut p.a, &mut p.slots, c, &up, &mut sent_a, &mut rng);
+        user::shutdown(&mut p.a.cx(), c).unwrap();
+        assert_eq!(user::send(&mut p.a.cx(), &mut p.slots, c, 0, 16, 1), Err(E_NOT_CONNECTED));
+        let (mut got_b, mut got_a) = (Vec::new(), Vec::new());
+        drive(&mut p, 5_000, |p| read_all(&mut p.b, &mut p.slots, s, &mut got_b));
+        assert!(got_b == up);
+        assert!(user::readiness(&p.b.cx(), s) & ready::EOF != 0);
+        // B sends after A's FIN; A still reads.
+        drive(&mut p, 20_000, |p| {
+            write_some(&mut p.b, &mut p.slots, s, &down, &mut sent_b, &mut rng);
+            read_all(&mut p.a, &mut p.slots, c, &mut got_a);
+            got_a.len() == down.len()
+        });
+        assert!(got_a == down);
+        user::shutdown(&mut p.b.cx(), s).unwrap();
+        drive(&mut p, 5_000, |p| matches!(p.a.sk.tcp[c].state, TIME_WAIT) && p.b.sk.tcp[s].state == CLOSED);
+        assert!(read_all(&mut p.a, &mut p.slots, c, &mut got_a));
+        release_and_settle(&mut p, c, s);
+        // Both close at once: FIN-WAIT-1 → CLOSING → TIME-WAIT on both sides.
+        let mut p = pair(33, 0, 0, 0);
+        let (c, s) = establish(&mut p);
+        user::shutdown(&mut p.a.cx(), c).unwrap();
+        user::shutdown(&mut p.b.cx(), s).unwrap();
+        drive(&mut p, 5_000, |p| p.a.sk.tcp[c].state == TIME_WAIT && p.b.sk.tcp[s].state == TIME_WAIT);
+        release_and_settle(&mut p, c, s);
+    }
+
+    #[test]
+    fn resets_from_the_peer_and_on_release_with_unread_data() {
+        let mut p = pair(34, 0, 0, 0);
+        let (c, s) = establish(&mut p);
+        let (mut rng, mut sent) = (Rng(3), 0);
+        let data = vec![0x5a; 3000];
+        write_some(&mut p.a, &mut p.slots, c, &data, &mut sent, &mut rng);
+        drive(&mut p, 5_000, |p| p.b.sk.tcp[s].rx.bytes == 3000);
+        // B lets go without reading: a RST, A's connection is reset.
+        user::release(&mut p.b.cx(), &mut p.slots, s, p.now);
+        drive(&mut p, 5_000, |p| p.a.sk.tcp[c].state == CLOSED);
+        assert_eq!(p.a.sk.tcp[c].error, ERR_RESET);
+        assert_eq!(user::send(&mut p.a.cx(), &mut p.slots, c, 0, 16, 1), Err(E_NOT_CONNECTED));
+        assert_eq!(user::recv(&p.a.cx(), &p.slots, c, |_, _, _| true), Ok(0));
+        user::release(&mut p.a.cx(), &mut p.slots, c, p.now);
+        drive(&mut p, 1_000, |p| p.ab.queue.is_empty() && p.ba.queue.is_empty());
+        all_returned(&mut p);
+        // An abort with data queued both ways.
+        let mut p = pair(35, 0, 0, 0);
+        let (c, s) = establish(&mut p);
+        sent = 0;
+        write_some(&mut p.a, &mut p.slots, c, &data, &mut sent, &mut rng);
+        user::abort(&mut p.a.cx(), &mut p.slots, c, p.now);
+        drive(&mut p, 5_000, |p| p.b.sk.tcp[s].state == CLOSED);
+        assert_eq!((p.a.sk.tcp[c].error, p.b.sk.tcp[s].error), (ERR_ABORTED, ERR_RESET));
+        user::release(&mut p.a.cx(), &mut p.slots, c, p.now);
+        user::release(&mut p.b.cx(), &mut p.slots, s, p.now);
+        p.ab.clear(&mut p.slots);
+        p.ba.clear(&mut p.slots);
+        all_returned(&mut p);
+    }
+
+    #[test]
+    fn retransmission_backs_off_and_the_connection_times_out() {
+        // Nobody answers a SYN: 6 retries, 1 + 2 + ... + 64 s, then ERR_TIMED_OUT.
+        let mut p = pair(36, 1000, 0, 0);
+        let c = user::connect(&mut p.a.cx(), &mut p.slots, v4(B4, 80), SockAddr::NONE, p.now).unwrap();
+        let start = p.now;
+        drive(&mut p, 200_000, |p| p.a.sk.tcp[c].state == CLOSED);
+        assert_eq!(p.a.sk.tcp[c].error, ERR_TIMED_OUT);
+        assert_eq!(p.ab.lost, 7);
+        let took = p.now - start;
+        assert!((123_000..124_500).contains(&took), "{} ms", took); // 1 + 2 + … + 32 + 60 (RTO_MAX) s
+        assert!(user::readiness(&p.a.cx(), c) & (ready::CLOSED | ready::ERROR) == ready::CLOSED | ready::ERROR);
+        user::release(&mut p.a.cx(), &mut p.slots, c, p.now);
+        all_returned(&mut p);
+        // Data nobody acknowledges: RTO doubles from its floor, 12 retransmissions, then out.
+        let mut p = pair(37, 0, 0, 0);
+        let (c, s) = establish(&mut p);
+        p.ab.loss = 1000;
+        let (mut rng, mut sent) = (Rng(1), 0);
+        write_some(&mut p.a, &mut p.slots, c, &[1; 100], &mut sent, &mut rng);
+        let mut times = Vec::new();
+        let mut last = p.ab.lost;
+        drive(&mut p, 1_000_000, |p| {
+            if p.ab.lost != last {
+                times.push(p.now);
+                last = p.ab.lost;
+            }
+            p.a.sk.tcp[c].state == CLOSED
+        });
+        assert_eq!(p.a.sk.tcp[c].error, ERR_TIMED_OUT);
+        assert_eq!(times.len(), 13); // the first transmission and 12 retransmissions
+        let gaps: Vec<u32> = times.windows(2).map(|w| w[1] - w[0]).collect();
+        assert_eq!(gaps[..3], [200, 400, 800]); // the RTO from its floor, doubled per expiry
+        assert!(gaps[9..].iter().all(|&g| g == 60_000), "{:?}", gaps); // capped at RTO_MAX
+        user::release(&mut p.a.cx(), &mut p.slots, c, p.now);
+        user::abort(&mut p.b.cx(), &mut p.slots, s, p.now);
+        user::release(&mut p.b.cx(), &mut p.slots, s, p.now);
+        p.ab.clear(&mut p.slots);
+        p.ba.clear(&mut p.slots);
+        for (off, _) in p.b.output(&mut p.slots, p.now, 16) {
+            p.slots.free(off);
+        }
+        all_returned(&mut p);
+    }
+
+    #[test]
+    fn a_listener_backlog_refuses_more_syns() {
+        let mut slots = TestSlots::new(256);
+        let mut h = host(40);
+        let l = user::listen(&mut h.cx(), v4(A4, 80), 1).unwrap();
+        for port in [1000, 1001] {
+            h.inject(&mut slots, &tcp_packet(&v4(B4, port), &v4(A4, 80), 1, 0, SYN, 1000, &Options::default(), b""), 0);
+        }
+        assert_eq!(h.dropped(E_QUEUE_FULL), 1);
+        assert_eq!(h.sent(&mut slots, 0).len(), 1); // one SYN-ACK
+        // The half-open one is reset when the listener closes.
+        user::unlisten(&mut h.cx(), &mut slots, l, 0);
+        let out = h.sent(&mut slots, 0);
+        assert_eq!(tcp_fields(&out[0]).2, RST | ACK);
+        assert_eq!(h.sk.tcp_ids.in_use(), 0);
+        assert_eq!(slots.in_use(), 0);
     }
 }
