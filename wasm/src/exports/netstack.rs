@@ -567,6 +567,13 @@ mod tests {
         let pkt = m().bytes(off + HEADROOM as u32, 35).unwrap();
         assert_eq!((&pkt[16..20], &pkt[22..24], &pkt[28..]), (&B[..], &[4, 0xd2][..], &b"answer!"[..]));
         assert_eq!(crate::exports::pool::ts_pool_free(off), 0);
+        // Hostile lengths and offsets: refused, nothing touched.
+        let s = ts_pool_alloc();
+        for (d, l) in [(0xffff_fff0, 0x20), (16, u32::MAX), (u32::MAX, 1), (2040, 100)] {
+            assert!(ts_netstack_udp_send(h as u32, s, d, l, rec) < 0, "{} {}", d, l);
+        }
+        assert_eq!(ts_netstack_udp_send(h as u32, 12345, 16, 1, rec), E_BAD_ARG); // not a slot
+        assert_eq!(crate::exports::pool::ts_pool_free(s), 0);
         assert_eq!(ts_netstack_udp_close(h as u32), 0);
         assert_eq!(ts_netstack_udp_close(h as u32), E_BAD_ARG);
         assert_eq!(in_use(), 0.0);
@@ -596,6 +603,9 @@ mod tests {
         assert_eq!(ts_netstack_tcp_recv(c as u32, sp, 4), E_AGAIN);
         let off = ts_pool_alloc();
         assert_eq!(ts_netstack_tcp_send(c as u32, off, 8, 10), E_BAD_ARG); // data in the headroom
+        for (d, l) in [(0xffff_fff0, 0x20), (16, u32::MAX), (16, 0), (2040, 100)] {
+            assert_eq!(ts_netstack_tcp_send(c as u32, off, d, l), E_BAD_ARG, "{} {}", d, l);
+        }
         assert_eq!(ts_netstack_tcp_send(c as u32, off, 16, 10), 10); // queued until established
         assert_eq!(ts_netstack_tcp_release(c as u32, 5), 0);
         assert_eq!(ts_netstack_tcp_release(c as u32, 5), E_BAD_ARG);

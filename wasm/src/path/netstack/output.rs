@@ -131,7 +131,7 @@ fn copy_from_tx<'m, S: Slots<'m>>(t: &mut Tcb, slots: &S, seq: u32, dst: &mut [u
             Some(s) => s,
             None => return false,
         };
-        let n = ((m.len - pos) as usize).min(dst.len() - done);
+        let n = (m.len.saturating_sub(pos) as usize).min(dst.len() - done);
         let from = (m.start + pos) as usize;
         match src.get(from..from + n) {
             Some(s) => dst[done..done + n].copy_from_slice(s),
@@ -201,6 +201,10 @@ fn emit<'m, S: Slots<'m>, O: Out>(
     let ack = if s.flags & ACK != 0 { t.rcv_nxt } else { 0 };
     let (local, remote) = (t.local, t.remote);
     let total = write_segment(slot, &local, &remote, s.seq, ack, s.flags, window, &opts, s.len);
+    if total == 0 {
+        slots.free(off);
+        return false;
+    }
     out.push(off, total);
     stats.tcp_out += 1;
     if s.flags & ACK != 0 {

@@ -361,7 +361,7 @@ mod tests {
     use crate::path::netstack::{next_event, ready, udp, user};
     use crate::tables::tcb::{CLOSED, ERR_ABORTED, ERR_REFUSED, ERR_RESET, ERR_TIMED_OUT, ESTABLISHED, TIME_WAIT};
     use crate::wire::checksum;
-    use crate::wire::tcp::{ACK, RST, SYN};
+    use crate::wire::tcp::{ACK, FIN, RST, SYN};
 
     const A4: [u8; 4] = [10, 0, 0, 1];
     const B4: [u8; 4] = [10, 0, 0, 2];
@@ -856,7 +856,8 @@ mod tests {
         let mut p = pair(32, 0, 0, 0);
         let (c, s) = establish(&mut p);
         let (mut rng, mut sent_a, mut sent_b) = (Rng(9), 0, 0);
-        let (up, down): (Vec<u8>, Vec<u8>) = ((0..5000u32).map(|i| i as u8).collect(), (0..200_000u32).map(|i| (i >> 3) as u8).collect());
+        let (up, down): (Vec<u8>, Vec<u8>) =
+            ((0..5000u32).map(|i| i as u8).collect(), (0..200_000u32).map(|i| (i >> 3) as u8).collect());
         write_some(&mut p.a, &mut p.slots, c, &up, &mut sent_a, &mut rng);
         user::shutdown(&mut p.a.cx(), c).unwrap();
         assert_eq!(user::send(&mut p.a.cx(), &mut p.slots, c, 0, 16, 1), Err(E_NOT_CONNECTED));
@@ -971,11 +972,64 @@ mod tests {
         }
         assert_eq!(h.dropped(E_QUEUE_FULL), 1);
         assert_eq!(h.sent(&mut slots, 0).len(), 1); // one SYN-ACK
-        // The half-open one is reset when the listener closes.
+                                                    // The half-open one is reset when the listener closes.
         user::unlisten(&mut h.cx(), &mut slots, l, 0);
         let out = h.sent(&mut slots, 0);
         assert_eq!(tcp_fields(&out[0]).2, RST | ACK);
         assert_eq!(h.sk.tcp_ids.in_use(), 0);
         assert_eq!(slots.in_use(), 0);
+    }
+
+    #[test]
+    fn reassembly_of_overlapping_duplicated_reordered_segments_matches_the_stream() {
+        for seed in [1u64, 2, 3] {
+            let mut slots = TestSlots::new(4096);
+            let mut h = host(50);
+            let mut rng = Rng(seed * 7919);
+            let l = user::listen(&mut h.cx(), v4(A4, 80), 1).unwrap();
+            let (b, a) = (v4(B4, 40100), v4(A4, 80));
+            let none = Options::default();
+            h.inject(&mut slots, &tcp_packet(&b, &a, 999, 0, SYN, 65535, &none, b""), 0);
+            let (iss, ..) = tcp_fields(&h.sent(&mut slots, 0)[0]);
+            h.inject(&mut slots, &tcp_packet(&b, &a, 1000, iss + 1, ACK, 65535, &none, b""), 0);
+            let c = user::accept(&mut h.cx(), l).unwrap();
+            let stream: Vec<u8> = (0..150_000u32).map(|i| (i.wrapping_mul(31) >> 3) as u8).collect();
+            // Segments with random boundaries, then overlapping pieces and duplicates.
+            let mut segs: Vec<(usize, usize)> = Vec::new();
+            let mut at = 0;
+            while at < stream.len() {
+                let n = (1 + rng.roll() % 1400) as usize;
+                segs.push((at, (at + n).min(stream.len())));
+                at += n;
+            }
+            for _ in 0..segs.len() / 2 {
+                let x = (rng.roll() as usize) % stream.len();
+                segs.push((x, (x + 1 + (rng.roll() % 1400) as usize).min(stream.len())));
+            }
+            let mut got = Vec::new();
+            let mut rounds = 0;
+            while got.len() < stream.len() {
+                rounds += 1;
+                assert!(rounds < 200, "seed {}: stuck at {}", seed, got.len());
+                // Shuffle (Fisher-Yates), send those not wholly received, read, acknowledge.
+                for i in (1..segs.len()).rev() {
+                    segs.swap(i, (rng.roll() as usize) % (i + 1));
+                }
+                for &(x, y) in segs.iter().filter(|s| s.1 > got.len()).take(300) {
+                    let fin = if y == stream.len() { FIN } else { 0 };
+                    let seg = tcp_packet(&b, &a, 1000 + x as u32, iss + 1, ACK | fin, 65535, &none, &stream[x..y]);
+                    h.inject(&mut slots, &seg, rounds);
+                }
+                read_all(&mut h, &mut slots, c, &mut got);
+                h.sent(&mut slots, rounds);
+            }
+            assert!(got == stream, "seed {}", seed);
+            assert!(read_all(&mut h, &mut slots, c, &mut got), "the FIN ends the data");
+            assert_eq!(h.sk.tcp[c].ooo.slots, 0);
+            user::abort(&mut h.cx(), &mut slots, c, 0);
+            user::release(&mut h.cx(), &mut slots, c, 0);
+            h.sent(&mut slots, 0);
+            assert_eq!(slots.in_use(), 0, "seed {}", seed);
+        }
     }
 }

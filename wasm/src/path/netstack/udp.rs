@@ -83,12 +83,12 @@ pub fn send<'m, S: Slots<'m>>(
     }
     let src = if local.is_unspecified() { cx.net.cfg.first_addr(local.family).ok_or(E_BAD_ARG)? } else { local };
     let hl = if local.family == 4 { ip::V4_HEADER_LEN } else { ip::V6_HEADER_LEN };
-    let total = hl + HEADER_LEN + len;
+    let total = len.checked_add(hl + HEADER_LEN).ok_or(E_TOO_BIG)?;
     if total > cx.net.cfg.mtu as usize {
         return Err(E_TOO_BIG);
     }
     let slot = slots.get(off).ok_or(E_BAD_ARG)?;
-    if data_off < queue::META_LEN || data_off + len > slot.len() {
+    if data_off < queue::META_LEN || data_off.checked_add(len).map_or(true, |end| end > slot.len()) {
         return Err(E_BAD_ARG);
     }
     let start = HEADROOM + hl + HEADER_LEN;

@@ -152,7 +152,8 @@ pub fn send<'m, S: Slots<'m>>(
         return Err(E_NOT_CONNECTED);
     }
     let size = slots.get(off).map_or(0, |s| s.len());
-    if len == 0 || len > u16::MAX as usize || data_off < queue::META_LEN || data_off + len > size {
+    let outside = data_off.checked_add(len).map_or(true, |end| end > size);
+    if len == 0 || len > u16::MAX as usize || data_off < queue::META_LEN || outside {
         return Err(E_BAD_ARG);
     }
     // Bytes, and the slots holding them (small writes each in a large slot would hold far
