@@ -37,8 +37,8 @@ import { type Cidr, formatCidr } from "../wg/cidr.ts";
 import type { Config, Peer as ConfigPeer } from "../wg/config.ts";
 import { logger } from "../log.ts";
 import { instantiate, type TunslabExports } from "../wasm/module.ts";
-import { DataPlane } from "../wasm/data_plane.ts";
-import { MAX_PEERS } from "../wasm/abi.ts";
+import { DataPlane, type TableLimits, type TableStats } from "../wasm/data_plane.ts";
+import { DEFAULT_MAX_PEERS } from "../wasm/abi.ts";
 import { SlabPool } from "../wasm/slab.ts";
 import { Poller } from "../poller.ts";
 import type { Endpoint } from "../endpoint.ts";
@@ -98,6 +98,12 @@ export interface DeviceOptions {
   config: Config;
   /** Slab pool sizing. */
   pool?: { chunkSlots?: number; maxSlots?: number };
+  /**
+   * The data plane's table limits: peers (default `MaxPeers` of the config, else 65,536),
+   * keypair slots (default 4 per peer) and AllowedIPs prefixes (default 1,048,576). The tables
+   * grow with what is configured; a limit costs nothing until it is used.
+   */
+  tables?: TableLimits;
   /** Monotonic clock (ms); default `performance.now()`. */
   now?: () => number;
   /**
@@ -180,6 +186,7 @@ export class Device {
     config: Config,
     now: () => number,
     resolve: Resolve,
+    limits: TableLimits,
   ) {
     this.name = name;
     this.#traffic = new TrafficLog(name);
@@ -190,10 +197,15 @@ export class Device {
     this.#now = now;
     const i = config.interface;
     const plane = this.#plane = new DataPlane(wasm, pool);
+    const maxPeers = limits.maxPeers ?? i.maxPeers ?? DEFAULT_MAX_PEERS;
+    const tables = { ...limits, maxPeers, maxKeypairs: limits.maxKeypairs ?? 4 * maxPeers };
+    plane.setLimits(tables);
     const peers = this.#peers = new PeerTable(plane, {
       addresses: i.addresses,
       kernel: io.routes ?? null,
       now,
+      maxPeers: tables.maxPeers,
+      maxKeypairs: tables.maxKeypairs,
     });
     // An all-zero private key is none (an unconfigured interface, or `wg set … private-key` to clear).
     const local = i.privateKey.some((b) => b !== 0)
@@ -207,7 +219,6 @@ export class Device {
       udp: io.udp,
       hooks: this.#handshake,
       mtu: i.mtu,
-      maxPeers: MAX_PEERS,
     });
     this.#handshake.connect(this.path);
     this.#poller = new Poller([io.tun.fd, io.udp.fd]);
@@ -244,7 +255,7 @@ export class Device {
     const io = opts.io ??
       kernelIo(name, config, opts.offload ?? config.interface.offload, opts.bare ?? false, opts);
     try {
-      const dev = new Device(io.tun.name, wasm, pool, io, config, now, resolve);
+      const dev = new Device(io.tun.name, wasm, pool, io, config, now, resolve, opts.tables ?? {});
       dev.#onTick = opts.onTick;
       config.peers.forEach((p, k) => {
         const id = dev.addPeer(p, endpoints[k]);
@@ -527,6 +538,11 @@ export class Device {
   stop(): void {
     this.#stopping = true;
     this.#poller.wake();
+  }
+
+  /** The data plane's tables: limits, sizes and the pages they hold. */
+  tableStats(): TableStats {
+    return this.#plane.tableStats();
   }
 
   /** Counters, pool and per-peer figures. */

@@ -325,11 +325,9 @@ export class HandshakePlane implements DataHooks {
       this.#pool.tryFree(slot);
       return this.reject(`response_create_${handshakeErrorName(n)}`);
     }
-    if (!this.#installKeys(peer)) {
-      this.#pool.tryFree(slot);
-      return;
-    }
-    peer.cookies.addMacs(out, now, n);
+    if (!this.#installKeys(peer)) return void this.#pool.tryFree(slot);
+    // Installing the keys may grow the tables (memory.grow detaches `out`): a fresh view.
+    peer.cookies.addMacs(new Uint8Array(this.#pool.memory.buffer, slot, 92), now, n);
     if (this.#sender().sendRaw(peer.id, slot, n)) {
       this.counters.responsesSent++;
       peer.timers.onAuthenticatedPacketSent();

@@ -2,9 +2,14 @@
  * The device's peers: ids (the data plane's peer slots), lookups by public key and by local
  * index, keypair slots, AllowedIPs and the kernel routes that follow them.
  *
+ * Ids and keypair slots are handed out lowest-free-first (ids) and last-freed-first (slots), up
+ * to the data plane's limits ({@link PeerTableOptions.maxPeers}), and the data plane's tables grow
+ * with them; nothing here is sized in advance.
+ *
  * A peer's AllowedIPs live twice: in JavaScript (`peer.allowedIps`, for `wg show` and the UAPI)
  * and in the data plane's routing trie (through src/wasm/data_plane.ts); every change here keeps
- * both equal. The kernel routes (as wg-quick makes them) follow the union of all AllowedIPs not
+ * both equal. Which peer owns a prefix is one map lookup (so a setconf of 10,000 peers or of
+ * 130,560 prefixes on one peer is linear, not quadratic). The kernel routes (as wg-quick makes them) follow the union of all AllowedIPs not
  * covered by an interface address, through a {@link KernelRoutes} (none when a device runs over
  * in-memory I/O).
  *
@@ -37,7 +42,7 @@ import type { KeypairInfo, KeypairSlotAllocator } from "../wg/keypair_rotation.t
 import { encodeBase64Key } from "../wg/keys.ts";
 import { type Endpoint, formatEndpoint, parseEndpoint } from "../endpoint.ts";
 import { logger } from "../log.ts";
-import { MAX_KEYPAIRS, MAX_PEERS } from "../wasm/abi.ts";
+import { DEFAULT_MAX_KEYPAIRS, DEFAULT_MAX_PEERS, dropReasonName } from "../wasm/abi.ts";
 import type { DataPlane } from "../wasm/data_plane.ts";
 import { DevicePeer, type PeerConfig } from "./device_peer.ts";
 import { IndexTable } from "./index_table.ts";
@@ -58,6 +63,15 @@ export interface PeerTableOptions {
   kernel: KernelRoutes | null;
   /** Monotonic clock (ms) for the peers' timers and keypairs. */
   now: () => number;
+  /** Peer ids are below this: the data plane's peer limit (default `DEFAULT_MAX_PEERS`). */
+  maxPeers?: number;
+  /** Keypair slots are below this: the data plane's limit (default `DEFAULT_MAX_KEYPAIRS`). */
+  maxKeypairs?: number;
+}
+
+/** The identity of a prefix: its masked text (`10.0.0.0/24` for `10.0.0.7/24`), as the trie keys it. */
+function prefixKey(c: Cidr): string {
+  return formatCidr(maskCidr(c));
 }
 
 /** An index allocator for handshakes that can also hand an index on to a keypair. */
@@ -71,10 +85,19 @@ export class PeerTable {
   readonly byId: readonly (DevicePeer | undefined)[];
   /** Local indices of handshakes and keypairs → their peer. */
   readonly indices: IndexTable<DevicePeer> = new IndexTable<DevicePeer>();
-  readonly #byId: (DevicePeer | undefined)[] = new Array(MAX_PEERS);
+  readonly #byId: (DevicePeer | undefined)[] = [];
+  /** No id below this is free. */
+  #lowFree = 0;
+  readonly #maxPeers: number;
   readonly #byKey = new Map<string, DevicePeer>();
   readonly #hsOwner = new Map<Handshake, DevicePeer>();
+  /** Which peer each prefix ({@link prefixKey}) belongs to. */
+  readonly #owner = new Map<string, DevicePeer>();
+  /** Keypair slots given back (reused last-freed-first), and the next never-used one. */
   readonly #kpFree: number[] = [];
+  #kpNext = 0;
+  readonly #maxKeypairs: number;
+  readonly #slots: KeypairSlotAllocator;
   readonly #plane: DataPlane;
   readonly #addresses: readonly Cidr[];
   readonly #kernel: KernelRoutes | null;
@@ -89,7 +112,21 @@ export class PeerTable {
     this.#addresses = [...opts.addresses];
     this.#kernel = opts.kernel;
     this.#now = opts.now;
-    for (let k = MAX_KEYPAIRS - 1; k >= 0; k--) this.#kpFree.push(k);
+    this.#maxPeers = opts.maxPeers ?? DEFAULT_MAX_PEERS;
+    this.#maxKeypairs = opts.maxKeypairs ?? DEFAULT_MAX_KEYPAIRS;
+    this.#slots = {
+      allocate: () => {
+        let k = this.#kpFree.pop();
+        if (k === undefined && this.#kpNext < this.#maxKeypairs) k = this.#kpNext++;
+        if (k === undefined) throw new RangeError(`keypair slots exhausted (${this.#maxKeypairs})`);
+        return k;
+      },
+      release: (kp: KeypairInfo) => {
+        this.#plane.clearKeypair(kp.slot);
+        this.indices.release(kp.localIndex);
+        this.#kpFree.push(kp.slot);
+      },
+    };
     const table = this.indices, owner = this.#hsOwner;
     this.#allocator = {
       allocate(hs: Handshake): number {
@@ -116,29 +153,26 @@ export class PeerTable {
    * in the kernel: call {@link syncRoutes}), its endpoint set. Timers are not started here.
    */
   add(cfg: PeerConfig, local: LocalStatic | null, endpoint: string | null): DevicePeer {
-    let id = 0;
-    while (id < MAX_PEERS && this.#byId[id] !== undefined) id++;
-    if (id === MAX_PEERS) throw new RangeError(`more than ${MAX_PEERS} peers`);
-    const slots: KeypairSlotAllocator = {
-      allocate: () => {
-        const k = this.#kpFree.pop();
-        if (k === undefined) throw new RangeError("keypair slots exhausted");
-        return k;
-      },
-      release: (kp: KeypairInfo) => {
-        this.#plane.clearKeypair(kp.slot);
-        this.indices.release(kp.localIndex);
-        this.#kpFree.push(kp.slot);
-      },
-    };
-    const peer = new DevicePeer(id, local, cfg, slots, this.#now);
-    this.#plane.resetPeer(id);
+    let id = this.#lowFree;
+    while (this.#byId[id] !== undefined) id++;
+    if (id >= this.#maxPeers) {
+      throw new RangeError(`more than ${this.#maxPeers} peers (MaxPeers)`);
+    }
+    const rc = this.#plane.resetPeer(id);
+    if (rc < 0) throw new RangeError(`peer ${id}: ts_peer_reset failed (${dropReasonName(rc)})`);
+    this.#lowFree = id + 1;
+    const peer = new DevicePeer(id, local, { ...cfg, allowedIps: [] }, this.#slots, this.#now);
     this.#byId[id] = peer;
     this.#byKey.set(peer.name, peer);
     this.#hsOwner.set(peer.handshake, peer);
-    for (const c of cfg.allowedIps) this.#insertRoute(c, id);
+    for (const c of cfg.allowedIps) this.#claim(peer, c);
     if (endpoint !== null) this.setEndpoint(peer, endpoint);
     return peer;
+  }
+
+  /** Peers in the table. */
+  get size(): number {
+    return this.#byKey.size;
   }
 
   /**
@@ -147,14 +181,21 @@ export class PeerTable {
    */
   remove(peer: DevicePeer): boolean {
     if (this.#byId[peer.id] !== peer) return false;
-    this.#plane.removePeerRoutes(peer.id);
+    this.#dropRoutes(peer);
     this.#plane.resetPeer(peer.id);
     this.#byId[peer.id] = undefined;
+    if (peer.id < this.#lowFree) this.#lowFree = peer.id;
     this.#byKey.delete(peer.name);
     this.#hsOwner.delete(peer.handshake);
-    peer.allowedIps = [];
     this.syncRoutes();
     return true;
+  }
+
+  /** Removes all of a peer's prefixes from the trie and from its list. */
+  #dropRoutes(peer: DevicePeer): void {
+    this.#plane.removePeerRoutes(peer.id); // the trie keeps each peer's list: O(its prefixes)
+    for (const c of peer.allowedIps) this.#owner.delete(prefixKey(c));
+    peer.allowedIps = [];
   }
 
   /** The peers in id order. */
@@ -194,33 +235,32 @@ export class PeerTable {
     remove: Cidr[] = [],
     syncKernel = true,
   ): void {
-    const plane = this.#plane;
-    if (replace) {
-      plane.removePeerRoutes(peer.id);
-      peer.allowedIps = [];
-    }
+    if (replace) this.#dropRoutes(peer);
     for (const c of remove) {
-      const k = formatCidr(c);
-      if (!peer.allowedIps.some((x) => formatCidr(x) === k)) continue;
-      plane.removeRoute(c);
-      peer.allowedIps = peer.allowedIps.filter((x) => formatCidr(x) !== k);
+      const k = prefixKey(c);
+      if (this.#owner.get(k) !== peer) continue;
+      this.#plane.removeRoute(c);
+      this.#owner.delete(k);
+      peer.allowedIps = peer.allowedIps.filter((x) => prefixKey(x) !== k);
     }
-    for (const c of add) {
-      const k = formatCidr(c);
-      for (const other of this.list()) {
-        if (other !== peer) other.allowedIps = other.allowedIps.filter((x) => formatCidr(x) !== k);
-      }
-      this.#insertRoute(c, peer.id);
-      if (!peer.allowedIps.some((x) => formatCidr(x) === k)) peer.allowedIps.push(c);
-    }
+    for (const c of add) this.#claim(peer, c);
     if (syncKernel) this.syncRoutes();
   }
 
-  #insertRoute(c: Cidr, id: number): void {
-    const rc = this.#plane.insertRoute(c, id);
+  /** Routes `c` to `peer`, moving it away from the peer that had it (as wireguard-go). */
+  #claim(peer: DevicePeer, c: Cidr): void {
+    const rc = this.#plane.insertRoute(c, peer.id);
     if (rc < 0) {
-      throw new RangeError(`AllowedIPs ${formatCidr(c)}: ts_route_insert failed (${rc})`);
+      throw new RangeError(
+        `AllowedIPs ${formatCidr(c)}: ts_route_insert failed (${dropReasonName(rc)})`,
+      );
     }
+    const k = prefixKey(c);
+    const prev = this.#owner.get(k);
+    if (prev === peer) return;
+    if (prev !== undefined) prev.allowedIps = prev.allowedIps.filter((x) => prefixKey(x) !== k);
+    peer.allowedIps.push(c);
+    this.#owner.set(k, peer);
   }
 
   /** Kernel routes follow the union of AllowedIPs not covered by an interface address (as wg-quick). */
