@@ -11,7 +11,7 @@ import { basename } from "node:path";
 import { Device } from "../device/device.ts";
 import { PolicyRouting } from "../host/policy_routing.ts";
 import { causeOf, logger, parseLogLevel, setupLogging, shutdownLogging } from "../log.ts";
-import { MAX_POOL_MIB, parseConfigFile, unconfigured } from "../wg/config.ts";
+import { MAX_PEERS_LIMIT, MAX_POOL_MIB, parseConfigFile, unconfigured } from "../wg/config.ts";
 import { uapiFor } from "../device/device_uapi.ts";
 import { TunnelHost } from "../host/tunnel_host.ts";
 import { MetricsServer } from "../metrics/metrics_server.ts";
@@ -27,7 +27,7 @@ import { parseCommand } from "./parse_command.ts";
 import { UsageError } from "./usage_error.ts";
 
 const USAGE = `up CONF|IFACE [--interface NAME] [--log-level LEVEL] [--log-format auto|json|text]
-           [--no-offload] [--max-pool-mib N] [--metrics HOST:PORT]
+           [--no-offload] [--max-pool-mib N] [--max-peers N] [--metrics HOST:PORT]
        up --interface NAME [options]
 
 Brings up a WireGuard interface from a wg-quick style config file and runs it
@@ -40,7 +40,10 @@ addresses; link down; no routes follow AllowedIPs): "wg" and "ip" configure it. 
 [Interface]) moves packets one by one instead of as TUN super-packets with
 UDP GSO/GRO. --max-pool-mib N (or "MaxPool = N" in [Interface]; the flag
 wins; default 32) bounds the memory of packet slots (1..512 MiB): past it,
-packets are dropped and counted as "exhausted". --metrics HOST:PORT (or
+packets are dropped and counted as "exhausted". --max-peers N (or "MaxPeers =
+N"; the flag wins; default 65536, at most 1048576; set at start) bounds the
+number of peers; the data plane's tables grow with the peers there are, so a
+high limit costs nothing until used. --metrics HOST:PORT (or
 "MetricsAddress" in [Interface]) serves Prometheus metrics on /metrics and a
 health check on /healthz there, and only there. Needs CAP_NET_ADMIN.`;
 
@@ -61,6 +64,7 @@ export async function up(args: string[]): Promise<number> {
       "log-format": { type: "string", default: "auto" },
       "no-offload": { type: "boolean" },
       "max-pool-mib": { type: "string" },
+      "max-peers": { type: "string" },
       metrics: { type: "string" },
     },
   });
@@ -90,6 +94,13 @@ export async function up(args: string[]): Promise<number> {
     !(/^[0-9]{1,3}$/.test(maxPool) && +maxPool > 0 && +maxPool <= MAX_POOL_MIB)
   ) {
     throw new UsageError(`--max-pool-mib must be 1..${MAX_POOL_MIB} (MiB), not "${maxPool}"`);
+  }
+  const maxPeers = r.values["max-peers"] as string | undefined;
+  if (
+    maxPeers !== undefined &&
+    !(/^[0-9]{1,7}$/.test(maxPeers) && +maxPeers > 0 && +maxPeers <= MAX_PEERS_LIMIT)
+  ) {
+    throw new UsageError(`--max-peers must be 1..${MAX_PEERS_LIMIT}, not "${maxPeers}"`);
   }
   const name = (r.values.interface as string | undefined) ?? interfaceNameFor(path!);
   if (name.length === 0 || new TextEncoder().encode(name).length > 15 || /[\s/]/.test(name)) {
@@ -150,6 +161,7 @@ export async function up(args: string[]): Promise<number> {
       await host.beforeCreate(); // PreUp
       const offload = r.values["no-offload"] === true ? false : config.interface.offload;
       if (maxPool !== undefined) config.interface.maxPool = Number(maxPool); // the flag wins
+      if (maxPeers !== undefined) config.interface.maxPeers = Number(maxPeers);
       if (path !== undefined) routing = await PolicyRouting.prepare({ ifname: name, config });
       const pr = routing;
       dev = await Device.create({
