@@ -8,8 +8,9 @@
  *
  * A peer's AllowedIPs live twice: in JavaScript (`peer.allowedIps`, for `wg show` and the UAPI)
  * and in the data plane's routing trie (through src/wasm/data_plane.ts); every change here keeps
- * both equal. Which peer owns a prefix is one map lookup (so a setconf of 10,000 peers or of
- * 130,560 prefixes on one peer is linear, not quadratic). The kernel routes (as wg-quick makes them) follow the union of all AllowedIPs not
+ * both equal. Which peer owns a prefix is one map lookup, and the kernel routes change only for
+ * the prefixes that came or went since the last sync (so a setconf of 10,000 peers or of 130,560
+ * prefixes on one peer is linear, not quadratic). The kernel routes (as wg-quick makes them) follow the union of all AllowedIPs not
  * covered by an interface address, through a {@link KernelRoutes} (none when a device runs over
  * in-memory I/O).
  *
@@ -103,7 +104,9 @@ export class PeerTable {
   readonly #kernel: KernelRoutes | null;
   readonly #now: () => number;
   /** Kernel routes installed, by prefix text. */
-  #routes = new Map<string, Cidr>();
+  readonly #routes = new Set<string>();
+  /** Prefixes that came or went since the last {@link syncRoutes}, with their Cidr. */
+  readonly #changed = new Map<string, Cidr>();
   readonly #allocator: PeerIndexAllocator;
 
   constructor(plane: DataPlane, opts: PeerTableOptions) {
@@ -194,7 +197,7 @@ export class PeerTable {
   /** Removes all of a peer's prefixes from the trie and from its list. */
   #dropRoutes(peer: DevicePeer): void {
     this.#plane.removePeerRoutes(peer.id); // the trie keeps each peer's list: O(its prefixes)
-    for (const c of peer.allowedIps) this.#owner.delete(prefixKey(c));
+    for (const c of peer.allowedIps) this.#disown(c);
     peer.allowedIps = [];
   }
 
@@ -240,7 +243,7 @@ export class PeerTable {
       const k = prefixKey(c);
       if (this.#owner.get(k) !== peer) continue;
       this.#plane.removeRoute(c);
-      this.#owner.delete(k);
+      this.#disown(c);
       peer.allowedIps = peer.allowedIps.filter((x) => prefixKey(x) !== k);
     }
     for (const c of add) this.#claim(peer, c);
@@ -259,42 +262,41 @@ export class PeerTable {
     const prev = this.#owner.get(k);
     if (prev === peer) return;
     if (prev !== undefined) prev.allowedIps = prev.allowedIps.filter((x) => prefixKey(x) !== k);
+    else this.#changed.set(k, c);
     peer.allowedIps.push(c);
     this.#owner.set(k, peer);
   }
 
-  /** Kernel routes follow the union of AllowedIPs not covered by an interface address (as wg-quick). */
+  /** `c` belongs to no peer any more. */
+  #disown(c: Cidr): void {
+    const k = prefixKey(c);
+    this.#owner.delete(k);
+    this.#changed.set(k, c);
+  }
+
+  /**
+   * Kernel routes follow the union of AllowedIPs not covered by an interface address (as
+   * wg-quick): for each prefix that came or went since the last call, one route added or removed.
+   */
   syncRoutes(): void {
-    const kernel = this.#kernel;
-    if (kernel === null) return;
-    const want = new Map<string, Cidr>();
-    for (const p of this.list()) {
-      for (const c of p.allowedIps) {
-        if (kernel.everyPrefix || !this.#addresses.some((a) => covers(a, c))) {
-          want.set(formatCidr(c), c);
-        }
-      }
-    }
-    for (const k of this.#routes.keys()) {
-      if (want.has(k)) continue;
+    const kernel = this.#kernel, routes = this.#routes;
+    if (kernel === null) return this.#changed.clear();
+    for (const [k, c] of this.#changed) {
+      const want = this.#owner.has(k) &&
+        (kernel.everyPrefix || !this.#addresses.some((a) => covers(a, c)));
+      if (want === routes.has(k)) continue;
       try {
-        kernel.remove(k);
+        if (want) kernel.add(k);
+        else kernel.remove(k);
       } catch (e) {
-        log.warning("Cannot remove route {route}: {error}", {
-          route: k,
-          error: (e as Error).message,
-        });
+        const error = (e as Error).message;
+        if (want) log.warning("Cannot add route {route}: {error}", { route: k, error });
+        else log.warning("Cannot remove route {route}: {error}", { route: k, error });
       }
+      if (want) routes.add(k);
+      else routes.delete(k);
     }
-    for (const k of want.keys()) {
-      if (this.#routes.has(k)) continue;
-      try {
-        kernel.add(k);
-      } catch (e) {
-        log.warning("Cannot add route {route}: {error}", { route: k, error: (e as Error).message });
-      }
-    }
-    this.#routes = want;
+    this.#changed.clear();
   }
 }
 
