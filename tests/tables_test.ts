@@ -179,8 +179,8 @@ Deno.test("one peer with 130,560 allowed IPs (netns.sh) and 130,560 more /32s an
   const [ka, kb] = [generatePrivateKey(), generatePrivateKey()];
   const ioA = memoryIo(net, "tsa0", "192.0.2.1:51820");
   const ioB = memoryIo(net, "tsb0", "192.0.2.2:51820");
+  const clock = 1000; // the handshakes and packets all happen at one instant
   const now = () => clock;
-  let clock = 1000;
   // A: B's prefixes come by UAPI; B: A is 10.0.0.1 and every source inside A's big set.
   const a = await Device.create({
     name: "tsa0",
