@@ -20,6 +20,7 @@ import { TunnelHost } from "../host/tunnel_host.ts";
 import { ListenAddressError, parseListenAddress } from "../metrics/listen_address.ts";
 import { MetricsServer } from "../metrics/metrics_server.ts";
 import { formatMetrics } from "../metrics/prometheus_text.ts";
+import { peerStatsInSlices } from "../device/slices.ts";
 import { VERSION } from "../version.ts";
 import { UapiServer } from "../uapi/uapi_server.ts";
 import type { UapiDevice } from "../uapi/uapi_types.ts";
@@ -191,7 +192,10 @@ export async function up(args: string[]): Promise<number> {
         if (metricsAt) {
           const d = dev;
           metrics = MetricsServer.start(metricsAt, {
-            metrics: () => formatMetrics(d.stats(), d.loopStats()),
+            metrics: async () => {
+              const s = d.stats(false), loop = d.loopStats(); // the loop's figures before slicing
+              return formatMetrics({ ...s, peers: await peerStatsInSlices(d) }, loop);
+            },
             healthy: () => d.turnedWithin(2000),
           });
         }

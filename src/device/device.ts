@@ -533,9 +533,9 @@ export class Device {
     this.#poller.wake();
   }
 
-  /** Counters, pool and per-peer figures. */
-  stats(): DeviceStats {
-    const peers: PeerStats[] = this.#peers.list().map((p) => this.peerStats(p));
+  /** Counters, pool and (unless `withPeers` is false: see src/device/slices.ts) per-peer figures. */
+  stats(withPeers = true): DeviceStats {
+    const peers: PeerStats[] = withPeers ? this.#peers.list().map((p) => this.peerStats(p)) : [];
     const counters = this.#handshake.counters;
     return {
       interface: this.name,
