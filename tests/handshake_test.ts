@@ -17,6 +17,7 @@ import { CookieGenerator } from "../src/wg/cookie_generator.ts";
 import { CookieChecker, CookieVerdict } from "../src/wg/cookie_checker.ts";
 import { generatePresharedKey, generatePrivateKey, publicKey } from "../src/wg/keys.ts";
 import { INITIATION, RESPONSE } from "../src/wg/messages.ts";
+import { dh } from "../src/wg/primitives.ts";
 import { tai64n } from "../src/wg/tai64n.ts";
 import { fromHex, pythonHas, runPython, toHex } from "./python_ref.ts";
 
@@ -528,4 +529,32 @@ Deno.test("changing the local key recomputes the static-static secret", () => {
     createInitiation(peerOfA.handshake, buf, { indices }),
     HandshakeError.NO_PRIVATE_KEY,
   );
+});
+
+Deno.test("the static-static DH is computed at a peer's first use, once, and kept", () => {
+  const id = identity();
+  let reads = 0; // reads of the private key: each DH with it reads it once
+  const counted: LocalStatic = {
+    get privateKey() {
+      reads++;
+      return id.privateKey;
+    },
+    publicKey: id.publicKey,
+  };
+  const remotes = Array.from({ length: 50 }, () => identity().publicKey);
+  const peers = remotes.map((r) => new Handshake(counted, r));
+  assert.equal(reads, 0, "adding peers computes no X25519 (setconf stays fast)");
+  const ss = peers[0].precomputedStaticStatic;
+  assert.equal(reads, 1, "the first use computes it");
+  assert.equal(toHex(ss), toHex(dh(id.privateKey, remotes[0])!));
+  assert.equal(peers[0].precomputedStaticStatic, ss, "later uses read the same cache");
+  const indices = randomIndexAllocator();
+  createInitiation(peers[0], new Uint8Array(148), { indices });
+  assert.equal(reads, 1, "a handshake reuses it");
+  // A new local key wipes the cache; it is computed again at the next use only.
+  peers[0].setLocalStatic(counted);
+  assert.equal(toHex(ss), "00".repeat(32), "wiped in place");
+  assert.equal(reads, 1);
+  assert.equal(toHex(peers[0].precomputedStaticStatic), toHex(dh(id.privateKey, remotes[0])!));
+  assert.equal(reads, 2);
 });

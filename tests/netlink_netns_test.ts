@@ -38,6 +38,11 @@ Deno.test({
     ]);
 
     deepStrictEqual(j.routeAdded, [true, true, true, false]);
+    // requestMany: 3,000 routes in one stream, each ACKed on its own.
+    deepStrictEqual([j.manyOk, j.manyExist, j.manyListed], [3000, 1, 3000]);
+    deepStrictEqual((j.manyFailed as string[]).length, 1);
+    match((j.manyFailed as string[])[0], /RTM_NEWROUTE 172\.21\.0\.0\/16.*ENODEV|No such device/);
+    deepStrictEqual([j.delOk, j.delGone, j.delListed], [3000, 1, 0]);
     const ipr = j.ipRoutes as Record<string, Record<string, unknown>[]>;
     deepStrictEqual(ipr.t4.map((x) => [x.dst, x.dev, x.protocol, x.scope]), [
       ["default", "v0", "84", "link"],

@@ -101,7 +101,7 @@ Deno.test("10,000 peers: one UAPI set, get lists them all, packets find each, re
     }
     equal(got.peers.reduce((n, p) => n + p.allowedIps.length, 0), 2 * N);
 
-    const t = dev.tableStats();
+    const t = dev.stats(false).tables;
     equal(t.maxPeers, DEFAULT_MAX_PEERS);
     equal(t.maxPrefixes, DEFAULT_MAX_PREFIXES);
     equal(t.prefixes, 2 * N);
@@ -126,7 +126,7 @@ Deno.test("10,000 peers: one UAPI set, get lists them all, packets find each, re
     equal(await uapi.uapiSet(parseSetRequest("replace_peers=true\n\n")), 0);
     const removeMs = performance.now() - t2;
     equal(dev.peers().length, 0);
-    const e = dev.tableStats();
+    const e = dev.stats(false).tables;
     deepStrictEqual(
       [e.prefixes, e.nodes, e.keypairs],
       [0, 0, 0],
@@ -140,7 +140,10 @@ Deno.test("10,000 peers: one UAPI set, get lists them all, packets find each, re
     const again = body.split("public_key=").slice(1, 101).map((p) => "public_key=" + p).join("");
     equal(await uapi.uapiSet(parseSetRequest(again + "\n")), 0);
     equal(dev.peers().length, 100);
-    deepStrictEqual([dev.tableStats().peerSlots, dev.tableStats().prefixes], [e.peerSlots, 200]);
+    deepStrictEqual([dev.stats(false).tables.peerSlots, dev.stats(false).tables.prefixes], [
+      e.peerSlots,
+      200,
+    ]);
     console.log(
       `10,000 peers: set ${setMs.toFixed(0)} ms, get ${getMs.toFixed(0)} ms, removal ${
         removeMs.toFixed(0)
@@ -211,7 +214,7 @@ Deno.test("one peer with 130,560 allowed IPs (netns.sh) and 130,560 more /32s an
     const t0 = performance.now();
     equal(await ua.uapiSet(parseSetRequest(body + "\n")), 0);
     const setMs = performance.now() - t0;
-    equal(a.tableStats().prefixes, 130_560);
+    equal(a.stats(false).tables.prefixes, 130_560);
     let got = parseGetResponse(formatGetResponse(await ua.uapiGet()));
     equal(got.peers[0].allowedIps.length, 130_560);
     // `wg set wg0 peer B allowed-ips ...` of /32s and /128s, added to them (16 requests).
@@ -225,7 +228,7 @@ Deno.test("one peer with 130,560 allowed IPs (netns.sh) and 130,560 more /32s an
     }
     got = parseGetResponse(formatGetResponse(await ua.uapiGet()));
     equal(got.peers[0].allowedIps.length, 2 * 130_560);
-    equal(a.tableStats().prefixes, 2 * 130_560);
+    equal(a.stats(false).tables.prefixes, 2 * 130_560);
 
     // A → B to addresses inside the prefixes: a handshake, then each arrives unchanged.
     const inside = [
@@ -273,7 +276,7 @@ Deno.test("one peer with 130,560 allowed IPs (netns.sh) and 130,560 more /32s an
     const t1 = performance.now();
     equal(await ua.uapiSet(parseSetRequest(`public_key=${pubB}\nreplace_allowed_ips=true\n\n`)), 0);
     const dropMs = performance.now() - t1;
-    const e = a.tableStats();
+    const e = a.stats(false).tables;
     deepStrictEqual([e.prefixes, e.nodes], [0, 0]);
     ok(e.nodeSlots >= 2 * 130_560, `${e.nodeSlots} node slots`);
     settle();
@@ -304,8 +307,8 @@ Deno.test("MaxPeers bounds the peers: the one past it is refused, the others sta
     equal(await uapi.uapiSet(parseSetRequest(peer(0) + peer(1) + peer(2) + "\n")), 0);
     equal(await uapi.uapiSet(parseSetRequest(peer(3) + "\n")), -55);
     equal(dev.peers().length, 3);
-    equal(dev.tableStats().maxPeers, 3);
-    equal(dev.tableStats().maxKeypairs, 12, "four keypair slots per peer");
+    equal(dev.stats(false).tables.maxPeers, 3);
+    equal(dev.stats(false).tables.maxKeypairs, 12, "four keypair slots per peer");
     // A freed id is used again.
     equal(await uapi.uapiSet(parseSetRequest(peer(1) + "remove=true\n" + peer(3) + "\n")), 0);
     deepStrictEqual(dev.peers().map((p) => p.id), [0, 1, 2]);

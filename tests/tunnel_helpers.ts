@@ -36,13 +36,16 @@ export interface PairOptions {
   endpointOfA?: (bed: Testbed) => string;
   /** Which sides are configured with the other's endpoint (default both); the other learns it. */
   knows?: "both" | "a" | "b";
-  upArgs?: string[];
+  /** Extra flags of side a's `tunslab up` (a function: once the testbed's addresses are known). */
+  upArgs?: string[] | ((bed: Testbed) => string[]);
   /** `tunslab up` flags of side b (when it is tunslab). */
   upArgsB?: string[];
   /** MTU of both interfaces (tunslab: in the config; wireguard-go: `ip link set mtu`). */
   mtu?: number;
   /** Side b's program (tunslab: a main.ts; wireguard-go: the binary). */
   programB?: string;
+  /** Extra `[Interface]` lines of side a's config. */
+  interfaceLines?: (bed: Testbed) => string[];
 }
 
 /** Two tunnel endpoints across a fresh testbed. */
@@ -79,9 +82,14 @@ export async function startPair(label: string, opts: PairOptions): Promise<Pair>
         allowedIps: [`${INNER[peer]}/32`, `${INNER6[peer]}/128`],
         endpoint: (opts.knows ?? "both") === peer ? undefined : endpoint,
       },
-      upArgs: side === "a" ? opts.upArgs : opts.upArgsB,
+      upArgs: side !== "a"
+        ? opts.upArgsB
+        : typeof opts.upArgs === "function"
+        ? opts.upArgs(bed)
+        : opts.upArgs,
       mtu: opts.mtu,
       program: side === "b" ? opts.programB : undefined,
+      interfaceLines: side === "a" ? opts.interfaceLines?.(bed) : undefined,
     };
   };
   try {

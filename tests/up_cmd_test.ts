@@ -170,6 +170,18 @@ Deno.test("up: a bad config fails with file:line and key, exit 1; bad flags exit
   }).output();
   equal(m.code, 2);
   match(dec.decode(m.stderr), /missing argument/);
+  // A Table name rt_tables does not know is found at up, and still named by file and line.
+  Deno.writeTextFileSync(path, conf("Table = nosuchtable"), { mode: 0o600 });
+  const t = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "up", path, "--interface", "tsbadtab0"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  equal(t.code, 1);
+  match(
+    dec.decode(t.stderr),
+    new RegExp(`${path.replaceAll("/", "\\/")}:7: .*Table = nosuchtable`),
+  );
   Deno.removeSync(dir, { recursive: true });
 });
 

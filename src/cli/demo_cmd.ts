@@ -30,7 +30,7 @@ export async function demo(args: string[]): Promise<number> {
   }
   const seconds = Number(r.values.seconds);
   if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 60) {
-    throw new UsageError(`--seconds must be between 1 and 60, not "${r.values.seconds}"`);
+    throw new UsageError(`--seconds must be above 0 and at most 60, not "${r.values.seconds}"`);
   }
   // A root process that runs for a while: no inspector through SIGUSR1 either.
   const refusal = inspectorRefusal();

@@ -1,8 +1,8 @@
 /**
  * The tunslab process behind an interface, found through its UAPI socket with tunslab's own
  * `tsl=1` request (stock `wg` never sends it; wireguard-go closes the connection on it, so a
- * wireguard-go interface is told apart): its pid, config file and reload count. `down`, `save`
- * and `reload` signal that process.
+ * wireguard-go interface is told apart): its pid, config file, reload count and live counters.
+ * `down`, `save` and `reload` signal that process; `show --json` prints the counters.
  *
  * @example
  * ```ts ignore
@@ -12,6 +12,7 @@
  * @module
  */
 import { uapiRequest, uapiSocketPath } from "../uapi/uapi_client.ts";
+import { decodeLiveCounters, type LiveCounters } from "../device/live_counters.ts";
 import { configPathFor } from "./config_path.ts";
 
 /** What `tsl=1` says about a running tunnel. */
@@ -24,6 +25,8 @@ export interface RunningTunnel {
   reloadError: string;
   saves: number;
   saveError: string;
+  /** Live pool, drop and handshake counters (null: none in the reply). */
+  stats: LiveCounters | null;
 }
 
 /** The interface is not served by tunslab (not there, or another program's). */
@@ -65,5 +68,6 @@ export async function runningTunnel(iface: string, dir?: string): Promise<Runnin
     reloadError: kv.get("reload_error") ?? "",
     saves: Number(kv.get("saves") ?? 0),
     saveError: kv.get("save_error") ?? "",
+    stats: decodeLiveCounters(kv),
   };
 }

@@ -8,7 +8,8 @@
  * `preshared-keys`, `endpoints`, `allowed-ips`, `latest-handshakes`,
  * `transfer`, `persistent-keepalive`, `dump`). `--json` prints one object keyed
  * by interface, shaped like wireguard-tools' `wg-json` (absent or zero fields
- * omitted; private and preshared keys hidden the same way).
+ * omitted; private and preshared keys hidden the same way), plus, for a tunslab interface, its
+ * live pool, drop and handshake counters under `tunslab` (asked with tunslab's own `tsl=1`).
  *
  * Without IFACE (or with `all`) every interface with a live socket in
  * `/var/run/wireguard` is shown, in directory order like `wg` (kernel interfaces are not
@@ -35,7 +36,9 @@ import {
 import { UapiProtocolError } from "../uapi/uapi_protocol.ts";
 import { UAPI_SOCKET_DIR } from "../uapi/uapi_server.ts";
 import type { UapiPeerState, UapiState } from "../uapi/uapi_types.ts";
+import type { LiveCounters } from "../device/live_counters.ts";
 import { parseCommand } from "./parse_command.ts";
+import { NotTunslabError, runningTunnel } from "./running_tunnel.ts";
 import { UsageError } from "./usage_error.ts";
 
 /** `wg show`'s FIELD names. */
@@ -342,8 +345,15 @@ export function formatField(
   }
 }
 
-/** JSON value of one interface, shaped like `wg-json`. */
-export function jsonInterface(state: UapiState, f: ShowFormat): Record<string, unknown> {
+/**
+ * JSON value of one interface, shaped like `wg-json`; a tunslab interface's live counters go
+ * under `tunslab` (a key wg-json never has).
+ */
+export function jsonInterface(
+  state: UapiState,
+  f: ShowFormat,
+  counters: LiveCounters | null = null,
+): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (hasKey(state.privateKey)) {
     out.privateKey = maskedKey(state.privateKey, f);
@@ -366,7 +376,18 @@ export function jsonInterface(state: UapiState, f: ShowFormat): Record<string, u
     peers[b64(p.publicKey)] = o;
   }
   out.peers = peers;
+  if (counters !== null) out.tunslab = counters;
   return out;
+}
+
+/** The live counters behind `name`'s socket; null for another program's (wireguard-go). */
+async function countersOf(name: string, dir: string): Promise<LiveCounters | null> {
+  try {
+    return (await runningTunnel(name, dir)).stats;
+  } catch (e) {
+    if (e instanceof NotTunslabError) return null;
+    throw e;
+  }
 }
 
 function describe(e: unknown): string {
@@ -379,7 +400,8 @@ const USAGE = `show [IFACE | all | interfaces] [FIELD] [--json]
 
 Shows interfaces served on ${UAPI_SOCKET_DIR}/IFACE.sock, as \`wg show\` does.
 FIELD: ${SHOW_FIELDS.join(" | ")}
-  --json   one JSON object keyed by interface (wg-json's shape)
+  --json   one JSON object keyed by interface (wg-json's shape; tunslab's
+           pool, drop and handshake counters under "tunslab")
 Environment: WG_HIDE_KEYS=never shows keys, WG_COLOR_MODE=always|never.`;
 
 /** `tunslab show`; returns the exit code. */
@@ -438,8 +460,10 @@ export async function show(args: string[], io: ShowIo = {}): Promise<number> {
       stderr(`Unable to access interface: ${describe(e)}\n`);
       return 1;
     }
-    if (json) stdout(`${JSON.stringify({ [target]: jsonInterface(state, fmt) }, null, "\t")}\n`);
-    else if (field !== undefined) stdout(formatField(target, state, field, false));
+    if (json) {
+      const counters = await countersOf(target, dir);
+      stdout(`${JSON.stringify({ [target]: jsonInterface(state, fmt, counters) }, null, "\t")}\n`);
+    } else if (field !== undefined) stdout(formatField(target, state, field, false));
     else stdout(formatShow(target, state, fmt));
     return 0;
   }
@@ -456,7 +480,7 @@ export async function show(args: string[], io: ShowIo = {}): Promise<number> {
       continue;
     }
     code = 0;
-    if (json) all[name] = jsonInterface(state, fmt);
+    if (json) all[name] = jsonInterface(state, fmt, await countersOf(name, dir));
     else if (field !== undefined) stdout(formatField(name, state, field, true));
     // Like wg: a blank line after each interface that is not the last one listed.
     else stdout(formatShow(name, state, fmt) + (i < names.length - 1 ? "\n" : ""));

@@ -11,8 +11,8 @@ import { parseCommand } from "./parse_command.ts";
 const USAGE = `strip CONF|IFACE
 
 Prints CONF (or /etc/wireguard/IFACE.conf) without the keys wg-quick and tunslab handle
-themselves (Address, DNS, MTU, Table, PreUp…PostDown, SaveConfig, Offload, MaxPool, MaxPeers), so
-"wg setconf IFACE <(tunslab strip IFACE)" works as with wg-quick.`;
+themselves (Address, DNS, MTU, Table, PreUp…PostDown, SaveConfig, Offload, MaxPool, MaxPeers,
+MetricsAddress), so "wg setconf IFACE <(tunslab strip IFACE)" works as with wg-quick.`;
 
 /** Runs `strip`. */
 export async function strip(args: string[]): Promise<number> {

@@ -9,13 +9,24 @@
 
 import { basename } from "node:path";
 import { Device } from "../device/device.ts";
+import { encodeLiveCounters, liveCounters } from "../device/live_counters.ts";
 import { PolicyRouting } from "../host/policy_routing.ts";
 import { causeOf, logger, parseLogLevel, setupLogging, shutdownLogging } from "../log.ts";
-import { MAX_PEERS_LIMIT, MAX_POOL_MIB, parseConfigFile, unconfigured } from "../wg/config.ts";
+import {
+  type Config,
+  MAX_PEERS_LIMIT,
+  MAX_POOL_MIB,
+  parseConfigFile,
+  unconfigured,
+} from "../wg/config.ts";
+import { ConfigError } from "../wg/config_error.ts";
+import { TableSettingError } from "../host/routing_plan.ts";
 import { uapiFor } from "../device/device_uapi.ts";
 import { TunnelHost } from "../host/tunnel_host.ts";
+import { ListenAddressError, parseListenAddress } from "../metrics/listen_address.ts";
 import { MetricsServer } from "../metrics/metrics_server.ts";
 import { formatMetrics } from "../metrics/prometheus_text.ts";
+import { peerStatsInSlices } from "../device/slices.ts";
 import { VERSION } from "../version.ts";
 import { UapiServer } from "../uapi/uapi_server.ts";
 import type { UapiDevice } from "../uapi/uapi_types.ts";
@@ -26,7 +37,7 @@ import { configPathFor } from "./config_path.ts";
 import { parseCommand } from "./parse_command.ts";
 import { UsageError } from "./usage_error.ts";
 
-const USAGE = `up CONF|IFACE [--interface NAME] [--log-level LEVEL] [--log-format auto|json|text]
+const USAGE = `up CONF|IFACE [-i|--interface NAME] [--log-level LEVEL] [--log-format auto|json|text]
            [--no-offload] [--max-pool-mib N] [--max-peers N] [--metrics HOST:PORT]
        up --interface NAME [options]
 
@@ -108,6 +119,15 @@ export async function up(args: string[]): Promise<number> {
       `interface name "${name}" is not valid (1 to 15 bytes, no spaces or "/"); use --interface NAME`,
     );
   }
+  const metricsFlag = r.values.metrics as string | undefined;
+  if (metricsFlag !== undefined) {
+    try {
+      parseListenAddress(metricsFlag);
+    } catch (e) {
+      if (e instanceof ListenAddressError) throw new UsageError(`--metrics: ${e.message}`);
+      throw e;
+    }
+  }
   await setupLogging(level, format);
   const log = logger("up");
   const refusal = inspectorRefusal();
@@ -147,6 +167,8 @@ export async function up(args: string[]): Promise<number> {
         reload_error: host.reloadError,
         saves: host.saves,
         save_error: host.saveError,
+        // `show --json` reads the live counters here; stock `wg` never sends tsl=1.
+        ...(dev === undefined ? {} : encodeLiveCounters(liveCounters(dev.stats()))),
       }),
     }, {
       onSocketRemoved: () => {
@@ -154,6 +176,8 @@ export async function up(args: string[]): Promise<number> {
         dev?.stop();
       },
     });
+    const metricsAt = metricsFlag ?? config.interface.metricsAddress;
+    let metrics: MetricsServer | undefined;
     // Routes, rules and nftables as wg-quick's (src/host/policy_routing.ts); none for a bare interface.
     let routing: PolicyRouting | undefined;
     try {
@@ -162,7 +186,7 @@ export async function up(args: string[]): Promise<number> {
       const offload = r.values["no-offload"] === true ? false : config.interface.offload;
       if (maxPool !== undefined) config.interface.maxPool = Number(maxPool); // the flag wins
       if (maxPeers !== undefined) config.interface.maxPeers = Number(maxPeers);
-      if (path !== undefined) routing = await PolicyRouting.prepare({ ifname: name, config });
+      if (path !== undefined) routing = await prepareRouting(name, config, path);
       const pr = routing;
       dev = await Device.create({
         name,
@@ -181,8 +205,22 @@ export async function up(args: string[]): Promise<number> {
         await pr.settled();
       }
       try {
+        // Bound once the interface has its addresses (the metrics may be served on the tunnel's
+        // own address) and before PostUp: a port in use fails the start like a failing hook.
+        if (metricsAt) {
+          const d = dev;
+          metrics = MetricsServer.start(metricsAt, {
+            metrics: async () => {
+              const s = d.stats(false), loop = d.loopStats(); // the loop's figures before slicing
+              return formatMetrics({ ...s, peers: await peerStatsInSlices(d) }, loop);
+            },
+            healthy: () => d.turnedWithin(2000),
+          });
+        }
         await host.afterCreate(dev); // DNS, PostUp
       } catch (e) {
+        await metrics?.close();
+        metrics = undefined;
         // As wg-quick's `trap del_if`: the interface goes, PreDown/PostDown do not run.
         await routing?.close();
         routing = undefined;
@@ -195,26 +233,12 @@ export async function up(args: string[]): Promise<number> {
       ready(undefined);
       await routing?.close();
       dev?.close();
+      dev = undefined;
       await server.close();
       throw e;
     }
     uapi = uapiFor(dev);
     ready(uapi);
-    const metricsAt = (r.values.metrics as string | undefined) ?? config.interface.metricsAddress;
-    let metrics: MetricsServer | undefined;
-    if (metricsAt) {
-      const d = dev;
-      try {
-        metrics = MetricsServer.start(metricsAt, {
-          metrics: () => formatMetrics(d.stats(), d.loopStats()),
-          healthy: () => d.turnedWithin(2000),
-        });
-      } catch (e) {
-        await host.down(d, () => routing?.close() ?? Promise.resolve());
-        await server.close();
-        throw e;
-      }
-    }
     log.info("Interface {interface} is ready", { interface: name, pid: Deno.pid });
     sdNotify(`READY=1\nMAINPID=${Deno.pid}\nSTATUS=${name} is up`);
     const stop = () => dev!.stop();
@@ -259,5 +283,20 @@ export async function up(args: string[]): Promise<number> {
     return 1;
   } finally {
     await shutdownLogging();
+  }
+}
+
+/** Policy routing for `config`; a `Table` name rt_tables does not know names file and line. */
+async function prepareRouting(
+  ifname: string,
+  config: Config,
+  path: string,
+): Promise<PolicyRouting> {
+  try {
+    return await PolicyRouting.prepare({ ifname, config });
+  } catch (e) {
+    if (!(e instanceof TableSettingError)) throw e;
+    const line = config.interface.tableLine ?? config.interface.line;
+    throw new ConfigError(path, line, e.message, { cause: e });
   }
 }

@@ -32,6 +32,8 @@ export interface TunnelSpec {
   upArgs?: string[];
   /** Extra environment for `tunslab up` (e.g. `TUNSLAB_TEST_REFUSE` in tests). */
   env?: Record<string, string>;
+  /** Extra `[Interface]` lines of tunslab's config file (e.g. `MetricsAddress = …`). */
+  interfaceLines?: string[];
   /** tunslab: the `main.ts` to run (default this checkout's); wireguard-go: the binary (default on PATH). */
   program?: string;
 }
@@ -69,6 +71,7 @@ export function writeConfig(dir: string, spec: TunnelSpec): string {
     `ListenPort = ${spec.listenPort}`,
     `Address = ${spec.addresses.join(", ")}`,
     ...(spec.mtu ? [`MTU = ${spec.mtu}`] : []),
+    ...(spec.interfaceLines ?? []),
     "",
     "[Peer]",
     `PublicKey = ${spec.peer.publicKey}`,

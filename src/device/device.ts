@@ -1,24 +1,17 @@
 /**
- * A WireGuard device: one TUN interface, one UDP socket, a slab pool and its
- * peers. This file holds the lifecycle (create, close), the event loop and its
- * timer tick, the listen port and fwmark, and stats; the parts it wires
- * together each hold one concern:
+ * A WireGuard device: one TUN interface, one UDP socket, a slab pool and its peers. This file
+ * holds the lifecycle (create, close), the event loop and its timer tick, the listen port and
+ * fwmark, and stats; the parts it wires together each hold one concern: src/device/data_path.ts
+ * (the hot path, batches between TUN and UDP in place in pool slots), handshake_plane.ts
+ * (handshake and cookie messages, key installation, staged packets, timers), peer_table.ts
+ * (peers, lookups, AllowedIPs, kernel routes) and src/wasm/data_plane.ts (the control plane's
+ * calls into the module).
  *
- * - src/device/data_path.ts: the hot path, batches between TUN and UDP in
- *   place in pool slots (transport packets never leave WASM memory);
- * - src/device/handshake_plane.ts: handshake and cookie messages, key
- *   installation, staged packets, initiation and keepalive scheduling;
- * - src/device/peer_table.ts: peers, lookups, AllowedIPs and kernel routes;
- * - src/wasm/data_plane.ts: the control plane's calls into the module.
- *
- * The event loop drains both file descriptors with synchronous FFI calls
- * batch by batch (a call costs ~0.5 µs here) and awaits a nonblocking `poll`
- * only when both are idle (one promise per wake-up, ~65 µs), so under load no
- * promise is created per batch, let alone per packet.
- *
- * With {@link DeviceOptions.io} a device runs over other I/O than a kernel
- * TUN device and UDP socket (tests/fixtures/memory_io.ts): nothing is set up
- * in the kernel, and {@link Device.step} drives it without a poll.
+ * The loop drains both file descriptors with synchronous FFI calls batch by batch (~0.5 µs a
+ * call) and awaits a nonblocking `poll` only when both are idle (one promise per wake-up,
+ * ~65 µs), so under load no promise is created per batch, let alone per packet. With
+ * {@link DeviceOptions.io} a device runs over other I/O (tests/fixtures/memory_io.ts): nothing
+ * is set up in the kernel, and {@link Device.step} drives it without a poll.
  *
  * @example
  * ```ts
@@ -37,8 +30,7 @@ import { type Cidr, formatCidr } from "../wg/cidr.ts";
 import type { Config, Peer as ConfigPeer } from "../wg/config.ts";
 import { logger } from "../log.ts";
 import { instantiate, type TunslabExports } from "../wasm/module.ts";
-import { DataPlane, type TableLimits, type TableStats } from "../wasm/data_plane.ts";
-import { DEFAULT_MAX_PEERS } from "../wasm/abi.ts";
+import { DataPlane, type TableLimits, tableLimits } from "../wasm/data_plane.ts";
 import { SlabPool } from "../wasm/slab.ts";
 import { Poller } from "../poller.ts";
 import type { Endpoint } from "../endpoint.ts";
@@ -98,11 +90,7 @@ export interface DeviceOptions {
   config: Config;
   /** Slab pool sizing. */
   pool?: { chunkSlots?: number; maxSlots?: number };
-  /**
-   * The data plane's table limits: peers (default `MaxPeers` of the config, else 65,536),
-   * keypair slots (default 4 per peer) and AllowedIPs prefixes (default 1,048,576). The tables
-   * grow with what is configured; a limit costs nothing until it is used.
-   */
+  /** Table limits; default `MaxPeers` or 65,536 peers, 4 keypair slots each, 2^20 prefixes. */
   tables?: TableLimits;
   /** Monotonic clock (ms); default `performance.now()`. */
   now?: () => number;
@@ -167,6 +155,7 @@ export class Device {
   readonly #peers: PeerTable;
   readonly #handshake: HandshakePlane;
   #stopping = false;
+  #closed = false;
   #removed = false;
   #onTick: ((now: number) => void) | undefined;
   #running: Promise<void> | undefined;
@@ -196,16 +185,11 @@ export class Device {
     this.#bindUdp = io.bindUdp;
     this.#now = now;
     const i = config.interface;
-    const plane = this.#plane = new DataPlane(wasm, pool);
-    const maxPeers = limits.maxPeers ?? i.maxPeers ?? DEFAULT_MAX_PEERS;
-    const tables = { ...limits, maxPeers, maxKeypairs: limits.maxKeypairs ?? 4 * maxPeers };
-    plane.setLimits(tables);
+    const plane = this.#plane = new DataPlane(wasm, pool, tableLimits(limits, i.maxPeers));
     const peers = this.#peers = new PeerTable(plane, {
       addresses: i.addresses,
       kernel: io.routes ?? null,
       now,
-      maxPeers: tables.maxPeers,
-      maxKeypairs: tables.maxKeypairs,
     });
     // An all-zero private key is none (an unconfigured interface, or `wg set … private-key` to clear).
     const local = i.privateKey.some((b) => b !== 0)
@@ -309,16 +293,24 @@ export class Device {
     return this.#peers.list();
   }
 
-  /** Runs every peer's due timers; returns the earliest next deadline. */
+  /**
+   * Runs the timers of the peers an event touched and of those whose deadline came (one heap,
+   * src/device/peer_schedule.ts: not a scan of every peer); returns the earliest next deadline.
+   */
   #tick(now: number): number {
-    let next = now + 1000;
-    const hs = this.#handshake;
-    for (const peer of this.#peers.byId) {
-      if (peer === undefined) continue;
-      next = Math.min(next, hs.tickPeer(peer, now));
+    const hs = this.#handshake, s = hs.schedule, byId = this.#peers.byId;
+    // Those touched before this tick (a tick's own sends touch again: the next tick's), and a
+    // deadline not after `now` is looked at on the next tick, never twice in this one.
+    for (let k = s.touchedCount; k > 0; k--) {
+      const id = s.takeTouched(), peer = byId[id];
+      if (peer !== undefined) s.schedule(id, Math.max(now + 1, hs.tickPeer(peer, now)));
+    }
+    for (let id = s.popDue(now); id >= 0; id = s.popDue(now)) {
+      const peer = byId[id];
+      if (peer !== undefined) s.schedule(id, Math.max(now + 1, hs.tickPeer(peer, now)));
     }
     this.path.tick(now); // follows the interface's MTU
-    return next;
+    return Math.min(now + 1000, s.earliest());
   }
 
   /** Up to 64 rounds of both pumps while packets move; returns how many moved. */
@@ -334,13 +326,14 @@ export class Device {
   }
 
   /**
-   * One turn of the loop without waiting: drains both sides while packets move, then runs the
-   * due timers. Returns the packets moved. For a device over {@link DeviceOptions.io}, where
+   * One turn of the loop without waiting: drains both sides while packets move, runs the
+   * handshake plane's bounded share of queued handshakes, then the due timers. Returns the
+   * packets moved plus the handshakes run. For a device over {@link DeviceOptions.io}, where
    * there is nothing to poll (tests call it until it returns 0).
    */
   step(): number {
     if (this.#pendingUdp !== undefined) this.#swapUdp();
-    const moved = this.#drain();
+    const moved = this.#drain() + this.#handshake.turn();
     if (moved === 0) this.path.release(); // idle: no spare slot held
     if (this.#checkGone()) return moved;
     const now = this.#now();
@@ -392,7 +385,8 @@ export class Device {
     while (!this.#stopping) {
       const turnStart = this.#now();
       if (this.#pendingUdp !== undefined) this.#swapUdp();
-      const moved = this.#drain();
+      // Handshakes waiting count as work: the loop does not sleep on a backlog.
+      const moved = this.#drain() + this.#handshake.turn();
       if (this.#checkGone()) break;
       const now = this.#now();
       if (now >= next || now - this.#lastTick >= 10) {
@@ -503,10 +497,10 @@ export class Device {
    * Removes a peer: its keys, staged packets, routes (WASM and kernel) and counters. `quiet`: the
    * caller logs (a bulk change is one summary line).
    */
-  removePeer(peer: DevicePeer, quiet = false): void {
+  removePeer(peer: DevicePeer, quiet = false, syncKernel = true): void {
     if (this.#peers.byId[peer.id] !== peer) return;
     this.#handshake.stopPeer(peer);
-    this.#peers.remove(peer);
+    this.#peers.remove(peer, syncKernel);
     if (!quiet) log.info("Peer {peer} removed", { peer: peer.name });
   }
 
@@ -540,29 +534,9 @@ export class Device {
     this.#poller.wake();
   }
 
-  /** The data plane's tables: limits, sizes and the pages they hold. */
-  tableStats(): TableStats {
-    return this.#plane.tableStats();
-  }
-
-  /** Counters, pool and per-peer figures. */
-  stats(): DeviceStats {
-    const peers: PeerStats[] = this.#peers.list().map((p) => {
-      const f = this.#plane.peerStats(p.id);
-      return {
-        publicKey: p.name,
-        endpoint: this.#peers.endpointText(p),
-        allowedIps: p.allowedIps.map(formatCidr),
-        rxBytes: f.rxBytes,
-        txBytes: f.txBytes,
-        rxPackets: f.rxPackets,
-        txPackets: f.txPackets,
-        lastHandshakeWallMs: p.timers.lastHandshakeWallMs,
-        handshakes: p.handshakes,
-        staged: p.staged.size,
-        persistentKeepalive: p.timers.persistentKeepalive,
-      };
-    });
+  /** Counters, pool and (unless `withPeers` is false: see src/device/slices.ts) per-peer figures. */
+  stats(withPeers = true): DeviceStats {
+    const peers: PeerStats[] = withPeers ? this.#peers.list().map((p) => this.peerStats(p)) : [];
     const counters = this.#handshake.counters;
     return {
       interface: this.name,
@@ -576,13 +550,45 @@ export class Device {
         dropped: this.path.receivedDropped(),
       },
       handshake: { ...counters, rejected: { ...counters.rejected } },
+      handshakeBacklog: this.#handshake.backlog,
+      tables: this.#plane.tableStats(),
       dropped: this.#plane.dropped(),
       peers,
     };
   }
 
+  /** One peer's figures (what {@link stats} lists). */
+  peerStats(p: DevicePeer): PeerStats {
+    const f = this.#plane.peerStats(p.id);
+    return {
+      publicKey: p.name,
+      endpoint: this.#peers.endpointText(p),
+      allowedIps: p.allowedIps.map(formatCidr),
+      rxBytes: f.rxBytes,
+      txBytes: f.txBytes,
+      rxPackets: f.rxPackets,
+      txPackets: f.txPackets,
+      lastHandshakeWallMs: p.timers.lastHandshakeWallMs,
+      handshakes: p.handshakes,
+      staged: p.staged.size,
+      persistentKeepalive: p.timers.persistentKeepalive,
+    };
+  }
+
+  /** Brings kernel routes in step with AllowedIPs after changes made with `syncKernel` false. */
+  syncRoutes(): void {
+    this.#peers.syncRoutes();
+  }
+
+  /** Whether {@link close} ran (a reconfiguration applied in slices stops there). */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   /** Drops staged packets, wipes keys, closes the socket and the TUN device (the kernel removes it). */
+
   close(): void {
+    this.#closed = true;
     for (const peer of this.#peers.list()) this.#handshake.stopPeer(peer);
     this.path.release();
     this.#poller.close();

@@ -2,7 +2,8 @@
  * The device side of the cross-platform UAPI: a `get=1` snapshot and the
  * application of a parsed `set=1` (semantics in src/uapi/uapi_types.ts, as
  * wireguard-go's `IpcSetOperation`), over {@link Device}'s reconfiguration
- * methods.
+ * methods. A `set` of thousands of peers is applied in slices of at most {@link SLICE_MS}, the
+ * loop turning in between, so the data path never waits long for a reconfiguration.
  *
  * @example
  * ```ts
@@ -12,45 +13,58 @@
  */
 
 import { parseCidr } from "../wg/cidr.ts";
-import { decodeBase64Key } from "../wg/keys.ts";
 import type { UapiDevice, UapiPeerChange, UapiSetRequest, UapiState } from "../uapi/uapi_types.ts";
 import type { Device } from "./device.ts";
 import type { DevicePeer } from "./device_peer.ts";
 import { logger } from "../log.ts";
+import { Pacer, SLICE_MS } from "./slices.ts";
+
+export { SLICE_MS };
 
 const log = logger("device");
 
-const EINVAL = -22;
+const EINVAL = -22, EIO = -5;
 
 /** Adapts a running device to the UAPI server. */
 export function uapiFor(dev: Device): UapiDevice {
   return {
-    uapiGet: () => snapshot(dev),
-    uapiSet: (req) => apply(dev, req),
+    uapiGet: () => serialized(dev, () => snapshot(dev)),
+    uapiSet: (req) => serialized(dev, () => apply(dev, req)),
   };
 }
 
-function snapshot(dev: Device): UapiState {
-  const stats = dev.stats();
-  return {
-    privateKey: dev.privateKey,
-    listenPort: dev.listenPort,
-    fwmark: dev.fwmark,
-    peers: stats.peers.map((p) => {
-      const ms = p.lastHandshakeWallMs;
-      return {
-        publicKey: decodeBase64Key(p.publicKey),
-        presharedKey: dev.peerByKey(decodeBase64Key(p.publicKey))?.handshake.presharedKey ?? null,
-        endpoint: p.endpoint,
-        lastHandshakeTimeSec: Math.floor(ms / 1000),
-        lastHandshakeTimeNsec: Math.round((ms % 1000) * 1e6),
-        txBytes: p.txBytes,
-        rxBytes: p.rxBytes,
-        persistentKeepaliveInterval: p.persistentKeepalive,
-        allowedIps: p.allowedIps.map(parseCidr),
-      };
-    }),
-  };
+/** The set in progress per device: sets (UAPI, reload) run one after another, never interleaved. */
+const running = new WeakMap<Device, Promise<unknown>>();
+
+function serialized<T>(dev: Device, fn: () => Promise<T>): Promise<T> {
+  const run = (running.get(dev) ?? Promise.resolve()).then(fn, fn);
+  running.set(dev, run.catch(() => {}));
+  return run;
+}
+
+/** The device's state for `get`, built in slices of at most {@link SLICE_MS}. */
+async function snapshot(dev: Device): Promise<UapiState> {
+  const peers: UapiState["peers"] = [];
+  const pace = new Pacer();
+  for (const peer of dev.peers()) {
+    if (dev.closed) break;
+    if (dev.peerByKey(peer.publicKey) !== peer) continue; // removed while the loop ran
+    const p = dev.peerStats(peer);
+    const ms = p.lastHandshakeWallMs;
+    peers.push({
+      publicKey: peer.publicKey,
+      presharedKey: peer.handshake.presharedKey,
+      endpoint: p.endpoint,
+      lastHandshakeTimeSec: Math.floor(ms / 1000),
+      lastHandshakeTimeNsec: Math.round((ms % 1000) * 1e6),
+      txBytes: p.txBytes,
+      rxBytes: p.rxBytes,
+      persistentKeepaliveInterval: p.persistentKeepalive,
+      allowedIps: p.allowedIps.map(parseCidr), // masked, as wg expects
+    });
+    await pace.maybeYield();
+  }
+  return { privateKey: dev.privateKey, listenPort: dev.listenPort, fwmark: dev.fwmark, peers };
 }
 
 /** More peers than this changed by one request: one summary line instead of one per peer. */
@@ -63,8 +77,14 @@ interface Tally {
   changed: number;
 }
 
-function apply(dev: Device, req: UapiSetRequest): number {
+async function apply(dev: Device, req: UapiSetRequest): Promise<number> {
   const tally: Tally = { added: [], removed: [], changed: 0 };
+  const pacer = new Pacer();
+  /** False if the device closed while the loop ran. */
+  const pace = async (): Promise<boolean> => {
+    await pacer.maybeYield();
+    return !dev.closed;
+  };
   try {
     if (req.privateKey !== undefined) dev.setPrivateKey(req.privateKey);
     if (req.listenPort !== undefined) {
@@ -74,16 +94,21 @@ function apply(dev: Device, req: UapiSetRequest): number {
     if (req.fwmark !== undefined && dev.setFwmark(req.fwmark) < 0) return -98;
     if (req.replacePeers) {
       for (const p of dev.peers()) {
-        dev.removePeer(p, true);
+        if (dev.peerByKey(p.publicKey) !== p) continue; // already gone (the loop ran)
+        dev.removePeer(p, true, false);
         tally.removed.push(p.name);
+        if (!await pace()) return EIO;
       }
     }
     for (const change of req.peers) {
       const rc = applyPeer(dev, change, tally);
       if (rc < 0) return rc;
+      if (!await pace()) return EIO;
     }
     return 0;
   } finally {
+    // Kernel routes once per request, not per peer (each sync compares every prefix).
+    if (!dev.closed) dev.syncRoutes();
     report(dev, tally);
   }
 }
@@ -109,7 +134,7 @@ function applyPeer(dev: Device, change: UapiPeerChange, tally: Tally): number {
   let peer: DevicePeer | undefined = dev.peerByKey(change.publicKey);
   if (change.remove) {
     if (peer !== undefined) {
-      dev.removePeer(peer, true);
+      dev.removePeer(peer, true, false);
       tally.removed.push(peer.name);
     }
     return 0;
@@ -144,7 +169,6 @@ function applyPeer(dev: Device, change: UapiPeerChange, tally: Tally): number {
     else if (op.kind === "add") dev.updateAllowedIps(peer, false, [op.cidr], [], false);
     else dev.updateAllowedIps(peer, false, [], [op.cidr], false);
   }
-  if (change.allowedIpOps.length > 0) dev.updateAllowedIps(peer, false, []);
   if (change.persistentKeepaliveInterval !== undefined) {
     dev.setPersistentKeepalive(peer, change.persistentKeepaliveInterval);
   }

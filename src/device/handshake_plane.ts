@@ -1,14 +1,21 @@
 /**
- * The device's handshake plane: handshake and cookie messages, the "under load" decision, key
- * installation, staged packets and the timers that schedule initiations and keepalives. It is
+ * The device's handshake plane: handshake and cookie messages, key installation, staged
+ * packets and the timers that schedule initiations and keepalives. It is
  * the data path's {@link DataHooks}: the data path reports handshake messages, authenticated
  * runs of packets, sends and packets without a key here, as plain numbers.
  *
  * Handshake messages are rare, so this is ordinary TypeScript over `src/wg/` (the protocol,
- * clock injected, no FFI); it sends through the data path ({@link HandshakeSender}) and reaches
- * the data plane only through src/wasm/data_plane.ts. Every rejection is counted under a name in
- * {@link HandshakeCounters.rejected}: `bad_mac1`, `rate_limited`, `cookie_reply`,
- * `pool_exhausted`, `no_endpoint`, or the step and the `HandshakeError` name
+ * clock injected, no FFI; its cryptography in WebAssembly); it sends through the data path
+ * ({@link HandshakeSender}) and reaches the data plane only through src/wasm/data_plane.ts.
+ *
+ * Work is bounded (src/device/handshake_backlog.ts) so that a storm of initiations cannot take
+ * the loop from the data path: the cheap checks as messages arrive, within a budget per second
+ * and per loop turn; the Noise work of initiations and responses from a backlog, a few per loop
+ * turn ({@link HandshakePlane.turn}); under load (a long backlog) initiations need mac2.
+ *
+ * Every rejection is counted under a name in
+ * {@link HandshakeCounters.rejected}: `overload`, `queue_full`, `bad_mac1`, `rate_limited`,
+ * `cookie_reply`, `pool_exhausted`, `no_endpoint`, or the step and the `HandshakeError` name
  * (`initiation_replayed`, `response_unknown_index`, `derive_wrong_state`,
  * `initiation_create_no_private_key`, ...; names from src/wg/handshake.ts).
  *
@@ -28,7 +35,7 @@
  * const privateKey = generatePrivateKey();
  * const local = { privateKey, publicKey: publicKey(privateKey) };
  * const hs = new HandshakePlane({ pool, plane, peers, local, now });
- * console.log(hs.counters.initiationsSent); // 0 (connect(path) before anything is sent)
+ * console.log(hs.counters.initiationsSent, hs.backlog); // 0 0 (connect(path) before anything is sent)
  * ```
  * @module
  */
@@ -60,23 +67,14 @@ import type { SlabPool } from "../wasm/slab.ts";
 import type { DataHooks } from "./data_hooks.ts";
 import type { DevicePeer } from "./device_peer.ts";
 import type { PeerTable } from "./peer_table.ts";
+import { refreshEndpoint } from "./endpoint_refresh.ts";
+import { PeerSchedule } from "./peer_schedule.ts";
+import { RejectionLog } from "./rejection_log.ts";
+import { HandshakeBacklog, type RunHandshake } from "./handshake_backlog.ts";
 import { STAGED_MAX } from "./staged_queue.ts";
-import type { EndpointHost, Resolve } from "../resolve/endpoint_resolution.ts";
+import type { Resolve } from "../resolve/endpoint_resolution.ts";
 
-/** Handshake messages per second above which the device is "under load" (wireguard-go: queue ≥ 128). */
-export const UNDER_LOAD_PER_SECOND = 128;
-
-/**
- * Handshake messages the plane takes on per second, at most (a token bucket with a burst of
- * {@link HANDSHAKE_BURST}); more are dropped unread and counted as `overload`, as wireguard-go
- * drops what does not fit its 1,024-message handshake queue. Each costs JavaScript crypto (mac1,
- * a cookie reply, or the Noise work), so a flood of handshake-shaped datagrams must not take the
- * loop away from the data path: at 100,000 datagrams/s of garbage the budget keeps the tunnel's
- * own traffic flowing.
- */
-export const HANDSHAKE_BUDGET_PER_SECOND = 4096;
-/** Handshake messages taken on at once after a quiet spell. */
-export const HANDSHAKE_BURST = 1024;
+export { HANDSHAKE_BURST, UNDER_LOAD_PER_SECOND } from "./handshake_backlog.ts";
 
 /** Handshake-path counters (the data path keeps its own). */
 export interface HandshakeCounters {
@@ -117,8 +115,6 @@ export interface HandshakePlaneOptions {
 
 /** Time between two "no answer" warnings for one peer. */
 export const NO_ANSWER_WARN_MS = 30_000;
-/** Time between two log lines about one rejection reason. */
-const REJECT_LOG_MS = 60_000;
 
 const log = logger("device");
 
@@ -142,14 +138,15 @@ export class HandshakePlane implements DataHooks {
   #path: HandshakeSender | undefined;
   readonly #flushOffs = new Uint32Array(STAGED_MAX);
   readonly #flushLens = new Uint32Array(STAGED_MAX);
-  #loadWindowStart = 0;
-  #loadCount = 0;
-  #underLoadUntil = -Infinity;
-  #tokens = HANDSHAKE_BURST;
-  #tokensAt = -1;
+  readonly #backlog = new HandshakeBacklog();
+  readonly #run: RunHandshake = (msg, len, name, now) => {
+    if (msg[0] === MESSAGE_INITIATION) this.#onInitiation(msg, len, name, now);
+    else this.#onResponse(msg, len, name, now);
+  };
   readonly #resolve: Resolve | undefined;
-  /** Per rejection reason: when it was last logged, and the count then. */
-  readonly #rejectLogged = new Map<string, { at: number; count: number }>();
+  readonly #rejections: RejectionLog;
+  /** When each peer's timers next need a look (the device's tick reads it). */
+  readonly schedule: PeerSchedule = new PeerSchedule();
 
   constructor(opts: HandshakePlaneOptions) {
     this.#pool = opts.pool;
@@ -157,6 +154,7 @@ export class HandshakePlane implements DataHooks {
     this.#peers = opts.peers;
     this.#now = opts.now;
     this.#resolve = opts.resolve;
+    this.#rejections = new RejectionLog(this.counters.rejected, opts.now);
     const local = opts.local;
     this.#local = local === null ? null : {
       privateKey: new Uint8Array(local.privateKey),
@@ -180,12 +178,27 @@ export class HandshakePlane implements DataHooks {
     return this.#local;
   }
 
+  /** Initiations and responses waiting for their Noise work. */
+  get backlog(): number {
+    return this.#backlog.size;
+  }
+
+  /**
+   * The handshake plane's share of a loop turn, after the sockets were drained: runs queued
+   * initiations and responses, a bounded few (src/device/handshake_backlog.ts). Returns how many
+   * ran; while the backlog is not empty the loop does not sleep.
+   */
+  turn(): number {
+    return this.#backlog.turn(this.#now, this.#run);
+  }
+
   // --- DataHooks ----------------------------------------------------------------------------
 
   /** Authenticated transport packets: timers, key confirmation, rekey after receive. */
   onReceived(peerId: number, kp: number, data: number): void {
     const peer = this.#peers.byId[peerId];
     if (peer === undefined) return;
+    this.schedule.touch(peerId);
     const t = peer.timers;
     t.onAuthenticatedPacketReceived();
     // Twice for two or more, as per packet: the second flags needAnotherKeepalive.
@@ -204,6 +217,7 @@ export class HandshakePlane implements DataHooks {
   onSent(peerId: number, data: number): void {
     const peer = this.#peers.byId[peerId];
     if (peer === undefined) return;
+    this.schedule.touch(peerId); // also the rekey-after-send check at the next tick
     peer.timers.onAuthenticatedPacketSent();
     if (data > 0) peer.timers.onDataSent();
     peer.sentSinceTick = true;
@@ -213,16 +227,21 @@ export class HandshakePlane implements DataHooks {
   onNoKey(peerId: number, off: number, len: number): boolean {
     const peer = this.#peers.byId[peerId];
     if (peer === undefined) return false;
+    this.schedule.touch(peerId);
     const evicted = peer.staged.push(off, len);
     if (evicted !== 0) this.#pool.tryFree(evicted);
     if (peer.timers.requestInitiation(false)) this.sendInitiation(peer);
     return true;
   }
 
-  /** A handshake or cookie message at `off` from the sockaddr at `nameOff`. */
+  /**
+   * A handshake or cookie message at `off` from the sockaddr at `nameOff`: the cheap checks now
+   * (cookie replies are consumed at once), the Noise work of initiations and responses queued
+   * for {@link turn}.
+   */
   onHandshakeMessage(off: number, len: number, nameOff: number): void {
     const now = this.#now();
-    if (!this.#takeToken(now)) return this.reject("overload");
+    if (!this.#backlog.admit(now)) return this.reject("overload");
     const pool = this.#pool;
     const msg = new Uint8Array(pool.memory.buffer, off, len);
     const type = msg[0];
@@ -235,9 +254,18 @@ export class HandshakePlane implements DataHooks {
       this.counters.cookiesReceived++;
       return;
     }
-    const verdict = this.#checker.check(msg, src.addr, src.port, this.#underLoad(now), now, len);
+    if (type !== MESSAGE_INITIATION && type !== MESSAGE_RESPONSE) return; // decrypt said 1, 2, 3
+    const verdict = this.#checker.check(
+      msg,
+      src.addr,
+      src.port,
+      this.#backlog.underLoad(now),
+      now,
+      len,
+    );
     if (verdict === CookieVerdict.BAD_MAC1) return this.reject("bad_mac1");
     if (verdict === CookieVerdict.RATE_LIMITED) return this.reject("rate_limited");
+    const nameLen = pool.dv.getUint16(nameOff, true) === 2 ? 16 : 28;
     if (verdict === CookieVerdict.SEND_COOKIE) {
       const slot = pool.allocSlot();
       if (slot === 0) return this.reject("pool_exhausted");
@@ -249,64 +277,22 @@ export class HandshakePlane implements DataHooks {
         out,
         now,
       );
-      const nameLen = pool.dv.getUint16(nameOff, true) === 2 ? 16 : 28;
       this.#sender().replyRaw(slot, n, nameOff, nameLen);
       this.counters.cookiesSent++;
       return;
     }
-    if (type === MESSAGE_INITIATION) this.#onInitiation(msg, len, nameOff, now);
-    else if (type === MESSAGE_RESPONSE) this.#onResponse(msg, len, nameOff, now);
+    if (!this.#backlog.push(pool.u8, off, len, nameOff, nameLen)) this.reject("queue_full");
   }
 
   // --- Handshake messages -------------------------------------------------------------------
 
-  /** One unit of the handshake budget, if there is one left. */
-  #takeToken(now: number): boolean {
-    if (this.#tokensAt < 0) this.#tokensAt = now;
-    const t = Math.min(
-      HANDSHAKE_BURST,
-      this.#tokens + (now - this.#tokensAt) * (HANDSHAKE_BUDGET_PER_SECOND / 1000),
-    );
-    this.#tokensAt = now;
-    if (t < 1) {
-      this.#tokens = t;
-      return false;
-    }
-    this.#tokens = t - 1;
-    return true;
-  }
-
-  /**
-   * Counts a rejection under its name; logs the first of each reason, then at most one line a
-   * minute per reason with the count since (a flood never becomes a flood of log lines).
-   */
+  /** Counts a rejection under its name; logged sparingly (src/device/rejection_log.ts). */
   reject(reason: string): void {
-    const n = (this.counters.rejected[reason] ?? 0) + 1;
-    this.counters.rejected[reason] = n;
-    const now = this.#now();
-    const last = this.#rejectLogged.get(reason);
-    if (last !== undefined && now - last.at < REJECT_LOG_MS) return;
-    this.#rejectLogged.set(reason, { at: now, count: n });
-    log.info(
-      "Rejected handshake message(s): {reason} ({count} since the last line, {total} in all)",
-      {
-        reason,
-        count: n - (last?.count ?? 0),
-        total: n,
-      },
-    );
+    this.#rejections.add(reason);
   }
 
-  #underLoad(now: number): boolean {
-    if (now - this.#loadWindowStart >= 1000) {
-      this.#loadWindowStart = now;
-      this.#loadCount = 0;
-    }
-    if (++this.#loadCount >= UNDER_LOAD_PER_SECOND) this.#underLoadUntil = now + 1000;
-    return now < this.#underLoadUntil;
-  }
-
-  #onInitiation(msg: Uint8Array, len: number, nameOff: number, now: number): void {
+  /** A queued initiation from the sockaddr `name`: the responder's Noise work. */
+  #onInitiation(msg: Uint8Array, len: number, name: Uint8Array, now: number): void {
     this.counters.initiationsReceived++;
     const r = consumeInitiation(this.#local, msg, {
       lookup: (key) => this.#peers.byKey(key),
@@ -315,7 +301,8 @@ export class HandshakePlane implements DataHooks {
     });
     if (typeof r === "number") return this.reject(`initiation_${handshakeErrorName(r)}`);
     const peer = r;
-    this.#plane.learnEndpoint(peer.id, nameOff); // roaming: the endpoint follows the handshake
+    this.#plane.learnEndpoint(peer.id, name); // roaming: the endpoint follows the handshake
+    this.schedule.touch(peer.id);
     peer.timers.onAuthenticatedPacketReceived();
     const slot = this.#allocSlot();
     if (slot === 0) return;
@@ -325,7 +312,10 @@ export class HandshakePlane implements DataHooks {
       this.#pool.tryFree(slot);
       return this.reject(`response_create_${handshakeErrorName(n)}`);
     }
-    if (!this.#installKeys(peer)) return void this.#pool.tryFree(slot);
+    if (!this.#installKeys(peer)) {
+      this.#pool.tryFree(slot);
+      return;
+    }
     // Installing the keys may grow the tables (memory.grow detaches `out`): a fresh view.
     peer.cookies.addMacs(new Uint8Array(this.#pool.memory.buffer, slot, 92), now, n);
     if (this.#sender().sendRaw(peer.id, slot, n)) {
@@ -334,7 +324,8 @@ export class HandshakePlane implements DataHooks {
     }
   }
 
-  #onResponse(msg: Uint8Array, len: number, nameOff: number, now: number): void {
+  /** A queued response from the sockaddr `name`: the initiator's Noise work. */
+  #onResponse(msg: Uint8Array, len: number, name: Uint8Array, now: number): void {
     this.counters.responsesReceived++;
     const r = consumeResponse(this.#local, msg, {
       lookup: (index) => this.#peers.indices.get(index),
@@ -342,7 +333,8 @@ export class HandshakePlane implements DataHooks {
     });
     if (typeof r === "number") return this.reject(`response_${handshakeErrorName(r)}`);
     const peer = r;
-    this.#plane.learnEndpoint(peer.id, nameOff);
+    this.#plane.learnEndpoint(peer.id, name);
+    this.schedule.touch(peer.id);
     peer.timers.onAuthenticatedPacketReceived();
     if (!this.#installKeys(peer)) return;
     this.#handshakeDone(peer, true, now);
@@ -434,6 +426,7 @@ export class HandshakePlane implements DataHooks {
       });
     }
     peer.timers.onInitiationSent();
+    this.schedule.touch(peer.id);
     if (retry && now - peer.noAnswerWarnedAt >= NO_ANSWER_WARN_MS) {
       peer.noAnswerWarnedAt = now;
       log.warning("No answer to the handshake with {peer} at {endpoint} ({attempts} attempts)", {
@@ -444,32 +437,10 @@ export class HandshakePlane implements DataHooks {
     }
     const host = peer.endpointHost;
     if (host !== null && this.#resolve !== undefined) {
-      if (host.due(now, retry, peer.timers.lastHandshake)) this.#reresolve(peer, host, now);
+      if (host.due(now, retry, peer.timers.lastHandshake)) {
+        refreshEndpoint(peer, host, now, this.#resolve, this.#peers, (p) => this.sendInitiation(p));
+      }
     }
-  }
-
-  /** Looks `peer`'s endpoint name up again; a new address replaces the endpoint. */
-  #reresolve(peer: DevicePeer, host: EndpointHost, now: number): void {
-    host.lookup(now, this.#resolve!).then((text) => {
-      if (this.#peers.byId[peer.id] !== peer || peer.endpointHost !== host) return;
-      const old = this.#peers.endpointText(peer);
-      if (text === old) return;
-      this.#peers.setEndpoint(peer, text);
-      log.info("Endpoint of {peer} is now {endpoint} ({host} looked up again; was {old})", {
-        peer: peer.name,
-        endpoint: text,
-        host: host.host,
-        old,
-      });
-      if (peer.keypairs.current === null) this.sendInitiation(peer);
-    }, (e) => {
-      log.warning("Cannot look up endpoint host {host} of {peer} ({where}): {error}", {
-        host: host.host,
-        peer: peer.name,
-        where: host.where,
-        error: (e as Error).message,
-      });
-    });
   }
 
   // --- Staged packets and keepalives --------------------------------------------------------
@@ -499,6 +470,7 @@ export class HandshakePlane implements DataHooks {
   /** A peer just added: its timers run, and a persistent keepalive goes out at once. */
   startPeer(peer: DevicePeer): void {
     peer.timers.start();
+    this.schedule.touch(peer.id);
     if (peer.timers.persistentKeepalive > 0) this.sendKeepalive(peer);
   }
 
@@ -508,10 +480,12 @@ export class HandshakePlane implements DataHooks {
     peer.keypairs.clear();
     peer.handshake.clear(this.#peers.indexAllocator);
     peer.timers.stop();
+    this.schedule.forget(peer.id);
   }
 
   /** Sets the persistent keepalive (s, 0 = off); a keepalive goes out at once when it turns on. */
   setPersistentKeepalive(peer: DevicePeer, seconds: number): void {
+    this.schedule.touch(peer.id);
     if (peer.timers.setPersistentKeepalive(seconds)) this.sendKeepalive(peer);
   }
 
@@ -533,7 +507,13 @@ export class HandshakePlane implements DataHooks {
       const sendCounter = this.#plane.sendCounter(cur.slot);
       if (t.rekeyAfterSend(cur.created, cur.isInitiator, sendCounter)) this.sendInitiation(peer);
     }
-    return t.nextDeadline();
+    // The next look: a timer, or a keypair reaching REJECT_AFTER_TIME (not yet past).
+    return Math.min(
+      t.nextDeadline(),
+      expiry(kps.previous, now),
+      expiry(kps.current, now),
+      expiry(kps.next, now),
+    );
   }
 
   /** Past REJECT_AFTER_TIME a keypair neither sends nor receives. */
@@ -595,4 +575,11 @@ export class HandshakePlane implements DataHooks {
 
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** When `kp` reaches REJECT_AFTER_TIME, if that is still ahead; else Infinity. */
+function expiry(kp: KeypairInfo | null, now: number): number {
+  if (kp === null) return Infinity;
+  const at = kp.created + REJECT_AFTER_TIME_MS;
+  return at > now ? at : Infinity;
 }

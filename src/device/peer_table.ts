@@ -3,16 +3,16 @@
  * index, keypair slots, AllowedIPs and the kernel routes that follow them.
  *
  * Ids and keypair slots are handed out lowest-free-first (ids) and last-freed-first (slots), up
- * to the data plane's limits ({@link PeerTableOptions.maxPeers}), and the data plane's tables grow
- * with them; nothing here is sized in advance.
+ * to the data plane's limits (`DataPlane.tableStats`), and the data plane's tables grow with
+ * them; nothing here is sized in advance.
  *
  * A peer's AllowedIPs live twice: in JavaScript (`peer.allowedIps`, for `wg show` and the UAPI)
  * and in the data plane's routing trie (through src/wasm/data_plane.ts); every change here keeps
- * both equal. Which peer owns a prefix is one map lookup, and the kernel routes change only for
- * the prefixes that came or went since the last sync (so a setconf of 10,000 peers or of 130,560
- * prefixes on one peer is linear, not quadratic). The kernel routes (as wg-quick makes them) follow the union of all AllowedIPs not
+ * both equal. The kernel routes (as wg-quick makes them) follow the union of all AllowedIPs not
  * covered by an interface address, through a {@link KernelRoutes} (none when a device runs over
- * in-memory I/O).
+ * in-memory I/O). Which peer owns a prefix is one map lookup, and a sync changes the kernel routes
+ * only for the prefixes that came or went since the last one (so a setconf of 10,000 peers, or of
+ * 130,560 prefixes on one peer, is linear, not quadratic).
  *
  * @example
  * ```ts
@@ -43,7 +43,7 @@ import type { KeypairInfo, KeypairSlotAllocator } from "../wg/keypair_rotation.t
 import { encodeBase64Key } from "../wg/keys.ts";
 import { type Endpoint, formatEndpoint, parseEndpoint } from "../endpoint.ts";
 import { logger } from "../log.ts";
-import { DEFAULT_MAX_KEYPAIRS, DEFAULT_MAX_PEERS, dropReasonName } from "../wasm/abi.ts";
+import { dropReasonName } from "../wasm/abi.ts";
 import type { DataPlane } from "../wasm/data_plane.ts";
 import { DevicePeer, type PeerConfig } from "./device_peer.ts";
 import { IndexTable } from "./index_table.ts";
@@ -52,8 +52,16 @@ import { IndexTable } from "./index_table.ts";
 export interface KernelRoutes {
   add(prefix: string): void;
   remove(prefix: string): void;
+  /** Many changes at once (one rtnetlink stream); returns the ones that failed. */
+  apply?(add: readonly string[], remove: readonly string[]): RouteFailure[];
   /** Routes also for prefixes an interface address covers (a table other than main: `Table = N`). */
   readonly everyPrefix?: boolean;
+}
+
+/** A kernel route change that failed. */
+export interface RouteFailure {
+  prefix: string;
+  error: Error;
 }
 
 /** Options of {@link PeerTable}. */
@@ -64,10 +72,6 @@ export interface PeerTableOptions {
   kernel: KernelRoutes | null;
   /** Monotonic clock (ms) for the peers' timers and keypairs. */
   now: () => number;
-  /** Peer ids are below this: the data plane's peer limit (default `DEFAULT_MAX_PEERS`). */
-  maxPeers?: number;
-  /** Keypair slots are below this: the data plane's limit (default `DEFAULT_MAX_KEYPAIRS`). */
-  maxKeypairs?: number;
 }
 
 /** The identity of a prefix: its masked text (`10.0.0.0/24` for `10.0.0.7/24`), as the trie keys it. */
@@ -92,13 +96,10 @@ export class PeerTable {
   readonly #maxPeers: number;
   readonly #byKey = new Map<string, DevicePeer>();
   readonly #hsOwner = new Map<Handshake, DevicePeer>();
-  /** Which peer each prefix ({@link prefixKey}) belongs to. */
-  readonly #owner = new Map<string, DevicePeer>();
   /** Keypair slots given back (reused last-freed-first), and the next never-used one. */
   readonly #kpFree: number[] = [];
   #kpNext = 0;
   readonly #maxKeypairs: number;
-  readonly #slots: KeypairSlotAllocator;
   readonly #plane: DataPlane;
   readonly #addresses: readonly Cidr[];
   readonly #kernel: KernelRoutes | null;
@@ -107,7 +108,23 @@ export class PeerTable {
   readonly #routes = new Set<string>();
   /** Prefixes that came or went since the last {@link syncRoutes}, with their Cidr. */
   readonly #changed = new Map<string, Cidr>();
+  /** The peer each AllowedIPs prefix ({@link prefixKey}) belongs to: no scanning of lists. */
+  readonly #owner = new Map<string, DevicePeer>();
   readonly #allocator: PeerIndexAllocator;
+  /** Keypair slots for every peer (one object, not a pair of closures per peer). */
+  readonly #slots: KeypairSlotAllocator = {
+    allocate: () => {
+      let k = this.#kpFree.pop();
+      if (k === undefined && this.#kpNext < this.#maxKeypairs) k = this.#kpNext++;
+      if (k === undefined) throw new RangeError(`keypair slots exhausted (${this.#maxKeypairs})`);
+      return k;
+    },
+    release: (kp: KeypairInfo) => {
+      this.#plane.clearKeypair(kp.slot);
+      this.indices.release(kp.localIndex);
+      this.#kpFree.push(kp.slot);
+    },
+  };
 
   constructor(plane: DataPlane, opts: PeerTableOptions) {
     this.byId = this.#byId;
@@ -115,21 +132,10 @@ export class PeerTable {
     this.#addresses = [...opts.addresses];
     this.#kernel = opts.kernel;
     this.#now = opts.now;
-    this.#maxPeers = opts.maxPeers ?? DEFAULT_MAX_PEERS;
-    this.#maxKeypairs = opts.maxKeypairs ?? DEFAULT_MAX_KEYPAIRS;
-    this.#slots = {
-      allocate: () => {
-        let k = this.#kpFree.pop();
-        if (k === undefined && this.#kpNext < this.#maxKeypairs) k = this.#kpNext++;
-        if (k === undefined) throw new RangeError(`keypair slots exhausted (${this.#maxKeypairs})`);
-        return k;
-      },
-      release: (kp: KeypairInfo) => {
-        this.#plane.clearKeypair(kp.slot);
-        this.indices.release(kp.localIndex);
-        this.#kpFree.push(kp.slot);
-      },
-    };
+    // Ids and slots go up to the data plane's limits.
+    const limits = plane.tableStats();
+    this.#maxPeers = limits.maxPeers;
+    this.#maxKeypairs = limits.maxKeypairs;
     const table = this.indices, owner = this.#hsOwner;
     this.#allocator = {
       allocate(hs: Handshake): number {
@@ -158,47 +164,61 @@ export class PeerTable {
   add(cfg: PeerConfig, local: LocalStatic | null, endpoint: string | null): DevicePeer {
     let id = this.#lowFree;
     while (this.#byId[id] !== undefined) id++;
-    if (id >= this.#maxPeers) {
-      throw new RangeError(`more than ${this.#maxPeers} peers (MaxPeers)`);
-    }
+    if (id >= this.#maxPeers) throw new RangeError(`more than ${this.#maxPeers} peers (MaxPeers)`);
     const rc = this.#plane.resetPeer(id);
     if (rc < 0) throw new RangeError(`peer ${id}: ts_peer_reset failed (${dropReasonName(rc)})`);
     this.#lowFree = id + 1;
-    const peer = new DevicePeer(id, local, { ...cfg, allowedIps: [] }, this.#slots, this.#now);
+    const peer = new DevicePeer(id, local, cfg, this.#slots, this.#now);
     this.#byId[id] = peer;
     this.#byKey.set(peer.name, peer);
     this.#hsOwner.set(peer.handshake, peer);
-    for (const c of cfg.allowedIps) this.#claim(peer, c);
+    peer.allowedIps = [];
+    for (const c of cfg.allowedIps) this.#addPrefix(peer, c);
     if (endpoint !== null) this.setEndpoint(peer, endpoint);
     return peer;
-  }
-
-  /** Peers in the table. */
-  get size(): number {
-    return this.#byKey.size;
   }
 
   /**
    * Removes a peer whose protocol state is already cleared: its routes (data plane and kernel)
    * and its data-plane slot. Returns false if it was not in the table.
    */
-  remove(peer: DevicePeer): boolean {
+  remove(peer: DevicePeer, syncKernel = true): boolean {
     if (this.#byId[peer.id] !== peer) return false;
-    this.#dropRoutes(peer);
+    this.#plane.removePeerRoutes(peer.id); // the trie keeps each peer's list: O(its prefixes)
     this.#plane.resetPeer(peer.id);
     this.#byId[peer.id] = undefined;
     if (peer.id < this.#lowFree) this.#lowFree = peer.id;
     this.#byKey.delete(peer.name);
     this.#hsOwner.delete(peer.handshake);
-    this.syncRoutes();
+    this.#disown(peer);
+    if (syncKernel) this.syncRoutes();
     return true;
   }
 
-  /** Removes all of a peer's prefixes from the trie and from its list. */
-  #dropRoutes(peer: DevicePeer): void {
-    this.#plane.removePeerRoutes(peer.id); // the trie keeps each peer's list: O(its prefixes)
-    for (const c of peer.allowedIps) this.#disown(c);
+  /** Drops every prefix of `peer` from {@link #owner} and its list. */
+  #disown(peer: DevicePeer): void {
+    for (const x of peer.allowedIps) {
+      const k = prefixKey(x);
+      if (this.#owner.get(k) === peer) {
+        this.#owner.delete(k);
+        this.#changed.set(k, x);
+      }
+    }
     peer.allowedIps = [];
+  }
+
+  /** Routes `c` to `peer`, taking it from the peer that had it (wireguard-go's semantics). */
+  #addPrefix(peer: DevicePeer, c: Cidr): void {
+    this.#insertRoute(c, peer.id);
+    const k = prefixKey(c);
+    const prev = this.#owner.get(k);
+    if (prev !== peer) {
+      // A prefix moving between peers is rare: one scan of the old owner's list.
+      if (prev !== undefined) prev.allowedIps = prev.allowedIps.filter((x) => prefixKey(x) !== k);
+      else this.#changed.set(k, c);
+      this.#owner.set(k, peer);
+      peer.allowedIps.push(c);
+    }
   }
 
   /** The peers in id order. */
@@ -238,65 +258,82 @@ export class PeerTable {
     remove: Cidr[] = [],
     syncKernel = true,
   ): void {
-    if (replace) this.#dropRoutes(peer);
+    const plane = this.#plane;
+    if (replace) {
+      plane.removePeerRoutes(peer.id);
+      this.#disown(peer);
+    }
+    let gone: Set<string> | undefined;
     for (const c of remove) {
       const k = prefixKey(c);
       if (this.#owner.get(k) !== peer) continue;
-      this.#plane.removeRoute(c);
-      this.#disown(c);
-      peer.allowedIps = peer.allowedIps.filter((x) => prefixKey(x) !== k);
+      plane.removeRoute(c);
+      this.#owner.delete(k);
+      this.#changed.set(k, c);
+      (gone ??= new Set()).add(k);
     }
-    for (const c of add) this.#claim(peer, c);
+    // One pass over the list however many prefixes went (a peer may hold 100,000s).
+    if (gone !== undefined) {
+      peer.allowedIps = peer.allowedIps.filter((x) => !gone.has(prefixKey(x)));
+    }
+    for (const c of add) this.#addPrefix(peer, c);
     if (syncKernel) this.syncRoutes();
   }
 
-  /** Routes `c` to `peer`, moving it away from the peer that had it (as wireguard-go). */
-  #claim(peer: DevicePeer, c: Cidr): void {
-    const rc = this.#plane.insertRoute(c, peer.id);
+  #insertRoute(c: Cidr, id: number): void {
+    const rc = this.#plane.insertRoute(c, id);
     if (rc < 0) {
       throw new RangeError(
         `AllowedIPs ${formatCidr(c)}: ts_route_insert failed (${dropReasonName(rc)})`,
       );
     }
-    const k = prefixKey(c);
-    const prev = this.#owner.get(k);
-    if (prev === peer) return;
-    if (prev !== undefined) prev.allowedIps = prev.allowedIps.filter((x) => prefixKey(x) !== k);
-    else this.#changed.set(k, c);
-    peer.allowedIps.push(c);
-    this.#owner.set(k, peer);
-  }
-
-  /** `c` belongs to no peer any more. */
-  #disown(c: Cidr): void {
-    const k = prefixKey(c);
-    this.#owner.delete(k);
-    this.#changed.set(k, c);
   }
 
   /**
    * Kernel routes follow the union of AllowedIPs not covered by an interface address (as
-   * wg-quick): for each prefix that came or went since the last call, one route added or removed.
+   * wg-quick): the prefixes that came or went since the last call are added or removed.
    */
   syncRoutes(): void {
     const kernel = this.#kernel, routes = this.#routes;
     if (kernel === null) return this.#changed.clear();
+    const add: string[] = [], remove: string[] = [];
     for (const [k, c] of this.#changed) {
       const want = this.#owner.has(k) &&
         (kernel.everyPrefix || !this.#addresses.some((a) => covers(a, c)));
       if (want === routes.has(k)) continue;
-      try {
-        if (want) kernel.add(k);
-        else kernel.remove(k);
-      } catch (e) {
-        const error = (e as Error).message;
-        if (want) log.warning("Cannot add route {route}: {error}", { route: k, error });
-        else log.warning("Cannot remove route {route}: {error}", { route: k, error });
+      if (want) {
+        add.push(k);
+        routes.add(k);
+      } else {
+        remove.push(k);
+        routes.delete(k);
       }
-      if (want) routes.add(k);
-      else routes.delete(k);
     }
     this.#changed.clear();
+    const failures: RouteFailure[] = [];
+    if (kernel.apply !== undefined && add.length + remove.length > 1) {
+      failures.push(...kernel.apply(add, remove));
+    } else {
+      for (const [list, fn] of [[remove, kernel.remove], [add, kernel.add]] as const) {
+        for (const prefix of list) {
+          try {
+            fn.call(kernel, prefix);
+          } catch (e) {
+            failures.push({ prefix, error: e as Error });
+          }
+        }
+      }
+    }
+    // One line each for the first few; a count for the rest (thousands of peers).
+    for (const f of failures.slice(0, 3)) {
+      log.warning("Cannot change route {route}: {error}", {
+        route: f.prefix,
+        error: f.error.message,
+      });
+    }
+    if (failures.length > 3) {
+      log.warning("{count} more route changes failed", { count: failures.length - 3 });
+    }
   }
 }
 

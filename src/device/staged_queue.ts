@@ -15,16 +15,16 @@
 /** Most packets staged per peer. */
 export const STAGED_MAX = 128;
 
-/** A ring of (slot offset, IP length) pairs. */
+/** A ring of (slot offset, IP length) pairs; its arrays made at the first push. */
 export class StagedQueue {
-  readonly offs: Uint32Array;
-  readonly lens: Uint32Array;
+  /** (offset, length) pairs, interleaved; empty until a packet waits (most peers of a server never stage). */
+  #ring: Uint32Array = EMPTY;
+  readonly #capacity: number;
   #head = 0;
   #count = 0;
 
   constructor(capacity = STAGED_MAX) {
-    this.offs = new Uint32Array(capacity);
-    this.lens = new Uint32Array(capacity);
+    this.#capacity = capacity;
   }
 
   /** Packets waiting. */
@@ -34,16 +34,18 @@ export class StagedQueue {
 
   /** Appends; returns the evicted oldest slot offset when full, else 0. */
   push(off: number, len: number): number {
-    const cap = this.offs.length;
+    const cap = this.#capacity;
+    if (this.#ring.length === 0) this.#ring = new Uint32Array(2 * cap);
+    const ring = this.#ring;
     let evicted = 0;
     if (this.#count === cap) {
-      evicted = this.offs[this.#head];
+      evicted = ring[2 * this.#head];
       this.#head = (this.#head + 1) % cap;
       this.#count--;
     }
     const at = (this.#head + this.#count) % cap;
-    this.offs[at] = off;
-    this.lens[at] = len;
+    ring[2 * at] = off;
+    ring[2 * at + 1] = len;
     this.#count++;
     return evicted;
   }
@@ -53,15 +55,17 @@ export class StagedQueue {
    * returns how many. The arrays must hold the queue's capacity.
    */
   drainInto(offs: Uint32Array, lens: Uint32Array): number {
-    const cap = this.offs.length;
+    const cap = this.#capacity, ring = this.#ring;
     const n = this.#count;
     for (let i = 0; i < n; i++) {
       const at = (this.#head + i) % cap;
-      offs[i] = this.offs[at];
-      lens[i] = this.lens[at];
+      offs[i] = ring[2 * at];
+      lens[i] = ring[2 * at + 1];
     }
     this.#head = 0;
     this.#count = 0;
     return n;
   }
 }
+
+const EMPTY = new Uint32Array(0);

@@ -26,11 +26,18 @@
  * @module
  */
 
-import type { KernelRoutes } from "../device/peer_table.ts";
+import type { KernelRoutes, RouteFailure } from "../device/peer_table.ts";
 import { logger } from "../log.ts";
 import { getLink } from "../netlink/link.ts";
-import { NetlinkSocket } from "../netlink/netlink_socket.ts";
-import { addRoute, deleteRoute, dumpRoutes, type Route } from "../netlink/route.ts";
+import { type BatchRequest, NetlinkSocket } from "../netlink/netlink_socket.ts";
+import {
+  addRoute,
+  addRouteRequest,
+  deleteRoute,
+  deleteRouteRequest,
+  dumpRoutes,
+  type Route,
+} from "../netlink/route.ts";
 import { addRule, deleteRule, dumpRules, type Rule } from "../netlink/rule.ts";
 import { type Cidr, formatCidr, maskCidr, parseCidr } from "../wg/cidr.ts";
 import type { Config } from "../wg/config.ts";
@@ -194,7 +201,63 @@ export class PolicyRouting {
       everyPrefix: this.setting.kind === "table",
       add: (prefix) => this.#guard(() => this.#add(prefix)),
       remove: (prefix) => this.#guard(() => this.#remove(prefix)),
+      apply: (add, remove) => this.#apply(add, remove),
     };
+  }
+
+  /**
+   * Many route changes in one rtnetlink stream (thousands of peers' prefixes). The full-tunnel
+   * prefixes (rules, nftables) go one by one as in {@link #add}. Returns the failures.
+   */
+  #apply(add: readonly string[], remove: readonly string[]): RouteFailure[] {
+    const failures: RouteFailure[] = [];
+    const reqs: BatchRequest[] = [], after: (() => void)[] = [], prefixes: string[] = [];
+    const one = (prefix: string, fn: () => void) => {
+      try {
+        this.#guard(fn);
+      } catch (e) {
+        failures.push({ prefix, error: e as Error });
+      }
+    };
+    for (const prefix of remove) {
+      const c = maskCidr(parseCidr(prefix));
+      const key = formatCidr(c);
+      const route = this.#routes.get(key);
+      if (c.cidr === 0 && this.#full.has(c.family)) one(prefix, () => this.#remove(prefix));
+      else if (route !== undefined) {
+        this.#routes.delete(key);
+        reqs.push(deleteRouteRequest(route));
+        after.push(() => {});
+        prefixes.push(prefix);
+      }
+    }
+    for (const prefix of add) {
+      const c = maskCidr(parseCidr(prefix));
+      if (this.setting.kind === "auto" && c.cidr === 0) {
+        one(prefix, () => this.#add(prefix));
+        continue;
+      }
+      const place = placeRoute(this.setting, c, this.#table);
+      if (place === null) continue;
+      const route: Route = {
+        dst: c,
+        oif: this.#index,
+        table: place.table,
+        protocol: RTPROT_TUNSLAB,
+      };
+      reqs.push(addRouteRequest(route));
+      after.push(() => this.#routes.set(formatCidr(c), route));
+      prefixes.push(prefix);
+    }
+    const results = this.#nl.requestMany(reqs);
+    results.forEach((r, i) => {
+      if (r === 0) after[i]();
+      else if (typeof r !== "number") {
+        failures.push({ prefix: prefixes[i], error: r });
+        if (!this.#started) this.#failures.push(r); // a start that cannot route fails
+      }
+    });
+    return failures;
   }
 
   /** The MTU for an interface without `MTU`, toward these endpoints (src/host/auto_mtu.ts). */

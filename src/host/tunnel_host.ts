@@ -155,7 +155,7 @@ export class TunnelHost {
     try {
       mtu = getMtu(this.name);
     } catch { /* the interface is not in our namespace */ }
-    const text = formatSavedConfig(this.#config.interface, uapiFor(dev).uapiGet(), {
+    const text = formatSavedConfig(this.#config.interface, await uapiFor(dev).uapiGet(), {
       addresses: this.#config.interface.addresses.map(formatCidr),
       mtu,
     });

@@ -12,28 +12,23 @@
  * @module
  */
 import { logger } from "../log.ts";
+import { parseListenAddress } from "./listen_address.ts";
 
 const log = logger("metrics");
 
 /** What the server asks the device. */
 export interface MetricsSource {
-  metrics(): string;
+  /** The exposition text (may be produced in slices over thousands of peers). */
+  metrics(): string | Promise<string>;
   healthy(): boolean;
 }
 
-/** A bad `--metrics` / `MetricsAddress` value. */
-export class MetricsAddressError extends Error {
-  override name = "MetricsAddressError";
-  constructor(value: string) {
-    super(`metrics address "${value}" is not host:port or [v6]:port`);
+/** The metrics address could not be bound (in use, not an address of this host, …). */
+export class MetricsListenError extends Error {
+  override name = "MetricsListenError";
+  constructor(readonly address: string, cause: unknown) {
+    super(`cannot serve metrics on ${address}: ${(cause as Error)?.message ?? cause}`, { cause });
   }
-}
-
-/** `host:port` / `[v6]:port` → hostname and port. */
-export function parseListenAddress(value: string): { hostname: string; port: number } {
-  const m = /^\[([0-9a-fA-F:.]+)\]:(\d{1,5})$/.exec(value) ?? /^([^:\[\]]+):(\d{1,5})$/.exec(value);
-  if (m === null || Number(m[2]) > 65535) throw new MetricsAddressError(value);
-  return { hostname: m[1], port: Number(m[2]) };
 }
 
 /** The running listener. */
@@ -46,30 +41,18 @@ export class MetricsServer {
     this.addr = server.addr;
   }
 
-  /** Binds `address` and serves `source`; throws if the address is bad or cannot be bound. */
+  /**
+   * Binds `address` and serves `source`; throws `ListenAddressError` for a bad address and
+   * {@link MetricsListenError} if it cannot be bound.
+   */
   static start(address: string, source: MetricsSource): MetricsServer {
     const { hostname, port } = parseListenAddress(address);
-    const server = Deno.serve({ hostname, port, onListen: () => {} }, (req) => {
-      const path = new URL(req.url).pathname;
-      if (req.method !== "GET" && req.method !== "HEAD") {
-        return new Response("method not allowed\n", {
-          status: 405,
-          headers: { allow: "GET, HEAD" },
-        });
-      }
-      if (path === "/metrics") {
-        return new Response(source.metrics(), {
-          headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
-        });
-      }
-      if (path === "/healthz") {
-        const ok = source.healthy();
-        return new Response(ok ? "ok\n" : "the device loop has not turned for 2 s\n", {
-          status: ok ? 200 : 503,
-        });
-      }
-      return new Response("not found\n", { status: 404 });
-    });
+    let server: Deno.HttpServer<Deno.NetAddr>;
+    try {
+      server = Deno.serve({ hostname, port, onListen: () => {} }, (req) => respond(req, source));
+    } catch (e) {
+      throw new MetricsListenError(address, e);
+    }
     log.info("Metrics on http://{address}/metrics", { address });
     return new MetricsServer(server);
   }
@@ -77,4 +60,31 @@ export class MetricsServer {
   async close(): Promise<void> {
     await this.#server.shutdown();
   }
+}
+
+async function respond(req: Request, source: MetricsSource): Promise<Response> {
+  const path = new URL(req.url).pathname;
+  if (req.method !== "GET" && req.method !== "HEAD") {
+    return new Response("method not allowed\n", { status: 405, headers: { allow: "GET, HEAD" } });
+  }
+  if (path === "/metrics") {
+    let text: string;
+    try {
+      text = await source.metrics();
+    } catch (e) {
+      // Deno.serve's own handler would print a stack to stderr, outside the JSON Lines.
+      log.error("Metrics failed: {error}", { error: String(e) });
+      return new Response("metrics failed\n", { status: 500 });
+    }
+    return new Response(text, {
+      headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+    });
+  }
+  if (path === "/healthz") {
+    const ok = source.healthy();
+    return new Response(ok ? "ok\n" : "the device loop has not turned for 2 s\n", {
+      status: ok ? 200 : 503,
+    });
+  }
+  return new Response("not found\n", { status: 404 });
 }

@@ -44,6 +44,7 @@ import {
 const NETLINK_ROUTE = 0;
 const SOL_SOCKET = 1;
 const SO_RCVTIMEO = 20;
+const SO_RCVBUFFORCE = 33;
 const SOL_NETLINK = 270;
 const NETLINK_CAP_ACK = 10;
 const NETLINK_EXT_ACK = 11;
@@ -71,6 +72,21 @@ export interface NetlinkReply {
   readonly errno: number;
   readonly messages: NetlinkMessage[];
 }
+
+/** One request of {@link NetlinkSocket.requestMany}. */
+export interface BatchRequest {
+  /** Names the request in its error. */
+  call: string;
+  msg: MessageBuilder;
+  /** errnos that are answers, not failures (EEXIST for an add, ESRCH for a delete). */
+  tolerate?: readonly number[];
+}
+
+/**
+ * Bytes of requests per send in {@link NetlinkSocket.requestMany}: the kernel answers them all
+ * during the send, one ACK skb each, and those must fit the receive buffer (~130 routes).
+ */
+const BATCH_BYTES = 8 << 10;
 
 /** Options of {@link NetlinkSocket.request}. */
 export interface RequestOptions {
@@ -102,6 +118,9 @@ export class NetlinkSocket implements Disposable {
       // optional (older kernels): a refusal only loses the text.
       L.setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, one, 4);
       L.setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, one, 4);
+      // Room for the ACKs of a batch (requestMany); SO_RCVBUFFORCE needs CAP_NET_ADMIN.
+      const rcvbuf = new Uint8Array(new Int32Array([1 << 20]).buffer);
+      L.setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, rcvbuf, 4);
       const tv = new Uint8Array(new BigInt64Array([5n, 0n]).buffer); // struct timeval: 5 s
       checkSetup("setsockopt(SO_RCVTIMEO)", L.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, tv, 16));
     } catch (e) {
@@ -131,6 +150,51 @@ export class NetlinkSocket implements Disposable {
         if (m.type !== NLMSG_NOOP) messages.push(m);
       }
     }
+  }
+
+  /**
+   * Many requests in one stream: packed into sends of up to {@link BATCH_BYTES} (not one round
+   * trip each: thousands of routes for thousands of peers), each ACKed on its own. Returns per
+   * request 0, a tolerated errno, or the {@link NetlinkError} it failed with; never throws for
+   * one request's refusal.
+   */
+  requestMany(reqs: readonly BatchRequest[]): (number | NetlinkError)[] {
+    const out: (number | NetlinkError)[] = new Array(reqs.length);
+    for (let start = 0; start < reqs.length;) {
+      const bySeq = new Map<number, number>();
+      const parts: Uint8Array[] = [];
+      let bytes = 0, i = start;
+      for (; i < reqs.length && (i === start || bytes < BATCH_BYTES); i++) {
+        const seq = this.#seq = (this.#seq + 1) >>> 0;
+        const b = reqs[i].msg.finish(seq);
+        new DataView(b.buffer).setUint16(6, reqs[i].msg.flags | NLM_F_REQUEST | NLM_F_ACK, true);
+        bySeq.set(seq, i);
+        parts.push(b);
+        bytes += b.length;
+      }
+      const all = new Uint8Array(bytes);
+      let at = 0;
+      for (const b of parts) (all.set(b, at), at += b.length);
+      for (;;) {
+        const n = libc().send(this.#fd, all, BigInt(all.length), 0);
+        if (n >= 0) break;
+        const e = errno();
+        if (e !== EINTR) throw new NetlinkError(`send(${reqs[start].call} and more)`, e);
+      }
+      while (bySeq.size > 0) {
+        for (const m of this.#recv(reqs[start].call)) {
+          const k = bySeq.get(m.seq);
+          if (k === undefined || m.type !== NLMSG_ERROR) continue;
+          bySeq.delete(m.seq);
+          const code = -new DataView(m.body.buffer, m.body.byteOffset, 4).getInt32(0, true);
+          out[k] = code === 0 || reqs[k].tolerate?.includes(code)
+            ? code
+            : new NetlinkError(reqs[k].call, code, extAckMessage(m));
+        }
+      }
+      start = i;
+    }
+    return out;
   }
 
   /** A dump (NLM_F_DUMP): every message up to NLMSG_DONE; retried when the kernel says it was interrupted. */

@@ -35,7 +35,7 @@ import {
   RTM_GETROUTE,
   RTM_NEWROUTE,
 } from "./netlink_message.ts";
-import type { NetlinkSocket } from "./netlink_socket.ts";
+import type { BatchRequest, NetlinkSocket } from "./netlink_socket.ts";
 
 /** `sizeof(struct rtmsg)`. */
 export const RTMSG_SIZE = 12;
@@ -182,9 +182,20 @@ function metricsMtu(a: Attributes): number | undefined {
 
 /** Adds a route; false if it was there already (EEXIST). */
 export function addRoute(nl: NetlinkSocket, r: Route): boolean {
-  const call = `RTM_NEWROUTE ${describeRoute(r)}`;
-  const m = encodeRoute(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, r);
-  return nl.request(call, m, { tolerate: [EEXIST] }).errno === 0;
+  const q = addRouteRequest(r);
+  return nl.request(q.call, q.msg, { tolerate: q.tolerate }).errno === 0;
+}
+
+/** {@link addRoute} as a request of a batch (`NetlinkSocket.requestMany`): 0 added, EEXIST there. */
+export function addRouteRequest(r: Route): BatchRequest {
+  const msg = encodeRoute(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, r);
+  return { call: `RTM_NEWROUTE ${describeRoute(r)}`, msg, tolerate: [EEXIST] };
+}
+
+/** {@link deleteRoute} as a request of a batch: 0 deleted, ESRCH/ENODEV none there. */
+export function deleteRouteRequest(r: Route): BatchRequest {
+  const msg = encodeRoute(RTM_DELROUTE, 0, r);
+  return { call: `RTM_DELROUTE ${describeRoute(r)}`, msg, tolerate: [ESRCH, ENODEV] };
 }
 
 /** Adds or replaces a route (`ip route replace`). */

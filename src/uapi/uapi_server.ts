@@ -440,9 +440,9 @@ export class UapiServer implements AsyncDisposable {
     const next = c.byte(0);
     c.consume(1);
     if (next !== NL) return await c.write(formatErrnoResponse(UAPI_ERRNO.EINVAL));
-    const reply = await this.#exclusive(() => {
+    const reply = await this.#exclusive(async () => {
       try {
-        return formatGetResponse(this.#device.uapiGet());
+        return formatGetResponse(await this.#device.uapiGet());
       } catch (e) {
         log.error("UAPI get failed: {error}", { error: String(e) });
         return formatErrnoResponse(UAPI_ERRNO.ENOANO);

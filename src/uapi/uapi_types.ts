@@ -127,8 +127,8 @@ export interface UapiSetRequest {
 
 /** The device side of the UAPI. */
 export interface UapiDevice {
-  /** A consistent snapshot (called with no other UAPI operation running). */
-  uapiGet(): UapiState;
+  /** A consistent snapshot (called with no other UAPI operation running); may come in slices. */
+  uapiGet(): UapiState | Promise<UapiState>;
   /**
    * Applies a validated request, atomically as far as possible. Returns 0 or a
    * negative errno (e.g. `-98` EADDRINUSE when `listenPort` cannot be bound).

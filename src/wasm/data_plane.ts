@@ -31,6 +31,8 @@
 import type { Cidr } from "../wg/cidr.ts";
 import { decodeEndpoint, type Endpoint, writeSockaddr } from "../endpoint.ts";
 import {
+  DEFAULT_MAX_PEERS,
+  DEFAULT_MAX_PREFIXES,
   DROP_REASONS,
   dropReasonName,
   E_BAD_ARG,
@@ -72,6 +74,19 @@ export interface TableLimits {
   maxPeers?: number;
   maxKeypairs?: number;
   maxPrefixes?: number;
+}
+
+/**
+ * The limits a device gives its tables: `given`, else `maxPeers` (a config's `MaxPeers`) or
+ * `DEFAULT_MAX_PEERS` peers, four keypair slots per peer, `DEFAULT_MAX_PREFIXES` prefixes.
+ */
+export function tableLimits(given: TableLimits, maxPeers?: number | null): Required<TableLimits> {
+  const peers = given.maxPeers ?? maxPeers ?? DEFAULT_MAX_PEERS;
+  return {
+    maxPeers: peers,
+    maxKeypairs: given.maxKeypairs ?? 4 * peers,
+    maxPrefixes: given.maxPrefixes ?? DEFAULT_MAX_PREFIXES,
+  };
 }
 
 /** The tables' limits and sizes as `ts_tables_stats` reports them. */
@@ -120,10 +135,12 @@ export class DataPlane {
   readonly #pool: SlabPool;
   readonly #a: ScratchArrays<typeof LAYOUT>;
 
-  constructor(wasm: TunslabExports, pool: SlabPool) {
+  /** `limits`: set them now ({@link setLimits}); without, the module's defaults hold. */
+  constructor(wasm: TunslabExports, pool: SlabPool, limits?: TableLimits) {
     this.#wasm = wasm;
     this.#pool = pool;
     this.#a = new ScratchArrays(pool, LAYOUT);
+    if (limits !== undefined) this.setLimits(limits);
   }
 
   // --- Tables -------------------------------------------------------------------------------
@@ -204,16 +221,14 @@ export class DataPlane {
   }
 
   /**
-   * Copies the sockaddr at `nameOff` (a received datagram's source) into the peer's endpoint;
-   * 0 or `E_BAD_ARG`.
+   * Copies `name`, a received datagram's source sockaddr (16 or 28 bytes, copied out of the
+   * receive scratch), into the peer's endpoint; 0 or `E_BAD_ARG`.
    */
-  learnEndpoint(peer: number, nameOff: number): number {
-    const pool = this.#pool;
-    const len = pool.dv.getUint16(nameOff, true) === 2 ? 16 : 28;
+  learnEndpoint(peer: number, name: Uint8Array): number {
     const ptr = this.endpointPtr(peer);
     if (ptr === 0) return E_BAD_ARG;
-    pool.u8.copyWithin(ptr, nameOff, nameOff + len);
-    return this.#wasm.ts_peer_set_endpoint_len(peer, len);
+    this.#pool.u8.set(name, ptr);
+    return this.#wasm.ts_peer_set_endpoint_len(peer, name.length);
   }
 
   /** The peer's counters (all 0 for a bad id). */

@@ -59,6 +59,11 @@ export const EXPORT_TYPES = {
   ts_poly1305: [["i32", "i32", "i32", "i32"], ["i32"]], // (key, msg, len, out16)
   ts_aead_seal: [["i32", "i32", "i32", "i32", "i32", "i32"], ["i32"]], // (key, nonce12, aad, aad_len, buf, len)
   ts_aead_open: [["i32", "i32", "i32", "i32", "i32", "i32"], ["i32"]], // (key, nonce12, aad, aad_len, buf, len)
+  ts_x25519: [["i32", "i32", "i32"], ["i32"]], // (scalar, point, out32) -> 0 | 1 all-zero | E_BAD_ARG
+  ts_x25519_base: [["i32", "i32"], ["i32"]], // (scalar, out32) -> 0 | E_BAD_ARG
+  ts_blake2s: [["i32", "i32", "i32", "i32", "i32", "i32"], ["i32"]], // (key, key_len, msg, len, out, out_len)
+  ts_hmac_blake2s: [["i32", "i32", "i32", "i32", "i32"], ["i32"]], // (key, key_len, msg, len, out32)
+  ts_kdf: [["i32", "i32", "i32", "i32", "i32"], ["i32"]], // (key32, input, len, n, out[32n])
   // Tables
   ts_tables_init: [["i32", "i32", "i32"], ["i32"]], // (max_peers, max_keypairs, max_prefixes) -> 0 | E_BAD_ARG
   ts_tables_stats: [["i32"], ["i32"]], // (out: f64[TABLE_STATS_LEN]) -> 0 | E_BAD_ARG

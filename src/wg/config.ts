@@ -2,9 +2,8 @@
  * wg-quick style configuration files (the format of wg(8) and wg-quick(8)): `[Interface]` with the `wg`
  * keys (PrivateKey, ListenPort, FwMark) and the wg-quick ones (Address, DNS,
  * MTU, Table, PreUp/PostUp/PreDown/PostDown, SaveConfig), tunslab's own
- * `Offload = on|off` (TUN and UDP offloads, default on), `MaxPool = N` (the
- * packet pool's cap in MiB, default 32) and `MaxPeers = N` (the peer limit, default 65,536),
- * and any number of
+ * `Offload = on|off` (TUN and UDP offloads, default on), `MaxPool = N` (the packet pool's cap in
+ * MiB, default 32) and `MaxPeers = N` (the peer limit, default 65,536), and any number of
  * `[Peer]` sections (PublicKey, PresharedKey, AllowedIPs, Endpoint,
  * PersistentKeepalive). Keys and section names are case-insensitive, `#`
  * starts a comment. Every problem is a {@link ConfigError} naming the line.
@@ -31,6 +30,7 @@
 
 import { type Cidr, CidrError, maskCidr, parseCidr, parseIp } from "./cidr.ts";
 import { ConfigError } from "./config_error.ts";
+import { ListenAddressError, parseListenAddress } from "../metrics/listen_address.ts";
 import { decodeBase64Key, KeyFormatError, publicKey } from "./keys.ts";
 
 /** Default tunnel MTU: 1500 − 80. */
@@ -41,8 +41,7 @@ export const MAX_CONFIG_BYTES = 64 << 20;
 export const MIN_IPV6_MTU = 1280;
 /** Largest `MaxPool` (MiB): the data plane's limit. */
 export const MAX_POOL_MIB = 512;
-/** Largest `MaxPeers`: the data plane's largest peer limit (`MAX_PEERS` of src/wasm/abi.ts). */
-export const MAX_PEERS_LIMIT = 1 << 20;
+export const MAX_PEERS_LIMIT = 1 << 20; // largest `MaxPeers`: the data plane's MAX_PEERS
 /** Longest line accepted (an AllowedIPs list of a few thousand prefixes fits). */
 export const MAX_LINE_CHARS = 64 << 10;
 
@@ -72,6 +71,8 @@ export interface Interface {
   dnsSearch: string[];
   /** `off`, `auto`, a table number or name; null = not set (auto). */
   table: string | null;
+  /** Line of the `Table` key (0: none), for an error about its value found at `up`. */
+  tableLine?: number;
   preUp: string[];
   postUp: string[];
   preDown: string[];
@@ -81,8 +82,7 @@ export interface Interface {
   offload: boolean;
   /** `MaxPool = N` (tunslab only): the packet pool's cap in MiB; null = not set (32 MiB). */
   maxPool: number | null;
-  /** `MaxPeers = N` (tunslab only): most peers the interface takes; null = not set (65,536). */
-  maxPeers?: number | null;
+  maxPeers?: number | null; // `MaxPeers = N` (tunslab only): the peer limit; null = not set (65,536)
   /** `MetricsAddress = host:port` (tunslab only): where `/metrics` is served; null = nowhere. */
   metricsAddress?: string | null;
   /** Line of the (first) `[Interface]` header. */
@@ -169,6 +169,7 @@ export function parseConfig(text: string, path = "<config>"): Config {
     dns: [] as string[],
     dnsSearch: [] as string[],
     table: null as string | null,
+    tableLine: 0,
     preUp: [] as string[],
     postUp: [] as string[],
     preDown: [] as string[],
@@ -290,6 +291,7 @@ export function parseConfig(text: string, path = "<config>"): Config {
           needValue();
           if (/\s/.test(value)) throw err(`${rawKey}: "${value}" is not a routing table`);
           iface.table = value;
+          iface.tableLine = lineNo;
           break;
         case "preup":
         case "postup":
@@ -328,21 +330,19 @@ export function parseConfig(text: string, path = "<config>"): Config {
           }
           iface.maxPool = Number(value);
           break;
-        case "maxpeers":
-          needValue();
-          if (
-            !/^[0-9]{1,7}$/.test(value) || Number(value) < 1 || Number(value) > MAX_PEERS_LIMIT
-          ) {
+        case "maxpeers": // an empty value is not a number either
+          if (!/^[0-9]{1,7}$/.test(value) || !(+value >= 1 && +value <= MAX_PEERS_LIMIT)) {
             throw err(`${rawKey}: "${value}" is not a number of peers (1..${MAX_PEERS_LIMIT})`);
           }
-          iface.maxPeers = Number(value);
+          iface.maxPeers = +value;
           break;
         case "metricsaddress": {
           needValue();
-          const m = /^\[[0-9a-fA-F:.]+\]:(\d{1,5})$/.exec(value) ??
-            /^[^:\[\]\s]+:(\d{1,5})$/.exec(value);
-          if (m === null || Number(m[1]) > 65535) {
-            throw err(`${rawKey}: "${value}" is not host:port or [v6]:port`);
+          try {
+            parseListenAddress(value);
+          } catch (e) {
+            if (!(e instanceof ListenAddressError)) throw e;
+            throw err(`${rawKey}: "${value}" ${e.detail}`);
           }
           iface.metricsAddress = value;
           break;

@@ -6,8 +6,9 @@
  * bound to the source address, answering with an encrypted cookie reply
  * when it is missing or stale, and rate-limiting sources whose mac2 is valid.
  *
- * Whether the device is "under load" is the caller's decision (the device says so
- * from 128 handshake messages a second on, and for 1 s after, as wireguard-go's queue of 128).
+ * Whether the device is "under load" is the caller's decision (the device says so while 128
+ * handshakes wait for their Noise work, as wireguard-go's queue, or from 128 handshake messages a
+ * second on; and for 1 s after).
  *
  * @example
  * ```ts

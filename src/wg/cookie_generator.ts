@@ -25,17 +25,19 @@ export const COOKIE_REFRESH_TIME_MS = 120_000;
 
 /** Per-peer mac1/mac2 stamping and cookie storage. */
 export class CookieGenerator {
-  readonly #mac1Key: Uint8Array;
-  readonly #cookieKey: Uint8Array;
-  readonly #cookie = new Uint8Array(MAC_LEN);
+  /** Both keys, the cookie and the last mac1 in one buffer (one generator per peer). */
+  readonly #store = new Uint8Array(64 + 2 * MAC_LEN);
+  readonly #mac1Key = this.#store.subarray(0, 32);
+  readonly #cookieKey = this.#store.subarray(32, 64);
+  readonly #cookie = this.#store.subarray(64, 64 + MAC_LEN);
   #cookieSet = -Infinity;
-  readonly #lastMac1 = new Uint8Array(MAC_LEN);
+  readonly #lastMac1 = this.#store.subarray(64 + MAC_LEN);
   #hasLastMac1 = false;
 
   /** `remoteStatic` is the public key of the peer that will receive our handshakes. */
   constructor(remoteStatic: Uint8Array) {
-    this.#mac1Key = hash(LABEL_MAC1, remoteStatic);
-    this.#cookieKey = hash(LABEL_COOKIE, remoteStatic);
+    this.#mac1Key.set(hash(LABEL_MAC1, remoteStatic));
+    this.#cookieKey.set(hash(LABEL_COOKIE, remoteStatic));
   }
 
   /**

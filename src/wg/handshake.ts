@@ -135,29 +135,33 @@ const EMPTY = new Uint8Array(0);
 export class Handshake {
   /** Protocol state. */
   state: HandshakeStateValue = HandshakeState.ZEROED;
+  /** Every key and hash below in one buffer (a server holds thousands of handshakes). */
+  readonly #store = new Uint8Array(7 * KEY_LEN + TAI64N_LEN);
   /** The peer's static public key. */
-  readonly remoteStatic: Uint8Array;
+  readonly remoteStatic: Uint8Array = this.#store.subarray(0, KEY_LEN);
   /** 32-byte preshared key; all zero when none is configured. */
-  readonly presharedKey: Uint8Array = new Uint8Array(KEY_LEN);
-  /** `DH(S_priv_local, S_pub_remote)`, or all zero if unavailable. */
-  readonly precomputedStaticStatic: Uint8Array = new Uint8Array(KEY_LEN);
+  readonly presharedKey: Uint8Array = this.#store.subarray(KEY_LEN, 2 * KEY_LEN);
   /** Our index for this handshake, or -1. After key derivation it belongs to the keypair. */
   localIndex: number = NO_INDEX;
   /** The peer's index for this handshake. */
   remoteIndex = 0;
   /** Greatest TAI64N accepted from this peer. */
-  readonly lastTimestamp: Uint8Array = new Uint8Array(TAI64N_LEN);
+  readonly lastTimestamp: Uint8Array = this.#store.subarray(7 * KEY_LEN);
   /** Clock value (ms) of the last accepted initiation; -Infinity if none. */
   lastInitiationConsumed = -Infinity;
 
   /** Chaining key, hash and ephemerals: module-private (keyed by a non-exported symbol). */
   readonly [SECRETS]: Secrets = {
-    chainKey: new Uint8Array(KEY_LEN),
-    hash: new Uint8Array(KEY_LEN),
-    eph: new Uint8Array(KEY_LEN),
-    reph: new Uint8Array(KEY_LEN),
+    chainKey: this.#store.subarray(2 * KEY_LEN, 3 * KEY_LEN),
+    hash: this.#store.subarray(3 * KEY_LEN, 4 * KEY_LEN),
+    eph: this.#store.subarray(4 * KEY_LEN, 5 * KEY_LEN),
+    reph: this.#store.subarray(5 * KEY_LEN, 6 * KEY_LEN),
   };
   #local: LocalStatic | null = null;
+  /** `DH(S_priv_local, S_pub_remote)` once computed; all zero until then or if unavailable. */
+  readonly #staticStatic = this.#store.subarray(6 * KEY_LEN, 7 * KEY_LEN);
+  /** Whether `#staticStatic` holds the DH for the current local key. */
+  #staticStaticKnown = false;
 
   constructor(
     local: LocalStatic | null,
@@ -167,7 +171,7 @@ export class Handshake {
     if (remoteStatic.length !== KEY_LEN) {
       throw new RangeError(`Handshake needs a ${KEY_LEN}-byte remote static key`);
     }
-    this.remoteStatic = new Uint8Array(remoteStatic);
+    this.remoteStatic.set(remoteStatic);
     this.setPresharedKey(presharedKey);
     this.setLocalStatic(local);
   }
@@ -178,16 +182,30 @@ export class Handshake {
   }
 
   /**
-   * Sets (or clears) the local static identity and recomputes
-   * `DH(S_priv_local, S_pub_remote)`; an all-zero result is stored as zero and
-   * makes every handshake with this peer fail with `ZERO_DH`.
+   * `DH(S_priv_local, S_pub_remote)`, or all zero if unavailable (no local key, or an
+   * all-zero result, which makes every handshake with this peer fail with `ZERO_DH`).
+   * Computed once, at the first use after the peer was created or the local key
+   * changed, and kept: adding peers costs no X25519, and a handshake costs only its
+   * ephemeral DHs. The array is the cache itself: read it, do not write it.
+   */
+  get precomputedStaticStatic(): Uint8Array {
+    if (!this.#staticStaticKnown) {
+      const ss = this.#local === null ? null : dh(this.#local.privateKey, this.remoteStatic);
+      if (ss !== null) this.#staticStatic.set(ss);
+      wipe(ss);
+      this.#staticStaticKnown = true;
+    }
+    return this.#staticStatic;
+  }
+
+  /**
+   * Sets (or clears) the local static identity; the cached
+   * {@link Handshake.precomputedStaticStatic} is wiped and recomputed at its next use.
    */
   setLocalStatic(local: LocalStatic | null): void {
     this.#local = local;
-    const ss = local === null ? null : dh(local.privateKey, this.remoteStatic);
-    if (ss === null) this.precomputedStaticStatic.fill(0);
-    else this.precomputedStaticStatic.set(ss);
-    wipe(ss);
+    this.#staticStatic.fill(0);
+    this.#staticStaticKnown = false;
   }
 
   /** Sets the preshared key (null or all zero = none). */

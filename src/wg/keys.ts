@@ -13,7 +13,7 @@
  * @module
  */
 
-import { x25519 } from "@noble/curves/ed25519.js";
+import { x25519Base } from "./wasm_crypto.ts";
 
 /** Every WireGuard key is 32 bytes. */
 export const KEY_LEN = 32;
@@ -34,16 +34,29 @@ const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 const B64_DECODE = new Int16Array(128).fill(-1);
 for (let i = 0; i < 64; i++) B64_DECODE[B64.charCodeAt(i)] = i;
 
+const B64_CODES = Uint8Array.from(B64, (c) => c.charCodeAt(0));
+const B64_OUT = new Uint8Array(44);
+const ASCII = new TextDecoder();
+
 /** Standard padded base64 of a 32-byte key (44 characters). */
 export function encodeBase64Key(key: Uint8Array): string {
   checkLength(key, "encodeBase64Key");
-  let s = "";
-  for (let i = 0; i < 30; i += 3) {
+  // Into bytes, then one decode: a flat 44-byte string (concatenation left a rope of ~500 bytes,
+  // kept per peer as its name).
+  const out = B64_OUT;
+  for (let i = 0, o = 0; i < 30; i += 3, o += 4) {
     const v = (key[i] << 16) | (key[i + 1] << 8) | key[i + 2];
-    s += B64[v >> 18] + B64[(v >> 12) & 63] + B64[(v >> 6) & 63] + B64[v & 63];
+    out[o] = B64_CODES[v >> 18];
+    out[o + 1] = B64_CODES[(v >> 12) & 63];
+    out[o + 2] = B64_CODES[(v >> 6) & 63];
+    out[o + 3] = B64_CODES[v & 63];
   }
   const v = (key[30] << 16) | (key[31] << 8);
-  return s + B64[v >> 18] + B64[(v >> 12) & 63] + B64[(v >> 6) & 63] + "=";
+  out[40] = B64_CODES[v >> 18];
+  out[41] = B64_CODES[(v >> 12) & 63];
+  out[42] = B64_CODES[(v >> 6) & 63];
+  out[43] = 61; // "="
+  return ASCII.decode(out);
 }
 
 /**
@@ -139,15 +152,12 @@ export function generatePresharedKey(): Uint8Array {
 
 /**
  * The X25519 public key (scalar × base point) of a private key, as `wg pubkey`
- * computes it: the private key is clamped first (on a copy).
- *
- * Runs the Montgomery ladder on u = 9 rather than `getPublicKey`, whose
- * Edwards fixed-base tables stay on the heap for good (~6 MiB of RSS) to save
- * about a millisecond per key, a cost a tunnel pays once per handshake.
+ * computes it: the private key is clamped first (on a copy). Computed in WebAssembly
+ * (`wasm_crypto.ts`) from a fixed-base table on edwards25519, constant time.
  */
 export function publicKey(privateKey: Uint8Array): Uint8Array {
   checkLength(privateKey, "publicKey");
-  return x25519.scalarMult(privateKey, x25519.GuBytes);
+  return x25519Base(privateKey);
 }
 
 /** True iff all 32 bytes are zero (constant time). */

@@ -5,7 +5,10 @@
  * constant-time helpers the handshake and cookie code share.
  *
  * Everything here is for the control plane (handshakes, cookies): it
- * allocates freely. The per-packet transport AEAD lives in the WASM data plane.
+ * allocates freely. `HASH`, `MAC`, `HMAC`, the KDFs, `DH` and `AEAD` run in the
+ * data plane's WebAssembly module, in an instance of their own (`wasm_crypto.ts`);
+ * `XAEAD` (cookie replies only) uses @noble/ciphers. The per-packet transport AEAD
+ * lives in the device's own instance.
  *
  * @example
  * ```ts
@@ -17,11 +20,9 @@
  * @module
  */
 
-import { blake2s } from "@noble/hashes/blake2.js";
-import { hmac as nobleHmac } from "@noble/hashes/hmac.js";
-import { x25519 } from "@noble/curves/ed25519.js";
-import { chacha20poly1305, xchacha20poly1305 } from "@noble/ciphers/chacha.js";
+import { xchacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { publicKey } from "./keys.ts";
+import * as wasm from "./wasm_crypto.ts";
 
 const ascii = (s: string): Uint8Array => new TextEncoder().encode(s);
 
@@ -45,9 +46,7 @@ export const XNONCE_LEN = 24;
 
 /** `HASH(x0 ‖ x1 ‖ …)` = BLAKE2s-256 over the concatenation. */
 export function hash(...parts: Uint8Array[]): Uint8Array {
-  const h = blake2s.create();
-  for (const p of parts) h.update(p);
-  return h.digest();
+  return wasm.blake2s(null, parts, KEY_LEN);
 }
 
 /**
@@ -55,26 +54,35 @@ export function hash(...parts: Uint8Array[]): Uint8Array {
  * digest length is in the parameter block: this is NOT a truncated 32-byte hash).
  */
 export function mac(key: Uint8Array, ...parts: Uint8Array[]): Uint8Array {
-  const h = blake2s.create({ key, dkLen: MAC_LEN });
-  for (const p of parts) h.update(p);
-  return h.digest();
+  return wasm.blake2s(key, parts, MAC_LEN);
 }
 
 /** `HMAC(key, x0 ‖ x1 ‖ …)` = RFC 2104 HMAC over BLAKE2s-256 (block 64, output 32). */
 export function hmac(key: Uint8Array, ...parts: Uint8Array[]): Uint8Array {
-  const h = nobleHmac.create(blake2s, key);
-  for (const p of parts) h.update(p);
-  return h.digest();
+  return wasm.hmacBlake2s(key, parts);
 }
 
-/** `Ci = HASH(CONSTRUCTION)`: initial chaining key. */
-export const INITIAL_CHAIN_KEY: Uint8Array = hash(CONSTRUCTION);
-/** `Hi = HASH(Ci ‖ IDENTIFIER)`: initial handshake hash. */
-export const INITIAL_HASH: Uint8Array = hash(INITIAL_CHAIN_KEY, IDENTIFIER);
+const hexBytes = (h: string): Uint8Array =>
+  Uint8Array.from({ length: h.length / 2 }, (_, i) => parseInt(h.slice(2 * i, 2 * i + 2), 16));
+
+/**
+ * `Ci = HASH(CONSTRUCTION)`: initial chaining key. Written out, so importing this module
+ * does not instantiate the WebAssembly module; tests/primitives_test.ts recomputes it.
+ */
+export const INITIAL_CHAIN_KEY: Uint8Array = hexBytes(
+  "60e26daef327efc02ec335e2a025d2d016eb4206f87277f52d38d1988b78cd36",
+);
+/** `Hi = HASH(Ci ‖ IDENTIFIER)`: initial handshake hash (written out, as `Ci`). */
+export const INITIAL_HASH: Uint8Array = hexBytes(
+  "2211b361081ac566691243db458ad5322d9c6c662293e8b70ee19c65ba079ef3",
+);
 
 const ONE = new Uint8Array([1]);
 
 function kdf(n: 1 | 2 | 3, key: Uint8Array, input: Uint8Array): Uint8Array[] {
+  // WireGuard's chaining keys are 32 bytes: one call. Any other key length (only tests
+  // use one) is HKDF spelled out over HMAC.
+  if (key.length === KEY_LEN) return wasm.kdf(n, key, input);
   const prk = hmac(key, input);
   const t1 = hmac(prk, ONE);
   const out = [t1];
@@ -117,31 +125,17 @@ export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /**
- * `DH(priv, pub)` = X25519. Returns null when the result would be all zero
- * (low-order public key): the handshake must abort. @noble/curves rejects the
- * five low-order u-coordinates before running the ladder; the constant-time
- * zero check afterwards is the strict form (as wireguard-go and the Linux module
- * check it).
+ * `DH(priv, pub)` = X25519 (constant-time Montgomery ladder in WebAssembly). Returns
+ * null when the result is all zero (a low-order public key): the handshake must abort,
+ * as wireguard-go and the Linux module check it.
  */
 export function dh(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array | null {
-  let shared: Uint8Array;
-  try {
-    shared = x25519.getSharedSecret(privateKey, publicKey);
-  } catch {
-    return null;
-  }
-  if (isZero(shared)) return null;
-  return shared;
+  if (privateKey.length !== KEY_LEN || publicKey.length !== KEY_LEN) return null;
+  return wasm.x25519(privateKey, publicKey);
 }
 
 /** X25519 public key of a private key (the library clamps a copy). */
 export const dhPublicKey: (privateKey: Uint8Array) => Uint8Array = publicKey;
-
-function nonce12(counter: number): Uint8Array {
-  const n = new Uint8Array(12);
-  new DataView(n.buffer).setBigUint64(4, BigInt(counter), true);
-  return n;
-}
 
 /**
  * `AEAD(key, counter, plaintext, aad)`: ChaCha20-Poly1305 with nonce
@@ -155,8 +149,12 @@ export function aeadSeal(
   aad: Uint8Array,
   out?: Uint8Array,
 ): Uint8Array {
-  const dst = out === undefined ? undefined : out.subarray(0, plaintext.length + TAG_LEN);
-  return chacha20poly1305(key, nonce12(counter), aad).encrypt(plaintext, dst);
+  const sealed = wasm.aeadSeal(key, counter, plaintext, aad);
+  if (out === undefined) return sealed;
+  const dst = out.subarray(0, sealed.length);
+  dst.set(sealed);
+  sealed.fill(0);
+  return dst;
 }
 
 /**
@@ -171,12 +169,12 @@ export function aeadOpen(
   out?: Uint8Array,
 ): Uint8Array | null {
   if (ciphertext.length < TAG_LEN) return null;
-  const dst = out === undefined ? undefined : out.subarray(0, ciphertext.length - TAG_LEN);
-  try {
-    return chacha20poly1305(key, nonce12(counter), aad).decrypt(ciphertext, dst);
-  } catch {
-    return null;
-  }
+  const opened = wasm.aeadOpen(key, counter, ciphertext, aad);
+  if (opened === null || out === undefined) return opened;
+  const dst = out.subarray(0, opened.length);
+  dst.set(opened);
+  opened.fill(0);
+  return dst;
 }
 
 /** `XAEAD(key, nonce24, plaintext, aad)`: XChaCha20-Poly1305 (cookie replies only). */

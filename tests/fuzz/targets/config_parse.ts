@@ -140,6 +140,7 @@ export function validConfig(rng: Rng): { text: string; config: Config } {
     dns: [],
     dnsSearch: [],
     table: null,
+    tableLine: 0,
     preUp: [],
     postUp: [],
     preDown: [],
@@ -292,8 +293,9 @@ export function validConfig(rng: Rng): { text: string; config: Config } {
     if (iface.line === 0) iface.line = line;
     for (const [k, v, apply] of items) {
       noise();
-      const line = lines[emit(kv(k, v)) - 1];
+      const at = emit(kv(k, v)), line = lines[at - 1];
       apply(iface);
+      if (k.toLowerCase() === "table") iface.tableLine = at; // the last Table line wins
       // wg-quick runs a hook's whole rest of the line, a trailing `# comment` included.
       const hooks = {
         preup: iface.preUp,

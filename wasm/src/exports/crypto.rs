@@ -1,12 +1,16 @@
 //! ABI.md "Crypto": ChaCha20 (`crypto/chacha20.rs`), Poly1305 (`crypto/poly1305.rs`) and
-//! the AEAD (`crypto/aead.rs`) over TypeScript's buffers. Keys and nonces are copied
-//! first, so they may overlap the buffer.
+//! the AEAD (`crypto/aead.rs`) over TypeScript's buffers; X25519 (`crypto/x25519.rs`),
+//! BLAKE2s, HMAC and the KDF (`crypto/blake2s.rs`) for the handshake. Keys and nonces are
+//! copied first, so they may overlap the buffer; outputs are written after every input
+//! was read, so they may overlap the inputs.
 
 use super::{parts, written};
 use crate::consts::TAG_LEN;
 use crate::crypto::aead::{self, Kept};
+use crate::crypto::blake2s::{self, Blake2s};
 use crate::crypto::chacha20::{block_bytes, key_words, nonce_words, FirstBlocks};
 use crate::crypto::poly1305::mac;
+use crate::crypto::x25519::{is_zero, x25519, x25519_base};
 use crate::errors::{E_AUTH, E_BAD_ARG, E_TRUNCATED};
 use crate::mem::Mem;
 
@@ -119,6 +123,91 @@ pub extern "C" fn ts_aead_open(key: u32, nonce12: u32, aad: u32, aad_len: u32, b
     ct_len as i32
 }
 
+/// 0, 1 for an all-zero result (written; WireGuard rejects it), or E_BAD_ARG.
+fn dh_result(m: Mem, out32: u32, r: &[u8; 32]) -> i32 {
+    let zero = is_zero(r);
+    match (m.write(out32, r), zero) {
+        (false, _) => E_BAD_ARG,
+        (true, true) => 1,
+        (true, false) => 0,
+    }
+}
+
+/// Writes X25519(scalar 32 B, point 32 B) at `out32`: 0, 1 if the result is all zero
+/// (a low-order point), E_BAD_ARG for a bad pointer.
+#[no_mangle]
+pub extern "C" fn ts_x25519(scalar: u32, point: u32, out32: u32) -> i32 {
+    let m = parts().mem;
+    match (m.read::<32>(scalar), m.read::<32>(point)) {
+        (Some(k), Some(u)) => dh_result(m, out32, &x25519(&k, &u)),
+        _ => E_BAD_ARG,
+    }
+}
+
+/// Writes X25519(scalar 32 B, 9), the public key, at `out32`: 0 or E_BAD_ARG.
+#[no_mangle]
+pub extern "C" fn ts_x25519_base(scalar: u32, out32: u32) -> i32 {
+    let m = parts().mem;
+    match m.read::<32>(scalar) {
+        Some(k) => dh_result(m, out32, &x25519_base(&k)),
+        None => E_BAD_ARG,
+    }
+}
+
+/// Writes BLAKE2s of `msg[len]` keyed with `key[key_len]` (0 = unkeyed, at most 32) as
+/// an `out_len`-byte digest (1..=32) at `out`: `HASH` is (0, 32), `MAC` (32, 16). 0 or
+/// E_BAD_ARG.
+#[no_mangle]
+pub extern "C" fn ts_blake2s(key: u32, key_len: u32, msg: u32, len: u32, out: u32, out_len: u32) -> i32 {
+    let m = parts().mem;
+    if key_len as usize > blake2s::OUT_MAX || out_len == 0 || out_len as usize > blake2s::OUT_MAX {
+        return E_BAD_ARG;
+    }
+    let d = match (m.bytes(key, key_len as usize), m.bytes(msg, len as usize)) {
+        (Some(k), Some(msg)) => {
+            let mut s = Blake2s::new(out_len as usize, k);
+            s.update(msg);
+            s.finish()
+        }
+        _ => return E_BAD_ARG,
+    };
+    written(m.write(out, &d[..out_len as usize]))
+}
+
+/// Writes `HMAC(key[key_len], msg[len])` (HMAC-BLAKE2s-256, any key length) at `out32`.
+/// 0 or E_BAD_ARG.
+#[no_mangle]
+pub extern "C" fn ts_hmac_blake2s(key: u32, key_len: u32, msg: u32, len: u32, out32: u32) -> i32 {
+    let m = parts().mem;
+    match (m.bytes(key, key_len as usize), m.bytes(msg, len as usize)) {
+        (Some(k), Some(msg)) => {
+            let d = blake2s::hmac(k, &[msg]);
+            written(m.write(out32, &d))
+        }
+        _ => E_BAD_ARG,
+    }
+}
+
+/// Writes `KDFn(key 32 B, input[len])` for `n` = 1, 2 or 3: `T1 ‖ … ‖ Tn` (32·n bytes) at
+/// `out`. 0 or E_BAD_ARG.
+#[no_mangle]
+pub extern "C" fn ts_kdf(key: u32, input: u32, len: u32, n: u32, out: u32) -> i32 {
+    let m = parts().mem;
+    if !(1..=3).contains(&n) {
+        return E_BAD_ARG;
+    }
+    let mut t = [[0u8; 32]; 3];
+    match (m.read::<32>(key), m.bytes(input, len as usize)) {
+        (Some(k), Some(x)) => blake2s::kdf(&k, x, &mut t[..n as usize]),
+        _ => return E_BAD_ARG,
+    }
+    let mut flat = [0u8; 96];
+    for (f, x) in flat.chunks_exact_mut(32).zip(t.iter()) {
+        f.copy_from_slice(x);
+    }
+    written(m.write(out, &flat[..32 * n as usize]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,5 +293,85 @@ mod tests {
         assert_eq!(ts_aead_seal(s, s + 32, 0, 0, u32::MAX - 8, 4), E_BAD_ARG);
         assert_eq!(ts_aead_open(s, s + 32, 0, 0, u32::MAX - 8, 40), E_BAD_ARG);
         assert_eq!(ts_aead_seal(s, s + 32, 0, 0, buf, u32::MAX), E_BAD_ARG);
+    }
+
+    #[test]
+    fn x25519_exports() {
+        fresh();
+        let s = m().scratch_ptr();
+        // RFC 7748 §6.1: Alice's private key, Bob's public key, the shared secret.
+        assert!(m().write(s, &hex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a")));
+        assert!(m().write(s + 32, &hex("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f")));
+        assert_eq!(ts_x25519(s, s + 32, s + 64), 0);
+        assert_eq!(
+            m().bytes(s + 64, 32).unwrap(),
+            &hex("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742")[..]
+        );
+        assert_eq!(ts_x25519_base(s, s + 96), 0);
+        assert_eq!(
+            m().bytes(s + 96, 32).unwrap(),
+            &hex("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a")[..]
+        );
+        // The output may overwrite the point.
+        assert_eq!(ts_x25519(s, s + 32, s + 32), 0);
+        assert_eq!(m().bytes(s + 32, 32).unwrap(), m().bytes(s + 64, 32).unwrap());
+        // A low-order point: 1, with the 32 zero bytes written.
+        assert!(m().write(s + 32, &[0; 32]));
+        assert!(m().write(s + 64, &[0xff; 32]));
+        assert_eq!(ts_x25519(s, s + 32, s + 64), 1);
+        assert_eq!(m().read::<32>(s + 64).unwrap(), [0; 32]);
+        assert_eq!(ts_x25519(4, s + 32, s + 64), E_BAD_ARG);
+        assert_eq!(ts_x25519(s, 4, s + 64), E_BAD_ARG);
+        assert_eq!(ts_x25519(s, s + 32, 4), E_BAD_ARG);
+        assert_eq!(ts_x25519_base(4, s), E_BAD_ARG);
+        assert_eq!(ts_x25519_base(s, u32::MAX - 8), E_BAD_ARG);
+    }
+
+    #[test]
+    fn blake2s_hmac_kdf_exports() {
+        use crate::crypto::blake2s::{hmac, kdf};
+        fresh();
+        let s = m().scratch_ptr();
+        assert!(m().write(s, b"abc"));
+        assert_eq!(ts_blake2s(0, 0, s, 3, s + 64, 32), 0);
+        assert_eq!(
+            m().bytes(s + 64, 32).unwrap(),
+            &hex("508c5e8c327c14e2e1a72ba34eeb452f37458b209ed63a294d999b4c86675982")[..]
+        );
+        // Keyed with a 16-byte digest (WireGuard's MAC), key read from memory.
+        let key: Vec<u8> = (0..32).collect();
+        assert!(m().write(s + 128, &key));
+        assert_eq!(ts_blake2s(s + 128, 32, s, 3, s + 64, 16), 0);
+        let mut want = crate::crypto::blake2s::Blake2s::new(16, &key);
+        want.update(b"abc");
+        assert_eq!(m().bytes(s + 64, 16).unwrap(), &want.finish()[..16]);
+        assert_eq!(ts_blake2s(0, 33, s, 3, s + 64, 32), E_BAD_ARG);
+        assert_eq!(ts_blake2s(0, 0, s, 3, s + 64, 0), E_BAD_ARG);
+        assert_eq!(ts_blake2s(0, 0, s, 3, s + 64, 33), E_BAD_ARG);
+        assert_eq!(ts_blake2s(0, 0, 4, 3, s + 64, 32), E_BAD_ARG);
+        assert_eq!(ts_blake2s(0, 0, s, 3, 4, 32), E_BAD_ARG);
+        // HMAC with any key length; the output may overwrite the key.
+        assert_eq!(ts_hmac_blake2s(s + 128, 32, s, 3, s + 128), 0);
+        assert_eq!(m().read::<32>(s + 128).unwrap(), hmac(&key, &[b"abc"]));
+        assert!(m().write(s + 256, &[7; 100]));
+        assert_eq!(ts_hmac_blake2s(s + 256, 100, s, 3, s + 64), 0);
+        assert_eq!(m().read::<32>(s + 64).unwrap(), hmac(&[7; 100], &[b"abc"]));
+        assert_eq!(ts_hmac_blake2s(4, 32, s, 3, s + 64), E_BAD_ARG);
+        // KDF1..3, the output may overlap the input.
+        assert!(m().write(s + 128, &key));
+        for n in 1..=3u32 {
+            assert_eq!(ts_kdf(s + 128, s, 3, n, s + 512), 0);
+            let mut t = [[0u8; 32]; 3];
+            kdf(key[..].try_into().unwrap(), b"abc", &mut t[..n as usize]);
+            assert_eq!(m().bytes(s + 512, 32 * n as usize).unwrap(), &t.concat()[..32 * n as usize]);
+        }
+        assert_eq!(ts_kdf(s + 128, s, 3, 0, s + 512), E_BAD_ARG);
+        assert_eq!(ts_kdf(s + 128, s, 3, 4, s + 512), E_BAD_ARG);
+        assert_eq!(ts_kdf(4, s, 3, 1, s + 512), E_BAD_ARG);
+        assert_eq!(ts_kdf(s + 128, s, 3, 3, u32::MAX - 64), E_BAD_ARG);
+        assert_eq!(ts_kdf(s + 128, 0, 0, 1, s + 512), 0); // empty input
+        let mut t = [[0u8; 32]; 1];
+        kdf(key[..].try_into().unwrap(), b"", &mut t);
+        assert_eq!(m().read::<32>(s + 512).unwrap(), t[0]);
     }
 }

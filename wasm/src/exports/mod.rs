@@ -230,7 +230,7 @@ mod tests {
         unique.sort();
         unique.dedup();
         assert_eq!(unique.len(), all.len(), "an export is defined once");
-        assert_eq!(all.len(), 48); // + memory, __heap_base, __data_end = the 51 exports of the module
+        assert_eq!(all.len(), 53); // + memory, __heap_base, __data_end = the 56 exports of the module
     }
 
     #[test]
