@@ -72,7 +72,7 @@ import { PeerSchedule } from "./peer_schedule.ts";
 import { RejectionLog } from "./rejection_log.ts";
 import { HandshakeBacklog, type RunHandshake } from "./handshake_backlog.ts";
 import { STAGED_MAX } from "./staged_queue.ts";
-import type { EndpointHost, Resolve } from "../resolve/endpoint_resolution.ts";
+import type { Resolve } from "../resolve/endpoint_resolution.ts";
 
 export { HANDSHAKE_BURST, UNDER_LOAD_PER_SECOND } from "./handshake_backlog.ts";
 
