@@ -17,7 +17,7 @@ import type { UapiDevice, UapiPeerChange, UapiSetRequest, UapiState } from "../u
 import type { Device } from "./device.ts";
 import type { DevicePeer } from "./device_peer.ts";
 import { logger } from "../log.ts";
-import { Pacer, SLICE_MS } from "./slices.ts";
+import { Pacer, SLICE_MS } from "../pacer.ts";
 
 export { SLICE_MS };
 
