@@ -6,6 +6,7 @@
  * prefix length probed from the longest length down.
  *
  *   deno bench -A bench/allowed_ips_bench.ts
+ *   TUNSLAB_BENCH_PREFIXES=100000 deno bench -A bench/allowed_ips_bench.ts
  *
  * Each iteration looks up 1,024 addresses: half inside an inserted prefix,
  * half uniformly random (mostly misses for IPv6). All three implementations
@@ -21,7 +22,8 @@
 import { instantiate, type TunslabExports } from "../src/wasm/module.ts";
 import { SlabPool } from "../src/wasm/slab.ts";
 
-const PREFIXES = 10_000;
+/** Prefixes per family: 10,000, or `TUNSLAB_BENCH_PREFIXES` (e.g. 100000). */
+const PREFIXES = Number(Deno.env.get("TUNSLAB_BENCH_PREFIXES") ?? 10_000);
 const LOOKUPS = 1024;
 const MAX_PEERS = 1024;
 
@@ -155,12 +157,14 @@ class WasmLpm {
     this.#stride = t.words * 4;
     const addr = pool.scratch(16);
     for (let p = 0; p < t.n; p++) {
+      pool.refresh(); // an insert may grow the trie (memory.grow detaches the old views)
       // Network byte order: word k holds bytes 4k..4k+3, most significant first.
       for (let k = 0; k < t.words; k++) pool.dv.setUint32(addr + 4 * k, t.addr[p * t.words + k]);
       const rc = wasm.ts_route_insert(this.#family, addr, t.cidr[p], t.peer[p]);
       if (rc < 0) throw new Error(`ts_route_insert failed (${rc}) at prefix ${p}`);
     }
     this.#qPtr = pool.scratch(q.length * 4);
+    pool.refresh();
     for (let i = 0; i < q.length; i++) pool.dv.setUint32(this.#qPtr + 4 * i, q[i]);
   }
 

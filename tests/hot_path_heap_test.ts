@@ -82,11 +82,13 @@ class Side {
     pool.u8.set(send, keys);
     pool.u8.set(recv, keys + 32);
     equal(w.ts_keypair_set(KP, PEER, local, remote, keys), 0);
+    pool.refresh(); // the tables grow by pages: memory.grow detached the old views
     pool.u8.fill(0, keys, keys + 64);
     equal(w.ts_peer_set_send_keypair(PEER, KP), 0);
     const addr = pool.scratch(4);
     pool.u8.set([10, 0, 0, 0], addr);
     equal(w.ts_route_insert(4, addr, 24, PEER), 0);
+    pool.refresh();
   }
 }
 

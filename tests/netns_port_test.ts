@@ -11,9 +11,13 @@
  * - `ip link del` of the interface ends tunslab with exit 0;
  * - NAT with a persistent keepalive: SNAT in $ns0 (nftables), conntrack entries that expire in
  *   2 s, and the keepalive keeps the path open;
- * - UAPI replies that need several reads: 40 peers × 52 prefixes, 30 peers without prefixes.
+ * - UAPI replies that need several reads: 40 peers × 52 prefixes, 30 peers without prefixes, and
+ *   (a test of its own) the 130,560-prefix split reply: one setconf of `$a.$b.0.0/16,$a::$b/128`
+ *   for a in 1..255, b in 0..255 on one peer, `wg show allowed-ips` lists all 130,561 words;
+ *   beside it (issue 13, not in netns.sh) one setconf of 10,000 peers, all listed by `wg show`,
+ *   with the RSS they cost printed.
  * Not ported: the "saddr routing is sticky" part (tunslab does not yet pin the source address of
- * its replies with IP_PKTINFO) and the 130,560-prefix split reply (beyond today's MAX_PREFIXES).
+ * its replies with IP_PKTINFO).
  * @module
  */
 import { deepStrictEqual, equal, match, ok } from "node:assert/strict";
@@ -446,6 +450,85 @@ Deno.test({
         const missing = await lab.try(0, ["wg", "show", "doesnotexist"]);
         ok(missing.code !== 0);
         deepStrictEqual(lab.programs.length, 5);
+      });
+    } finally {
+      await lab.destroy();
+    }
+  },
+});
+
+/** VmRSS of a process, KiB. */
+function rssKiB(pid: number): number {
+  return Number(/VmRSS:\s+(\d+)/.exec(Deno.readTextFileSync(`/proc/${pid}/status`))?.[1]);
+}
+
+/** A random public key in base64 (any 32 bytes are a key to `wg`). */
+function randomKey(): string {
+  return btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))));
+}
+
+Deno.test({
+  name: "netns.sh port: 130,560 allowed IPs on one peer; 10,000 peers in one setconf",
+  ignore: !ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    const lab = new Lab();
+    try {
+      await lab.setup();
+      const f = `${lab.dir}/big.conf`;
+      await t.step("130,560 allowed IPs on one peer: wg show lists all of them", async () => {
+        const wg0 = lab.wg(0);
+        await lab.program(0, wg0);
+        const config = [
+          "[Interface]",
+          `PrivateKey=${await genkey()}`,
+          "[Peer]",
+          `PublicKey=${await genkey()}`,
+        ];
+        for (let a = 1; a <= 255; a++) {
+          for (let b = 0; b <= 255; b++) {
+            config.push(`AllowedIPs=${a}.${b}.0.0/16,${a.toString(16)}::${b.toString(16)}/128`);
+          }
+        }
+        Deno.writeTextFileSync(f, config.join("\n") + "\n", { mode: 0o600 });
+        const t0 = performance.now();
+        await lab.n(0, ["wg", "setconf", wg0, f]);
+        const setMs = performance.now() - t0;
+        const words = (await lab.n(0, ["wg", "show", wg0, "allowed-ips"])).trim().split(/\s+/);
+        equal(words.length, 130_561); // the public key and 130,560 prefixes
+        ok(words.includes("255.255.0.0/16") && words.includes("ff::ff/128"));
+        console.log(`130,560 allowed IPs: wg setconf ${setMs.toFixed(0)} ms`);
+        await lab.ip(0, ["link", "del", wg0]);
+      });
+      await t.step("10,000 peers in one setconf: wg show lists them all", async () => {
+        const wg1 = lab.wg(1);
+        const p = await lab.program(0, wg1);
+        await sleep(2000);
+        const before = rssKiB(p.child.pid);
+        const config = ["[Interface]", `PrivateKey=${await genkey()}`];
+        const keys: string[] = [];
+        for (let i = 0; i < 10_000; i++) {
+          keys.push(randomKey());
+          config.push("[Peer]", `PublicKey=${keys[i]}`, `AllowedIPs=10.${i >> 8}.${i & 255}.1/32`);
+        }
+        Deno.writeTextFileSync(f, config.join("\n") + "\n", { mode: 0o600 });
+        const t0 = performance.now();
+        await lab.n(0, ["wg", "setconf", wg1, f]);
+        const setMs = performance.now() - t0;
+        const peers = (await lab.n(0, ["wg", "show", wg1, "peers"])).trim().split("\n");
+        deepStrictEqual(peers.sort(), keys.sort());
+        const lines = (await lab.n(0, ["wg", "show", wg1, "allowed-ips"])).trim().split("\n");
+        equal(lines.length, 10_000);
+        ok(lines.every((l) => /^\S+\t10\.\d+\.\d+\.1\/32$/.test(l)), lines[0]);
+        await sleep(5000);
+        const after = rssKiB(p.child.pid);
+        console.log(
+          `10,000 peers: wg setconf ${setMs.toFixed(0)} ms; RSS ${(before / 1024).toFixed(1)} → ${
+            (after / 1024).toFixed(1)
+          } MiB, ${((after - before) / 10_000).toFixed(1)} KiB per peer`,
+        );
+        await lab.ip(0, ["link", "del", wg1]);
       });
     } finally {
       await lab.destroy();

@@ -11,7 +11,7 @@ import { parseCommand } from "./parse_command.ts";
 const USAGE = `strip CONF|IFACE
 
 Prints CONF (or /etc/wireguard/IFACE.conf) without the keys wg-quick and tunslab handle
-themselves (Address, DNS, MTU, Table, PreUp…PostDown, SaveConfig, Offload, MaxPool,
+themselves (Address, DNS, MTU, Table, PreUp…PostDown, SaveConfig, Offload, MaxPool, MaxPeers,
 MetricsAddress), so "wg setconf IFACE <(tunslab strip IFACE)" works as with wg-quick.`;
 
 /** Runs `strip`. */

@@ -12,7 +12,13 @@ import { Device } from "../device/device.ts";
 import { encodeLiveCounters, liveCounters } from "../device/live_counters.ts";
 import { PolicyRouting } from "../host/policy_routing.ts";
 import { causeOf, logger, parseLogLevel, setupLogging, shutdownLogging } from "../log.ts";
-import { type Config, MAX_POOL_MIB, parseConfigFile, unconfigured } from "../wg/config.ts";
+import {
+  type Config,
+  MAX_PEERS_LIMIT,
+  MAX_POOL_MIB,
+  parseConfigFile,
+  unconfigured,
+} from "../wg/config.ts";
 import { ConfigError } from "../wg/config_error.ts";
 import { TableSettingError } from "../host/routing_plan.ts";
 import { uapiFor } from "../device/device_uapi.ts";
@@ -20,6 +26,7 @@ import { TunnelHost } from "../host/tunnel_host.ts";
 import { ListenAddressError, parseListenAddress } from "../metrics/listen_address.ts";
 import { MetricsServer } from "../metrics/metrics_server.ts";
 import { formatMetrics } from "../metrics/prometheus_text.ts";
+import { peerStatsInSlices } from "../device/slices.ts";
 import { VERSION } from "../version.ts";
 import { UapiServer } from "../uapi/uapi_server.ts";
 import type { UapiDevice } from "../uapi/uapi_types.ts";
@@ -31,7 +38,7 @@ import { parseCommand } from "./parse_command.ts";
 import { UsageError } from "./usage_error.ts";
 
 const USAGE = `up CONF|IFACE [-i|--interface NAME] [--log-level LEVEL] [--log-format auto|json|text]
-           [--no-offload] [--max-pool-mib N] [--metrics HOST:PORT]
+           [--no-offload] [--max-pool-mib N] [--max-peers N] [--metrics HOST:PORT]
        up --interface NAME [options]
 
 Brings up a WireGuard interface from a wg-quick style config file and runs it
@@ -44,7 +51,10 @@ addresses; link down; no routes follow AllowedIPs): "wg" and "ip" configure it. 
 [Interface]) moves packets one by one instead of as TUN super-packets with
 UDP GSO/GRO. --max-pool-mib N (or "MaxPool = N" in [Interface]; the flag
 wins; default 32) bounds the memory of packet slots (1..512 MiB): past it,
-packets are dropped and counted as "exhausted". --metrics HOST:PORT (or
+packets are dropped and counted as "exhausted". --max-peers N (or "MaxPeers =
+N"; the flag wins; default 65536, at most 1048576; set at start) bounds the
+number of peers; the data plane's tables grow with the peers there are, so a
+high limit costs nothing until used. --metrics HOST:PORT (or
 "MetricsAddress" in [Interface]) serves Prometheus metrics on /metrics and a
 health check on /healthz there, and only there. Needs CAP_NET_ADMIN.`;
 
@@ -65,6 +75,7 @@ export async function up(args: string[]): Promise<number> {
       "log-format": { type: "string", default: "auto" },
       "no-offload": { type: "boolean" },
       "max-pool-mib": { type: "string" },
+      "max-peers": { type: "string" },
       metrics: { type: "string" },
     },
   });
@@ -94,6 +105,13 @@ export async function up(args: string[]): Promise<number> {
     !(/^[0-9]{1,3}$/.test(maxPool) && +maxPool > 0 && +maxPool <= MAX_POOL_MIB)
   ) {
     throw new UsageError(`--max-pool-mib must be 1..${MAX_POOL_MIB} (MiB), not "${maxPool}"`);
+  }
+  const maxPeers = r.values["max-peers"] as string | undefined;
+  if (
+    maxPeers !== undefined &&
+    !(/^[0-9]{1,7}$/.test(maxPeers) && +maxPeers > 0 && +maxPeers <= MAX_PEERS_LIMIT)
+  ) {
+    throw new UsageError(`--max-peers must be 1..${MAX_PEERS_LIMIT}, not "${maxPeers}"`);
   }
   const name = (r.values.interface as string | undefined) ?? interfaceNameFor(path!);
   if (name.length === 0 || new TextEncoder().encode(name).length > 15 || /[\s/]/.test(name)) {
@@ -167,6 +185,7 @@ export async function up(args: string[]): Promise<number> {
       await host.beforeCreate(); // PreUp
       const offload = r.values["no-offload"] === true ? false : config.interface.offload;
       if (maxPool !== undefined) config.interface.maxPool = Number(maxPool); // the flag wins
+      if (maxPeers !== undefined) config.interface.maxPeers = Number(maxPeers);
       if (path !== undefined) routing = await prepareRouting(name, config, path);
       const pr = routing;
       dev = await Device.create({
@@ -191,7 +210,10 @@ export async function up(args: string[]): Promise<number> {
         if (metricsAt) {
           const d = dev;
           metrics = MetricsServer.start(metricsAt, {
-            metrics: () => formatMetrics(d.stats(), d.loopStats()),
+            metrics: async () => {
+              const s = d.stats(false), loop = d.loopStats(); // the loop's figures before slicing
+              return formatMetrics({ ...s, peers: await peerStatsInSlices(d) }, loop);
+            },
             healthy: () => d.turnedWithin(2000),
           });
         }

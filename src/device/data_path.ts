@@ -34,7 +34,7 @@
  * declare const tun: TunIo, udp: UdpIo, hooks: DataHooks;
  * const wasm = instantiate();
  * const pool = SlabPool.create({}, wasm);
- * const path = new DataPath({ pool, wasm, tun, udp, hooks, mtu: 1420, maxPeers: 16 });
+ * const path = new DataPath({ pool, wasm, tun, udp, hooks, mtu: 1420 });
  * let moved = 1;
  * while (moved > 0) moved = path.pumpUdp() + path.pumpTun(); // drain both sides
  * ```
@@ -55,6 +55,7 @@ import type { SlabPool } from "../wasm/slab.ts";
 import { GsoWatch, logOffloads, logRefusedOffload } from "./offload_log.ts";
 import { type JumboArea, TRUNCATED, type TunIo, type UdpIo } from "./packet_io.ts";
 import { LargePackets } from "./large_packets.ts";
+import { EndpointPointers } from "./endpoint_pointers.ts";
 import type { DataHooks } from "./data_hooks.ts";
 import { type DataPathCounters, namedCounts, newDataPathCounters } from "./data_path_counters.ts";
 import {
@@ -95,8 +96,8 @@ export class DataPath {
   readonly #cap: number;
   /** The scratch arrays: offsets in `.ptr` (stable), views in `.v` (rebuilt after growth). */
   readonly #a: ScratchArrays<typeof LAYOUT>;
-  /** Per-peer sockaddr location and length in WASM memory. */
-  #endpointPtr: Uint32Array;
+  /** Per-peer sockaddr location in WASM memory. */
+  readonly #names: EndpointPointers;
   // Offload buffers: jumbo buffers for TUN tails and GRO receives, GRO message lengths and
   // segment sizes, packets to rewrite one by one after a refused super-packet write.
   readonly #jumboLen: number;
@@ -121,8 +122,7 @@ export class DataPath {
     this.#coalesce = tun.vnetHdr;
     this.#cap = packetCapacity(pool);
     this.#a = new ScratchArrays(pool, LAYOUT);
-    this.#endpointPtr = new Uint32Array(opts.maxPeers);
-    for (let i = 0; i < opts.maxPeers; i++) this.#endpointPtr[i] = wasm.ts_peer_endpoint_ptr(i);
+    this.#names = new EndpointPointers(wasm, pool);
     const jumbo = wasm.ts_jumbo_ptr();
     this.#jumboLen = wasm.ts_jumbo_len();
     this.#txTail = { off: jumbo, len: this.#jumboLen, count: TX_JUMBOS };
@@ -473,9 +473,11 @@ export class DataPath {
           v.free[f++] = off;
           continue;
         }
+        const name = this.#names.of(peer);
+        v = a.v; // the first time for a peer id it asks the module (which grows nothing)
         v.sendOffs[s] = off;
         v.sendLens[s] = len;
-        v.nameOffs[s] = this.#endpointPtr[peer];
+        v.nameOffs[s] = name;
         v.nameLens[s] = nameLen;
         s++;
         if (peer !== runPeer) {
@@ -576,7 +578,7 @@ export class DataPath {
     const nameLen = this.#wasm.ts_peer_endpoint_len(peer);
     let ok = false;
     if (nameLen > 0) {
-      ok = this.#udp.sendTo(this.#pool, off, len, this.#endpointPtr[peer], nameLen) === len;
+      ok = this.#udp.sendTo(this.#pool, off, len, this.#names.of(peer), nameLen) === len;
       if (ok) this.counters.udpSent++;
       else this.counters.sendDropped++;
     } else {

@@ -114,6 +114,4 @@ export interface DataPathOptions {
   udp: UdpIo;
   hooks: DataHooks;
   mtu: number;
-  /** Peer ids in use are below this. */
-  maxPeers: number;
 }

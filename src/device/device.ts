@@ -30,8 +30,7 @@ import { type Cidr, formatCidr } from "../wg/cidr.ts";
 import type { Config, Peer as ConfigPeer } from "../wg/config.ts";
 import { logger } from "../log.ts";
 import { instantiate, type TunslabExports } from "../wasm/module.ts";
-import { DataPlane } from "../wasm/data_plane.ts";
-import { MAX_PEERS } from "../wasm/abi.ts";
+import { DataPlane, type TableLimits, tableLimits } from "../wasm/data_plane.ts";
 import { SlabPool } from "../wasm/slab.ts";
 import { Poller } from "../poller.ts";
 import type { Endpoint } from "../endpoint.ts";
@@ -91,6 +90,8 @@ export interface DeviceOptions {
   config: Config;
   /** Slab pool sizing. */
   pool?: { chunkSlots?: number; maxSlots?: number };
+  /** Table limits; default `MaxPeers` or 65,536 peers, 4 keypair slots each, 2^20 prefixes. */
+  tables?: TableLimits;
   /** Monotonic clock (ms); default `performance.now()`. */
   now?: () => number;
   /**
@@ -174,6 +175,7 @@ export class Device {
     config: Config,
     now: () => number,
     resolve: Resolve,
+    limits: TableLimits,
   ) {
     this.name = name;
     this.#traffic = new TrafficLog(name);
@@ -183,7 +185,7 @@ export class Device {
     this.#bindUdp = io.bindUdp;
     this.#now = now;
     const i = config.interface;
-    const plane = this.#plane = new DataPlane(wasm, pool);
+    const plane = this.#plane = new DataPlane(wasm, pool, tableLimits(limits, i.maxPeers));
     const peers = this.#peers = new PeerTable(plane, {
       addresses: i.addresses,
       kernel: io.routes ?? null,
@@ -201,7 +203,6 @@ export class Device {
       udp: io.udp,
       hooks: this.#handshake,
       mtu: i.mtu,
-      maxPeers: MAX_PEERS,
     });
     this.#handshake.connect(this.path);
     this.#poller = new Poller([io.tun.fd, io.udp.fd]);
@@ -238,7 +239,7 @@ export class Device {
     const io = opts.io ??
       kernelIo(name, config, opts.offload ?? config.interface.offload, opts.bare ?? false, opts);
     try {
-      const dev = new Device(io.tun.name, wasm, pool, io, config, now, resolve);
+      const dev = new Device(io.tun.name, wasm, pool, io, config, now, resolve, opts.tables ?? {});
       dev.#onTick = opts.onTick;
       config.peers.forEach((p, k) => {
         const id = dev.addPeer(p, endpoints[k]);
@@ -533,9 +534,9 @@ export class Device {
     this.#poller.wake();
   }
 
-  /** Counters, pool and per-peer figures. */
-  stats(): DeviceStats {
-    const peers: PeerStats[] = this.#peers.list().map((p) => this.peerStats(p));
+  /** Counters, pool and (unless `withPeers` is false: see src/device/slices.ts) per-peer figures. */
+  stats(withPeers = true): DeviceStats {
+    const peers: PeerStats[] = withPeers ? this.#peers.list().map((p) => this.peerStats(p)) : [];
     const counters = this.#handshake.counters;
     return {
       interface: this.name,
@@ -550,6 +551,7 @@ export class Device {
       },
       handshake: { ...counters, rejected: { ...counters.rejected } },
       handshakeBacklog: this.#handshake.backlog,
+      tables: this.#plane.tableStats(),
       dropped: this.#plane.dropped(),
       peers,
     };

@@ -34,11 +34,17 @@ export class DevicePeer implements HasHandshake {
   /** Base64 public key, for logs. */
   readonly name: string;
   readonly handshake: Handshake;
-  readonly cookies: CookieGenerator;
+  /** mac1/mac2 stamping and the cookie, made at the first handshake message (see {@link cookies}). */
+  #cookies: CookieGenerator | null = null;
   readonly timers: PeerTimers;
   readonly keypairs: KeypairRotation;
   readonly staged: StagedQueue = new StagedQueue();
   allowedIps: Cidr[];
+
+  /** The peer's mac1/mac2 stamping and cookie (an idle peer of a big server never needs it). */
+  get cookies(): CookieGenerator {
+    return this.#cookies ??= new CookieGenerator(this.publicKey);
+  }
   /** Clock time the last initiation went out, for the handshake RTT in logs. */
   initiationSentAt = -Infinity;
   /** Handshakes completed. */
@@ -61,7 +67,6 @@ export class DevicePeer implements HasHandshake {
     this.publicKey = new Uint8Array(cfg.publicKey);
     this.name = encodeBase64Key(this.publicKey);
     this.handshake = new Handshake(local, this.publicKey, cfg.presharedKey);
-    this.cookies = new CookieGenerator(this.publicKey);
     this.timers = new PeerTimers({ now });
     this.keypairs = new KeypairRotation(slots, { now });
     this.allowedIps = [...cfg.allowedIps];

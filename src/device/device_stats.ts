@@ -1,7 +1,7 @@
 /**
  * What {@link DeviceStats} (`Device.stats()`, the final stats line, `show --json`) carries: the
  * pool, the data path's counters, where every received datagram went, the handshake counters,
- * drops by reason and per-peer figures.
+ * the data plane's tables, drops by reason and per-peer figures.
  *
  * @example
  * ```ts
@@ -14,6 +14,7 @@
  * @module
  */
 import type { PoolStats } from "../wasm/slab.ts";
+import type { TableStats } from "../wasm/data_plane.ts";
 import type { DataPathCounters } from "./data_path_counters.ts";
 import type { HandshakeCounters } from "./handshake_plane.ts";
 
@@ -53,6 +54,8 @@ export interface DeviceStats {
   handshake: HandshakeCounters;
   /** Initiations and responses waiting for their Noise work now (src/device/handshake_backlog.ts). */
   handshakeBacklog: number;
+  /** The data plane's tables: limits, sizes and the pages they hold. */
+  tables: TableStats;
   dropped: Record<string, number>;
   peers: PeerStats[];
 }

@@ -17,6 +17,9 @@ import type { UapiDevice, UapiPeerChange, UapiSetRequest, UapiState } from "../u
 import type { Device } from "./device.ts";
 import type { DevicePeer } from "./device_peer.ts";
 import { logger } from "../log.ts";
+import { Pacer, SLICE_MS } from "../pacer.ts";
+
+export { SLICE_MS };
 
 const log = logger("device");
 
@@ -42,7 +45,7 @@ function serialized<T>(dev: Device, fn: () => Promise<T>): Promise<T> {
 /** The device's state for `get`, built in slices of at most {@link SLICE_MS}. */
 async function snapshot(dev: Device): Promise<UapiState> {
   const peers: UapiState["peers"] = [];
-  let sliceStart = performance.now();
+  const pace = new Pacer();
   for (const peer of dev.peers()) {
     if (dev.closed) break;
     if (dev.peerByKey(peer.publicKey) !== peer) continue; // removed while the loop ran
@@ -59,10 +62,7 @@ async function snapshot(dev: Device): Promise<UapiState> {
       persistentKeepaliveInterval: p.persistentKeepalive,
       allowedIps: p.allowedIps.map(parseCidr), // masked, as wg expects
     });
-    if (performance.now() - sliceStart >= SLICE_MS) {
-      await yieldToLoop();
-      sliceStart = performance.now();
-    }
+    await pace.maybeYield();
   }
   return { privateKey: dev.privateKey, listenPort: dev.listenPort, fwmark: dev.fwmark, peers };
 }
@@ -77,20 +77,12 @@ interface Tally {
   changed: number;
 }
 
-/** Longest stretch a reconfiguration holds the loop before it lets it turn (ms). */
-export const SLICE_MS = 20;
-
-/** Lets the loop (and I/O) run: a macrotask, not a microtask. */
-const yieldToLoop = (): Promise<void> => new Promise((r) => setTimeout(r, 0));
-
 async function apply(dev: Device, req: UapiSetRequest): Promise<number> {
   const tally: Tally = { added: [], removed: [], changed: 0 };
-  let sliceStart = performance.now();
+  const pacer = new Pacer();
   /** False if the device closed while the loop ran. */
   const pace = async (): Promise<boolean> => {
-    if (performance.now() - sliceStart < SLICE_MS) return true;
-    await yieldToLoop();
-    sliceStart = performance.now();
+    await pacer.maybeYield();
     return !dev.closed;
   };
   try {

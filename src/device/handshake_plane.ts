@@ -72,7 +72,7 @@ import { PeerSchedule } from "./peer_schedule.ts";
 import { RejectionLog } from "./rejection_log.ts";
 import { HandshakeBacklog, type RunHandshake } from "./handshake_backlog.ts";
 import { STAGED_MAX } from "./staged_queue.ts";
-import type { EndpointHost, Resolve } from "../resolve/endpoint_resolution.ts";
+import type { Resolve } from "../resolve/endpoint_resolution.ts";
 
 export { HANDSHAKE_BURST, UNDER_LOAD_PER_SECOND } from "./handshake_backlog.ts";
 
@@ -316,7 +316,8 @@ export class HandshakePlane implements DataHooks {
       this.#pool.tryFree(slot);
       return;
     }
-    peer.cookies.addMacs(out, now, n);
+    // Installing the keys may grow the tables (memory.grow detaches `out`): a fresh view.
+    peer.cookies.addMacs(new Uint8Array(this.#pool.memory.buffer, slot, 92), now, n);
     if (this.#sender().sendRaw(peer.id, slot, n)) {
       this.counters.responsesSent++;
       peer.timers.onAuthenticatedPacketSent();

@@ -2,11 +2,17 @@
  * The device's peers: ids (the data plane's peer slots), lookups by public key and by local
  * index, keypair slots, AllowedIPs and the kernel routes that follow them.
  *
+ * Ids and keypair slots are handed out lowest-free-first (ids) and last-freed-first (slots), up
+ * to the data plane's limits (`DataPlane.tableStats`), and the data plane's tables grow with
+ * them; nothing here is sized in advance.
+ *
  * A peer's AllowedIPs live twice: in JavaScript (`peer.allowedIps`, for `wg show` and the UAPI)
  * and in the data plane's routing trie (through src/wasm/data_plane.ts); every change here keeps
  * both equal. The kernel routes (as wg-quick makes them) follow the union of all AllowedIPs not
  * covered by an interface address, through a {@link KernelRoutes} (none when a device runs over
- * in-memory I/O).
+ * in-memory I/O). Which peer owns a prefix is one map lookup, and a sync changes the kernel routes
+ * only for the prefixes that came or went since the last one (so a setconf of 10,000 peers, or of
+ * 130,560 prefixes on one peer, is linear, not quadratic).
  *
  * @example
  * ```ts
@@ -37,7 +43,7 @@ import type { KeypairInfo, KeypairSlotAllocator } from "../wg/keypair_rotation.t
 import { encodeBase64Key } from "../wg/keys.ts";
 import { type Endpoint, formatEndpoint, parseEndpoint } from "../endpoint.ts";
 import { logger } from "../log.ts";
-import { MAX_KEYPAIRS, MAX_PEERS } from "../wasm/abi.ts";
+import { dropReasonName } from "../wasm/abi.ts";
 import type { DataPlane } from "../wasm/data_plane.ts";
 import { DevicePeer, type PeerConfig } from "./device_peer.ts";
 import { IndexTable } from "./index_table.ts";
@@ -68,6 +74,11 @@ export interface PeerTableOptions {
   now: () => number;
 }
 
+/** The identity of a prefix: its masked text (`10.0.0.0/24` for `10.0.0.7/24`), as the trie keys it. */
+function prefixKey(c: Cidr): string {
+  return formatCidr(maskCidr(c));
+}
+
 /** An index allocator for handshakes that can also hand an index on to a keypair. */
 export type PeerIndexAllocator = IndexAllocator & { claim(index: number, peer: DevicePeer): void };
 
@@ -79,24 +90,33 @@ export class PeerTable {
   readonly byId: readonly (DevicePeer | undefined)[];
   /** Local indices of handshakes and keypairs → their peer. */
   readonly indices: IndexTable<DevicePeer> = new IndexTable<DevicePeer>();
-  readonly #byId: (DevicePeer | undefined)[] = new Array(MAX_PEERS);
+  readonly #byId: (DevicePeer | undefined)[] = [];
+  /** No id below this is free. */
+  #lowFree = 0;
+  readonly #maxPeers: number;
   readonly #byKey = new Map<string, DevicePeer>();
   readonly #hsOwner = new Map<Handshake, DevicePeer>();
+  /** Keypair slots given back (reused last-freed-first), and the next never-used one. */
   readonly #kpFree: number[] = [];
+  #kpNext = 0;
+  readonly #maxKeypairs: number;
   readonly #plane: DataPlane;
   readonly #addresses: readonly Cidr[];
   readonly #kernel: KernelRoutes | null;
   readonly #now: () => number;
   /** Kernel routes installed, by prefix text. */
-  #routes = new Map<string, Cidr>();
-  /** The peer each AllowedIPs prefix (by text) belongs to: membership without scanning lists. */
+  readonly #routes = new Set<string>();
+  /** Prefixes that came or went since the last {@link syncRoutes}, with their Cidr. */
+  readonly #changed = new Map<string, Cidr>();
+  /** The peer each AllowedIPs prefix ({@link prefixKey}) belongs to: no scanning of lists. */
   readonly #owner = new Map<string, DevicePeer>();
   readonly #allocator: PeerIndexAllocator;
   /** Keypair slots for every peer (one object, not a pair of closures per peer). */
   readonly #slots: KeypairSlotAllocator = {
     allocate: () => {
-      const k = this.#kpFree.pop();
-      if (k === undefined) throw new RangeError("keypair slots exhausted");
+      let k = this.#kpFree.pop();
+      if (k === undefined && this.#kpNext < this.#maxKeypairs) k = this.#kpNext++;
+      if (k === undefined) throw new RangeError(`keypair slots exhausted (${this.#maxKeypairs})`);
       return k;
     },
     release: (kp: KeypairInfo) => {
@@ -112,7 +132,10 @@ export class PeerTable {
     this.#addresses = [...opts.addresses];
     this.#kernel = opts.kernel;
     this.#now = opts.now;
-    for (let k = MAX_KEYPAIRS - 1; k >= 0; k--) this.#kpFree.push(k);
+    // Ids and slots go up to the data plane's limits.
+    const limits = plane.tableStats();
+    this.#maxPeers = limits.maxPeers;
+    this.#maxKeypairs = limits.maxKeypairs;
     const table = this.indices, owner = this.#hsOwner;
     this.#allocator = {
       allocate(hs: Handshake): number {
@@ -139,11 +162,13 @@ export class PeerTable {
    * in the kernel: call {@link syncRoutes}), its endpoint set. Timers are not started here.
    */
   add(cfg: PeerConfig, local: LocalStatic | null, endpoint: string | null): DevicePeer {
-    let id = 0;
-    while (id < MAX_PEERS && this.#byId[id] !== undefined) id++;
-    if (id === MAX_PEERS) throw new RangeError(`more than ${MAX_PEERS} peers`);
+    let id = this.#lowFree;
+    while (this.#byId[id] !== undefined) id++;
+    if (id >= this.#maxPeers) throw new RangeError(`more than ${this.#maxPeers} peers (MaxPeers)`);
+    const rc = this.#plane.resetPeer(id);
+    if (rc < 0) throw new RangeError(`peer ${id}: ts_peer_reset failed (${dropReasonName(rc)})`);
+    this.#lowFree = id + 1;
     const peer = new DevicePeer(id, local, cfg, this.#slots, this.#now);
-    this.#plane.resetPeer(id);
     this.#byId[id] = peer;
     this.#byKey.set(peer.name, peer);
     this.#hsOwner.set(peer.handshake, peer);
@@ -159,9 +184,10 @@ export class PeerTable {
    */
   remove(peer: DevicePeer, syncKernel = true): boolean {
     if (this.#byId[peer.id] !== peer) return false;
-    this.#plane.removePeerRoutes(peer.id);
+    this.#plane.removePeerRoutes(peer.id); // the trie keeps each peer's list: O(its prefixes)
     this.#plane.resetPeer(peer.id);
     this.#byId[peer.id] = undefined;
+    if (peer.id < this.#lowFree) this.#lowFree = peer.id;
     this.#byKey.delete(peer.name);
     this.#hsOwner.delete(peer.handshake);
     this.#disown(peer);
@@ -172,23 +198,27 @@ export class PeerTable {
   /** Drops every prefix of `peer` from {@link #owner} and its list. */
   #disown(peer: DevicePeer): void {
     for (const x of peer.allowedIps) {
-      const k = formatCidr(x);
-      if (this.#owner.get(k) === peer) this.#owner.delete(k);
+      const k = prefixKey(x);
+      if (this.#owner.get(k) === peer) {
+        this.#owner.delete(k);
+        this.#changed.set(k, x);
+      }
     }
     peer.allowedIps = [];
   }
 
   /** Routes `c` to `peer`, taking it from the peer that had it (wireguard-go's semantics). */
   #addPrefix(peer: DevicePeer, c: Cidr): void {
-    const k = formatCidr(c);
+    this.#insertRoute(c, peer.id);
+    const k = prefixKey(c);
     const prev = this.#owner.get(k);
     if (prev !== peer) {
       // A prefix moving between peers is rare: one scan of the old owner's list.
-      if (prev !== undefined) prev.allowedIps = prev.allowedIps.filter((x) => formatCidr(x) !== k);
+      if (prev !== undefined) prev.allowedIps = prev.allowedIps.filter((x) => prefixKey(x) !== k);
+      else this.#changed.set(k, c);
       this.#owner.set(k, peer);
       peer.allowedIps.push(c);
     }
-    this.#insertRoute(c, peer.id);
   }
 
   /** The peers in id order. */
@@ -235,15 +265,16 @@ export class PeerTable {
     }
     let gone: Set<string> | undefined;
     for (const c of remove) {
-      const k = formatCidr(c);
+      const k = prefixKey(c);
       if (this.#owner.get(k) !== peer) continue;
       plane.removeRoute(c);
       this.#owner.delete(k);
+      this.#changed.set(k, c);
       (gone ??= new Set()).add(k);
     }
     // One pass over the list however many prefixes went (a peer may hold 100,000s).
     if (gone !== undefined) {
-      peer.allowedIps = peer.allowedIps.filter((x) => !gone.has(formatCidr(x)));
+      peer.allowedIps = peer.allowedIps.filter((x) => !gone.has(prefixKey(x)));
     }
     for (const c of add) this.#addPrefix(peer, c);
     if (syncKernel) this.syncRoutes();
@@ -252,24 +283,33 @@ export class PeerTable {
   #insertRoute(c: Cidr, id: number): void {
     const rc = this.#plane.insertRoute(c, id);
     if (rc < 0) {
-      throw new RangeError(`AllowedIPs ${formatCidr(c)}: ts_route_insert failed (${rc})`);
+      throw new RangeError(
+        `AllowedIPs ${formatCidr(c)}: ts_route_insert failed (${dropReasonName(rc)})`,
+      );
     }
   }
 
-  /** Kernel routes follow the union of AllowedIPs not covered by an interface address (as wg-quick). */
+  /**
+   * Kernel routes follow the union of AllowedIPs not covered by an interface address (as
+   * wg-quick): the prefixes that came or went since the last call are added or removed.
+   */
   syncRoutes(): void {
-    const kernel = this.#kernel;
-    if (kernel === null) return;
-    const want = new Map<string, Cidr>();
-    for (const p of this.list()) {
-      for (const c of p.allowedIps) {
-        if (kernel.everyPrefix || !this.#addresses.some((a) => covers(a, c))) {
-          want.set(formatCidr(c), c);
-        }
+    const kernel = this.#kernel, routes = this.#routes;
+    if (kernel === null) return this.#changed.clear();
+    const add: string[] = [], remove: string[] = [];
+    for (const [k, c] of this.#changed) {
+      const want = this.#owner.has(k) &&
+        (kernel.everyPrefix || !this.#addresses.some((a) => covers(a, c)));
+      if (want === routes.has(k)) continue;
+      if (want) {
+        add.push(k);
+        routes.add(k);
+      } else {
+        remove.push(k);
+        routes.delete(k);
       }
     }
-    const remove = [...this.#routes.keys()].filter((k) => !want.has(k));
-    const add = [...want.keys()].filter((k) => !this.#routes.has(k));
+    this.#changed.clear();
     const failures: RouteFailure[] = [];
     if (kernel.apply !== undefined && add.length + remove.length > 1) {
       failures.push(...kernel.apply(add, remove));
@@ -294,7 +334,6 @@ export class PeerTable {
     if (failures.length > 3) {
       log.warning("{count} more route changes failed", { count: failures.length - 3 });
     }
-    this.#routes = want;
   }
 }
 

@@ -3,7 +3,7 @@
  * wg-quick's `save_config` writes it — an `[Interface]` with the addresses, DNS, MTU, Table,
  * `SaveConfig = true` and the hooks, then what `wg showconf` prints (listen port, fwmark, private
  * key, the peers with their keys, AllowedIPs, endpoints and keepalives) — plus tunslab's own keys
- * (`Offload`, `MaxPool`, `MetricsAddress`) when they differ from the defaults. Comments are dropped, as wg-quick
+ * (`Offload`, `MaxPool`, `MaxPeers`, `MetricsAddress`) when they differ from the defaults. Comments are dropped, as wg-quick
  * drops them. Written atomically (a 0600 temporary file next to it, fsync, rename).
  *
  * @example
@@ -65,6 +65,7 @@ export function interfaceLines(
   }
   if (!i.offload) out.push("Offload = off");
   if (i.maxPool !== null) out.push(`MaxPool = ${i.maxPool}`);
+  if (i.maxPeers) out.push(`MaxPeers = ${i.maxPeers}`);
   if (i.metricsAddress) out.push(`MetricsAddress = ${i.metricsAddress}`);
   return out;
 }

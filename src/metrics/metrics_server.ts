@@ -18,7 +18,8 @@ const log = logger("metrics");
 
 /** What the server asks the device. */
 export interface MetricsSource {
-  metrics(): string;
+  /** The exposition text (may be produced in slices over thousands of peers). */
+  metrics(): string | Promise<string>;
   healthy(): boolean;
 }
 
@@ -61,7 +62,7 @@ export class MetricsServer {
   }
 }
 
-function respond(req: Request, source: MetricsSource): Response {
+async function respond(req: Request, source: MetricsSource): Promise<Response> {
   const path = new URL(req.url).pathname;
   if (req.method !== "GET" && req.method !== "HEAD") {
     return new Response("method not allowed\n", { status: 405, headers: { allow: "GET, HEAD" } });
@@ -69,7 +70,7 @@ function respond(req: Request, source: MetricsSource): Response {
   if (path === "/metrics") {
     let text: string;
     try {
-      text = source.metrics();
+      text = await source.metrics();
     } catch (e) {
       // Deno.serve's own handler would print a stack to stderr, outside the JSON Lines.
       log.error("Metrics failed: {error}", { error: String(e) });

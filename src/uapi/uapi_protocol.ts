@@ -221,11 +221,30 @@ function trueValue(value: string, line: number, key: string): void {
  * key or a bad value; the first bad line wins.
  */
 export function parseSetRequest(body: string, opts: ParseSetOptions = {}): UapiSetRequest {
+  const steps = parseSetRequestSteps(body, opts);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/** Lines {@link parseSetRequestSteps} parses between two yields. */
+export const PARSE_STEP_LINES = 2048;
+
+/**
+ * {@link parseSetRequest} in steps: yields after every {@link PARSE_STEP_LINES} lines (the
+ * server lets the loop run in between a request of 10,000 peers), returns the request.
+ */
+export function* parseSetRequestSteps(
+  body: string,
+  opts: ParseSetOptions = {},
+): Generator<void, UapiSetRequest> {
   const resolveZone = opts.resolveZone ?? sysfsIfIndex;
   const req: UapiSetRequest = { replacePeers: false, peers: [] };
   let peer: UapiPeerChange | null = null;
   const lines = body.split("\n");
   for (let i = 0; i < lines.length; i++) {
+    if (i % PARSE_STEP_LINES === PARSE_STEP_LINES - 1) yield;
     const lineNo = i + 2;
     let line = lines[i];
     if (line.endsWith("\r")) line = line.slice(0, -1);
@@ -381,13 +400,21 @@ function peerLines(p: UapiPeerState): string {
  */
 export function formatGetResponse(state: UapiState): string {
   let s = "";
+  for (const part of getResponseParts(state)) s += part;
+  return s;
+}
+
+/** {@link formatGetResponse} in parts: the device's lines, each peer's, then `errno=0`. */
+export function* getResponseParts(state: UapiState): Generator<string> {
+  let s = "";
   if (state.privateKey !== null && !isZeroKey(state.privateKey)) {
     s += `private_key=${encodeHexKey(state.privateKey)}\n`;
   }
   if (state.listenPort !== 0) s += `listen_port=${uint(state.listenPort, "listenPort")}\n`;
   if (state.fwmark !== 0) s += `fwmark=${uint(state.fwmark, "fwmark")}\n`;
-  for (const p of state.peers) s += peerLines(p);
-  return `${s}errno=0\n\n`;
+  yield s;
+  for (const p of state.peers) yield peerLines(p);
+  yield "errno=0\n\n";
 }
 
 /** `errno=N\n\n`, the reply to a `set=1` (0 = success) or a failed `get=1`. */

@@ -34,11 +34,12 @@
  */
 
 import { logger } from "../log.ts";
+import { Pacer } from "../pacer.ts";
 import {
   formatErrnoResponse,
-  formatGetResponse,
+  getResponseParts,
   type ParseSetOptions,
-  parseSetRequest,
+  parseSetRequestSteps,
   UAPI_ERRNO,
   UAPI_MAX_LINE,
   UapiProtocolError,
@@ -442,7 +443,14 @@ export class UapiServer implements AsyncDisposable {
     if (next !== NL) return await c.write(formatErrnoResponse(UAPI_ERRNO.EINVAL));
     const reply = await this.#exclusive(async () => {
       try {
-        return formatGetResponse(await this.#device.uapiGet());
+        // Formatted peer by peer, the loop turning in between (megabytes for 10,000 peers).
+        const state = await this.#device.uapiGet(), pace = new Pacer();
+        let text = "";
+        for (const part of getResponseParts(state)) {
+          text += part;
+          await pace.maybeYield();
+        }
+        return text;
       } catch (e) {
         log.error("UAPI get failed: {error}", { error: String(e) });
         return formatErrnoResponse(UAPI_ERRNO.ENOANO);
@@ -482,7 +490,11 @@ export class UapiServer implements AsyncDisposable {
     }
     let errno: number;
     try {
-      const req = parseSetRequest(body, this.#parse);
+      // Parsed in steps, the loop turning in between (a set of 10,000 peers is 40,000 lines).
+      const steps = parseSetRequestSteps(body, this.#parse), pace = new Pacer();
+      let step = steps.next();
+      for (; !step.done; step = steps.next()) await pace.maybeYield();
+      const req = step.value;
       errno = await this.#exclusive(async () => {
         try {
           const r = await this.#device.uapiSet(req);

@@ -49,7 +49,7 @@
  *     return 0;
  *   },
  * };
- * console.log(device.uapiGet().listenPort); // 0
+ * console.log((await device.uapiGet()).listenPort); // 0
  * ```
  * @module
  */

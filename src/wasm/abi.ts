@@ -69,12 +69,18 @@ export const JUMBO_SLACK = 2048;
 
 /** Batch size TypeScript sizes its arrays for (exports accept any `n` whose arrays are in bounds). */
 export const MAX_BATCH = 256;
-/** Peer ids are `0 .. MAX_PEERS-1`. */
-export const MAX_PEERS = 1024;
-/** Keypair slots are `0 .. MAX_KEYPAIRS-1`. */
-export const MAX_KEYPAIRS = 4096;
-/** AllowedIPs entries, both families together. */
-export const MAX_PREFIXES = 65536;
+/** Largest peer limit (`ts_tables_init`): peer ids are below the limit. */
+export const MAX_PEERS = 1 << 20;
+/** Peer limit when none is set. */
+export const DEFAULT_MAX_PEERS = 1 << 16;
+/** Largest keypair limit: keypair slots are below the limit. */
+export const MAX_KEYPAIRS = 4 * MAX_PEERS;
+/** Keypair limit when none is set (four per peer). */
+export const DEFAULT_MAX_KEYPAIRS = 4 * DEFAULT_MAX_PEERS;
+/** Largest prefix limit: AllowedIPs entries, both families together. */
+export const MAX_PREFIXES = 1 << 22;
+/** Prefix limit when none is set. */
+export const DEFAULT_MAX_PREFIXES = 1 << 20;
 /** Bytes per `ts_route_list` entry: family u8, cidr u8, 2 zero bytes, addr[16]. */
 export const ROUTE_ENTRY_LEN = 20;
 /** Bytes `ts_ip_info` writes. */
@@ -85,6 +91,8 @@ export const KEYS_LEN = 64;
 export const PEER_STATS_LEN = 6;
 /** f64s `ts_keypair_info` writes. */
 export const KEYPAIR_INFO_LEN = 4;
+/** f64s `ts_tables_stats` writes. */
+export const TABLE_STATS_LEN = 13;
 
 // --- Offloads -------------------------------------------------------------------------------
 
@@ -172,7 +180,7 @@ export const E_TOO_BIG = -17;
 export const E_BAD_ARG = -18;
 /** Keypair counter at the limit or marked expired. */
 export const E_KEY_EXPIRED = -19;
-/** Prefix or keypair table full. */
+/** A table at its limit, or memory could not grow for it. */
 export const E_TABLE_FULL = -20;
 /** A checksum did not verify (netstack input). */
 export const E_CHECKSUM = -21;

@@ -1,7 +1,12 @@
 /**
  * The control plane's one door into the data plane: every `ts_*` call that is not the pool's
  * (src/wasm/slab.ts) or the hot path's (src/device/data_path.ts) goes through {@link DataPlane}:
- * peers (endpoints, counters, send keypair), keypairs, AllowedIPs routes and stats.
+ * the tables' limits, peers (endpoints, counters, send keypair), keypairs, AllowedIPs routes and
+ * stats.
+ *
+ * The tables grow by pages as peers, keypairs and prefixes come (`memory.grow`, which detaches
+ * `memory.buffer`): every call that may grow refreshes the pool's views before it returns, so the
+ * callers' typed arrays (rebuilt in `SlabPool.onRemap`) are never stale.
  *
  * Each kind of call has its own scratch: the key buffer ({@link KEYS_LEN} bytes) holds keys only,
  * is lent out by {@link DataPlane.installKeypair} for exactly one `ts_keypair_set` and wiped right
@@ -25,7 +30,17 @@
 
 import type { Cidr } from "../wg/cidr.ts";
 import { decodeEndpoint, type Endpoint, writeSockaddr } from "../endpoint.ts";
-import { DROP_REASONS, KEYPAIR_INFO_LEN, KEYS_LEN, PEER_STATS_LEN } from "./abi.ts";
+import {
+  DEFAULT_MAX_PEERS,
+  DEFAULT_MAX_PREFIXES,
+  DROP_REASONS,
+  dropReasonName,
+  E_BAD_ARG,
+  KEYPAIR_INFO_LEN,
+  KEYS_LEN,
+  PEER_STATS_LEN,
+  TABLE_STATS_LEN,
+} from "./abi.ts";
 import type { TunslabExports } from "./module.ts";
 import { f64, ScratchArrays, u8 } from "./scratch_arrays.ts";
 import type { SlabPool } from "./slab.ts";
@@ -54,6 +69,47 @@ export interface KeypairCounters {
   peer: number;
 }
 
+/** The tables' limits (`ts_tables_init`); 0 or absent: the module's default. */
+export interface TableLimits {
+  maxPeers?: number;
+  maxKeypairs?: number;
+  maxPrefixes?: number;
+}
+
+/**
+ * The limits a device gives its tables: `given`, else `maxPeers` (a config's `MaxPeers`) or
+ * `DEFAULT_MAX_PEERS` peers, four keypair slots per peer, `DEFAULT_MAX_PREFIXES` prefixes.
+ */
+export function tableLimits(given: TableLimits, maxPeers?: number | null): Required<TableLimits> {
+  const peers = given.maxPeers ?? maxPeers ?? DEFAULT_MAX_PEERS;
+  return {
+    maxPeers: peers,
+    maxKeypairs: given.maxKeypairs ?? 4 * peers,
+    maxPrefixes: given.maxPrefixes ?? DEFAULT_MAX_PREFIXES,
+  };
+}
+
+/** The tables' limits and sizes as `ts_tables_stats` reports them. */
+export interface TableStats {
+  maxPeers: number;
+  /** Peer slots that exist (pages of them, possibly sparse). */
+  peerSlots: number;
+  maxKeypairs: number;
+  keypairSlots: number;
+  /** Live keypairs = local indices in the index hash. */
+  keypairs: number;
+  indexBuckets: number;
+  maxPrefixes: number;
+  prefixes: number;
+  /** AllowedIPs trie nodes in use (prefixes and branches), and that exist. */
+  nodes: number;
+  nodeSlots: number;
+  /** 64 KiB pages the tables hold: private ones in use and free (kept for reuse), public ones. */
+  privatePages: number;
+  freePages: number;
+  publicPages: number;
+}
+
 /** Where {@link DataPlane.installKeypair} puts the keys written into its buffer. */
 export interface KeypairPlace {
   kp: number;
@@ -70,6 +126,7 @@ const LAYOUT = {
   addr: u8(16),
   peerStats: f64(PEER_STATS_LEN),
   keypairInfo: f64(KEYPAIR_INFO_LEN),
+  tableStats: f64(TABLE_STATS_LEN),
 };
 
 /** Peers, keypairs, routes and stats of one module instance. */
@@ -78,17 +135,69 @@ export class DataPlane {
   readonly #pool: SlabPool;
   readonly #a: ScratchArrays<typeof LAYOUT>;
 
-  constructor(wasm: TunslabExports, pool: SlabPool) {
+  /** `limits`: set them now ({@link setLimits}); without, the module's defaults hold. */
+  constructor(wasm: TunslabExports, pool: SlabPool, limits?: TableLimits) {
     this.#wasm = wasm;
     this.#pool = pool;
     this.#a = new ScratchArrays(pool, LAYOUT);
+    if (limits !== undefined) this.setLimits(limits);
+  }
+
+  // --- Tables -------------------------------------------------------------------------------
+
+  /**
+   * Sets the tables' limits, before any peer, keypair or route was set (else, or for a limit
+   * above the module's largest, it throws a RangeError and nothing changes).
+   */
+  setLimits(limits: TableLimits): void {
+    const { maxPeers = 0, maxKeypairs = 0, maxPrefixes = 0 } = limits;
+    const rc = this.#wasm.ts_tables_init(maxPeers, maxKeypairs, maxPrefixes);
+    if (rc < 0) {
+      throw new RangeError(
+        `ts_tables_init(${maxPeers}, ${maxKeypairs}, ${maxPrefixes}) failed: ${dropReasonName(rc)}`,
+      );
+    }
+  }
+
+  /** The tables' limits and sizes. */
+  tableStats(): TableStats {
+    const a = this.#a;
+    const f = a.v.tableStats;
+    if (this.#wasm.ts_tables_stats(a.ptr.tableStats) < 0) f.fill(0);
+    return {
+      maxPeers: f[0],
+      peerSlots: f[1],
+      maxKeypairs: f[2],
+      keypairSlots: f[3],
+      keypairs: f[4],
+      indexBuckets: f[5],
+      maxPrefixes: f[6],
+      prefixes: f[7],
+      nodes: f[8],
+      nodeSlots: f[9],
+      privatePages: f[10],
+      freePages: f[11],
+      publicPages: f[12],
+    };
   }
 
   // --- Peers --------------------------------------------------------------------------------
 
-  /** Clears a peer's endpoint, counters and send keypair (its routes stay); 0 or `E_BAD_ARG`. */
+  /**
+   * Clears a peer's endpoint, counters and send keypair (its routes stay), making its storage
+   * exist; 0, `E_BAD_ARG` (id at or beyond the limit) or `E_TABLE_FULL` (memory cannot grow).
+   */
   resetPeer(peer: number): number {
-    return this.#wasm.ts_peer_reset(peer);
+    const rc = this.#wasm.ts_peer_reset(peer);
+    this.#pool.refresh();
+    return rc;
+  }
+
+  /** Where the peer's sockaddr lives in linear memory (stable), or 0 for a bad id. */
+  endpointPtr(peer: number): number {
+    const ptr = this.#wasm.ts_peer_endpoint_ptr(peer);
+    this.#pool.refresh();
+    return ptr;
   }
 
   /** Bytes of the peer's sockaddr (0: no endpoint). */
@@ -99,12 +208,14 @@ export class DataPlane {
   /** The peer's endpoint, or null. */
   endpoint(peer: number): Endpoint | null {
     if (this.#wasm.ts_peer_endpoint_len(peer) === 0) return null;
-    return decodeEndpoint(this.#pool.u8, this.#wasm.ts_peer_endpoint_ptr(peer));
+    const ptr = this.endpointPtr(peer);
+    return decodeEndpoint(this.#pool.u8, ptr);
   }
 
   /** Sets the peer's endpoint (a 28-byte sockaddr_in6, IPv4 as v4-mapped); 0 or `E_BAD_ARG`. */
   setEndpoint(peer: number, ep: Endpoint): number {
-    const ptr = this.#wasm.ts_peer_endpoint_ptr(peer);
+    const ptr = this.endpointPtr(peer);
+    if (ptr === 0) return E_BAD_ARG; // a bad id, or no memory for its sockaddr page
     const len = writeSockaddr(this.#pool.u8, ptr, ep);
     return this.#wasm.ts_peer_set_endpoint_len(peer, len);
   }
@@ -114,7 +225,8 @@ export class DataPlane {
    * receive scratch), into the peer's endpoint; 0 or `E_BAD_ARG`.
    */
   learnEndpoint(peer: number, name: Uint8Array): number {
-    const ptr = this.#wasm.ts_peer_endpoint_ptr(peer);
+    const ptr = this.endpointPtr(peer);
+    if (ptr === 0) return E_BAD_ARG;
     this.#pool.u8.set(name, ptr);
     return this.#wasm.ts_peer_set_endpoint_len(peer, name.length);
   }
@@ -139,7 +251,9 @@ export class DataPlane {
    * keypair of this peer (nothing changes then).
    */
   setSendKeypair(peer: number, kp: number): number {
-    return this.#wasm.ts_peer_set_send_keypair(peer, kp);
+    const rc = this.#wasm.ts_peer_set_send_keypair(peer, kp);
+    this.#pool.refresh();
+    return rc;
   }
 
   // --- Keypairs -----------------------------------------------------------------------------
@@ -157,6 +271,7 @@ export class DataPlane {
       if (at === null) return null;
       return this.#wasm.ts_keypair_set(at.kp, at.peer, at.localIndex, at.remoteIndex, a.ptr.keys);
     } finally {
+      this.#pool.refresh(); // the keypair's page or a bigger index hash may have grown memory
       a.v.keys.fill(0);
     }
   }
@@ -190,7 +305,9 @@ export class DataPlane {
   /** Routes the prefix to `peer` (moving it from another peer); 0, or a negative code. */
   insertRoute(c: Cidr, peer: number): number {
     const addr = this.#addr(c.bytes);
-    return this.#wasm.ts_route_insert(c.family, addr, c.cidr, peer);
+    const rc = this.#wasm.ts_route_insert(c.family, addr, c.cidr, peer);
+    this.#pool.refresh();
+    return rc;
   }
 
   /** Removes the prefix; 0, or `E_NO_ROUTE`. */

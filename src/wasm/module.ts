@@ -64,9 +64,12 @@ export const EXPORT_TYPES = {
   ts_blake2s: [["i32", "i32", "i32", "i32", "i32", "i32"], ["i32"]], // (key, key_len, msg, len, out, out_len)
   ts_hmac_blake2s: [["i32", "i32", "i32", "i32", "i32"], ["i32"]], // (key, key_len, msg, len, out32)
   ts_kdf: [["i32", "i32", "i32", "i32", "i32"], ["i32"]], // (key32, input, len, n, out[32n])
-  // Peers
+  // Tables
+  ts_tables_init: [["i32", "i32", "i32"], ["i32"]], // (max_peers, max_keypairs, max_prefixes) -> 0 | E_BAD_ARG
+  ts_tables_stats: [["i32"], ["i32"]], // (out: f64[TABLE_STATS_LEN]) -> 0 | E_BAD_ARG
+  // Peers (the writers may grow memory)
   ts_peer_reset: [["i32"], ["i32"]], // (peer)
-  ts_peer_endpoint_ptr: [["i32"], ["i32"]], // (peer) -> sockaddr storage
+  ts_peer_endpoint_ptr: [["i32"], ["i32"]], // (peer) -> sockaddr storage | 0
   ts_peer_endpoint_len: [["i32"], ["i32"]], // (peer) -> 0 | 16 | 28
   ts_peer_set_endpoint_len: [["i32", "i32"], ["i32"]], // (peer, len)
   ts_peer_stats: [["i32", "i32"], ["i32"]], // (peer, out: f64[PEER_STATS_LEN])

@@ -2,8 +2,8 @@
  * wg-quick style configuration files (the format of wg(8) and wg-quick(8)): `[Interface]` with the `wg`
  * keys (PrivateKey, ListenPort, FwMark) and the wg-quick ones (Address, DNS,
  * MTU, Table, PreUp/PostUp/PreDown/PostDown, SaveConfig), tunslab's own
- * `Offload = on|off` (TUN and UDP offloads, default on) and `MaxPool = N` (the
- * packet pool's cap in MiB, default 32), and any number of
+ * `Offload = on|off` (TUN and UDP offloads, default on), `MaxPool = N` (the packet pool's cap in
+ * MiB, default 32) and `MaxPeers = N` (the peer limit, default 65,536), and any number of
  * `[Peer]` sections (PublicKey, PresharedKey, AllowedIPs, Endpoint,
  * PersistentKeepalive). Keys and section names are case-insensitive, `#`
  * starts a comment. Every problem is a {@link ConfigError} naming the line.
@@ -41,6 +41,7 @@ export const MAX_CONFIG_BYTES = 64 << 20;
 export const MIN_IPV6_MTU = 1280;
 /** Largest `MaxPool` (MiB): the data plane's limit. */
 export const MAX_POOL_MIB = 512;
+export const MAX_PEERS_LIMIT = 1 << 20; // largest `MaxPeers`: the data plane's MAX_PEERS
 /** Longest line accepted (an AllowedIPs list of a few thousand prefixes fits). */
 export const MAX_LINE_CHARS = 64 << 10;
 
@@ -81,6 +82,7 @@ export interface Interface {
   offload: boolean;
   /** `MaxPool = N` (tunslab only): the packet pool's cap in MiB; null = not set (32 MiB). */
   maxPool: number | null;
+  maxPeers?: number | null; // `MaxPeers = N` (tunslab only): the peer limit; null = not set (65,536)
   /** `MetricsAddress = host:port` (tunslab only): where `/metrics` is served; null = nowhere. */
   metricsAddress?: string | null;
   /** Line of the (first) `[Interface]` header. */
@@ -175,6 +177,7 @@ export function parseConfig(text: string, path = "<config>"): Config {
     saveConfig: false,
     offload: true,
     maxPool: null as number | null,
+    maxPeers: null as number | null,
     metricsAddress: null as string | null,
     line: 0,
   };
@@ -326,6 +329,12 @@ export function parseConfig(text: string, path = "<config>"): Config {
             throw err(`${rawKey}: "${value}" is not a pool size in MiB (1..${MAX_POOL_MIB})`);
           }
           iface.maxPool = Number(value);
+          break;
+        case "maxpeers": // an empty value is not a number either
+          if (!/^[0-9]{1,7}$/.test(value) || !(+value >= 1 && +value <= MAX_PEERS_LIMIT)) {
+            throw err(`${rawKey}: "${value}" is not a number of peers (1..${MAX_PEERS_LIMIT})`);
+          }
+          iface.maxPeers = +value;
           break;
         case "metricsaddress": {
           needValue();

@@ -131,35 +131,51 @@ interface Secrets {
 }
 const EMPTY = new Uint8Array(0);
 
+/** A handshake's working state in one buffer: secrets, static-static DH, last timestamp. */
+class HandshakeWork {
+  readonly #store = new Uint8Array(5 * KEY_LEN + TAI64N_LEN);
+  readonly secrets: Secrets = {
+    chainKey: this.#store.subarray(0, KEY_LEN),
+    hash: this.#store.subarray(KEY_LEN, 2 * KEY_LEN),
+    eph: this.#store.subarray(2 * KEY_LEN, 3 * KEY_LEN),
+    reph: this.#store.subarray(3 * KEY_LEN, 4 * KEY_LEN),
+  };
+  readonly staticStatic: Uint8Array = this.#store.subarray(4 * KEY_LEN, 5 * KEY_LEN);
+  readonly lastTimestamp: Uint8Array = this.#store.subarray(5 * KEY_LEN);
+}
+
 /** Per-peer handshake state (wireguard-go `Handshake`). */
 export class Handshake {
   /** Protocol state. */
   state: HandshakeStateValue = HandshakeState.ZEROED;
-  /** Every key and hash below in one buffer (a server holds thousands of handshakes). */
-  readonly #store = new Uint8Array(7 * KEY_LEN + TAI64N_LEN);
+  /** Both keys in one buffer (a server holds thousands of handshakes). */
+  readonly #keys = new Uint8Array(2 * KEY_LEN);
   /** The peer's static public key. */
-  readonly remoteStatic: Uint8Array = this.#store.subarray(0, KEY_LEN);
+  readonly remoteStatic: Uint8Array = this.#keys.subarray(0, KEY_LEN);
   /** 32-byte preshared key; all zero when none is configured. */
-  readonly presharedKey: Uint8Array = this.#store.subarray(KEY_LEN, 2 * KEY_LEN);
+  readonly presharedKey: Uint8Array = this.#keys.subarray(KEY_LEN, 2 * KEY_LEN);
   /** Our index for this handshake, or -1. After key derivation it belongs to the keypair. */
   localIndex: number = NO_INDEX;
   /** The peer's index for this handshake. */
   remoteIndex = 0;
   /** Greatest TAI64N accepted from this peer. */
-  readonly lastTimestamp: Uint8Array = this.#store.subarray(7 * KEY_LEN);
+  get lastTimestamp(): Uint8Array {
+    return (this.#work ??= new HandshakeWork()).lastTimestamp;
+  }
   /** Clock value (ms) of the last accepted initiation; -Infinity if none. */
   lastInitiationConsumed = -Infinity;
 
   /** Chaining key, hash and ephemerals: module-private (keyed by a non-exported symbol). */
-  readonly [SECRETS]: Secrets = {
-    chainKey: this.#store.subarray(2 * KEY_LEN, 3 * KEY_LEN),
-    hash: this.#store.subarray(3 * KEY_LEN, 4 * KEY_LEN),
-    eph: this.#store.subarray(4 * KEY_LEN, 5 * KEY_LEN),
-    reph: this.#store.subarray(5 * KEY_LEN, 6 * KEY_LEN),
-  };
+  get [SECRETS](): Secrets {
+    return (this.#work ??= new HandshakeWork()).secrets;
+  }
+  /**
+   * Timestamp, secrets and the static-static DH, made at the first handshake: most peers of a
+   * server with thousands sit idle and never need them.
+   */
+  #work: HandshakeWork | null = null;
   #local: LocalStatic | null = null;
   /** `DH(S_priv_local, S_pub_remote)` once computed; all zero until then or if unavailable. */
-  readonly #staticStatic = this.#store.subarray(6 * KEY_LEN, 7 * KEY_LEN);
   /** Whether `#staticStatic` holds the DH for the current local key. */
   #staticStaticKnown = false;
 
@@ -189,13 +205,14 @@ export class Handshake {
    * ephemeral DHs. The array is the cache itself: read it, do not write it.
    */
   get precomputedStaticStatic(): Uint8Array {
+    const w = this.#work ??= new HandshakeWork();
     if (!this.#staticStaticKnown) {
       const ss = this.#local === null ? null : dh(this.#local.privateKey, this.remoteStatic);
-      if (ss !== null) this.#staticStatic.set(ss);
+      if (ss !== null) w.staticStatic.set(ss);
       wipe(ss);
       this.#staticStaticKnown = true;
     }
-    return this.#staticStatic;
+    return w.staticStatic;
   }
 
   /**
@@ -204,7 +221,7 @@ export class Handshake {
    */
   setLocalStatic(local: LocalStatic | null): void {
     this.#local = local;
-    this.#staticStatic.fill(0);
+    this.#work?.staticStatic.fill(0);
     this.#staticStaticKnown = false;
   }
 
@@ -225,8 +242,8 @@ export class Handshake {
   clear(indices?: IndexAllocator): void {
     if (this.localIndex !== NO_INDEX) indices?.release(this.localIndex);
     this.localIndex = NO_INDEX;
-    const s = this[SECRETS];
-    wipe(s.chainKey, s.hash, s.eph, s.reph);
+    const s = this.#work?.secrets;
+    if (s !== undefined) wipe(s.chainKey, s.hash, s.eph, s.reph);
     this.state = HandshakeState.ZEROED;
   }
 }

@@ -2,7 +2,7 @@
  * `wg-quick strip`: the part of a config file that `wg setconf` accepts. As wg-quick does, every
  * line is kept as written (comments too) except, in `[Interface]`, the keys wg-quick handles
  * itself (Address, DNS, MTU, Table, PreUp, PostUp, PreDown, PostDown, SaveConfig) and tunslab's
- * own (Offload, MaxPool, MetricsAddress).
+ * own (Offload, MaxPool, MaxPeers, MetricsAddress).
  *
  * @example
  * ```ts
@@ -27,6 +27,7 @@ export const NOT_WG_KEYS: ReadonlySet<string> = new Set([
   "saveconfig",
   "offload",
   "maxpool",
+  "maxpeers",
   "metricsaddress",
 ]);
 

@@ -8,9 +8,13 @@ import { equal } from "node:assert/strict";
 
 export const SLOT_SIZE = 2048;
 export const HEADROOM = 16;
-export const MAX_PEERS = 1024;
-export const MAX_KEYPAIRS = 4096;
-export const MAX_PREFIXES = 65536;
+/** Largest limits `ts_tables_init` takes, and the limits when none is set. */
+export const MAX_PEERS = 1 << 20;
+export const DEFAULT_MAX_PEERS = 65536;
+export const MAX_KEYPAIRS = 1 << 22;
+export const DEFAULT_MAX_KEYPAIRS = 262144;
+export const MAX_PREFIXES = 1 << 22;
+export const DEFAULT_MAX_PREFIXES = 1 << 20;
 export const MAX_PLAINTEXT = 2016;
 /** A large (class 1) slot, and the largest padded plaintext it holds. */
 export const LARGE_SLOT_SIZE = 65536;

@@ -4,7 +4,13 @@
  * or 129 (IPv6) maps longest first, never a scan over the prefixes.
  * @module
  */
-import { E_BAD_ARG, E_NO_ROUTE, E_TABLE_FULL, MAX_PEERS, MAX_PREFIXES } from "./abi.ts";
+import {
+  DEFAULT_MAX_PEERS,
+  DEFAULT_MAX_PREFIXES,
+  E_BAD_ARG,
+  E_NO_ROUTE,
+  E_TABLE_FULL,
+} from "./abi.ts";
 
 export interface Prefix {
   family: 4 | 6;
@@ -65,14 +71,16 @@ function id(p: Prefix): number | bigint {
 }
 
 export class RouteModel {
+  /** The limits the table was given (`ts_tables_init`): peer ids below `peers`, at most `prefixes`. */
+  constructor(readonly peers = DEFAULT_MAX_PEERS, readonly prefixes = DEFAULT_MAX_PREFIXES) {}
   readonly v4: Map<number, number>[] = Array.from({ length: 33 }, () => new Map());
   readonly v6: Map<bigint, number>[] = Array.from({ length: 129 }, () => new Map());
   /** Per peer: its prefixes by id. */
   readonly byPeer = new Map<number, Map<number | bigint, Prefix>>();
   size = 0;
 
-  static valid(family: number, cidr: number, peer = 0): boolean {
-    return (family === 4 || family === 6) && cidr <= (family === 4 ? 32 : 128) && peer < MAX_PEERS;
+  static valid(family: number, cidr: number, peer = 0, peers = DEFAULT_MAX_PEERS): boolean {
+    return (family === 4 || family === 6) && cidr <= (family === 4 ? 32 : 128) && peer < peers;
   }
 
   prefix(family: 4 | 6, addr: Uint8Array, cidr: number): Prefix {
@@ -94,12 +102,12 @@ export class RouteModel {
   }
 
   insert(family: number, addr: Uint8Array, cidr: number, peer: number): number {
-    if (!RouteModel.valid(family, cidr, peer)) return E_BAD_ARG;
+    if (!RouteModel.valid(family, cidr, peer, this.peers)) return E_BAD_ARG;
     const p = this.prefix(family as 4 | 6, addr, cidr);
     const m = this.#map(p);
     const old = m.get(this.#slot(p));
     if (old === undefined) {
-      if (this.size >= MAX_PREFIXES) return E_TABLE_FULL;
+      if (this.size >= this.prefixes) return E_TABLE_FULL;
       this.size++;
     } else this.byPeer.get(old)!.delete(id(p));
     m.set(this.#slot(p), peer);
@@ -122,7 +130,7 @@ export class RouteModel {
   }
 
   removePeer(peer: number): number {
-    if (peer >= MAX_PEERS) return E_BAD_ARG;
+    if (peer >= this.peers) return E_BAD_ARG;
     const set = this.byPeer.get(peer);
     if (set === undefined) return 0;
     for (const p of set.values()) this.#map(p).delete(this.#slot(p));

@@ -92,12 +92,19 @@ const _: () = assert!(JUMBO_LEN >= MAX_PACKET_LEN); // a jumbo buffer holds any 
 
 /// Batch size TypeScript sizes its arrays for (exports accept any `n` whose arrays are in bounds).
 pub const MAX_BATCH: usize = 256;
-/// Peer ids are `0 .. MAX_PEERS - 1`, chosen by TypeScript.
-pub const MAX_PEERS: usize = 1024;
-/// Keypair slots `0 .. MAX_KEYPAIRS - 1`, chosen by TypeScript.
-pub const MAX_KEYPAIRS: usize = 4096;
-/// AllowedIPs entries, both families together.
-pub const MAX_PREFIXES: usize = 65536;
+/// Largest peer limit `ts_tables_init` takes: peer ids are below the limit (the Linux
+/// module's MAX_PEERS_PER_DEVICE).
+pub const MAX_PEERS: usize = 1 << 20;
+/// Peer limit when none is set.
+pub const DEFAULT_MAX_PEERS: usize = 1 << 16;
+/// Largest keypair limit: keypair slots, chosen by TypeScript, are below the limit.
+pub const MAX_KEYPAIRS: usize = 4 * MAX_PEERS;
+/// Keypair limit when none is set: four per peer (current, previous, next, one being replaced).
+pub const DEFAULT_MAX_KEYPAIRS: usize = 4 * DEFAULT_MAX_PEERS;
+/// Largest prefix limit: AllowedIPs entries, both families together.
+pub const MAX_PREFIXES: usize = 1 << 22;
+/// Prefix limit when none is set (wireguard-go's netns.sh puts 130,560 on one peer).
+pub const DEFAULT_MAX_PREFIXES: usize = 1 << 20;
 /// Bytes per `ts_route_list` entry: family u8, cidr u8, 2 zero bytes, addr[16].
 pub const ROUTE_ENTRY_LEN: usize = 20;
 /// Bytes `ts_ip_info` writes.
@@ -108,9 +115,13 @@ pub const KEYS_LEN: usize = 64;
 pub const PEER_STATS_LEN: usize = 6;
 /// f64s `ts_keypair_info` writes.
 pub const KEYPAIR_INFO_LEN: usize = 4;
+/// f64s `ts_tables_stats` writes.
+pub const TABLE_STATS_LEN: usize = 13;
 
-const _: () = assert!(MAX_PEERS <= 1 << 16); // the AllowedIPs trie stores peer ids as u16
-const _: () = assert!(MAX_KEYPAIRS & (MAX_KEYPAIRS - 1) == 0); // the index hash needs a power of two
+const _: () = assert!(MAX_PEERS <= 1 << 20); // the AllowedIPs trie packs peer ids in 20 bits
+const _: () = assert!(DEFAULT_MAX_PEERS <= MAX_PEERS && DEFAULT_MAX_KEYPAIRS <= MAX_KEYPAIRS);
+const _: () = assert!(DEFAULT_MAX_PREFIXES <= MAX_PREFIXES);
+const _: () = assert!(MAX_KEYPAIRS & (MAX_KEYPAIRS - 1) == 0); // the index hash has 2^k buckets
 const _: () = assert!(KEYS_LEN == 2 * 32);
 const _: () = assert!(ROUTE_ENTRY_LEN == 4 + 16);
 const _: () = assert!(IP_INFO_LEN == 8 + 2 * 16);
@@ -196,6 +207,6 @@ mod tests {
             .map(|l| l.split('`').next().unwrap_or("").to_string())
             .collect();
         assert_eq!(listed, names());
-        assert_eq!(listed.len(), 50);
+        assert_eq!(listed.len(), 54);
     }
 }

@@ -43,4 +43,44 @@ pub mod testing {
             _ => panic!("boxed: the worker thread failed"),
         }
     }
+
+    /// Pages for the tables' tests from the heap (leaked): at most `limit` in use at once;
+    /// public pages are made-up offsets (nothing behind them).
+    pub struct HeapPages {
+        pub limit: usize,
+        pub taken: usize,
+        pub released: usize,
+        pub public: u32,
+    }
+
+    impl HeapPages {
+        pub fn new(limit: usize) -> HeapPages {
+            HeapPages { limit, taken: 0, released: 0, public: 0 }
+        }
+        pub fn unlimited() -> HeapPages {
+            HeapPages::new(usize::MAX)
+        }
+        /// Pages in use.
+        pub fn in_use(&self) -> usize {
+            self.taken - self.released
+        }
+    }
+
+    impl<'a> crate::tables::Pages<'a> for HeapPages {
+        fn private<T: Copy, const N: usize>(&mut self, init: T) -> Option<&'a mut [T; N]> {
+            if self.in_use() >= self.limit || core::mem::size_of::<[T; N]>() > crate::tables::PAGE {
+                return None;
+            }
+            let b: Box<[T; N]> = vec![init; N].into_boxed_slice().try_into().ok()?;
+            self.taken += 1;
+            Some(Box::leak(b))
+        }
+        fn release<T: Copy, const N: usize>(&mut self, _page: &'a mut [T; N]) {
+            self.released += 1;
+        }
+        fn public(&mut self) -> Option<u32> {
+            self.public += 1;
+            Some(0x1000_0000 + self.public * crate::tables::PAGE as u32)
+        }
+    }
 }

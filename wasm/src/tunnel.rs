@@ -5,7 +5,7 @@
 //! The borrows `path/` needs are split off here, so an export writes
 //! `tunnel.send_ctx()` instead of naming fields.
 
-use crate::consts::{ENDPOINT_LEN, MAX_PEERS, OFFLOAD_STATS_LEN};
+use crate::consts::OFFLOAD_STATS_LEN;
 use crate::path::gro::{GroStats, Plan};
 use crate::path::gso::GsoStats;
 use crate::path::netstack::{Ctx, Netstack};
@@ -57,14 +57,12 @@ impl Tunnel {
         (cx, &self.pool)
     }
 
-    /// What decryption borrows, with the peers' endpoint storage from the shared region, and
-    /// the pool (read only).
-    pub fn recv_ctx<'a>(&'a mut self, endpoints: &'a mut [[u8; ENDPOINT_LEN]; MAX_PEERS]) -> (RecvCtx<'a>, &'a Pool) {
+    /// What decryption borrows, and the pool (read only).
+    pub fn recv_ctx(&mut self) -> (RecvCtx<'_>, &Pool) {
         let cx = RecvCtx {
             routes: &self.routes,
             peers: &mut self.peers,
             keypairs: &mut self.keypairs,
-            endpoints,
             drops: &mut self.drops,
         };
         (cx, &self.pool)
@@ -74,6 +72,47 @@ impl Tunnel {
     pub fn net_ctx(&mut self) -> (Ctx<'_>, &mut Pool) {
         let cx = Ctx { net: &mut self.net, sk: &mut self.sockets, drops: &mut self.drops };
         (cx, &mut self.pool)
+    }
+
+    /// Sets the tables' limits (0 = keep the default) while they are all still empty of
+    /// pages. 0, or E_BAD_ARG (nothing changed) if a limit is too large or a table grew.
+    pub fn set_limits(&mut self, peers: u32, keypairs: u32, prefixes: u32) -> i32 {
+        use crate::consts::{MAX_KEYPAIRS, MAX_PEERS, MAX_PREFIXES};
+        let grown = self.peers.pages() + self.keypairs.pages() + self.routes.pages() > 0;
+        if grown || peers as usize > MAX_PEERS || keypairs as usize > MAX_KEYPAIRS || prefixes as usize > MAX_PREFIXES {
+            return crate::errors::E_BAD_ARG;
+        }
+        // Checked above: each either keeps its default (0) or takes its limit.
+        if peers > 0 {
+            self.peers.set_limit(peers);
+        }
+        if keypairs > 0 {
+            self.keypairs.set_limit(keypairs);
+        }
+        if prefixes > 0 {
+            self.routes.set_limit(prefixes);
+        }
+        0
+    }
+
+    /// max_peers, peer slots existing, max_keypairs, keypair slots existing, live keypairs,
+    /// index buckets, max_prefixes, prefixes, nodes in use, nodes existing; then the page
+    /// counts the caller adds.
+    pub fn table_stats(&self) -> [f64; 10] {
+        let (kp_slots, live, buckets) = self.keypairs.counts();
+        let (used, nodes) = self.routes.node_counts();
+        [
+            self.peers.limit() as f64,
+            self.peers.capacity() as f64,
+            self.keypairs.limit() as f64,
+            kp_slots as f64,
+            live as f64,
+            buckets as f64,
+            self.routes.limit() as f64,
+            self.routes.len() as f64,
+            used as f64,
+            nodes as f64,
+        ]
     }
 
     /// super-packets cut, segments produced from them, partial checksums completed, units

@@ -1,14 +1,17 @@
 /**
  * allowed_ips: random inserts, moves, removals, per-peer removals, lookups
  * and lists through `ts_route_*`, IPv4 and IPv6, against {@link RouteModel}
- * (a hash per prefix length). Iteration 0 (and 2% of the others) fills the
- * table to MAX_PREFIXES = 65536, checks E_TABLE_FULL beyond it and that
- * moving an existing prefix still works. Every step ends by removing every
- * peer: then every lookup is E_NO_ROUTE and every list is empty.
+ * (a hash per prefix length). The target's instance has the limits
+ * {@link PEERS} and {@link PREFIXES} (`ts_tables_init`): peer ids past it are
+ * refused, and iteration 0 (and 2% of the others) fills the table, which
+ * grows page by page, to 140,000 prefixes (beyond netns.sh's 130,560 on one
+ * peer and twice the old fixed 65,536), checks E_TABLE_FULL beyond it and
+ * that moving an existing prefix still works. Every step ends by removing
+ * every peer: then every lookup is E_NO_ROUTE and every list is empty.
  * @module
  */
 import { deepStrictEqual, equal } from "node:assert/strict";
-import { BAD_PTR, codeEq, E_BAD_ARG, E_NO_ROUTE, MAX_PEERS, MAX_PREFIXES } from "../abi.ts";
+import { BAD_PTR, codeEq, E_BAD_ARG, E_NO_ROUTE } from "../abi.ts";
 import { bytesEqual, joinBlobs, Reader, splitBlobs, Writer } from "../bytes.ts";
 import { keyBytes, type Prefix, RouteModel } from "../route_model.ts";
 import { PoolCtx } from "../pool_ctx.ts";
@@ -18,6 +21,10 @@ import type { Target } from "../harness.ts";
 const OP_INSERT = 0, OP_REMOVE = 1, OP_REMOVE_PEER = 2, OP_LOOKUP = 3, OP_LIST = 4;
 const OP_FILL = 5, OP_PROBE = 6, OP_LIST_ALL = 7, OP_CHURN = 8;
 const N_OPS = 9;
+/** Peer limit of the target's instance: twice the old fixed 1,024 (u16 ids past it are refused). */
+export const PEERS = 2048;
+/** Prefix limit of the target's instance. */
+export const PREFIXES = 140_000;
 /** Entries read back per ts_route_list call (the scratch area holds 1 MiB). */
 const LIST_CAP = 16384;
 const ENTRY = 20;
@@ -78,7 +85,7 @@ function op(
     .done();
 }
 
-function countOp(code: number, count: number, seed: number, peers = MAX_PEERS): Uint8Array {
+function countOp(code: number, count: number, seed: number, peers = PEERS): Uint8Array {
   return new Writer().u8(code).u8(0).u8(0).u16(peers).u8(0).u32(count).u32(seed).bytes(
     new Uint8Array(8),
   ).done();
@@ -89,25 +96,26 @@ export const allowedIps: Target<Ctx> = {
   maxStepMs: 20000,
   setup() {
     const c = new PoolCtx({ chunkSlots: 16, maxSlots: 64 });
+    equal(c.wasm.ts_tables_init(PEERS, 0, PREFIXES), 0, "ts_tables_init");
     return { c, addr: c.pool.scratch(16), list: c.pool.scratch(LIST_CAP * ENTRY) };
   },
   inUse: (ctx) => ctx.c.inUse(),
   generate(rng, i) {
     const ops: Uint8Array[] = [];
     const full = i === 0 || rng.chance(0.02);
-    const peers = rng.pick([1, 4, 64, MAX_PEERS]);
+    const peers = rng.pick([1, 4, 64, PEERS]);
     if (full) {
-      ops.push(countOp(OP_FILL, MAX_PREFIXES + 40, rng.u32(), peers));
+      ops.push(countOp(OP_FILL, PREFIXES + 40, rng.u32(), peers));
       ops.push(countOp(OP_PROBE, 4000, rng.u32()));
       ops.push(countOp(OP_CHURN, 2000, rng.u32(), peers));
       ops.push(countOp(OP_LIST_ALL, 0, rng.u32()));
     }
     const n = rng.int(1, full ? 200 : 400);
     const mine: Prefix[] = [];
-    const model = new RouteModel();
+    const model = new RouteModel(PEERS, PREFIXES);
     for (let k = 0; k < n; k++) {
       const kind = rng.weighted([30, 8, 2, 30, 4, 1, 3, 1, 1]);
-      const peer = rng.chance(0.02) ? rng.int(MAX_PEERS, 0xffff) : rng.below(peers);
+      const peer = rng.chance(0.02) ? rng.int(PEERS, 0xffff) : rng.below(peers);
       const flags = rng.chance(0.01) ? 1 : 0;
       if (kind === OP_INSERT) {
         const old = rng.chance(0.3) && mine.length > 0 ? rng.pick(mine) : undefined;
@@ -148,7 +156,7 @@ export const allowedIps: Target<Ctx> = {
   check(ctx, input) {
     const { c } = ctx;
     const w = c.wasm;
-    const model = new RouteModel();
+    const model = new RouteModel(PEERS, PREFIXES);
     /** Every prefix this step inserted (lookup targets; checked again once the table is empty). */
     const seen: Prefix[] = [];
     const put = (a: Uint8Array): void => c.u8.set(a.subarray(0, 16), ctx.addr);
@@ -161,7 +169,7 @@ export const allowedIps: Target<Ctx> = {
       at: string,
     ) => {
       put(addr);
-      const want = bad && RouteModel.valid(family, cidr, peer)
+      const want = bad && RouteModel.valid(family, cidr, peer, PEERS)
         ? E_BAD_ARG
         : model.insert(family, addr, cidr, peer);
       const got = w.ts_route_insert(family, bad ? BAD_PTR : ctx.addr, cidr, peer);
@@ -188,7 +196,7 @@ export const allowedIps: Target<Ctx> = {
         return;
       }
       const total = w.ts_route_list(peer, ctx.list, 0);
-      if (peer >= MAX_PEERS) {
+      if (peer >= PEERS) {
         codeEq(total, E_BAD_ARG, `${at}: list of peer ${peer}`);
         return;
       }
@@ -239,7 +247,7 @@ export const allowedIps: Target<Ctx> = {
       const at = `op ${k}`;
       const rd = new Reader(addr);
       const count = rd.u32(), seed = rd.u32();
-      const peers = Math.max(1, Math.min(peer, MAX_PEERS));
+      const peers = Math.max(1, Math.min(peer, PEERS));
       switch (code) {
         case OP_INSERT:
           insert(family, addr, cidr, peer, bad, at);
@@ -267,11 +275,11 @@ export const allowedIps: Target<Ctx> = {
           list(peer, bad, at);
           break;
         case OP_FILL: {
-          // New prefixes until the model holds `count` (moves on the way; E_TABLE_FULL past 65536).
+          // New prefixes until the model holds `count` (moves on the way; E_TABLE_FULL past PREFIXES).
           const rng = new Rng(seed);
-          const target = Math.min(count, MAX_PREFIXES + 1000);
+          const target = Math.min(count, PREFIXES + 1000);
           let tries = 0;
-          while (model.size < Math.min(target, MAX_PREFIXES) && tries++ < 4 * target) {
+          while (model.size < Math.min(target, PREFIXES) && tries++ < 4 * target) {
             const p = randomPrefix(rng);
             insert(p.family, p.addr, p.cidr, rng.below(peers), false, `${at} (fill ${tries})`);
           }
@@ -289,9 +297,9 @@ export const allowedIps: Target<Ctx> = {
           // A list walks the table: every peer while it is small, a sample of 64 when large.
           const rng = new Rng(seed);
           const every = model.size <= 8192;
-          for (let p = 0; p < (every ? MAX_PEERS : 64); p++) {
+          for (let p = 0; p < (every ? PEERS : 64); p++) {
             list(
-              every ? p : rng.below(MAX_PEERS),
+              every ? p : rng.below(PEERS),
               false,
               `${at} (${every ? "all" : "sampled"} peers)`,
             );
@@ -332,11 +340,11 @@ export const allowedIps: Target<Ctx> = {
     }
 
     // Removing every peer empties the table.
-    for (let p = 0; p < MAX_PEERS; p++) {
+    for (let p = 0; p < PEERS; p++) {
       equal(w.ts_route_remove_peer(p), model.removePeer(p), `final removal of peer ${p}`);
     }
     equal(model.size, 0);
-    for (let p = 0; p < MAX_PEERS; p++) {
+    for (let p = 0; p < PEERS; p++) {
       equal(w.ts_route_list(p, ctx.list, 0), 0, `peer ${p} lists nothing`);
     }
     const rng = new Rng(ops.length);

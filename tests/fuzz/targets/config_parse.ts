@@ -39,6 +39,7 @@ const KEYS = [
   "SaveConfig",
   "Offload",
   "MaxPool",
+  "MaxPeers",
   "PublicKey",
   "PresharedKey",
   "AllowedIPs",
@@ -147,6 +148,7 @@ export function validConfig(rng: Rng): { text: string; config: Config } {
     saveConfig: false,
     offload: true,
     maxPool: null,
+    maxPeers: null,
     metricsAddress: null,
     line: 0,
   };
@@ -220,6 +222,10 @@ export function validConfig(rng: Rng): { text: string; config: Config } {
     add(0.2, () => {
       const v = rng.int(1, 512);
       return ["MaxPool", number(rng, v, 3), (x) => (x.maxPool = v)];
+    });
+    add(0.2, () => {
+      const v = rng.chance(0.5) ? rng.int(1, 1 << 20) : rng.pick([1, 10000, 65536, 1 << 20]);
+      return ["MaxPeers", number(rng, v, 7), (x) => (x.maxPeers = v)];
     });
     return items;
   };

@@ -2,8 +2,8 @@
 //! (`tables/keypairs.rs`, `tables/replay.rs`), AllowedIPs (`tables/allowed_ips.rs`) and
 //! the transport batches (`path/transport.rs`).
 
-use super::{parts, written};
-use crate::consts::{KEYS_LEN, MAX_KEYPAIRS, MAX_PACKET_LEN, MAX_PEERS, ROUTE_ENTRY_LEN, SLOT_SIZE};
+use super::{parts, written, TablePages};
+use crate::consts::{ENDPOINT_LEN, KEYS_LEN, MAX_PACKET_LEN, ROUTE_ENTRY_LEN, SLOT_SIZE, TABLE_STATS_LEN};
 use crate::errors::*;
 use crate::mem::{Mem, Words};
 use crate::path::transport::{self, Auth, RecvBatch, SendBatch, NONE, SOCKADDR_MAX};
@@ -11,27 +11,60 @@ use crate::tables::allowed_ips::{family, key_of, max_bits, route_entry};
 use crate::tables::peers::sockaddr_len;
 use crate::tables::pool::Pool;
 
+/// 0 for `Ok`, the code for `Err`.
+fn code(r: Result<(), i32>) -> i32 {
+    match r {
+        Ok(()) => 0,
+        Err(e) => e,
+    }
+}
+
+// ---------------------------------------------------------------- tables
+
+/// Sets the limits of the peer, keypair and prefix tables (0 = the default), before any of
+/// them grew. 0 or E_BAD_ARG (nothing changed).
+#[no_mangle]
+pub extern "C" fn ts_tables_init(max_peers: u32, max_keypairs: u32, max_prefixes: u32) -> i32 {
+    parts().tunnel.set_limits(max_peers, max_keypairs, max_prefixes)
+}
+
+/// Writes f64[TABLE_STATS_LEN]: the tables' limits and sizes and the pages they hold. 0 or
+/// E_BAD_ARG.
+#[no_mangle]
+pub extern "C" fn ts_tables_stats(out: u32) -> i32 {
+    let p = parts();
+    let t = p.tunnel.table_stats();
+    let (private, free, public) = p.mem.page_counts();
+    let mut v = [0f64; TABLE_STATS_LEN];
+    v[..10].copy_from_slice(&t);
+    v[10..].copy_from_slice(&[private as f64, free as f64, public as f64]);
+    written(p.mem.write_f64s(out, &v))
+}
+
 // ---------------------------------------------------------------- peers
 
-/// Clears endpoint (length and bytes), counters and send keypair; routes stay. 0 or
-/// E_BAD_ARG.
+/// Clears endpoint (length and bytes), counters and send keypair; routes stay. The peer's
+/// storage grows if needed (**may grow memory**). 0, E_BAD_ARG or E_TABLE_FULL.
 #[no_mangle]
 pub extern "C" fn ts_peer_reset(peer: u32) -> i32 {
     let p = parts();
-    let r = p.tunnel.peers.reset(peer);
-    if let Some(ep) = p.endpoints.get_mut(peer as usize) {
+    if let Err(e) = p.tunnel.peers.reset(peer, &mut TablePages(p.mem)) {
+        return e;
+    }
+    if let Some(ep) = p.tunnel.peers.endpoint_ptr(peer).and_then(|at| p.mem.bytes_mut(at, ENDPOINT_LEN)) {
         ep.fill(0);
     }
-    r
+    0
 }
 
-/// Pointer to the peer's 32-byte sockaddr storage, or 0 for a bad peer id.
+/// Pointer to the peer's 32-byte sockaddr storage (grown if needed: **may grow memory**),
+/// or 0 for a bad peer id or when memory cannot grow.
 #[no_mangle]
 pub extern "C" fn ts_peer_endpoint_ptr(peer: u32) -> u32 {
-    if (peer as usize) < MAX_PEERS {
-        parts().mem.endpoint_ptr(peer as usize)
-    } else {
-        0
+    let p = parts();
+    match p.tunnel.peers.ensure(peer, &mut TablePages(p.mem)) {
+        Ok(()) => p.tunnel.peers.endpoint_ptr(peer).unwrap_or(0),
+        Err(_) => 0,
     }
 }
 
@@ -42,10 +75,11 @@ pub extern "C" fn ts_peer_endpoint_len(peer: u32) -> u32 {
 }
 
 /// Sets the endpoint length after TypeScript wrote the sockaddr (0 = none, 16 or 28).
-/// Does not count as an endpoint change. 0 or E_BAD_ARG.
+/// Does not count as an endpoint change. 0, E_BAD_ARG or E_TABLE_FULL.
 #[no_mangle]
 pub extern "C" fn ts_peer_set_endpoint_len(peer: u32, len: u32) -> i32 {
-    parts().tunnel.peers.set_endpoint_len(peer, len)
+    let p = parts();
+    code(p.tunnel.peers.set_endpoint_len(peer, len, &mut TablePages(p.mem)))
 }
 
 /// Writes f64[PEER_STATS_LEN]: rx_bytes, tx_bytes, rx_packets, tx_packets,
@@ -53,25 +87,27 @@ pub extern "C" fn ts_peer_set_endpoint_len(peer: u32, len: u32) -> i32 {
 #[no_mangle]
 pub extern "C" fn ts_peer_stats(peer: u32, out: u32) -> i32 {
     let p = parts();
-    match p.tunnel.peers.get(peer) {
-        Some(pe) => written(p.mem.write_f64s(out, &pe.stats())),
+    match p.tunnel.peers.stats(peer) {
+        Some(v) => written(p.mem.write_f64s(out, &v)),
         None => E_BAD_ARG,
     }
 }
 
 /// Sets the keypair used to send to `peer` (-1 = none). The slot must hold a live
-/// keypair of this peer. 0 or E_BAD_ARG.
+/// keypair of this peer. 0, E_BAD_ARG or E_TABLE_FULL.
 #[no_mangle]
 pub extern "C" fn ts_peer_set_send_keypair(peer: u32, kp: i32) -> i32 {
-    let t = parts().tunnel;
-    t.peers.set_send_keypair(peer, kp, &t.keypairs)
+    let p = parts();
+    let t = p.tunnel;
+    code(t.peers.set_send_keypair(peer, kp, &t.keypairs, &mut TablePages(p.mem)))
 }
 
 // ---------------------------------------------------------------- keypairs
 
 /// Installs a keypair: `keys` points at KEYS_LEN bytes, send key then receive key.
 /// Resets the send counter and replay window. 0, E_BAD_ARG (slot/peer out of range, bad
-/// pointer, or `local_index` already used by another slot) or E_TABLE_FULL.
+/// pointer, or `local_index` already used by another slot) or E_TABLE_FULL (memory could not
+/// grow). **May grow memory.**
 #[no_mangle]
 pub extern "C" fn ts_keypair_set(kp: u32, peer: u32, local_index: u32, remote_index: u32, keys: u32) -> i32 {
     let p = parts();
@@ -79,19 +115,24 @@ pub extern "C" fn ts_keypair_set(kp: u32, peer: u32, local_index: u32, remote_in
         Some(k) => k,
         None => return E_BAD_ARG,
     };
-    match p.tunnel.keypairs.set(kp as usize, peer, local_index, remote_index, &k) {
-        Ok(()) => 0,
-        Err(e) => e,
+    if kp >= p.tunnel.keypairs.limit() {
+        return E_BAD_ARG;
     }
+    let mut pages = TablePages(p.mem);
+    if let Err(e) = p.tunnel.peers.ensure(peer, &mut pages) {
+        return e;
+    }
+    code(p.tunnel.keypairs.set(kp as usize, peer, local_index, remote_index, &k, &mut pages))
 }
 
 /// Zeroes the keys and removes the index (idempotent). 0 or E_BAD_ARG.
 #[no_mangle]
 pub extern "C" fn ts_keypair_clear(kp: u32) -> i32 {
-    if kp as usize >= MAX_KEYPAIRS {
+    let t = parts().tunnel;
+    if kp >= t.keypairs.limit() {
         return E_BAD_ARG;
     }
-    parts().tunnel.keypairs.clear(kp as usize);
+    t.keypairs.clear(kp as usize);
     0
 }
 
@@ -124,7 +165,8 @@ fn route_key(m: Mem, family_: u32, addr: u32) -> Result<(usize, u128), i32> {
 }
 
 /// Inserts `addr/cidr` (family 4 or 6; `addr` points at 4 or 16 bytes) for `peer`.
-/// Re-inserting a prefix for another peer moves it. 0, E_BAD_ARG or E_TABLE_FULL.
+/// Re-inserting a prefix for another peer moves it. 0, E_BAD_ARG or E_TABLE_FULL (the prefix
+/// limit, or memory could not grow). **May grow memory.**
 #[no_mangle]
 pub extern "C" fn ts_route_insert(family_: u32, addr: u32, cidr: u32, peer: u32) -> i32 {
     let p = parts();
@@ -132,15 +174,19 @@ pub extern "C" fn ts_route_insert(family_: u32, addr: u32, cidr: u32, peer: u32)
         Some(f) => f,
         None => return E_BAD_ARG,
     };
-    if peer as usize >= MAX_PEERS || cidr > max_bits(fam) as u32 {
+    if peer >= p.tunnel.peers.limit() || cidr > max_bits(fam) as u32 {
         return E_BAD_ARG;
     }
-    match route_key(p.mem, family_, addr)
-        .and_then(|(fam, key)| p.tunnel.routes.insert(fam, key, cidr as u8, peer as u16))
-    {
-        Ok(()) => 0,
-        Err(e) => e,
+    let key = match route_key(p.mem, family_, addr) {
+        Ok((_, key)) => key,
+        Err(e) => return e,
+    };
+    let mut pages = TablePages(p.mem);
+    // The peer a route names exists, so encryption finds its (zeroed) slot.
+    if let Err(e) = p.tunnel.peers.ensure(peer, &mut pages) {
+        return e;
     }
+    code(p.tunnel.routes.insert(fam, key, cidr as u8, peer, &mut pages))
 }
 
 /// Removes `addr/cidr` (host bits ignored). 0, E_NO_ROUTE or E_BAD_ARG.
@@ -163,10 +209,11 @@ pub extern "C" fn ts_route_remove(family_: u32, addr: u32, cidr: u32) -> i32 {
 /// Removes all of `peer`'s prefixes; returns how many (or E_BAD_ARG).
 #[no_mangle]
 pub extern "C" fn ts_route_remove_peer(peer: u32) -> i32 {
-    if peer as usize >= MAX_PEERS {
+    let t = parts().tunnel;
+    if peer >= t.peers.limit() {
         return E_BAD_ARG;
     }
-    parts().tunnel.routes.remove_peer(peer as u16) as i32
+    t.routes.remove_peer(peer) as i32
 }
 
 /// Longest-prefix match: the peer id, E_NO_ROUTE, or E_BAD_ARG.
@@ -185,11 +232,11 @@ pub extern "C" fn ts_route_lookup(family_: u32, addr: u32) -> i32 {
 #[no_mangle]
 pub extern "C" fn ts_route_list(peer: u32, out: u32, max: u32) -> i32 {
     let p = parts();
-    if peer as usize >= MAX_PEERS || !p.mem.valid(out, max as u64 * ROUTE_ENTRY_LEN as u64) {
+    if peer >= p.tunnel.peers.limit() || !p.mem.valid(out, max as u64 * ROUTE_ENTRY_LEN as u64) {
         return E_BAD_ARG;
     }
     let mut count = 0u32;
-    p.tunnel.routes.for_each(peer as u16, |fam, key, cidr| {
+    p.tunnel.routes.for_each(peer, |fam, key, cidr| {
         if count < max {
             p.mem.write(out + count * ROUTE_ENTRY_LEN as u32, &route_entry(fam, key, cidr));
         }
@@ -316,6 +363,9 @@ impl<S: Sources> RecvBatch<'static> for RecvArrays<'_, S> {
         sa.get_mut(..len)?.copy_from_slice(self.mem.bytes(at, len)?);
         Some((sa, len))
     }
+    fn endpoint(&self, ptr: u32) -> Option<&'static mut [u8; ENDPOINT_LEN]> {
+        self.mem.bytes_mut(ptr, ENDPOINT_LEN).and_then(|b| b.try_into().ok())
+    }
     #[inline]
     fn done(&self, i: usize, auth: Auth, len: u32) {
         let (peer, kp) = auth.unwrap_or((NONE, NONE));
@@ -363,7 +413,7 @@ pub extern "C" fn ts_decrypt_batch(
     n: u32,
 ) -> u32 {
     let p = parts();
-    let (mut cx, pool) = p.tunnel.recv_ctx(p.endpoints);
+    let (mut cx, pool) = p.tunnel.recv_ctx();
     match recv_arrays(p.mem, pool, offs, lens, peers, kps, n, Strided { names, stride: name_stride }) {
         Some(batch) => transport::decrypt_batch(&mut cx, &batch),
         None => 0,
@@ -380,7 +430,7 @@ pub extern "C" fn ts_decrypt_batch_names(offs: u32, lens: u32, peers: u32, kps: 
         Some(w) => Pointers(w),
         None => return 0,
     };
-    let (mut cx, pool) = p.tunnel.recv_ctx(p.endpoints);
+    let (mut cx, pool) = p.tunnel.recv_ctx();
     match recv_arrays(p.mem, pool, offs, lens, peers, kps, n, ptrs) {
         Some(batch) => transport::decrypt_batch(&mut cx, &batch),
         None => 0,
@@ -390,7 +440,7 @@ pub extern "C" fn ts_decrypt_batch_names(offs: u32, lens: u32, peers: u32, kps: 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::consts::{HEADROOM, JUMBO_COUNT, JUMBO_LEN, MAX_PLAINTEXT};
+    use crate::consts::{DEFAULT_MAX_KEYPAIRS, DEFAULT_MAX_PEERS, HEADROOM, JUMBO_COUNT, JUMBO_LEN, MAX_PLAINTEXT};
     use crate::exports::host::*;
     use crate::exports::pool::{ts_pool_alloc, ts_pool_alloc_class, ts_pool_init, ts_scratch_ptr};
     use crate::tables::peers::{RX_DATA, RX_KEEPALIVE};
@@ -403,38 +453,39 @@ mod tests {
         let p = 7;
         let ep = ts_peer_endpoint_ptr(p);
         assert_eq!(ep % 16, 0);
-        assert_eq!(ts_peer_endpoint_ptr(MAX_PEERS as u32), 0);
+        assert_eq!(ts_peer_endpoint_ptr(DEFAULT_MAX_PEERS as u32), 0);
         assert_eq!(ts_peer_endpoint_ptr(p + 1) - ep, 32);
         let sa = [2u8, 0, 0xca, 0x6c, 10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0];
         assert!(m().write(ep, &sa));
         assert_eq!(ts_peer_set_endpoint_len(p, 16), 0);
         assert_eq!(ts_peer_set_endpoint_len(p, 17), E_BAD_ARG);
-        assert_eq!(ts_peer_set_endpoint_len(MAX_PEERS as u32, 16), E_BAD_ARG);
+        assert_eq!(ts_peer_set_endpoint_len(DEFAULT_MAX_PEERS as u32, 16), E_BAD_ARG);
         assert_eq!(ts_peer_endpoint_len(p), 16);
         // Same address: no change; another: change counted.
         let st = tunnel();
         let peer = st.peers.get_mut(p).unwrap();
-        assert!(!peer.roam(&mut endpoints()[p as usize], &sa));
+        let view = || -> &'static mut [u8; 32] { m().bytes_mut(ep, 32).unwrap().try_into().unwrap() };
+        assert!(!peer.roam(view(), &sa));
         let mut sa2 = sa;
         sa2[7] = 2;
-        assert!(peer.roam(&mut endpoints()[p as usize], &sa2));
+        assert!(peer.roam(view(), &sa2));
         let sa6 = [10u8; 28];
-        assert!(peer.roam(&mut endpoints()[p as usize], &sa6));
+        assert!(peer.roam(view(), &sa6));
         assert_eq!(peer.endpoint_len, 28);
         assert_eq!(&m().bytes(ep, 32).unwrap()[..28], &sa6);
-        assert!(peer.roam(&mut endpoints()[p as usize], &sa));
+        assert!(peer.roam(view(), &sa));
         assert_eq!(&m().bytes(ep, 32).unwrap()[16..], &[0; 16]); // tail cleared
         let s = m().scratch_ptr();
         assert_eq!(ts_peer_stats(p, s), 0);
         assert_eq!(m().read::<8>(s + 32).unwrap(), 3.0f64.to_le_bytes());
         assert_eq!(ts_peer_stats(p, 0), E_BAD_ARG);
-        assert_eq!(ts_peer_stats(MAX_PEERS as u32, s), E_BAD_ARG);
+        assert_eq!(ts_peer_stats(DEFAULT_MAX_PEERS as u32, s), E_BAD_ARG);
         assert_eq!(ts_peer_reset(p), 0);
         assert_eq!(ts_peer_endpoint_len(p), 0);
         assert_eq!(m().bytes(ep, 32).unwrap(), &[0; 32]);
         assert_eq!(ts_peer_stats(p, s), 0);
         assert_eq!(m().bytes(s, 48).unwrap(), &[0; 48]);
-        assert_eq!(ts_peer_reset(MAX_PEERS as u32), E_BAD_ARG);
+        assert_eq!(ts_peer_reset(DEFAULT_MAX_PEERS as u32), E_BAD_ARG);
     }
 
     #[test]
@@ -449,8 +500,8 @@ mod tests {
         assert_eq!(ts_peer_set_send_keypair(1, -1), 0);
         assert_eq!(tunnel().peers.get(1).unwrap().send_keypair(), None);
         assert_eq!(ts_peer_set_send_keypair(1, -2), E_BAD_ARG);
-        assert_eq!(ts_peer_set_send_keypair(1, MAX_KEYPAIRS as i32), E_BAD_ARG);
-        assert_eq!(ts_peer_set_send_keypair(MAX_PEERS as u32, -1), E_BAD_ARG);
+        assert_eq!(ts_peer_set_send_keypair(1, DEFAULT_MAX_KEYPAIRS as i32), E_BAD_ARG);
+        assert_eq!(ts_peer_set_send_keypair(DEFAULT_MAX_PEERS as u32, -1), E_BAD_ARG);
     }
 
     #[test]
@@ -469,8 +520,8 @@ mod tests {
         }
         assert_eq!(tunnel().keypairs.lookup(0xaabb), Some(3));
         assert_eq!(ts_keypair_set(4, 9, 0xaabb, 0, s), E_BAD_ARG); // index taken
-        assert_eq!(ts_keypair_set(MAX_KEYPAIRS as u32, 9, 1, 0, s), E_BAD_ARG);
-        assert_eq!(ts_keypair_set(4, MAX_PEERS as u32, 1, 0, s), E_BAD_ARG);
+        assert_eq!(ts_keypair_set(DEFAULT_MAX_KEYPAIRS as u32, 9, 1, 0, s), E_BAD_ARG);
+        assert_eq!(ts_keypair_set(4, DEFAULT_MAX_PEERS as u32, 1, 0, s), E_BAD_ARG);
         assert_eq!(ts_keypair_set(4, 9, 1, 0, 0), E_BAD_ARG);
         // Replacing slot 3 with a new index drops the old one.
         tunnel().keypairs.slot_mut(3).unwrap().send_counter = 77;
@@ -487,12 +538,12 @@ mod tests {
         assert_eq!(ts_keypair_expire(5), E_BAD_ARG);
         assert_eq!(ts_keypair_clear(3), 0);
         assert_eq!(ts_keypair_clear(3), 0);
-        assert_eq!(ts_keypair_clear(MAX_KEYPAIRS as u32), E_BAD_ARG);
+        assert_eq!(ts_keypair_clear(DEFAULT_MAX_KEYPAIRS as u32), E_BAD_ARG);
         assert_eq!(tunnel().keypairs.lookup(0x1234), None);
         assert_eq!(tunnel().keypairs.slot(3).unwrap().send_key, [0; 8]);
         assert_eq!(ts_keypair_info(3, out), 0);
         assert_eq!(m().read::<8>(out + 24).unwrap(), (-1.0f64).to_le_bytes());
-        assert_eq!(ts_keypair_info(MAX_KEYPAIRS as u32, out), E_BAD_ARG);
+        assert_eq!(ts_keypair_info(DEFAULT_MAX_KEYPAIRS as u32, out), E_BAD_ARG);
         assert_eq!(ts_keypair_info(3, 0), E_BAD_ARG);
     }
     #[test]
@@ -514,7 +565,7 @@ mod tests {
         assert_eq!(ts_route_insert(5, a4, 8, 6), E_BAD_ARG);
         assert_eq!(ts_route_insert(4, a4, 33, 6), E_BAD_ARG);
         assert_eq!(ts_route_insert(6, a6, 129, 6), E_BAD_ARG);
-        assert_eq!(ts_route_insert(4, a4, 8, MAX_PEERS as u32), E_BAD_ARG);
+        assert_eq!(ts_route_insert(4, a4, 8, DEFAULT_MAX_PEERS as u32), E_BAD_ARG);
         assert_eq!(ts_route_insert(4, 0, 8, 1), E_BAD_ARG);
         assert_eq!(ts_route_lookup(4, a4), 5);
         assert_eq!(ts_route_lookup(6, a6), 5);
@@ -530,7 +581,7 @@ mod tests {
         let mut masked = [0u8; 16];
         masked[0] = 0xfd;
         assert_eq!(&e[44..60], &masked);
-        assert_eq!(ts_route_list(MAX_PEERS as u32, out, 1), E_BAD_ARG);
+        assert_eq!(ts_route_list(DEFAULT_MAX_PEERS as u32, out, 1), E_BAD_ARG);
         assert_eq!(ts_route_list(5, 8, 1), E_BAD_ARG);
         assert_eq!(ts_route_remove(4, a4, 32), 0);
         assert_eq!(ts_route_remove(4, a4, 32), E_NO_ROUTE);
@@ -538,7 +589,114 @@ mod tests {
         assert_eq!(ts_route_remove_peer(5), 2);
         assert_eq!(ts_route_lookup(4, a4), 6);
         assert_eq!(ts_route_lookup(6, a6), E_NO_ROUTE);
-        assert_eq!(ts_route_remove_peer(MAX_PEERS as u32), E_BAD_ARG);
+        assert_eq!(ts_route_remove_peer(DEFAULT_MAX_PEERS as u32), E_BAD_ARG);
+    }
+
+    /// `ts_tables_stats` as f64s.
+    fn table_stats() -> Vec<f64> {
+        let out = m().scratch_ptr() + 8192;
+        assert_eq!(ts_tables_stats(out), 0);
+        let b = m().bytes(out, 8 * TABLE_STATS_LEN).unwrap();
+        b.chunks(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect()
+    }
+
+    #[test]
+    fn tables_grow_past_the_old_caps_their_pages_are_refused_and_empty_again() {
+        use crate::consts::{MAX_KEYPAIRS, MAX_PEERS, MAX_PREFIXES};
+        use crate::mem::{HOST_HEAP_BASE, PAGE};
+        fresh();
+        let s = m().scratch_ptr();
+        let (addr, keys) = (s, s + 64);
+        assert_eq!(ts_tables_init(MAX_PEERS as u32 + 1, 0, 0), E_BAD_ARG);
+        assert_eq!(ts_tables_init(0, MAX_KEYPAIRS as u32 + 1, 0), E_BAD_ARG);
+        assert_eq!(ts_tables_init(0, 0, MAX_PREFIXES as u32 + 1), E_BAD_ARG);
+        assert_eq!(ts_tables_init(20_000, 0, 200_000), 0);
+        let st = table_stats();
+        assert_eq!(
+            st,
+            [20000.0, 0.0, DEFAULT_MAX_KEYPAIRS as f64, 0.0, 0.0, 0.0, 200000.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+        );
+        assert_eq!(ts_tables_stats(8), E_BAD_ARG);
+        // 10,000 peers (ten times the old fixed table), each with an endpoint, a /32, a /128 and
+        // a keypair.
+        let mut ptrs = Vec::new();
+        for p in 0..10_000u32 {
+            assert_eq!(ts_peer_reset(p), 0);
+            let ep = ts_peer_endpoint_ptr(p);
+            assert!(ep != 0 && m().write(ep, &[2, 0, 0x0d, 0x05, 192, 0, 2, 1]));
+            assert_eq!(ts_peer_set_endpoint_len(p, 16), 0);
+            ptrs.push(ep);
+            assert!(m().write(addr, &[10, 1, (p >> 8) as u8, p as u8]));
+            assert_eq!(ts_route_insert(4, addr, 32, p), 0);
+            let mut a6 = [0u8; 16];
+            a6[0] = 0xfd;
+            a6[14..].copy_from_slice(&(p as u16).to_be_bytes());
+            assert!(m().write(addr, &a6));
+            assert_eq!(ts_route_insert(6, addr, 128, p), 0);
+            assert!(m().write(keys, &[p as u8; 64]));
+            assert_eq!(ts_keypair_set(p, p, 0x5000_0000 + p, p, keys), 0);
+            assert_eq!(ts_peer_set_send_keypair(p, p as i32), 0);
+        }
+        assert_eq!(ts_tables_init(0, 0, 0), E_BAD_ARG, "the tables grew");
+        assert_eq!(ts_peer_reset(20_000), E_BAD_ARG);
+        assert_eq!(ts_peer_endpoint_ptr(20_000), 0);
+        assert_eq!(ts_route_insert(4, addr, 8, 20_000), E_BAD_ARG);
+        assert_eq!(ts_peer_stats(19_999, s + 4096), 0, "a zeroed peer below the limit");
+        // Pointers are stable, 32 apart within a page of 2,048.
+        assert_eq!(ptrs[2047] - ptrs[0], 2047 * 32);
+        assert_eq!(ptrs[9999], ts_peer_endpoint_ptr(9999));
+        for (p, &ep) in ptrs.iter().enumerate().step_by(997) {
+            assert!(m().write(addr, &[10, 1, (p >> 8) as u8, p as u8]));
+            assert_eq!(ts_route_lookup(4, addr), p as i32);
+            assert_eq!(ts_peer_endpoint_len(p as u32), 16);
+            assert_eq!(m().bytes(ep, 8).unwrap(), &[2, 0, 0x0d, 0x05, 192, 0, 2, 1]);
+        }
+        let st = table_stats();
+        assert!(st[1] >= 10_000.0 && st[3] >= 10_000.0, "{:?}", st);
+        assert_eq!((st[4], st[5], st[7]), (10_000.0, 32768.0, 20_000.0));
+        assert!(st[8] < 40_000.0 && st[9] >= st[8]);
+        // Every private page is refused, every other heap page accepted.
+        let (private, free, public) = m().page_counts();
+        assert_eq!((st[10], st[11], st[12]), (private as f64, free as f64, public as f64));
+        // 10,000 sockaddrs: 5 public pages of 2,048. In use: 9 pages of peer counters, 173 of
+        // keypairs, 4 of index buckets (the hash moved twice, giving 1 + 2 pages back, reused
+        // since), and the trie's (nodes, the peers' lists).
+        assert_eq!(public, 5);
+        let t = tunnel();
+        assert_eq!((t.peers.pages() - public as usize, t.keypairs.pages()), (9, 173 + 4));
+        assert_eq!(private as usize, 9 + 173 + 4 + t.routes.pages());
+        let mut refused = 0;
+        let mut at = HOST_HEAP_BASE;
+        while at < crate::mem::size() {
+            if m().bytes(at as u32, 1).is_none() {
+                assert!(m().bytes(at as u32 + PAGE as u32 - 1, 1).is_none());
+                refused += 1;
+            } else {
+                assert!(m().bytes(at as u32, PAGE).is_some());
+            }
+            at += PAGE;
+        }
+        assert_eq!(refused, private + free);
+        // Removing every peer leaves empty tables (the pages stay for reuse).
+        for p in 0..10_000u32 {
+            if p % 2 == 0 {
+                assert_eq!(ts_route_remove_peer(p), 2);
+            } else {
+                assert!(m().write(addr, &[10, 1, (p >> 8) as u8, p as u8]));
+                assert_eq!(ts_route_remove(4, addr, 32), 0);
+                let mut a6 = [0u8; 16];
+                a6[0] = 0xfd;
+                a6[14..].copy_from_slice(&(p as u16).to_be_bytes());
+                assert!(m().write(addr, &a6));
+                assert_eq!(ts_route_remove(6, addr, 128), 0);
+            }
+            assert_eq!(ts_keypair_clear(p), 0);
+            assert_eq!(ts_peer_reset(p), 0);
+        }
+        let st = table_stats();
+        assert_eq!((st[4], st[7], st[8]), (0.0, 0.0, 0.0));
+        assert!(m().write(addr, &[10, 1, 0, 1]));
+        assert_eq!(ts_route_lookup(4, addr), E_NO_ROUTE);
     }
 
     const A: u32 = 1; // peer we send to (owns 10.0.0.2, fd00::2)
@@ -687,7 +845,7 @@ mod tests {
         assert_eq!(tunnel().peers.get(B).unwrap().last_rx_kind, RX_KEEPALIVE);
         // A keepalive for a bad peer id.
         put(b.lens, 0, 0);
-        put(b.peers, 0, MAX_PEERS as i32);
+        put(b.peers, 0, DEFAULT_MAX_PEERS as i32);
         assert_eq!(ts_encrypt_batch(b.offs, b.lens, b.peers, 1, 1420), 0);
         assert_eq!((get(b.lens, 0), get(b.peers, 0)), (E_BAD_ARG, -1));
     }

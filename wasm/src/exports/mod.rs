@@ -1,7 +1,7 @@
 //! Level 5: the ABI. Every `#[no_mangle] pub extern "C" fn ts_*` of the module lives in
 //! this folder, one file per section of `../ABI.md` and in its order, and so does the one
 //! mutable static, [`Instance`]: the region TypeScript may address ([`Shared`]) followed by
-//! the private [`Tunnel`].
+//! the private page map ([`PageMap`], reached only through [`Mem`]) and [`Tunnel`].
 //!
 //! An export is a few lines: words and slices from [`Mem`] (the only place a `u32` becomes
 //! a slice), a split borrow of the tunnel from [`parts`], a call into `path/` or `tables/`,
@@ -13,8 +13,9 @@
 //! TypeScript pointers can never reach the tunnel (`Mem` refuses every range outside the
 //! shared region and the heap), so those `&mut` are never aliased.
 
-use crate::mem::{self, Endpoints, Mem, Shared, PAGE};
+use crate::mem::{self, Mem, PageMap, Shared, PAGE};
 use crate::tables::pool::Grow;
+use crate::tables::Pages;
 use crate::tunnel::Tunnel;
 
 // In the order of ABI.md's sections.
@@ -29,15 +30,16 @@ pub mod netstack;
 #[repr(C)]
 pub struct Instance {
     shared: Shared,
+    pages: PageMap,
     tunnel: Tunnel,
 }
 
 #[cfg(not(test))]
 mod backend {
-    use super::{Instance, Shared, Tunnel};
+    use super::{Instance, PageMap, Shared, Tunnel};
 
     // Zero-initialized, so it lives in .bss and costs nothing in the file.
-    static mut INSTANCE: Instance = Instance { shared: Shared::ZERO, tunnel: Tunnel::ZERO };
+    static mut INSTANCE: Instance = Instance { shared: Shared::ZERO, pages: PageMap::ZERO, tunnel: Tunnel::ZERO };
 
     pub fn instance() -> *mut Instance {
         // SAFETY: only the address is taken; no reference to the static is created.
@@ -51,13 +53,11 @@ mod backend {
     }
 }
 
-/// What an export works with: linear memory as TypeScript may address it, the tunnel,
-/// and the peers' endpoint storage (the one part of the shared region Rust borrows: the
-/// receive path writes a roaming peer's address there).
+/// What an export works with: linear memory as TypeScript may address it (and the tables'
+/// page allocator), and the tunnel.
 pub struct Parts {
     pub mem: Mem,
     pub tunnel: &'static mut Tunnel,
-    pub endpoints: &'static mut Endpoints,
 }
 
 /// The instance, split. Called once per export (module doc).
@@ -65,18 +65,39 @@ pub struct Parts {
 pub fn parts() -> Parts {
     let inst = backend::instance();
     // SAFETY: `shared_offset` is where the shared region lies; `Mem` hands out views into
-    // it only by address, never overlapping `tunnel`, and views of `endpoints` only when
-    // TypeScript passes a pointer into its own endpoint storage, which no export does
-    // while it also holds the borrow below. Single-threaded, one call per export: the two
-    // `&mut` are the only references to their fields.
+    // it (and into the heap outside the private pages) only by address, never overlapping
+    // `tunnel`, and is the only user of the page map, by raw pointer. Single-threaded, one
+    // call per export: the `&mut` is the only reference to the tunnel.
     unsafe {
         Parts {
-            mem: Mem::new(backend::shared_offset()),
+            mem: Mem::new(backend::shared_offset(), core::ptr::addr_of_mut!((*inst).pages)),
             tunnel: &mut *core::ptr::addr_of_mut!((*inst).tunnel),
-            endpoints: &mut *core::ptr::addr_of_mut!((*inst).shared.endpoints),
         }
     }
 }
+
+/// The tables' pages come from the page allocator in `mem`.
+pub struct TablePages(pub Mem);
+
+impl Pages<'static> for TablePages {
+    #[inline]
+    fn private<T: Copy, const N: usize>(&mut self, init: T) -> Option<&'static mut [T; N]> {
+        self.0.private_page(init)
+    }
+    #[inline]
+    fn release<T: Copy, const N: usize>(&mut self, page: &'static mut [T; N]) {
+        // SAFETY: the table hands its only reference over by value and keeps nothing of it.
+        unsafe { self.0.release_private(page) }
+    }
+    #[inline]
+    fn public(&mut self) -> Option<u32> {
+        self.0.public_page()
+    }
+}
+
+// The tables and `mem` mean the same page.
+#[allow(clippy::assertions_on_constants)]
+const _: () = assert!(crate::tables::PAGE == PAGE);
 
 /// The pool's chunks come from `memory.grow`.
 pub struct LinearMemory;
@@ -132,9 +153,6 @@ pub mod host {
     }
     pub fn tunnel() -> &'static mut Tunnel {
         parts().tunnel
-    }
-    pub fn endpoints() -> &'static mut Endpoints {
-        parts().endpoints
     }
 }
 
@@ -214,7 +232,7 @@ mod tests {
         unique.sort();
         unique.dedup();
         assert_eq!(unique.len(), all.len(), "an export is defined once");
-        assert_eq!(all.len(), 74); // + memory, __heap_base, __data_end = the 77 exports of the module
+        assert_eq!(all.len(), 76); // + memory, __heap_base, __data_end = the 79 exports of the module
     }
 
     #[test]
@@ -223,8 +241,12 @@ mod tests {
         let m = m();
         let t = tunnel() as *mut crate::tunnel::Tunnel as usize - crate::mem::host_at(0) as usize;
         assert!(m.bytes(t as u32, 1).is_none());
-        assert!(m.bytes(t as u32 - 1, 1).is_some()); // the last byte of the jumbo slack
-        assert!(m.bytes(m.scratch_ptr(), t - m.scratch_ptr() as usize).is_some());
+        assert!(m.bytes(t as u32 - 1, 1).is_none()); // the page map, between them
+        let map = crate::mem::HOST_SHARED + core::mem::size_of::<crate::mem::Shared>();
+        assert!(map < t);
+        assert!(m.bytes(map as u32 - 1, 1).is_some()); // the last byte of the jumbo slack
+        assert!(m.bytes(map as u32, 1).is_none());
+        assert!(m.bytes(m.scratch_ptr(), map - m.scratch_ptr() as usize).is_some());
     }
 
     /// LEB128 at `b[*i..]`.

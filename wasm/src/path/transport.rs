@@ -8,7 +8,7 @@
 //! them over TypeScript's arrays); both are generic parameters, so each export gets its
 //! own monomorphic loop.
 
-use crate::consts::{ENDPOINT_LEN, HEADROOM, MAX_PEERS, TAG_LEN, TRANSPORT_HEADER_LEN};
+use crate::consts::{ENDPOINT_LEN, HEADROOM, TAG_LEN, TRANSPORT_HEADER_LEN};
 use crate::crypto::aead::{self, counter_nonce};
 use crate::errors::*;
 use crate::tables::allowed_ips::{key_of, AllowedIps};
@@ -36,13 +36,12 @@ pub struct SendCtx<'a> {
     pub drops: &'a mut Drops,
 }
 
-/// What decryption borrows: the tables, and the peers' endpoint storage (in the shared
-/// region) that roaming writes.
+/// What decryption borrows from the tunnel (the peers' sockaddr bytes, which roaming writes,
+/// come from the batch: they are in memory TypeScript shares).
 pub struct RecvCtx<'a> {
     pub routes: &'a AllowedIps,
     pub peers: &'a mut Peers,
     pub keypairs: &'a mut Keypairs,
-    pub endpoints: &'a mut [[u8; ENDPOINT_LEN]; MAX_PEERS],
     pub drops: &'a mut Drops,
 }
 
@@ -65,6 +64,8 @@ pub trait RecvBatch<'m> {
     fn datagram(&self, i: usize) -> Result<&'m mut [u8], i32>;
     /// Datagram i's source sockaddr (copied) and its length, if it has a usable one.
     fn source(&self, i: usize) -> Option<([u8; SOCKADDR_MAX], usize)>;
+    /// A peer's sockaddr storage at `ptr` (from `Peers::endpoint_ptr`), to roam.
+    fn endpoint(&self, ptr: u32) -> Option<&'m mut [u8; ENDPOINT_LEN]>;
     /// Datagram i's results: peer and keypair if authenticated, the length or code.
     fn done(&self, i: usize, auth: Auth, len: u32);
 }
@@ -112,7 +113,7 @@ pub fn encrypt_one(
     hint: u32,
     mtu: usize,
 ) -> (u32, Result<usize, i32>) {
-    if len == 0 && hint as usize >= MAX_PEERS {
+    if len == 0 && hint >= cx.peers.limit() {
         return (NONE, Err(E_BAD_ARG));
     }
     let unrouted = if len == 0 { hint } else { NONE };
@@ -145,7 +146,8 @@ fn route(routes: &AllowedIps, slot: &[u8], len: usize) -> Result<u32, i32> {
 /// Seals the packet for `peer` with its send keypair.
 #[inline]
 fn seal(cx: &mut SendCtx, slot: &mut [u8], peer: u32, len: usize, mtu: usize) -> Result<usize, i32> {
-    let pe = cx.peers.get_mut(peer).ok_or(E_BAD_ARG)?;
+    // A peer below the limit whose slot does not exist yet has no keypair.
+    let pe = cx.peers.get_mut(peer).ok_or(E_NO_KEY)?;
     let kp = pe.send_keypair().and_then(|k| cx.keypairs.slot_mut(k)).ok_or(E_NO_KEY)?;
     if !kp.live || kp.peer != peer {
         return Err(E_NO_KEY);
@@ -177,7 +179,7 @@ fn seal(cx: &mut SendCtx, slot: &mut [u8], peer: u32, len: usize, mtu: usize) ->
 pub fn decrypt_batch<'m, B: RecvBatch<'m>>(cx: &mut RecvCtx, batch: &B) -> u32 {
     let mut authenticated = 0;
     for i in 0..batch.count() {
-        let (auth, res) = decrypt_one(cx, batch.datagram(i), || batch.source(i));
+        let (auth, res) = decrypt_one(cx, batch.datagram(i), || batch.source(i), |ptr| batch.endpoint(ptr));
         match res {
             Ok(len) => batch.done(i, auth, len),
             Err(code) => {
@@ -193,12 +195,14 @@ pub fn decrypt_batch<'m, B: RecvBatch<'m>>(cx: &mut RecvCtx, batch: &B) -> u32 {
 }
 
 /// One datagram, `dgram` its bytes (or why they cannot be had). `source` is asked for the
-/// sender's sockaddr only once the datagram is authenticated (roaming).
+/// sender's sockaddr only once the datagram is authenticated, and `endpoint` for the view of
+/// the peer's sockaddr storage only then (roaming).
 #[inline]
-pub fn decrypt_one(
+pub fn decrypt_one<'e>(
     cx: &mut RecvCtx,
     dgram: Result<&mut [u8], i32>,
     source: impl FnOnce() -> Option<([u8; SOCKADDR_MAX], usize)>,
+    endpoint: impl FnOnce(u32) -> Option<&'e mut [u8; ENDPOINT_LEN]>,
 ) -> (Auth, Result<u32, i32>) {
     let dgram = match dgram {
         Ok(d) => d,
@@ -246,12 +250,13 @@ pub fn decrypt_one(
     kp.received_packets += 1;
     let peer = kp.peer;
     let auth = Some((peer, kp_i as u32));
+    let ep_ptr = cx.peers.endpoint_ptr(peer);
     if let Some(pe) = cx.peers.get_mut(peer) {
         pe.rx_bytes += len as u64;
         pe.rx_packets += 1;
         pe.last_rx_kind = if ct_len == 0 { RX_KEEPALIVE } else { RX_DATA };
-        if let Some((sa, sa_len)) = source() {
-            if let (Some(ep), Some(sa)) = (cx.endpoints.get_mut(peer as usize), sa.get(..sa_len)) {
+        if let (Some((sa, sa_len)), Some(at)) = (source(), ep_ptr) {
+            if let (Some(ep), Some(sa)) = (endpoint(at), sa.get(..sa_len)) {
                 pe.roam(ep, sa);
             }
         }
@@ -263,7 +268,7 @@ pub fn decrypt_one(
         Ok(p) => p,
         Err(e) => return (auth, Err(e)),
     };
-    if cx.routes.lookup(inner.family(), key_of(inner.src_addr())) != Some(peer as u16) {
+    if cx.routes.lookup(inner.family(), key_of(inner.src_addr())) != Some(peer) {
         return (auth, Err(E_NOT_ALLOWED));
     }
     (auth, Ok(inner.total_len() as u32))

@@ -7,7 +7,7 @@
 #[cfg(test)]
 use super::{input, next_timeout, output, Ctx, Netstack, Out, Slots};
 use crate::consts::{HEADROOM, LARGE_SLOT_SIZE, SLOT_SIZE, SLOT_TAILROOM};
-use crate::mem::{self, Mem, HOST_SHARED, PAGE};
+use crate::mem::{self, Mem, PageMap, HOST_SHARED, PAGE};
 use crate::tables::drops::Drops;
 use crate::tables::pool::{Grow, Pool, LARGE, SMALL};
 use crate::tables::sockets::Sockets;
@@ -37,9 +37,11 @@ impl TestSlots {
         mem::host_reset();
         let mut pool = crate::testing::boxed(|| Pool::ZERO);
         assert_eq!(pool.init(64, max_slots, &mut HostGrow), 0);
-        // SAFETY: on the host the shared region sits at HOST_SHARED (mem's module doc); we
-        // only hand out views of pool slots, above the heap base.
-        let mem = unsafe { Mem::new(HOST_SHARED) };
+        let map: &'static mut PageMap = Box::leak(crate::testing::boxed(|| PageMap::ZERO));
+        // SAFETY: on the host the shared region sits at HOST_SHARED (mem's module doc); the
+        // page map is this Mem's only (leaked: one per test); we only hand out views of pool
+        // slots, above the heap base.
+        let mem = unsafe { Mem::new(HOST_SHARED, map) };
         TestSlots { pool, mem }
     }
     pub fn in_use(&self) -> u32 {
