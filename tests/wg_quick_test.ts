@@ -59,7 +59,9 @@ async function waitUp(bed: Testbed, side: "a" | "b", u: Up): Promise<void> {
         stdout: "null",
         stderr: "null",
       }).output();
-      if (s.success) return;
+      // Up, and DNS and PostUp done (the line comes after them): a SIGTERM now is a stop, not
+      // a start cut short.
+      if (s.success && u.logs.join("").includes(" is ready")) return;
     }
     await sleep(50);
   }

@@ -293,14 +293,10 @@ export class Device {
     return this.#peers.list();
   }
 
-  /**
-   * Runs the timers of the peers an event touched and of those whose deadline came (one heap,
-   * src/device/peer_schedule.ts: not a scan of every peer); returns the earliest next deadline.
-   */
+  /** Timers of the peers touched or due (peer_schedule.ts, no scan of all); the next deadline. */
   #tick(now: number): number {
     const hs = this.#handshake, s = hs.schedule, byId = this.#peers.byId;
-    // Those touched before this tick (a tick's own sends touch again: the next tick's), and a
-    // deadline not after `now` is looked at on the next tick, never twice in this one.
+    // Touched before this tick (its own sends touch again: the next tick's); never twice a tick.
     for (let k = s.touchedCount; k > 0; k--) {
       const id = s.takeTouched(), peer = byId[id];
       if (peer !== undefined) s.schedule(id, Math.max(now + 1, hs.tickPeer(peer, now)));
@@ -557,13 +553,18 @@ export class Device {
     };
   }
 
-  /** One peer's figures (what {@link stats} lists). */
-  peerStats(p: DevicePeer): PeerStats {
+  /** Whether `peer` is (still) one of this device's peers. */
+  holds(peer: DevicePeer): boolean {
+    return this.#peers.byId[peer.id] === peer;
+  }
+
+  /** One peer's figures (what {@link stats} lists; `withPrefixes` false: AllowedIPs left empty). */
+  peerStats(p: DevicePeer, withPrefixes = true): PeerStats {
     const f = this.#plane.peerStats(p.id);
     return {
       publicKey: p.name,
       endpoint: this.#peers.endpointText(p),
-      allowedIps: p.allowedIps.map(formatCidr),
+      allowedIps: withPrefixes ? p.allowedIps.map(formatCidr) : [],
       rxBytes: f.rxBytes,
       txBytes: f.txBytes,
       rxPackets: f.rxPackets,

@@ -12,7 +12,6 @@
  * @module
  */
 
-import { parseCidr } from "../wg/cidr.ts";
 import type { UapiDevice, UapiPeerChange, UapiSetRequest, UapiState } from "../uapi/uapi_types.ts";
 import type { Device } from "./device.ts";
 import type { DevicePeer } from "./device_peer.ts";
@@ -48,8 +47,9 @@ async function snapshot(dev: Device): Promise<UapiState> {
   const pace = new Pacer();
   for (const peer of dev.peers()) {
     if (dev.closed) break;
-    if (dev.peerByKey(peer.publicKey) !== peer) continue; // removed while the loop ran
-    const p = dev.peerStats(peer);
+    if (!dev.holds(peer)) continue; // removed while the loop ran
+    // The prefixes as they are (peerLines masks them): no text round trip, little garbage.
+    const p = dev.peerStats(peer, false);
     const ms = p.lastHandshakeWallMs;
     peers.push({
       publicKey: peer.publicKey,
@@ -60,7 +60,7 @@ async function snapshot(dev: Device): Promise<UapiState> {
       txBytes: p.txBytes,
       rxBytes: p.rxBytes,
       persistentKeepaliveInterval: p.persistentKeepalive,
-      allowedIps: p.allowedIps.map(parseCidr), // masked, as wg expects
+      allowedIps: peer.allowedIps,
     });
     await pace.maybeYield();
   }

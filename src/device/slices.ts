@@ -20,7 +20,7 @@ export async function peerStatsInSlices(dev: Device): Promise<PeerStats[]> {
   const pace = new Pacer();
   for (const peer of dev.peers()) {
     if (dev.closed) break;
-    if (dev.peerByKey(peer.publicKey) !== peer) continue;
+    if (!dev.holds(peer)) continue;
     out.push(dev.peerStats(peer));
     await pace.maybeYield();
   }

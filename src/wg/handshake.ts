@@ -169,14 +169,10 @@ export class Handshake {
   get [SECRETS](): Secrets {
     return (this.#work ??= new HandshakeWork()).secrets;
   }
-  /**
-   * Timestamp, secrets and the static-static DH, made at the first handshake: most peers of a
-   * server with thousands sit idle and never need them.
-   */
+  /** Timestamp, secrets, static-static DH: made at the first handshake (idle peers never do). */
   #work: HandshakeWork | null = null;
   #local: LocalStatic | null = null;
-  /** `DH(S_priv_local, S_pub_remote)` once computed; all zero until then or if unavailable. */
-  /** Whether `#staticStatic` holds the DH for the current local key. */
+  /** Whether the work state's `staticStatic` holds the DH for the current local key. */
   #staticStaticKnown = false;
 
   constructor(
