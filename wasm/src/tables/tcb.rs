@@ -60,7 +60,8 @@ pub mod flag {
     pub const RECOVERY: u32 = 1 << 13;
     /// Send a window update at the next output.
     pub const WINDOW_UPDATE: u32 = 1 << 14;
-    /// The peer permits SACK (RFC 2018; not yet used).
+    /// Both SYNs carried SACK-permitted: our ACKs carry SACK blocks (RFC 2018); the blocks
+    /// the peer sends are not used yet.
     pub const SACK_OK: u32 = 1 << 15;
     /// Send one byte past a zero window at the next output (the persist timer expired).
     pub const PROBE: u32 = 1 << 16;
@@ -215,6 +216,8 @@ pub struct Tcb {
     /// Our timestamp when the retransmission timer last expired: an echo of an older one is
     /// no RTT sample (it would measure the wait).
     pub rtx_ts: u32,
+    /// Start of the out-of-order segment received last (its SACK block goes first).
+    pub sack_recent: u32,
 }
 
 impl Tcb {
@@ -265,6 +268,7 @@ impl Tcb {
         ts_offset: 0,
         last_ack_sent: 0,
         rtx_ts: 0,
+        sack_recent: 0,
     };
 
     pub fn has(&self, f: u32) -> bool {

@@ -1,6 +1,6 @@
 //! The TCP header (RFC 9293 §3.1): the fields segmentation and coalescing touch, and all
 //! of them for the netstack, with the options it speaks (MSS, window scale, timestamps,
-//! SACK-permitted: RFC 9293 §3.2, RFC 7323, RFC 2018). smoltcp-style wrapper over the
+//! SACK-permitted and SACK blocks: RFC 9293 §3.2, RFC 7323, RFC 2018). smoltcp-style wrapper over the
 //! bytes from the TCP header on; the payload may follow.
 
 use crate::errors::{E_BAD_HEADER_LEN, E_TRUNCATED};
@@ -35,6 +35,10 @@ const OPT_NOP: u8 = 1;
 const OPT_MSS: u8 = 2;
 const OPT_WSCALE: u8 = 3;
 const OPT_SACK_PERMITTED: u8 = 4;
+const OPT_SACK: u8 = 5;
+
+/// Most SACK blocks an option carries (RFC 2018 §3: 4 fit 40 bytes, 3 with timestamps).
+pub const MAX_SACK: usize = 4;
 const OPT_TIMESTAMP: u8 = 8;
 
 /// Largest window shift (RFC 7323 §2.3: a larger one is used as 14).
@@ -164,6 +168,9 @@ pub struct Options {
     pub wscale: Option<u8>,
     /// SACK permitted (SYN only).
     pub sack_permitted: bool,
+    /// SACK blocks (left edge, right edge), the first `sack_len` of them.
+    pub sack: [(u32, u32); MAX_SACK],
+    pub sack_len: u8,
     /// Timestamp value and echo reply (RFC 7323 §3).
     pub timestamp: Option<(u32, u32)>,
 }
@@ -193,6 +200,13 @@ impl Options {
                 (OPT_MSS, 2) => o.mss = u16::from_be_bytes([v[0], v[1]]),
                 (OPT_WSCALE, 1) => o.wscale = Some(v[0].min(MAX_WSCALE)),
                 (OPT_SACK_PERMITTED, 0) => o.sack_permitted = true,
+                (OPT_SACK, n) if n % 8 == 0 && n <= 8 * MAX_SACK => {
+                    for (k, b) in v.chunks_exact(8).enumerate() {
+                        let w = |j: usize| u32::from_be_bytes([b[j], b[j + 1], b[j + 2], b[j + 3]]);
+                        o.sack[k] = (w(0), w(4));
+                    }
+                    o.sack_len = (n / 8) as u8;
+                }
                 (OPT_TIMESTAMP, 8) => {
                     let val = u32::from_be_bytes([v[0], v[1], v[2], v[3]]);
                     o.timestamp = Some((val, u32::from_be_bytes([v[4], v[5], v[6], v[7]])));
@@ -218,6 +232,9 @@ impl Options {
         }
         if self.timestamp.is_some() {
             n += 12; // NOP NOP + 10
+        }
+        if self.sack_len > 0 {
+            n += 4 + 8 * self.sack_len.min(MAX_SACK as u8) as usize; // NOP NOP + 2 + 8 per block
         }
         n
     }
@@ -253,6 +270,16 @@ impl Options {
             buf[i + 4..i + 8].copy_from_slice(&val.to_be_bytes());
             buf[i + 8..i + 12].copy_from_slice(&ecr.to_be_bytes());
             i += 12;
+        }
+        if self.sack_len > 0 {
+            let n = self.sack_len.min(MAX_SACK as u8) as usize;
+            buf[i..i + 4].copy_from_slice(&[OPT_NOP, OPT_NOP, OPT_SACK, 2 + 8 * n as u8]);
+            i += 4;
+            for &(l, r) in &self.sack[..n] {
+                buf[i..i + 4].copy_from_slice(&l.to_be_bytes());
+                buf[i + 4..i + 8].copy_from_slice(&r.to_be_bytes());
+                i += 8;
+            }
         }
         i
     }
@@ -324,7 +351,13 @@ mod tests {
 
     #[test]
     fn options_round_trip_and_malformed() {
-        let o = Options { mss: 1380, wscale: Some(7), sack_permitted: true, timestamp: Some((1, 0xdead_beef)) };
+        let o = Options {
+            mss: 1380,
+            wscale: Some(7),
+            sack_permitted: true,
+            timestamp: Some((1, 0xdead_beef)),
+            ..Options::default()
+        };
         let mut b = [0u8; 40];
         assert_eq!(o.write(&mut b), 24);
         assert_eq!(&b[..8], &[2, 4, 0x05, 0x64, 1, 3, 3, 7]);
@@ -340,6 +373,19 @@ mod tests {
         assert_eq!(Options::parse(&[8, 10, 0, 0]).err(), Some(E_BAD_HEADER_LEN));
         assert_eq!(Options::parse(&[1, 2]).err(), Some(E_BAD_HEADER_LEN));
         assert_eq!(Options::parse(&[]).unwrap(), Options::default());
+    }
+
+    #[test]
+    fn sack_blocks() {
+        let mut o = Options { timestamp: Some((5, 6)), sack_len: 3, ..Options::default() };
+        o.sack[..3].copy_from_slice(&[(100, 200), (300, 400), (0xffff_fff0, 16)]);
+        assert_eq!(o.len(), 12 + 4 + 24);
+        let mut b = [0u8; 40];
+        assert_eq!(o.write(&mut b), 40);
+        assert_eq!(&b[12..16], &[1, 1, 5, 26]);
+        assert_eq!(Options::parse(&b).unwrap(), o);
+        // A block count that does not fit the length is ignored.
+        assert_eq!(Options::parse(&[5, 7, 0, 0, 0, 1, 0]).unwrap().sack_len, 0);
     }
 
     #[test]

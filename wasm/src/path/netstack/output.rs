@@ -175,6 +175,7 @@ fn emit<'m, S: Slots<'m>, O: Out>(
     if offer || (syn && t.has(flag::WSCALE)) {
         opts.wscale = Some(t.rcv_wscale);
     }
+    opts.sack_permitted = offer || (syn && t.has(flag::SACK_OK));
     if (offer || t.has(flag::TIMESTAMPS)) && s.flags & RST == 0 {
         opts.timestamp = Some((now.wrapping_add(t.ts_offset), if offer { 0 } else { t.ts_recent }));
     }
@@ -184,6 +185,12 @@ fn emit<'m, S: Slots<'m>, O: Out>(
     } else {
         reassembly::window(t, cfg.rcv_buf)
     };
+    if t.has(flag::SACK_OK) && t.ooo.head != 0 && s.flags & ACK != 0 && !syn {
+        let max = if opts.timestamp.is_some() { 3 } else { tcp::MAX_SACK };
+        let (blocks, n) = reassembly::sack_blocks(t, slots, max);
+        opts.sack = blocks;
+        opts.sack_len = n;
+    }
     let ip_hl = if t.local.family == 4 { ip::V4_HEADER_LEN } else { ip::V6_HEADER_LEN };
     let hdrs = ip_hl + tcp::MIN_HEADER + opts.len();
     let (off, slot) = match slots.take(hdrs + s.len) {

@@ -4,7 +4,8 @@
 //! if it starts beyond `RCV.NXT`, kept in the out-of-order queue (sorted, at most `OOO_MAX`
 //! segments) until the hole before it fills. ACKs follow RFC 5681 §4.2 and RFC 9293
 //! §3.8.6.3: every second full segment at once, else after the delayed-ACK time; at once for
-//! anything out of order or filling a hole.
+//! anything out of order or filling a hole. With SACK, the ACKs tell which out-of-order data
+//! is held (RFC 2018 §4: the block of the segment received last first).
 
 use super::queue::{self, Meta};
 use super::{before, before_eq, rto, Ctx, Slots};
@@ -12,6 +13,7 @@ use crate::consts::SLOT_SIZE;
 use crate::errors::*;
 use crate::tables::sockets::KIND_TCP;
 use crate::tables::tcb::{flag, Tcb};
+use crate::wire::tcp::MAX_SACK;
 
 /// Out-of-order segments a connection keeps.
 pub const OOO_MAX: u32 = 64;
@@ -117,6 +119,7 @@ fn insert_ooo<'m, S: Slots<'m>>(t: &mut Tcb, slots: &mut S, off: u32, mut m: Met
         guard -= 1;
     }
     m.next = at;
+    t.sack_recent = m.seq;
     queue::set_meta(slots, off, &m);
     if prev == 0 {
         t.ooo.head = off;
@@ -172,6 +175,52 @@ fn drain_ooo<'m, S: Slots<'m>>(t: &mut Tcb, slots: &mut S, fin: &mut bool) -> bo
         queue::clear(&mut t.ooo, slots);
     }
     moved
+}
+
+/// SACK blocks for the out-of-order queue (at most `max`): the contiguous ranges it holds,
+/// the one with the segment received last first, then in sequence order.
+pub fn sack_blocks<'m, S: Slots<'m>>(t: &Tcb, slots: &S, max: usize) -> ([(u32, u32); MAX_SACK], u8) {
+    let mut ranges = [(0u32, 0u32); OOO_MAX as usize];
+    let mut n = 0;
+    let (mut at, mut guard) = (t.ooo.head, OOO_MAX + 1);
+    while at != 0 && guard > 0 {
+        let m = queue::meta(slots, at);
+        match n {
+            0 => {}
+            _ if before_eq(m.seq, ranges[n - 1].1) => {
+                if before(ranges[n - 1].1, m.end()) {
+                    ranges[n - 1].1 = m.end();
+                }
+                at = m.next;
+                guard -= 1;
+                continue;
+            }
+            _ => {}
+        }
+        if n < ranges.len() {
+            ranges[n] = (m.seq, m.end());
+            n += 1;
+        }
+        at = m.next;
+        guard -= 1;
+    }
+    let mut out = [(0u32, 0u32); MAX_SACK];
+    let mut k = 0;
+    let first = ranges[..n].iter().position(|r| before_eq(r.0, t.sack_recent) && before(t.sack_recent, r.1));
+    if let Some(f) = first {
+        out[0] = ranges[f];
+        k = 1;
+    }
+    for (j, r) in ranges[..n].iter().enumerate() {
+        if k >= max.min(MAX_SACK) {
+            break;
+        }
+        if Some(j) != first {
+            out[k] = *r;
+            k += 1;
+        }
+    }
+    (out, k as u8)
 }
 
 /// The window to advertise now and its right edge: the receive buffer's free space from

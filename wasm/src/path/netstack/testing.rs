@@ -543,7 +543,13 @@ mod tests {
         let mut h = host(5);
         let l = user::listen(&mut h.cx(), v4(A4, 80), 4).unwrap();
         let b = v4(B4, 40002);
-        let opts = Options { mss: 1200, wscale: Some(2), sack_permitted: true, timestamp: Some((500, 0)) };
+        let opts = Options {
+            mss: 1200,
+            wscale: Some(2),
+            sack_permitted: true,
+            timestamp: Some((500, 0)),
+            ..Options::default()
+        };
         h.inject(&mut slots, &tcp_packet(&b, &v4(A4, 80), 9000, 0, SYN, 30000, &opts, b""), 10);
         let out = h.sent(&mut slots, 10);
         let (iss, ack, flags, wnd, o, _) = tcp_fields(&out[0]);
@@ -1033,5 +1039,43 @@ mod tests {
             h.sent(&mut slots, 0);
             assert_eq!(slots.in_use(), 0, "seed {}", seed);
         }
+    }
+
+    #[test]
+    fn acks_carry_sack_blocks_for_what_is_held_out_of_order() {
+        let mut slots = TestSlots::new(256);
+        let mut h = host(51);
+        let l = user::listen(&mut h.cx(), v4(A4, 80), 1).unwrap();
+        let (b, a) = (v4(B4, 40200), v4(A4, 80));
+        let syn_opts = Options { sack_permitted: true, mss: 1000, ..Options::default() };
+        h.inject(&mut slots, &tcp_packet(&b, &a, 999, 0, SYN, 65535, &syn_opts, b""), 0);
+        let (iss, _, _, _, o, _) = tcp_fields(&h.sent(&mut slots, 0)[0]);
+        assert!(o.sack_permitted);
+        let none = Options::default();
+        h.inject(&mut slots, &tcp_packet(&b, &a, 1000, iss + 1, ACK, 65535, &none, b""), 0);
+        let c = user::accept(&mut h.cx(), l).unwrap();
+        // [1000, 2000) is missing; [2000, 3000), [4000, 5000), then [3000, 3500) arrive.
+        for (x, y) in [(2000u32, 3000u32), (4000, 5000), (3000, 3500)] {
+            let data = vec![7u8; (y - x) as usize];
+            h.inject(&mut slots, &tcp_packet(&b, &a, x, iss + 1, ACK, 65535, &none, &data), 1);
+        }
+        let acks = h.sent(&mut slots, 1);
+        let (_, ack, _, _, o, _) = tcp_fields(acks.last().unwrap());
+        assert_eq!(ack, 1000);
+        assert_eq!(&o.sack[..o.sack_len as usize], &[(2000, 3500), (4000, 5000)]);
+        // The first hole fills: the block of what is still beyond the next one.
+        h.inject(&mut slots, &tcp_packet(&b, &a, 1000, iss + 1, ACK, 65535, &none, &[7; 1000]), 2);
+        let (_, ack, _, _, o, _) = tcp_fields(h.sent(&mut slots, 2).last().unwrap());
+        assert_eq!((ack, &o.sack[..o.sack_len as usize]), (3500, &[(4000, 5000)][..]));
+        h.inject(&mut slots, &tcp_packet(&b, &a, 3500, iss + 1, ACK, 65535, &none, &[7; 500]), 3);
+        let (_, ack, _, _, o, _) = tcp_fields(h.sent(&mut slots, 3).last().unwrap());
+        assert_eq!((ack, o.sack_len), (5000, 0));
+        let mut got = Vec::new();
+        read_all(&mut h, &mut slots, c, &mut got);
+        assert_eq!(got.len(), 4000);
+        user::abort(&mut h.cx(), &mut slots, c, 3);
+        user::release(&mut h.cx(), &mut slots, c, 3);
+        h.sent(&mut slots, 3);
+        assert_eq!(slots.in_use(), 0);
     }
 }
