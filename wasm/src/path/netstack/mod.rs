@@ -5,15 +5,15 @@
 //!
 //! - `icmp`: echo requests answered in place (ICMP, ICMPv6).
 //! - `udp`: datagrams queued per socket as slots, sent from a slot.
-//! - `tcb`: TCP segment arrival (RFC 9293 §3.10.7); `reassembly`: in-order data and the
-//!   out-of-order queue; `output`: segments out; `rto`: the retransmission timeout (RFC
+//! - `tcb`: TCP segment arrival (RFC 9293 §3.10.7); `reassembly`: in-order data, the
+//!   out-of-order queue and its SACK blocks, the receive window; `output`: segments out; `rto`: the retransmission timeout (RFC
 //!   6298) and arming timers, `timers`: what expiring ones do (retransmission, delayed ACK,
 //!   persist, TIME_WAIT); `congestion`: NewReno (RFC 5681, RFC 6582); `conn`: a
 //!   connection's end; `user`: the user calls of RFC 9293 §3.10.1-6 (open, send, receive,
 //!   close, abort).
 //! - `queue`: slot queues linked through the slots' headroom.
 //!
-//! The tables are `tables/sockets.rs`. Slots come from a [`Slots`] and packets go to an
+//! The tables are `tables/sockets.rs` and `tables/tcb.rs`. Slots come from a [`Slots`] and packets go to an
 //! [`Out`], generic parameters the exports implement over the pool and TypeScript's arrays.
 //! The stack knows nothing of JavaScript; its clock is the caller's milliseconds.
 
