@@ -5,7 +5,7 @@
  * reading /etc/wireguard/IFACE.conf.
  * @module
  */
-import { deepStrictEqual, equal, match, ok } from "node:assert/strict";
+import { deepStrictEqual, equal, match, ok, throws } from "node:assert/strict";
 import { Testbed } from "../src/demo/testbed.ts";
 import { parseConfigFile } from "../src/wg/config.ts";
 import { encodeBase64Key, generatePrivateKey, publicKey } from "../src/wg/keys.ts";
@@ -115,7 +115,7 @@ function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
 const test = (name: string, fn: () => Promise<void>) =>
   Deno.test({ name, ignore: !ROOT, sanitizeResources: false, sanitizeOps: false, fn });
 
-test("hooks run in wg-quick's order with %i; a failing PostUp removes the interface, no Pre/PostDown", async () => {
+test("hooks run in wg-quick's order with %i; a failing PostUp removes the interface, no Pre/PostDown; SIGTERM during PostUp stops cleanly", async () => {
   await using bed = await Testbed.create("hooks");
   await withDir(async (dir) => {
     const keys = { a: generatePrivateKey(), b: generatePrivateKey() };
@@ -160,6 +160,34 @@ test("hooks run in wg-quick's order with %i; a failing PostUp removes the interf
     deepStrictEqual(Deno.readTextFileSync(log).trim().split("\n"), [`PreUp ${name}`]);
     const link = await bed.run("a", ["ip", "link", "show", name], true);
     ok(link.code !== 0, "interface removed after the failed PostUp");
+
+    // SIGTERM while PostUp still runs: the start completes, then the whole down path (PreDown,
+    // PostDown), exit 0, and no UAPI socket left behind.
+    Deno.removeSync(log);
+    const slow = [
+      `PostUp = echo "PostUp %i" >> ${log}; sleep 1.5`,
+      `PreDown = echo "PreDown %i" >> ${log}`,
+      `PostDown = echo "PostDown %i" >> ${log}`,
+    ];
+    Deno.writeTextFileSync(path, conf(bed, "a", keys, slow), { mode: 0o600 });
+    const t = up(bed, "a", [path]);
+    const written = () => {
+      try {
+        return Deno.readTextFileSync(log);
+      } catch {
+        return ""; // not yet
+      }
+    };
+    for (let i = 0; i < 200 && !written().includes("PostUp"); i++) await sleep(20);
+    t.child.kill("SIGTERM");
+    equal((await t.child.status).code, 0, t.logs.join(""));
+    match(t.logs.join(""), /Stop requested while .* starts/);
+    deepStrictEqual(Deno.readTextFileSync(log).trim().split("\n"), [
+      `PostUp ${name}`,
+      `PreDown ${name}`,
+      `PostDown ${name}`,
+    ]);
+    throws(() => Deno.statSync(`/var/run/wireguard/${name}.sock`), "no UAPI socket left");
   });
 });
 

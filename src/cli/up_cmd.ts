@@ -138,6 +138,17 @@ export async function up(args: string[]): Promise<number> {
   }
   const guard = InspectorGuard.start();
   noCoreDumps(); // private keys must not end up in a core file
+  // SIGINT/SIGTERM are ours from the first moment: one that comes during the start is kept and
+  // acted on once the tunnel is up, so the whole down path runs (never the default death, which
+  // left the UAPI socket, and rules and DNS of a full tunnel, behind).
+  let stopRequested = false;
+  let stopNow = (): void => {
+    if (!stopRequested) log.info("Stop requested while {interface} starts", { interface: name });
+    stopRequested = true;
+  };
+  const onStop = () => stopNow();
+  Deno.addSignalListener("SIGINT", onStop);
+  Deno.addSignalListener("SIGTERM", onStop);
   try {
     const { config, warnings } = path === undefined
       ? { config: unconfigured(), warnings: [] }
@@ -241,14 +252,14 @@ export async function up(args: string[]): Promise<number> {
     ready(uapi);
     log.info("Interface {interface} is ready", { interface: name, pid: Deno.pid });
     sdNotify(`READY=1\nMAINPID=${Deno.pid}\nSTATUS=${name} is up`);
-    const stop = () => dev!.stop();
+    const running = dev;
+    stopNow = () => running.stop();
+    if (stopRequested) running.stop(); // asked during the start: straight to the down path
     // SIGHUP (and `tunslab reload`): the changed file applied without dropping sessions.
     let reloading = Promise.resolve();
     const reload = () => {
       reloading = reloading.then(() => host.reload(dev!)).then(() => {}, () => {});
     };
-    Deno.addSignalListener("SIGINT", stop);
-    Deno.addSignalListener("SIGTERM", stop);
     Deno.addSignalListener("SIGHUP", reload);
     const save = () => {
       reloading = reloading.then(() => host.saveRequested(dev!));
@@ -258,8 +269,6 @@ export async function up(args: string[]): Promise<number> {
       await dev.run();
     } finally {
       sdNotify(`STOPPING=1\nSTATUS=${name} is going down`);
-      Deno.removeSignalListener("SIGINT", stop);
-      Deno.removeSignalListener("SIGTERM", stop);
       Deno.removeSignalListener("SIGHUP", reload);
       Deno.removeSignalListener("SIGUSR2", save);
       await reloading;
@@ -282,6 +291,8 @@ export async function up(args: string[]): Promise<number> {
     });
     return 1;
   } finally {
+    Deno.removeSignalListener("SIGINT", onStop);
+    Deno.removeSignalListener("SIGTERM", onStop);
     await shutdownLogging();
   }
 }
