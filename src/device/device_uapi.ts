@@ -12,6 +12,7 @@
  * @module
  */
 
+import { formatCidr, maskCidr } from "../wg/cidr.ts";
 import type { UapiDevice, UapiPeerChange, UapiSetRequest, UapiState } from "../uapi/uapi_types.ts";
 import type { Device } from "./device.ts";
 import type { DevicePeer } from "./device_peer.ts";
@@ -164,7 +165,9 @@ function applyPeer(dev: Device, change: UapiPeerChange, tally: Tally): number {
       return EINVAL;
     }
   }
-  for (const op of change.allowedIpOps) {
+  // `wg syncconf` (and reload) sends every peer's whole list again: the same list is no change.
+  const ops = unchangedList(peer, change.allowedIpOps) ? [] : change.allowedIpOps;
+  for (const op of ops) {
     if (op.kind === "replace") dev.updateAllowedIps(peer, true, [], [], false);
     else if (op.kind === "add") dev.updateAllowedIps(peer, false, [op.cidr], [], false);
     else dev.updateAllowedIps(peer, false, [], [op.cidr], false);
@@ -173,4 +176,19 @@ function applyPeer(dev: Device, change: UapiPeerChange, tally: Tally): number {
     dev.setPersistentKeepalive(peer, change.persistentKeepaliveInterval);
   }
   return 0;
+}
+
+/** Whether `ops` is "replace, then add" of exactly the prefixes `peer` has, in its order. */
+function unchangedList(peer: DevicePeer, ops: UapiPeerChange["allowedIpOps"]): boolean {
+  if (ops.length === 0 || ops[0].kind !== "replace" || ops.length - 1 !== peer.allowedIps.length) {
+    return false;
+  }
+  for (let i = 1; i < ops.length; i++) {
+    const op = ops[i];
+    if (op.kind !== "add") return false;
+    if (formatCidr(maskCidr(op.cidr)) !== formatCidr(maskCidr(peer.allowedIps[i - 1]))) {
+      return false;
+    }
+  }
+  return true;
 }
