@@ -418,7 +418,7 @@ export class TunDevice implements TunIo, Disposable {
       }
       if (provoke) {
         u8[hdr + 1] = gsoType;
-        this.#refuseGsoWrite = false;
+        if (r !== -EAGAIN) this.#refuseGsoWrite = false; // provoked once, on a write that ran
       }
       if (r === -EAGAIN) break;
       if (r >= 0) {

@@ -72,3 +72,14 @@ Deno.test("peer schedule: touched peers come out first in, first out, each once;
   s.touch(70_000); // grows
   equal(s.takeTouched(), 70_000);
 });
+
+Deno.test("peer schedule: a touched queue that is never empty at a take stays bounded", () => {
+  const s = new PeerSchedule();
+  s.touch(0);
+  s.touch(1);
+  // Each round takes the one waiting longest and touches it again: one is always pending.
+  for (let i = 0; i < 1_000_000; i++) s.touch(s.takeTouched());
+  equal(s.touchedCount, 2);
+  const grown = s.touchedCapacity;
+  ok(grown <= 64, `capacity ${grown} after a million touches of two peers`);
+});

@@ -85,6 +85,14 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
         const { child, stderr } = startUp(ns, [path]);
         try {
           await waitUp(ns, name);
+          // The link comes up before the routes of its AllowedIPs are in (one stream, just after).
+          await waitFor(
+            async () =>
+              /fd70::\/64/.test(
+                (await run(["ip", "-n", ns, "-6", "route", "show", "dev", name])).stdout,
+              ),
+            `${name}'s routes`,
+          );
           const link =
             JSON.parse((await run(["ip", "-n", ns, "-j", "link", "show", name])).stdout)[0];
           equal(link.mtu, 1380);

@@ -147,8 +147,19 @@ export async function up(args: string[]): Promise<number> {
     stopRequested = true;
   };
   const onStop = () => stopNow();
-  Deno.addSignalListener("SIGINT", onStop);
-  Deno.addSignalListener("SIGTERM", onStop);
+  // SIGHUP (reload) and SIGUSR2 (save) too: `tunslab reload` during a slow PostUp must not kill
+  // the start. Kept, and done once the tunnel is up.
+  const pending = { reload: false, save: false };
+  let reloadNow = (): void => void (pending.reload = true);
+  let saveNow = (): void => void (pending.save = true);
+  const onHup = () => reloadNow(), onUsr2 = () => saveNow();
+  const signals: [Deno.Signal, () => void][] = [
+    ["SIGINT", onStop],
+    ["SIGTERM", onStop],
+    ["SIGHUP", onHup],
+    ["SIGUSR2", onUsr2],
+  ];
+  for (const [sig, fn] of signals) Deno.addSignalListener(sig, fn);
   try {
     const { config, warnings } = path === undefined
       ? { config: unconfigured(), warnings: [] }
@@ -179,7 +190,10 @@ export async function up(args: string[]): Promise<number> {
         saves: host.saves,
         save_error: host.saveError,
         // `show --json` reads the live counters here; stock `wg` never sends tsl=1.
-        ...(dev === undefined ? {} : encodeLiveCounters(liveCounters(dev.stats()))),
+        // Without per-peer figures: `reload`/`save` ask this every 100 ms while they wait.
+        ...(dev === undefined ? {} : encodeLiveCounters(
+          liveCounters(dev.stats(false), dev.peers().reduce((a, p) => a + p.handshakes, 0)),
+        )),
       }),
     }, {
       onSocketRemoved: () => {
@@ -257,20 +271,19 @@ export async function up(args: string[]): Promise<number> {
     if (stopRequested) running.stop(); // asked during the start: straight to the down path
     // SIGHUP (and `tunslab reload`): the changed file applied without dropping sessions.
     let reloading = Promise.resolve();
-    const reload = () => {
-      reloading = reloading.then(() => host.reload(dev!)).then(() => {}, () => {});
+    reloadNow = () => {
+      reloading = reloading.then(() => host.reload(running)).then(() => {}, () => {});
     };
-    Deno.addSignalListener("SIGHUP", reload);
-    const save = () => {
-      reloading = reloading.then(() => host.saveRequested(dev!));
+    saveNow = () => {
+      reloading = reloading.then(() => host.saveRequested(running));
     };
-    Deno.addSignalListener("SIGUSR2", save);
+    if (pending.reload) reloadNow();
+    if (pending.save) saveNow();
     try {
       await dev.run();
     } finally {
       sdNotify(`STOPPING=1\nSTATUS=${name} is going down`);
-      Deno.removeSignalListener("SIGHUP", reload);
-      Deno.removeSignalListener("SIGUSR2", save);
+      reloadNow = saveNow = () => {}; // going down: nothing more to reload or save
       await reloading;
       await metrics?.close();
       await server.close();
@@ -291,8 +304,7 @@ export async function up(args: string[]): Promise<number> {
     });
     return 1;
   } finally {
-    Deno.removeSignalListener("SIGINT", onStop);
-    Deno.removeSignalListener("SIGTERM", onStop);
+    for (const [sig, fn] of signals) Deno.removeSignalListener(sig, fn);
     await shutdownLogging();
   }
 }

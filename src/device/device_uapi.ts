@@ -109,7 +109,14 @@ async function apply(dev: Device, req: UapiSetRequest): Promise<number> {
     return 0;
   } finally {
     // Kernel routes once per request, not per peer (each sync compares every prefix).
-    if (!dev.closed) dev.syncRoutes();
+    try {
+      if (!dev.closed) dev.syncRoutes();
+    } catch (e) {
+      log.warning("Routes of {interface} not synced: {error}", {
+        interface: dev.name,
+        error: (e as Error).message,
+      });
+    }
     report(dev, tally);
   }
 }

@@ -82,7 +82,10 @@ export function emptyLiveCounters(): LiveCounters {
 }
 
 /** The live counters of a device's stats. */
-export function liveCounters(s: DeviceStats): LiveCounters {
+export function liveCounters(
+  s: DeviceStats,
+  completed: number = s.peers.reduce((a, p) => a + p.handshakes, 0),
+): LiveCounters {
   const hs = s.handshake;
   return {
     pool: {
@@ -99,7 +102,7 @@ export function liveCounters(s: DeviceStats): LiveCounters {
       dropped: { ...s.received.dropped },
     },
     handshakes: {
-      completed: s.peers.reduce((a, p) => a + p.handshakes, 0),
+      completed,
       initiationsSent: hs.initiationsSent,
       initiationsReceived: hs.initiationsReceived,
       responsesSent: hs.responsesSent,

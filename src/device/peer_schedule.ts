@@ -42,9 +42,21 @@ export class PeerSchedule {
     if (this.#touched[id] !== 0) return;
     this.#touched[id] = 1;
     if (this.#touchedCount === this.#touchedIds.length) {
-      this.#touchedIds = grow(this.#touchedIds, 2 * this.#touchedIds.length);
+      if (this.#touchedRead > 0) {
+        // The taken ones make room (a queue that is never empty at a take must not grow).
+        this.#touchedIds.copyWithin(0, this.#touchedRead, this.#touchedCount);
+        this.#touchedCount -= this.#touchedRead;
+        this.#touchedRead = 0;
+      } else {
+        this.#touchedIds = grow(this.#touchedIds, 2 * this.#touchedIds.length);
+      }
     }
     this.#touchedIds[this.#touchedCount++] = id;
+  }
+
+  /** Room in the touched queue (for tests: it stays bounded by the peers touched at once). */
+  get touchedCapacity(): number {
+    return this.#touchedIds.length;
   }
 
   /** Peers touched and not yet taken. */

@@ -296,13 +296,14 @@ export class PeerTable {
   syncRoutes(): void {
     const kernel = this.#kernel, routes = this.#routes;
     if (kernel === null) return this.#changed.clear();
-    const add: string[] = [], remove: string[] = [];
+    const add: string[] = [], remove: string[] = [], addCidrs: Cidr[] = [];
     for (const [k, c] of this.#changed) {
       const want = this.#owner.has(k) &&
         (kernel.everyPrefix || !this.#addresses.some((a) => covers(a, c)));
       if (want === routes.has(k)) continue;
       if (want) {
         add.push(k);
+        addCidrs.push(c);
         routes.add(k);
       } else {
         remove.push(k);
@@ -312,7 +313,17 @@ export class PeerTable {
     this.#changed.clear();
     const failures: RouteFailure[] = [];
     if (kernel.apply !== undefined && add.length + remove.length > 1) {
-      failures.push(...kernel.apply(add, remove));
+      try {
+        failures.push(...kernel.apply(add, remove));
+      } catch (e) {
+        // The stream itself failed (a send error, no answer in 5 s): the additions are tried
+        // again at the next sync; the removals are forgotten as the kernel's own business.
+        add.forEach((k, i) => {
+          routes.delete(k);
+          this.#changed.set(k, addCidrs[i]);
+        });
+        failures.push({ prefix: `${add.length + remove.length} routes`, error: e as Error });
+      }
     } else {
       for (const [list, fn] of [[remove, kernel.remove], [add, kernel.add]] as const) {
         for (const prefix of list) {
