@@ -56,7 +56,14 @@ test("fault: the peer restarts mid-transfer; the other side recovers within 15 s
   await assertPing(p.bed, "a", INNER.b);
   // a → b; b crashes and restarts while a sends on the old session, which b no longer knows.
   const transfer = assertTransfer(p.bed, "a", "b", 256 << 20, INNER.b);
-  await sleep(300);
+  // The crash comes once the transfer runs: the receiver listens (its Deno may take a second to
+  // start on a busy machine) and the sender's connection is established.
+  for (let i = 0; i < 200; i++) {
+    const ss = await p.bed.run("b", ["ss", "-Htn", "state", "established", "src", INNER.b], true);
+    if (ss.stdout.trim() !== "") break;
+    await sleep(50);
+  }
+  await sleep(100);
   const t0 = performance.now();
   await p.restart("b");
   const up = (performance.now() - t0) / 1000;
