@@ -9,7 +9,7 @@
  * @module
  */
 import { parseCommand } from "./parse_command.ts";
-import { interfaceOf, runningTunnel } from "./running_tunnel.ts";
+import { interfaceOf, type RunningTunnel, runningTunnel } from "./running_tunnel.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -54,18 +54,7 @@ export async function reload(args: string[]): Promise<number> {
   if (r === null) return 0;
   const name = interfaceOf(r.positionals[0]);
   const before = await runningTunnel(name);
-  Deno.kill(before.pid, "SIGHUP");
-  for (let i = 0; i < 300; i++) {
-    await sleep(100);
-    const now = await runningTunnel(name);
-    if (now.reloads > before.reloads) {
-      if (now.reloadError === "") return 0;
-      console.error(`tunslab reload: ${now.reloadError}`);
-      return 1;
-    }
-  }
-  console.error(`tunslab reload: ${name} did not finish its reload within 30 s`);
-  return 1;
+  return await signalAndWait(name, before, "SIGHUP", "reload", 30, "did not finish its reload");
 }
 
 /** `save`: SIGUSR2, then wait for the save count to move and report its outcome. */
@@ -84,16 +73,33 @@ export async function save(args: string[]): Promise<number> {
     console.error(`tunslab save: ${name} was not started from a config file`);
     return 1;
   }
-  Deno.kill(before.pid, "SIGUSR2");
-  for (let i = 0; i < 100; i++) {
+  return await signalAndWait(name, before, "SIGUSR2", "save", 10, "did not save");
+}
+
+/**
+ * Sends `signal` to the `up` running `name`, then waits (up to `seconds`) for its `reload` or
+ * `save` count to move past `before`'s and reports that attempt's outcome.
+ */
+async function signalAndWait(
+  name: string,
+  before: RunningTunnel,
+  signal: Deno.Signal,
+  what: "reload" | "save",
+  seconds: number,
+  late: string,
+): Promise<number> {
+  const count = (t: RunningTunnel) => (what === "reload" ? t.reloads : t.saves);
+  Deno.kill(before.pid, signal);
+  for (let i = 0; i < seconds * 10; i++) {
     await sleep(100);
     const now = await runningTunnel(name);
-    if (now.saves > before.saves) {
-      if (now.saveError === "") return 0;
-      console.error(`tunslab save: ${now.saveError}`);
+    if (count(now) > count(before)) {
+      const error = what === "reload" ? now.reloadError : now.saveError;
+      if (error === "") return 0;
+      console.error(`tunslab ${what}: ${error}`);
       return 1;
     }
   }
-  console.error(`tunslab save: ${name} did not save within 10 s`);
+  console.error(`tunslab ${what}: ${name} ${late} within ${seconds} s`);
   return 1;
 }
