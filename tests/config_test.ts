@@ -468,7 +468,13 @@ Deno.test("hostile files: one short error naming the line, in bounded time", asy
     ["an overlong UTF-8 form", new Uint8Array([...head, 0xc0, 0xaf, 10]), 3, /not UTF-8/],
     ["a surrogate in UTF-8", new Uint8Array([...head, 0xed, 0xa0, 0x80, 10]), 3, /not UTF-8/],
     ["a cut sequence at the end", new Uint8Array([...head, 0xe2, 0x82]), 3, /not UTF-8/],
-    ["random bytes", crypto.getRandomValues(new Uint8Array(65536)), 1, /./],
+    // No newline: the first bad byte is on line 1 (a random "\n" before it made this flaky).
+    [
+      "random bytes",
+      crypto.getRandomValues(new Uint8Array(65536)).map((b) => b === 10 ? 32 : b),
+      1,
+      /./,
+    ],
     [
       "a line of 70,000 characters",
       enc.encode(`[Interface]\n# ${"x".repeat(70_000)}\n`),
@@ -481,8 +487,7 @@ Deno.test("hostile files: one short error naming the line, in bounded time", asy
     const e = await fileError(bytes);
     const ms = performance.now() - t0;
     assert.ok(e !== null, `${what}: accepted`);
-    assert.equal(e.line <= line, true, `${what}: line ${e.line}, expected ≤ ${line}: ${e.message}`);
-    if (what !== "random bytes") assert.equal(e.line, line, `${what}: ${e.message}`);
+    assert.equal(e.line, line, `${what}: ${e.message}`);
     assert.match(e.message, re, what);
     assert.ok(e.message.length < 400, `${what}: message of ${e.message.length} characters`);
     assert.ok(

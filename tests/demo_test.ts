@@ -34,9 +34,9 @@ for (const peer of ["tunslab", "wireguard-go"] as const) {
       ]);
       equal(status.code, 0, `${out}\n${err}`);
       for (const row of ["ping v4 a→b", "ping v4 b→a", "ping v6 a→b", "ping v6 b→a"]) {
-        match(out, new RegExp(`\\| ${row} +\\| 0% loss`));
+        match(out, new RegExp(`\\| ${row} +\\| 0% loss`), `${out}\n${err}`);
       }
-      match(out, /throughput a→b +\| \d+\.\d+ Gbit\/s/);
+      match(out, /throughput a→b +\| \d+\.\d+ Gbit\/s/, `${out}\n${err}`);
       match(out, /pool +\| high-water \d+ slots .* in use at exit 0/);
       equal((await namespacesOf(child.pid)).length, 0);
     },

@@ -1,9 +1,10 @@
 /**
  * The device side of UAPI sets over memory I/O: an AllowedIPs list sent again unchanged (what
  * `wg syncconf` and reload do for every peer) leaves the peer as it is, a changed one is applied
- * as wireguard-go applies it (replace, then add in order).
+ * as wireguard-go applies it (replace, then add in order); kernel routes follow in batches.
  */
-import { deepStrictEqual, equal } from "node:assert/strict";
+import { deepStrictEqual, equal, ok } from "node:assert/strict";
+import { ROUTE_CHUNK } from "../src/device/peer_table.ts";
 import { Device } from "../src/device/device.ts";
 import { uapiFor } from "../src/device/device_uapi.ts";
 import { parseConfig } from "../src/wg/config.ts";
@@ -29,7 +30,8 @@ Deno.test("UAPI set: an unchanged AllowedIPs list is no change; a changed one re
         )),
         0,
       );
-    const list = async () => (await u.uapiGet()).peers[0].allowedIps.map((c) => c.bytes.join("."));
+    const list = async () =>
+      [...(await u.uapiGet()).peers][0].allowedIps.map((c) => c.bytes.join("."));
     await set("10.1.0.0/24", "10.2.0.0/24");
     const before = dev.peers()[0].allowedIps;
     await set("10.1.0.0/24", "10.2.0.0/24");
@@ -40,6 +42,33 @@ Deno.test("UAPI set: an unchanged AllowedIPs list is no change; a changed one re
     deepStrictEqual(await list(), ["10.2.0.0"]);
     await set();
     deepStrictEqual(await list(), []);
+  } finally {
+    dev.close();
+  }
+});
+
+Deno.test("UAPI set: kernel routes of 1,000 peers go in streams of ROUTE_CHUNK, all of them, and all go", async () => {
+  const io = memoryIo(new MemoryNetwork(), "tsu1", "10.0.0.1:51820");
+  const text = `[Interface]\nPrivateKey = ${encodeBase64Key(generatePrivateKey())}\n`;
+  const dev = await Device.create({ name: "tsu1", config: parseConfig(text), io, now: () => 0 });
+  try {
+    const u = uapiFor(dev);
+    const keys = Array.from(
+      { length: 1000 },
+      () => hex(crypto.getRandomValues(new Uint8Array(32))),
+    );
+    const add = keys.map((k, i) => `public_key=${k}\nallowed_ip=10.${i >> 8}.${i & 255}.0/24\n`);
+    equal(await u.uapiSet(parseSetRequest(add.join(""))), 0);
+    equal(io.routes.prefixes.size, 1000);
+    ok(io.routes.prefixes.has("10.3.231.0/24"));
+    deepStrictEqual(io.routes.batches, [256, 256, 256, 232]);
+    equal(
+      await u.uapiSet(parseSetRequest(keys.map((k) => `public_key=${k}\nremove=true\n`).join(""))),
+      0,
+    );
+    equal(io.routes.prefixes.size, 0, "every route removed");
+    ok(io.routes.batches.slice(4).every((n) => n <= ROUTE_CHUNK));
+    equal(dev.peers().length, 0);
   } finally {
     dev.close();
   }

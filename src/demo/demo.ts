@@ -60,6 +60,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoRow[]> {
     await need("wg");
   }
   const say = (msg: string) => opts.verbose && console.error(`demo: ${msg}`);
+  // TUNSLAB_DEMO_LOG_LEVEL=debug: the tunnels' logs in detail, printed on a failed check.
+  const logLevel = Deno.env.get("TUNSLAB_DEMO_LOG_LEVEL");
   const bed = await Testbed.create("demo");
   const tunnels: TunnelProcess[] = [];
   const onSignal = () => {
@@ -80,6 +82,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoRow[]> {
       const peer = other(side);
       const t = await startTunnel(bed, side, kind, {
         name: `tsl${side}${Deno.pid % 10000}`,
+        upArgs: logLevel ? ["--log-level", logLevel] : [],
         privateKey: encodeKey(keys[side]),
         listenPort: 51820,
         addresses: [`${inner[side]}/24`, `${inner6[side]}/64`],
@@ -135,8 +138,12 @@ export async function runDemo(opts: DemoOptions): Promise<DemoRow[]> {
       tput = `${(bps / 1e9).toFixed(3)} Gbit/s (TCP, ${opts.seconds} s)`;
     } catch { /* reported as FAILED */ }
     rows.push({ check: "throughput a→b", result: tput });
+    const failed = rows.some((r) => /FAILED|[1-9][\d.]*% loss/.test(r.result));
     for (const t of tunnels) {
       const stats = await t.stop();
+      if (failed) {
+        console.error(`demo: a check failed; ${t.name}'s log:\n${t.logs().slice(-20000)}`);
+      }
       if (stats !== undefined) {
         rows.push({
           check: `${t.name} pool`,

@@ -33,13 +33,10 @@ import { instantiate, type TunslabExports } from "../wasm/module.ts";
 import { DataPlane, type TableLimits, tableLimits } from "../wasm/data_plane.ts";
 import { SlabPool } from "../wasm/slab.ts";
 import { Poller } from "../poller.ts";
+import { registerLoop } from "../pacer.ts";
 import type { Endpoint } from "../endpoint.ts";
 import { resolveHost } from "../resolve/getaddrinfo.ts";
-import {
-  resolutionRetries,
-  type Resolve,
-  resolveEndpoints,
-} from "../resolve/endpoint_resolution.ts";
+import { envRetries, type Resolve, resolveEndpoints } from "../resolve/endpoint_resolution.ts";
 import { DataPath } from "./data_path.ts";
 import type { DeviceStats, PeerStats } from "./device_stats.ts";
 import type { DevicePeer } from "./device_peer.ts";
@@ -128,15 +125,6 @@ export interface DeviceOptions {
 }
 
 const log = logger("device");
-
-function envRetries(): number {
-  try {
-    return resolutionRetries(Deno.env.get("WG_ENDPOINT_RESOLUTION_RETRIES"));
-  } catch (e) {
-    if (e instanceof RangeError) throw e;
-    return resolutionRetries(undefined); // no env permission
-  }
-}
 
 /** A running WireGuard interface. */
 export class Device {
@@ -378,6 +366,7 @@ export class Device {
 
   async #loop(): Promise<void> {
     let next = this.#tick(this.#now());
+    const slicing = registerLoop(() => this.#poller.wake()); // a turn between slices of work
     while (!this.#stopping) {
       const turnStart = this.#now();
       if (this.#pendingUdp !== undefined) this.#swapUdp();
@@ -400,6 +389,7 @@ export class Device {
       const turnEnd = this.#now();
       this.#turns++;
       this.#lastTurnAt = turnEnd;
+      slicing.turned();
       if (turnEnd - turnStart > this.#maxTurnMs) this.#maxTurnMs = turnEnd - turnStart;
       if (moved === 0 && !this.#stopping) {
         this.path.release(); // idle: the spare large slot goes back until packets flow again
@@ -413,6 +403,7 @@ export class Device {
         await this.#poller.wait(0);
       }
     }
+    slicing.unregister();
     this.path.release(); // the final stats see no slot in use
   }
 
@@ -576,9 +567,9 @@ export class Device {
     };
   }
 
-  /** Brings kernel routes in step with AllowedIPs after changes made with `syncKernel` false. */
-  syncRoutes(): void {
-    this.#peers.syncRoutes();
+  /** Kernel routes in step with AllowedIPs after changes made with `syncKernel` false, paced. */
+  syncRoutes(pace: () => Promise<boolean>): Promise<void> {
+    return this.#peers.syncRoutesInSlices(pace);
   }
 
   /** Whether {@link close} ran (a reconfiguration applied in slices stops there). */

@@ -13,7 +13,13 @@
  */
 
 import { formatCidr, maskCidr } from "../wg/cidr.ts";
-import type { UapiDevice, UapiPeerChange, UapiSetRequest, UapiState } from "../uapi/uapi_types.ts";
+import type {
+  UapiDevice,
+  UapiGetState,
+  UapiPeerChange,
+  UapiPeerState,
+  UapiSetRequest,
+} from "../uapi/uapi_types.ts";
 import type { Device } from "./device.ts";
 import type { DevicePeer } from "./device_peer.ts";
 import { logger } from "../log.ts";
@@ -28,7 +34,7 @@ const EINVAL = -22, EIO = -5;
 /** Adapts a running device to the UAPI server. */
 export function uapiFor(dev: Device): UapiDevice {
   return {
-    uapiGet: () => serialized(dev, () => snapshot(dev)),
+    uapiGet: () => snapshot(dev),
     uapiSet: (req) => serialized(dev, () => apply(dev, req)),
   };
 }
@@ -42,17 +48,29 @@ function serialized<T>(dev: Device, fn: () => Promise<T>): Promise<T> {
   return run;
 }
 
-/** The device's state for `get`, built in slices of at most {@link SLICE_MS}. */
-async function snapshot(dev: Device): Promise<UapiState> {
-  const peers: UapiState["peers"] = [];
-  const pace = new Pacer();
+/**
+ * The device's state for `get`, its peers produced one by one as the reply is written (the UAPI
+ * server paces it): a snapshot of 10,000 peers held whole survived into V8's young-generation
+ * collections, which copied it, pausing the loop 50-70 ms. A peer removed meanwhile (a reload
+ * between two slices) is left out.
+ */
+function snapshot(dev: Device): UapiGetState {
+  return {
+    privateKey: dev.privateKey,
+    listenPort: dev.listenPort,
+    fwmark: dev.fwmark,
+    peers: peersOf(dev),
+  };
+}
+
+function* peersOf(dev: Device): Generator<UapiPeerState> {
   for (const peer of dev.peers()) {
-    if (dev.closed) break;
+    if (dev.closed) return;
     if (!dev.holds(peer)) continue; // removed while the loop ran
     // The prefixes as they are (peerLines masks them): no text round trip, little garbage.
     const p = dev.peerStats(peer, false);
     const ms = p.lastHandshakeWallMs;
-    peers.push({
+    yield {
       publicKey: peer.publicKey,
       presharedKey: peer.handshake.presharedKey,
       endpoint: p.endpoint,
@@ -62,10 +80,8 @@ async function snapshot(dev: Device): Promise<UapiState> {
       rxBytes: p.rxBytes,
       persistentKeepaliveInterval: p.persistentKeepalive,
       allowedIps: peer.allowedIps,
-    });
-    await pace.maybeYield();
+    };
   }
-  return { privateKey: dev.privateKey, listenPort: dev.listenPort, fwmark: dev.fwmark, peers };
 }
 
 /** More peers than this changed by one request: one summary line instead of one per peer. */
@@ -109,15 +125,27 @@ async function apply(dev: Device, req: UapiSetRequest): Promise<number> {
     return 0;
   } finally {
     // Kernel routes once per request, not per peer (each sync compares every prefix).
+    const routesAt = performance.now();
     try {
-      if (!dev.closed) dev.syncRoutes();
+      if (!dev.closed) await dev.syncRoutes(pace);
     } catch (e) {
       log.warning("Routes of {interface} not synced: {error}", {
         interface: dev.name,
         error: (e as Error).message,
       });
     }
+    const routesMs = performance.now() - routesAt;
+    pacer.finish();
     report(dev, tally);
+    log.debug(
+      "Set of {interface} applied in {slices} slices, longest {longestMs} ms, routes {routesMs} ms",
+      () => ({
+        interface: dev.name,
+        slices: pacer.slices,
+        longestMs: Math.round(pacer.longest),
+        routesMs: Math.round(routesMs),
+      }),
+    );
   }
 }
 

@@ -155,7 +155,8 @@ export class TunnelHost {
     try {
       mtu = getMtu(this.name);
     } catch { /* the interface is not in our namespace */ }
-    const text = formatSavedConfig(this.#config.interface, await uapiFor(dev).uapiGet(), {
+    const state = await uapiFor(dev).uapiGet();
+    const text = formatSavedConfig(this.#config.interface, { ...state, peers: [...state.peers] }, {
       addresses: this.#config.interface.addresses.map(formatCidr),
       mtu,
     });

@@ -160,3 +160,13 @@ export async function resolveEndpoints(
   }
   return { endpoints, hosts };
 }
+
+/** {@link resolutionRetries} from `WG_ENDPOINT_RESOLUTION_RETRIES` (the default without env permission). */
+export function envRetries(): number {
+  try {
+    return resolutionRetries(Deno.env.get("WG_ENDPOINT_RESOLUTION_RETRIES"));
+  } catch (e) {
+    if (e instanceof RangeError) throw e;
+    return resolutionRetries(undefined); // no env permission
+  }
+}

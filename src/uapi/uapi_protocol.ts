@@ -38,6 +38,7 @@ import { clampPrivateKey, decodeHexKey, encodeHexKey, isZeroKey } from "../wg/ke
 import { formatEndpoint, parseEndpoint } from "../endpoint.ts";
 import type {
   UapiAllowedIpOp,
+  UapiGetState,
   UapiPeerChange,
   UapiPeerState,
   UapiSetRequest,
@@ -398,14 +399,14 @@ function peerLines(p: UapiPeerState): string {
  * `endpoint` (if known), `last_handshake_time_sec`/`_nsec`, `tx_bytes`,
  * `rx_bytes`, `persistent_keepalive_interval`, `allowed_ip`×N (masked).
  */
-export function formatGetResponse(state: UapiState): string {
+export function formatGetResponse(state: UapiGetState): string {
   let s = "";
   for (const part of getResponseParts(state)) s += part;
   return s;
 }
 
 /** {@link formatGetResponse} in parts: the device's lines, each peer's, then `errno=0`. */
-export function* getResponseParts(state: UapiState): Generator<string> {
+export function* getResponseParts(state: UapiGetState): Generator<string> {
   let s = "";
   if (state.privateKey !== null && !isZeroKey(state.privateKey)) {
     s += `private_key=${encodeHexKey(state.privateKey)}\n`;

@@ -92,6 +92,9 @@ export class UapiInUseError extends Error {
   }
 }
 
+/** Characters of a `get` reply written at a time. */
+const GET_CHUNK = 64 * 1024;
+
 /** The socket could not be set up. */
 export class UapiServerError extends Error {
   override name = "UapiServerError";
@@ -441,22 +444,34 @@ export class UapiServer implements AsyncDisposable {
     const next = c.byte(0);
     c.consume(1);
     if (next !== NL) return await c.write(formatErrnoResponse(UAPI_ERRNO.EINVAL));
-    const reply = await this.#exclusive(async () => {
+    return await this.#exclusive(async () => {
+      let state;
       try {
-        // Formatted peer by peer, the loop turning in between (megabytes for 10,000 peers).
-        const state = await this.#device.uapiGet(), pace = new Pacer();
-        let text = "";
-        for (const part of getResponseParts(state)) {
-          text += part;
-          await pace.maybeYield();
-        }
-        return text;
+        state = await this.#device.uapiGet();
       } catch (e) {
         log.error("UAPI get failed: {error}", { error: String(e) });
-        return formatErrnoResponse(UAPI_ERRNO.ENOANO);
+        return await c.write(formatErrnoResponse(UAPI_ERRNO.ENOANO));
       }
+      // Formatted peer by peer and written in chunks, the loop turning in between: 10,000
+      // peers are megabytes, and held whole they made V8's collections pause the loop.
+      const pace = new Pacer();
+      let chunk = "";
+      try {
+        for (const part of getResponseParts(state)) {
+          chunk += part;
+          if (chunk.length >= GET_CHUNK) {
+            if (!await c.write(chunk)) return false;
+            chunk = "";
+          }
+          await pace.maybeYield();
+        }
+      } catch (e) {
+        // Part of the reply is out: no errno line can follow it; the connection ends.
+        log.error("UAPI get failed: {error}", { error: String(e) });
+        return false;
+      }
+      return await c.write(chunk);
     });
-    return await c.write(reply);
   }
 
   async #set(c: Client, deadline: number): Promise<boolean> {

@@ -75,14 +75,19 @@ export interface UapiPeerState {
 }
 
 /** The whole device as `get=1` reports it. */
-export interface UapiState {
+export interface UapiState extends UapiGetState {
+  peers: UapiPeerState[];
+}
+
+/** {@link UapiState} as a device hands it out: its peers may come one by one while it is written. */
+export interface UapiGetState {
   /** `null` (or all-zero) = no key: the `private_key` line is omitted. */
   privateKey: Uint8Array | null;
   /** The bound port; 0 = not bound (line omitted). */
   listenPort: number;
   /** 0 = off (line omitted). */
   fwmark: number;
-  peers: UapiPeerState[];
+  peers: Iterable<UapiPeerState>;
 }
 
 /** One allowed-IP edit in a peer entry; applied in order. */
@@ -127,8 +132,11 @@ export interface UapiSetRequest {
 
 /** The device side of the UAPI. */
 export interface UapiDevice {
-  /** A consistent snapshot (called with no other UAPI operation running); may come in slices. */
-  uapiGet(): UapiState | Promise<UapiState>;
+  /**
+   * The device's state (called with no other UAPI operation running); its peers may be produced
+   * lazily as the reply is written, the loop turning in between.
+   */
+  uapiGet(): UapiGetState | Promise<UapiGetState>;
   /**
    * Applies a validated request, atomically as far as possible. Returns 0 or a
    * negative errno (e.g. `-98` EADDRINUSE when `listenPort` cannot be bound).
