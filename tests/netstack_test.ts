@@ -21,105 +21,12 @@ import {
 } from "../src/wasm/abi.ts";
 import { instantiate, type TunslabExports } from "../src/wasm/module.ts";
 import { SlabPool } from "../src/wasm/slab.ts";
-import { fold, sum16 } from "./fixtures/inet_checksum.ts";
+import { checksumsOk, echoRequest, tcp, udp } from "./fixtures/ip_packets.ts";
 
 const A4 = [10, 0, 0, 1];
 const B4 = [10, 0, 0, 2];
 const A6 = [0xfd, ...new Array(14).fill(0), 1];
 const B6 = [0xfd, ...new Array(14).fill(0), 2];
-
-/** The checksum field for bytes whose field is zero (`acc`: a pseudo-header sum). */
-function csum(bytes: Uint8Array, acc = 0): number {
-  return ~fold(sum16(bytes, acc)) & 0xffff;
-}
-
-function pseudo(src: number[], dst: number[], proto: number, len: number): number {
-  return sum16(new Uint8Array([...src, ...dst])) + proto + len;
-}
-
-/** An IP packet around `l4`, its L4 checksum (at `at`) filled in over the pseudo-header. */
-function ip(src: number[], dst: number[], proto: number, l4: Uint8Array, at: number): Uint8Array {
-  const v6 = src.length === 16;
-  const hl = v6 ? 40 : 20;
-  const p = new Uint8Array(hl + l4.length);
-  const dv = new DataView(p.buffer);
-  if (v6) {
-    p[0] = 0x60;
-    dv.setUint16(4, l4.length);
-    p[6] = proto;
-    p[7] = 64;
-    p.set(src, 8);
-    p.set(dst, 24);
-  } else {
-    p.set([0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, proto]);
-    dv.setUint16(2, p.length);
-    p.set(src, 12);
-    p.set(dst, 16);
-    dv.setUint16(10, csum(p.subarray(0, 20)));
-  }
-  p.set(l4, hl);
-  const acc = proto === 1 ? 0 : pseudo(src, dst, proto, l4.length);
-  dv.setUint16(hl + at, csum(p.subarray(hl), acc));
-  return p;
-}
-
-function echoRequest(src: number[], dst: number[], payload: number[]): Uint8Array {
-  const type = src.length === 16 ? 128 : 8;
-  return ip(
-    src,
-    dst,
-    src.length === 16 ? 58 : 1,
-    new Uint8Array([type, 0, 0, 0, 0x12, 0x34, 0, 1, ...payload]),
-    2,
-  );
-}
-
-function udp(
-  src: number[],
-  sport: number,
-  dst: number[],
-  dport: number,
-  data: Uint8Array,
-): Uint8Array {
-  const l4 = new Uint8Array(8 + data.length);
-  const dv = new DataView(l4.buffer);
-  dv.setUint16(0, sport);
-  dv.setUint16(2, dport);
-  dv.setUint16(4, l4.length);
-  l4.set(data, 8);
-  return ip(src, dst, 17, l4, 6);
-}
-
-function tcp(
-  src: number[],
-  sport: number,
-  dst: number[],
-  dport: number,
-  seq: number,
-  flags: number,
-): Uint8Array {
-  const l4 = new Uint8Array(20);
-  const dv = new DataView(l4.buffer);
-  dv.setUint16(0, sport);
-  dv.setUint16(2, dport);
-  dv.setUint32(4, seq);
-  l4[12] = 5 << 4;
-  l4[13] = flags;
-  dv.setUint16(14, 8192);
-  return ip(src, dst, 6, l4, 16);
-}
-
-/** True if the L4 checksum of an IP packet verifies (and IPv4's header checksum). */
-function checksumsOk(p: Uint8Array): boolean {
-  const v6 = p[0] >> 4 === 6;
-  const hl = v6 ? 40 : (p[0] & 15) * 4;
-  const proto = v6 ? p[6] : p[9];
-  const src = [...p.subarray(v6 ? 8 : 12, v6 ? 24 : 16)];
-  const dst = [...p.subarray(v6 ? 24 : 16, v6 ? 40 : 20)];
-  const l4 = p.subarray(hl);
-  const acc = proto === 1 ? 0 : pseudo(src, dst, proto, l4.length);
-  return (v6 || fold(sum16(p.subarray(0, 20))) === 0xffff) && fold(sum16(l4, acc)) === 0xffff;
-}
 
 /** An address record (wasm/ABI.md): family, 0, port u16 LE, addr[16]. */
 function record(addr: number[], port: number): Uint8Array {

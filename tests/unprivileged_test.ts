@@ -1,5 +1,6 @@
 /**
- * tests/data_path_test.ts needs no privilege: proven by running it as uid/gid 65534 (nobody).
+ * tests/data_path_test.ts and the userspace tunnel's tests (the netstack device over memory I/O,
+ * two tunnels over loopback UDP) need no privilege: proven by running them as uid/gid 65534.
  *
  * As root, the test copies what that run needs into a fresh world-readable temp dir (the
  * checkout may sit under a 0700 directory such as /root, and root's module cache is not
@@ -37,8 +38,11 @@ const FILES = [
   "src",
   "wasm/tunslab.wasm",
   "tests/data_path_test.ts",
+  "tests/netstack_device_test.ts",
+  "tests/userspace_tunnel_test.ts",
   "tests/fixtures/memory_io.ts",
   "tests/fixtures/inet_checksum.ts",
+  "tests/fixtures/ip_packets.ts",
 ];
 
 async function run(cmd: string, args: string[], opts: Deno.CommandOptions = {}) {
@@ -57,7 +61,8 @@ async function denoDir(): Promise<string> {
 }
 
 Deno.test({
-  name: "data_path_test.ts passes as uid 65534 from a copy in a world-readable temp dir",
+  name:
+    "data path and userspace tunnel tests pass as uid 65534 from a copy in a world-readable dir",
   ignore: !ROOT || !HAVE_SETPRIV,
   sanitizeResources: false,
   async fn() {
@@ -102,6 +107,8 @@ Deno.test({
         "--cached-only",
         "--no-check=remote",
         "tests/data_path_test.ts",
+        "tests/netstack_device_test.ts",
+        "tests/userspace_tunnel_test.ts", // real UDP sockets, poll and eventfd: no privilege
       ], {
         cwd: `${dir}/work`,
         clearEnv: true,

@@ -12,15 +12,12 @@
  * each datagram is decrypted where it landed (a run owns its buffer until the TUN write, as a
  * packet owns its slot), and `ts_tun_plan` groups in-order TCP segments of a flow into one
  * super-packet `writev` each. A refused offload is logged once and the path goes on per packet,
- * dropping nothing. Packets longer than a small slot are carried in every mode
- * (src/device/large_packets.ts).
- *
+ * dropping nothing. Packets longer than a small slot: src/device/large_packets.ts.
  * Nothing allocates per packet: offsets, lengths, peer ids and sockaddrs live in typed arrays over
  * the module's scratch area (`LAYOUT` in data_path_layout.ts, rebuilt only when memory grows);
  * per-packet events go to `DataHooks` as plain numbers. The TUN device and socket are reached
- * through {@link TunIo} and {@link UdpIo}: in production always a `TunDevice` and a `UdpSocket`,
- * so call sites stay monomorphic; tests run two paths against each other over
- * tests/fixtures/memory_io.ts.
+ * through {@link TunIo} and {@link UdpIo}: in production a `TunDevice` (or the proxy's netstack)
+ * and a `UdpSocket`; tests run two paths against each other over tests/fixtures/memory_io.ts.
  *
  * @example
  * ```ts
@@ -29,9 +26,7 @@
  * import type { TunIo, UdpIo } from "./packet_io.ts";
  * import { instantiate } from "../wasm/module.ts";
  * import { SlabPool } from "../wasm/slab.ts";
- *
- * // In a device: a TunDevice, a UdpSocket and the handshake plane.
- * declare const tun: TunIo, udp: UdpIo, hooks: DataHooks;
+ * declare const tun: TunIo, udp: UdpIo, hooks: DataHooks; // in a device: TUN, socket, handshakes
  * const wasm = instantiate();
  * const pool = SlabPool.create({}, wasm);
  * const path = new DataPath({ pool, wasm, tun, udp, hooks, mtu: 1420 });
@@ -329,9 +324,16 @@ export class DataPath {
       const wrote = this.#tun.writeBatch(this.#pool, v.tunOffs, v.tunLens, w);
       this.counters.tunWritten += wrote;
       this.counters.tunDropped += w - wrote;
+      if (this.#tun.keepsWrites) this.#reclaim(n, w);
       return;
     }
     this.#writeUnits(w);
+  }
+
+  /** A TUN that keeps the slots it is given (the netstack) put fresh ones in `tunOffs`: free those. */
+  #reclaim(n: number, w: number): void {
+    const v = this.#a.v; // the write may have grown the memory
+    for (let i = 0, k = 0; i < n && k < w; i++) if (v.rxLensI[i] > 0) v.rxOffs[i] = v.tunOffs[k++];
   }
 
   /** Writes packets `tunOffs/tunLens[0..w)` as coalesced units. */
@@ -378,6 +380,7 @@ export class DataPath {
       // A read longer than a slot goes on into a large slot and ends the readBatch call.
       const from = n, ovOff = large.tunOverflowOff, ovLen = large.tunOverflowLen;
       n = this.#tun.readBatch(pool, v.offs, v.lens, got0, from, ovOff, ovLen);
+      v = a.v; // the netstack's output may grow the memory
       if (n === from) break;
       const len = v.lens[n - 1];
       if (len <= cap || len === TRUNCATED) break;

@@ -115,9 +115,10 @@ export interface DeviceOptions {
   /**
    * Run over this I/O instead of opening a TUN device and binding a UDP socket: no interface,
    * address, MTU or route is set in the kernel (`name` only labels logs and stats). For tests
-   * (tests/fixtures/memory_io.ts) and embedding.
+   * (tests/fixtures/memory_io.ts), embedding and the proxy (a function: I/O over the device's
+   * module and pool, src/netstack/netstack_tun.ts).
    */
-  io?: DeviceIo;
+  io?: DeviceIo | ((wasm: TunslabExports, pool: SlabPool) => DeviceIo);
   /** Kernel routes through the interface `ifname` (src/host/policy_routing.ts); default: main table. */
   kernelRoutes?: (ifname: string) => KernelRoutes;
   /** The MTU for these resolved endpoints when the config sets none (src/host/auto_mtu.ts). */
@@ -224,7 +225,7 @@ export class Device {
       const chosen = opts.chooseMtu(endpoints.filter((e): e is string => e !== null));
       config = { ...config, interface: { ...config.interface, mtu: chosen } };
     }
-    const io = opts.io ??
+    const io = typeof opts.io === "function" ? opts.io(wasm, pool) : opts.io ??
       kernelIo(name, config, opts.offload ?? config.interface.offload, opts.bare ?? false, opts);
     try {
       const dev = new Device(io.tun.name, wasm, pool, io, config, now, resolve, opts.tables ?? {});

@@ -87,6 +87,12 @@ export interface TunIo {
     reserve: number,
   ): number;
 
+  /**
+   * {@link writeBatch} keeps the slots it is given (a userspace stack queues them) and puts a
+   * fresh slot in `offs[i]` for each one kept: the caller frees those instead. Default false.
+   */
+  readonly keepsWrites?: boolean;
+
   /** Writes packet i from `offs[i] + headroom`, `lens[i]` bytes; returns how many were written. */
   writeBatch(pool: PoolMemory, offs: Uint32Array, lens: Uint32Array, n: number): number;
 
