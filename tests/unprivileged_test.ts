@@ -12,9 +12,9 @@
  * loudly: running data_path_test.ts directly then already is the unprivileged run.
  */
 import { equal, match, ok } from "node:assert/strict";
+import { copyForNobody, NOBODY, run } from "./fixtures/nobody_copy.ts";
 
 const ROOT = Deno.uid() === 0;
-const NOBODY = 65534;
 const HAVE_SETPRIV = (() => {
   try {
     return new Deno.Command("setpriv", { args: ["--version"], stdout: "null", stderr: "null" })
@@ -29,7 +29,6 @@ if (!ROOT) {
   );
 } else if (!HAVE_SETPRIV) console.warn("unprivileged_test: setpriv (util-linux) missing: IGNORED");
 
-const CHECKOUT = new URL("..", import.meta.url).pathname;
 /** What the run reads: the module graph of tests/data_path_test.ts and the data plane. */
 const FILES = [
   "main.ts",
@@ -45,57 +44,14 @@ const FILES = [
   "tests/fixtures/ip_packets.ts",
 ];
 
-async function run(cmd: string, args: string[], opts: Deno.CommandOptions = {}) {
-  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped", ...opts })
-    .output();
-  const text = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
-}
-
-/** The module cache in use: DENO_DIR, else what `deno info` reports (default ~/.cache/deno). */
-async function denoDir(): Promise<string> {
-  const env = Deno.env.get("DENO_DIR");
-  if (env) return env;
-  const info = await run(Deno.execPath(), ["info", "--json"]);
-  return (JSON.parse(info.stdout) as { denoDir: string }).denoDir;
-}
-
 Deno.test({
   name:
     "data path and userspace tunnel tests pass as uid 65534 from a copy in a world-readable dir",
   ignore: !ROOT || !HAVE_SETPRIV,
   sanitizeResources: false,
   async fn() {
-    const dir = await Deno.makeTempDir({ prefix: "tunslab-unprivileged-" });
+    const { dir, deno, env } = await copyForNobody(FILES);
     try {
-      // The copy: the binary, the module cache, the files.
-      await Deno.mkdir(`${dir}/bin`);
-      await Deno.mkdir(`${dir}/home`);
-      await Deno.mkdir(`${dir}/deno_dir`);
-      await Deno.mkdir(`${dir}/work/tests/fixtures`, { recursive: true });
-      await Deno.mkdir(`${dir}/work/wasm`);
-      const deno = `${dir}/bin/deno`;
-      await Deno.copyFile(Deno.execPath(), deno);
-      const cache = await denoDir();
-      for (const part of ["npm", "remote"]) {
-        const from = `${cache}/${part}`;
-        try {
-          await Deno.stat(from);
-        } catch {
-          continue;
-        }
-        const cp = await run("cp", ["-a", from, `${dir}/deno_dir/`]);
-        equal(cp.code, 0, `copy ${from}: ${cp.stderr}`);
-      }
-      for (const f of FILES) {
-        const cp = await run("cp", ["-a", `${CHECKOUT}${f}`, `${dir}/work/${f}`]);
-        equal(cp.code, 0, `copy ${f}: ${cp.stderr}`);
-      }
-      // Readable by all, owned by nobody (the run writes its caches into DENO_DIR).
-      const own = await run("chown", ["-R", `${NOBODY}:${NOBODY}`, dir]);
-      equal(own.code, 0, own.stderr);
-      await Deno.chmod(dir, 0o755);
-
       const r = await run("setpriv", [
         `--reuid=${NOBODY}`,
         `--regid=${NOBODY}`,
@@ -109,16 +65,7 @@ Deno.test({
         "tests/data_path_test.ts",
         "tests/netstack_device_test.ts",
         "tests/userspace_tunnel_test.ts", // real UDP sockets, poll and eventfd: no privilege
-      ], {
-        cwd: `${dir}/work`,
-        clearEnv: true,
-        env: {
-          PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-          HOME: `${dir}/home`,
-          DENO_DIR: `${dir}/deno_dir`,
-          NO_COLOR: "1",
-        },
-      });
+      ], { cwd: `${dir}/work`, clearEnv: true, env });
       const log = `--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
       equal(r.code, 0, `the unprivileged run failed:\n${log}`);
       match(r.stdout, /data_path_test: running as uid 65534\b/, `not run as uid 65534:\n${log}`);

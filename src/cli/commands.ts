@@ -19,6 +19,11 @@ export const COMMANDS: Record<string, Command> = {
     run: async (a) => (await import("./up_cmd.ts")).up(a),
     logs: true,
   },
+  proxy: {
+    summary: "a WireGuard peer with its own TCP/IP stack: port forwards, no root or TUN device",
+    run: async (a) => (await import("./proxy_cmd.ts")).proxy(a),
+    logs: true,
+  },
   down: {
     summary: "stop the tunslab `up` running an interface, like `wg-quick down`",
     run: async (a) => (await import("./control_cmd.ts")).down(a),

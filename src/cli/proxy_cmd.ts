@@ -1,0 +1,116 @@
+/**
+ * `tunslab proxy CONF`: a WireGuard peer with its own TCP/IP stack in the WASM module, for users
+ * without root or a TUN device (src/netstack/userspace_tunnel.ts); the front ends of CONF (wireproxy's
+ * format, src/proxy/proxy_config.ts) join local sockets to connections through the tunnel.
+ * SIGINT/SIGTERM end it cleanly. Needs no capability.
+ * @module
+ */
+
+import { logger, parseLogLevel, setupLogging, shutdownLogging } from "../log.ts";
+import { UserspaceTunnel } from "../netstack/userspace_tunnel.ts";
+import { type Forward, startClientTunnel, startServerTunnel } from "../proxy/forwards.ts";
+import { parseProxyConfig } from "../proxy/proxy_config.ts";
+import { InspectorGuard, inspectorRefusal } from "../process/inspector_guard.ts";
+import { noCoreDumps } from "../process/no_core_dumps.ts";
+import { ConfigError } from "../wg/config_error.ts";
+import { parseCommand } from "./parse_command.ts";
+import { UsageError } from "./usage_error.ts";
+
+const USAGE = `proxy CONF [--log-level LEVEL] [--log-format auto|json|text]
+
+Runs a WireGuard peer whose packets go to a TCP/IP stack of its own: no root, no TUN device.
+CONF is a wireproxy-style file: [Interface] and [Peer] as in wg-quick (or WGConfig = path),
+and front ends, several of each:
+  [TCPClientTunnel]  BindAddress = 127.0.0.1:8080   Target = 10.0.0.1:80
+  [TCPServerTunnel]  ListenPort = 8080              Target = 127.0.0.1:80
+A value $NAME is the environment variable NAME. SIGINT or SIGTERM stops it.`;
+
+/** Runs the proxy until a signal; returns the exit code. */
+export async function proxy(args: string[]): Promise<number> {
+  const r = parseCommand(args, {
+    usage: USAGE,
+    min: 1,
+    max: 1,
+    options: {
+      "log-level": { type: "string", default: "info" },
+      "log-format": { type: "string", default: "auto" },
+    },
+  });
+  if (r === null) return 0;
+  const path = r.positionals[0];
+  if (path === undefined) throw new UsageError("missing argument CONF");
+  const format = r.values["log-format"] as string;
+  if (format !== "auto" && format !== "json" && format !== "text") {
+    throw new UsageError(`--log-format must be auto, json or text, not "${format}"`);
+  }
+  let level;
+  try {
+    level = parseLogLevel(r.values["log-level"] as string);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  await setupLogging(level, format);
+  const log = logger("proxy");
+  const fail = async (msg: string, props: Record<string, unknown>) => {
+    log.fatal(msg, props);
+    await shutdownLogging();
+    return 1;
+  };
+  const refusal = inspectorRefusal();
+  if (refusal !== null) return await fail("Cannot run the proxy: {error}", { error: refusal });
+  const guard = InspectorGuard.start();
+  noCoreDumps(); // private keys must not end up in a core file
+  let parsed;
+  try {
+    parsed = parseProxyConfig(await Deno.readTextFile(path), path, Deno.env.toObject());
+  } catch (e) {
+    if (e instanceof ConfigError || e instanceof Deno.errors.NotFound) {
+      return await fail("{error}", { error: (e as Error).message });
+    }
+    throw e;
+  }
+  await guard.settled;
+  // Signals from the first moment: one during the start is acted on once it is up.
+  let stop: () => void = () => {};
+  let stopping = false;
+  const stopped = new Promise<void>((res) => stop = res);
+  const onSignal = () => {
+    stopping = true;
+    stop();
+  };
+  for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sig, onSignal);
+  const forwards: Forward[] = [];
+  let tunnel: UserspaceTunnel | undefined;
+  try {
+    const name = path.replace(/^.*\//, "").replace(/\.conf$/, "") || "proxy";
+    tunnel = await UserspaceTunnel.start(parsed.config, { name });
+    for (const t of parsed.clientTunnels) forwards.push(startClientTunnel(tunnel, t));
+    for (const t of parsed.serverTunnels) forwards.push(startServerTunnel(tunnel, t));
+    log.info("Proxy {name} up: listen port {port}, {peers} peer(s), {forwards} forward(s)", {
+      name,
+      port: tunnel.device.listenPort,
+      peers: parsed.config.peers.length,
+      forwards: forwards.length,
+    });
+    const watch = setInterval(() => guard.check(performance.now()), 1000);
+    if (!stopping) await stopped;
+    clearInterval(watch);
+    log.info("Proxy {name} stopping", { name });
+    return 0;
+  } catch (e) {
+    log.fatal("Cannot start the proxy: {error}", { error: (e as Error).message });
+    return 1;
+  } finally {
+    for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.removeSignalListener(sig, onSignal);
+    await Promise.allSettled(forwards.map((f) => f.close()));
+    await tunnel?.close();
+    if (tunnel !== undefined) {
+      const s = tunnel.pool.stats();
+      log.info("Final stats: pool high-water {highWater} slots, in use {inUse}", {
+        highWater: s.highWater,
+        inUse: s.inUse,
+      });
+    }
+    await shutdownLogging();
+  }
+}

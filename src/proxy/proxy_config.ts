@@ -1,0 +1,234 @@
+/**
+ * `tunslab proxy` configuration, as wireproxy reads it so its users keep their files: the
+ * WireGuard part as in wg-quick (`[Interface]`, `[Peer]`), or in another file named by a
+ * top-level `WGConfig = path`; a value `$NAME` is the environment variable NAME; a `[Peer]`
+ * without `AllowedIPs` routes everything (`0.0.0.0/0, ::/0`). Front ends, several of each:
+ *
+ * - `[TCPClientTunnel]` `BindAddress = host:port` (local), `Target = ip:port` (through the tunnel)
+ * - `[TCPServerTunnel]` `ListenPort = N` (on the tunnel address), `Target = host:port` (local)
+ *
+ * `[Socks5]`, `[http]`, `[UDPProxyTunnel]` and `[STDIOTunnel]` are refused with their line for now,
+ * as is a hostname in a tunnel-side Target (names resolve through the tunnel's DNS, not built
+ * yet; never through the host's resolver). Errors name file, line and key.
+ *
+ * @example
+ * ```ts
+ * import { parseProxyConfig } from "./proxy_config.ts";
+ * const p = parseProxyConfig(`[Interface]
+ * PrivateKey = WAmgVYXkbT2bCtdcDwolI88/iVi/aV3/PHcUBTQSYmo=
+ * Address = 10.0.0.2/32
+ * [Peer]
+ * PublicKey = xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=
+ * Endpoint = 192.0.2.1:51820
+ * [TCPClientTunnel]
+ * BindAddress = 127.0.0.1:8080
+ * Target = 10.0.0.1:80`, "proxy.conf", {});
+ * console.log(p.clientTunnels[0].target); // { hostname: "10.0.0.1", port: 80 }
+ * ```
+ * @module
+ */
+
+import { parseCidr, parseIp } from "../wg/cidr.ts";
+import { type Config, parseConfig } from "../wg/config.ts";
+import { ConfigError } from "../wg/config_error.ts";
+
+/** A `host:port` (IPv6 in brackets). */
+export interface HostPort {
+  hostname: string;
+  port: number;
+}
+
+/** `[TCPClientTunnel]`: a local listener whose connections go to `target` through the tunnel. */
+export interface ClientTunnel {
+  bind: HostPort;
+  target: HostPort;
+  line: number;
+}
+
+/** `[TCPServerTunnel]`: a port of the tunnel address whose connections go to a local `target`. */
+export interface ServerTunnel {
+  listenPort: number;
+  target: HostPort;
+  line: number;
+}
+
+/** A parsed proxy configuration. */
+export interface ProxyConfig {
+  config: Config;
+  clientTunnels: ClientTunnel[];
+  serverTunnels: ServerTunnel[];
+}
+
+const LATER = new Set(["socks5", "http", "udpproxytunnel", "stdiotunnel"]);
+const WG = new Set(["interface", "peer"]);
+
+/** A `Key = $NAME` line of a WireGuard file with the variable's value (an unset one: an error). */
+function expandValues(text: string, path: string, env: Record<string, string | undefined>): string {
+  return text.split(/\r?\n/).map((raw, i) => {
+    const m = /^\s*([^=#\s]+)\s*=\s*\$([A-Za-z_][A-Za-z0-9_]*)\s*$/.exec(raw);
+    if (m === null) return raw;
+    const v = env[m[2]];
+    if (v === undefined) {
+      throw new ConfigError(path, i + 1, `${m[1]}: environment variable ${m[2]} is not set`);
+    }
+    return `${m[1]} = ${v}`;
+  }).join("\n");
+}
+
+/** Splits `host:port` / `[v6]:port`; null if it is not one. */
+export function parseHostPort(text: string): HostPort | null {
+  const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(text) ?? /^([^:\[\]]+):(\d{1,5})$/.exec(text);
+  if (m === null) return null;
+  const port = Number(m[2]);
+  return port >= 1 && port <= 65535 ? { hostname: m[1], port } : null;
+}
+
+/**
+ * Parses a proxy config; `readFile` reads a `WGConfig` file (relative to `path`'s directory).
+ * `env` is where `$NAME` values come from.
+ */
+export function parseProxyConfig(
+  text: string,
+  path: string,
+  env: Record<string, string | undefined>,
+  readFile: (p: string) => string = (p) => Deno.readTextFileSync(p),
+): ProxyConfig {
+  const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
+  const wgLines: string[] = [];
+  const clientTunnels: ClientTunnel[] = [], serverTunnels: ServerTunnel[] = [];
+  let section: string | null = null, sectionLine = 0;
+  let keys = new Map<string, { value: string; line: number }>();
+  let wgConfig: { value: string; line: number } | null = null;
+  let wgSections = 0;
+
+  const expand = (value: string, line: number, key: string): string => {
+    const m = /^\$([A-Za-z_][A-Za-z0-9_]*)$/.exec(value);
+    if (m === null) return value;
+    const v = env[m[1]];
+    if (v === undefined) {
+      throw new ConfigError(path, line, `${key}: environment variable ${m[1]} is not set`);
+    }
+    return v;
+  };
+  const need = (key: string): { value: string; line: number } => {
+    const k = keys.get(key.toLowerCase());
+    if (k === undefined) throw new ConfigError(path, sectionLine, `[${section}] has no ${key}`);
+    return k;
+  };
+  const hostPort = (key: string): HostPort => {
+    const k = need(key);
+    const hp = parseHostPort(k.value);
+    if (hp === null) throw new ConfigError(path, k.line, `${key} "${k.value}" is not host:port`);
+    return hp;
+  };
+  const endSection = (): void => {
+    if (section === null) return;
+    const s = section.toLowerCase();
+    if (s === "tcpclienttunnel") {
+      const target = hostPort("Target");
+      if (parseIp(target.hostname) === null) {
+        throw new ConfigError(
+          path,
+          need("Target").line,
+          `Target "${target.hostname}": a hostname needs DNS through the tunnel, which tunslab proxy does not do yet (use an IP address)`,
+        );
+      }
+      clientTunnels.push({ bind: hostPort("BindAddress"), target, line: sectionLine });
+    } else if (s === "tcpservertunnel") {
+      const k = need("ListenPort");
+      const port = Number(k.value);
+      if (!/^\d{1,5}$/.test(k.value) || port < 1 || port > 65535) {
+        throw new ConfigError(path, k.line, `ListenPort "${k.value}" is not a port (1..65535)`);
+      }
+      serverTunnels.push({ listenPort: port, target: hostPort("Target"), line: sectionLine });
+    }
+  };
+  const allowed: Record<string, string[]> = {
+    tcpclienttunnel: ["bindaddress", "target"],
+    tcpservertunnel: ["listenport", "target"],
+  };
+
+  lines.forEach((raw, i) => {
+    const line = i + 1;
+    const t = raw.trim();
+    const header = /^\[([^\]]*)\]$/.exec(t);
+    if (header !== null) {
+      endSection();
+      section = header[1].trim();
+      sectionLine = line;
+      keys = new Map();
+      const s = section.toLowerCase();
+      if (WG.has(s)) {
+        wgSections++;
+        wgLines.push(raw);
+        return;
+      }
+      if (LATER.has(s)) {
+        throw new ConfigError(
+          path,
+          line,
+          `[${section}] is not supported by tunslab proxy yet (only [TCPClientTunnel] and [TCPServerTunnel])`,
+        );
+      }
+      if (!(s in allowed)) throw new ConfigError(path, line, `Unknown section "${t}"`);
+      wgLines.push("");
+      return;
+    }
+    const inWg = section !== null && WG.has(section.toLowerCase());
+    const eq = t.indexOf("=");
+    if (t === "" || t.startsWith("#") || t.startsWith(";") || eq < 0) {
+      // Blank, comments and anything else: the WireGuard parser judges what is in its sections.
+      wgLines.push(section === null || inWg ? raw : "");
+      if (!inWg && t !== "" && !t.startsWith("#") && !t.startsWith(";")) {
+        throw new ConfigError(path, line, `Line unrecognized: "${t}"`);
+      }
+      return;
+    }
+    const key = t.slice(0, eq).trim(), value = t.slice(eq + 1).trim();
+    const v = expand(value, line, key);
+    if (inWg) {
+      wgLines.push(v === value ? raw : `${key} = ${v}`);
+      return;
+    }
+    wgLines.push("");
+    if (section === null) {
+      if (key.toLowerCase() !== "wgconfig") {
+        throw new ConfigError(path, line, `Unknown key "${key}" outside of a section`);
+      }
+      wgConfig = { value: v, line };
+      return;
+    }
+    const k = key.toLowerCase();
+    if (!allowed[section.toLowerCase()].includes(k)) {
+      throw new ConfigError(path, line, `Unknown key "${key}" in [${section}] section`);
+    }
+    keys.set(k, { value: v, line });
+  });
+  endSection();
+
+  let config: Config;
+  if (wgConfig !== null) {
+    const ref: { value: string; line: number } = wgConfig;
+    if (wgSections > 0) {
+      throw new ConfigError(
+        path,
+        ref.line,
+        "WGConfig and [Interface]/[Peer] sections in one file: one or the other",
+      );
+    }
+    const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/") + 1) : "";
+    const wgPath = ref.value.startsWith("/") ? ref.value : dir + ref.value;
+    let wgText: string;
+    try {
+      wgText = readFile(wgPath);
+    } catch (e) {
+      throw new ConfigError(path, ref.line, `WGConfig ${wgPath}: ${(e as Error).message}`);
+    }
+    config = parseConfig(expandValues(wgText, wgPath, env), wgPath);
+  } else config = parseConfig(wgLines.join("\n"), path);
+  // wireproxy: a peer without AllowedIPs is the way to everything.
+  for (const p of config.peers) {
+    if (p.allowedIps.length === 0) p.allowedIps.push(parseCidr("0.0.0.0/0"), parseCidr("::/0"));
+  }
+  return { config, clientTunnels, serverTunnels };
+}

@@ -1,0 +1,83 @@
+/**
+ * wireproxy-format configs for `tunslab proxy`: front-end sections, `$VAR` values, `WGConfig`,
+ * a `[Peer]` without AllowedIPs, and every refusal naming file and line.
+ */
+import { deepStrictEqual, equal, throws } from "node:assert/strict";
+import { parseProxyConfig } from "../src/proxy/proxy_config.ts";
+import { formatCidr } from "../src/wg/cidr.ts";
+import { ConfigError } from "../src/wg/config_error.ts";
+
+const PRIV = "WAmgVYXkbT2bCtdcDwolI88/iVi/aV3/PHcUBTQSYmo=";
+const PUB = "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=";
+const WG =
+  `[Interface]\nPrivateKey = ${PRIV}\nAddress = 10.0.0.2/32\n[Peer]\nPublicKey = ${PUB}\nEndpoint = 192.0.2.1:51820\n`;
+
+Deno.test("proxy config: forwards, $VAR, a peer without AllowedIPs takes everything", () => {
+  const p = parseProxyConfig(
+    `${WG}\n[TCPClientTunnel]\nBindAddress = 127.0.0.1:8080\nTarget = $TARGET\n\n# two of a kind\n[TCPClientTunnel]\nBindAddress = [::1]:8081\nTarget = [fd00::1]:443\n[tcpservertunnel]\nlistenport = 2222\ntarget = localhost:22\n`,
+    "px.conf",
+    { TARGET: "10.0.0.1:80" },
+  );
+  deepStrictEqual(p.clientTunnels.map((t) => [t.bind, t.target]), [
+    [{ hostname: "127.0.0.1", port: 8080 }, { hostname: "10.0.0.1", port: 80 }],
+    [{ hostname: "::1", port: 8081 }, { hostname: "fd00::1", port: 443 }],
+  ]);
+  deepStrictEqual(p.serverTunnels.map((t) => [t.listenPort, t.target]), [
+    [2222, { hostname: "localhost", port: 22 }],
+  ]);
+  deepStrictEqual(p.config.peers[0].allowedIps.map(formatCidr), ["0.0.0.0/0", "::/0"]);
+});
+
+Deno.test("proxy config: WGConfig names the WireGuard file; $VAR in it too", () => {
+  const files: Record<string, string> = { "/etc/tunslab/wg0.conf": WG.replace(PRIV, "$KEY") };
+  const p = parseProxyConfig(
+    "WGConfig = wg0.conf\n[TCPServerTunnel]\nListenPort = 80\nTarget = 127.0.0.1:8080\n",
+    "/etc/tunslab/px.conf",
+    { KEY: PRIV },
+    (f) =>
+      files[f] ?? (() => {
+        throw new Deno.errors.NotFound(f);
+      })(),
+  );
+  equal(p.config.peers.length, 1);
+  equal(p.serverTunnels[0].listenPort, 80);
+});
+
+Deno.test("proxy config: refusals name the line", () => {
+  const cases: [string, number, RegExp][] = [
+    [
+      `${WG}[Socks5]\nBindAddress = 127.0.0.1:1080\n`,
+      7,
+      /\[Socks5\] is not supported by tunslab proxy yet/,
+    ],
+    [
+      `${WG}[TCPClientTunnel]\nBindAddress = 127.0.0.1:1\nTarget = example.com:80\n`,
+      9,
+      /needs DNS through the tunnel/,
+    ],
+    [`${WG}[TCPClientTunnel]\nTarget = 10.0.0.1:80\n`, 7, /has no BindAddress/],
+    [
+      `${WG}[TCPClientTunnel]\nBindAddress = 127.0.0.1\nTarget = 10.0.0.1:80\n`,
+      8,
+      /is not host:port/,
+    ],
+    [`${WG}[TCPServerTunnel]\nListenPort = 70000\nTarget = 127.0.0.1:1\n`, 8, /not a port/],
+    [`${WG}[TCPServerTunnel]\nColour = red\n`, 8, /Unknown key "Colour" in \[TCPServerTunnel\]/],
+    [`${WG}[Nonsense]\n`, 7, /Unknown section/],
+    [`Key = 1\n${WG}`, 1, /Unknown key "Key" outside of a section/],
+    [`${WG}[TCPClientTunnel]\nBindAddress = $NOPE\n`, 8, /environment variable NOPE is not set/],
+    [`${WG.replace("Address = 10.0.0.2/32", "Address = nope")}`, 3, /./], // the WireGuard parser's own
+    [`WGConfig = /nonexistent\n`, 1, /WGConfig \/nonexistent/],
+  ];
+  for (const [text, line, re] of cases) {
+    throws(() => parseProxyConfig(text, "px.conf", {}), (e) => {
+      equal(e instanceof ConfigError, true, String(e));
+      equal((e as ConfigError).line, line, (e as Error).message);
+      equal(
+        (e as ConfigError).path.endsWith(".conf") || (e as ConfigError).path === "px.conf",
+        true,
+      );
+      return re.test((e as Error).message);
+    }, text);
+  }
+});

@@ -1,0 +1,213 @@
+/**
+ * `tunslab proxy` as uid 65534 with no capability, in namespace a, against modern wireguard-go in
+ * namespace b: the peer pings the proxy's stack; a `[TCPClientTunnel]` carries 32 MiB from a
+ * local socket in a to a receiver in b and `curl` fetches a page through another; a
+ * `[TCPServerTunnel]` carries 32 MiB from b to a local receiver in a; SHA-256 on both ends;
+ * SIGTERM ends the proxy with exit 0 and no slot in use.
+ */
+import { equal, match, ok } from "node:assert/strict";
+import { Testbed } from "../src/demo/testbed.ts";
+import { startTunnel } from "../src/demo/tunnel_process.ts";
+import { modernWireguardGo } from "../src/demo/modern_wireguard_go.ts";
+import { encodeBase64Key, generatePrivateKey, publicKey } from "../src/wg/keys.ts";
+import { asNobody, copyForNobody, run } from "./fixtures/nobody_copy.ts";
+
+const ROOT = Deno.uid() === 0;
+const MODERN = ROOT ? modernWireguardGo() : null;
+if (!ROOT) console.warn("proxy_netns_test: not root (namespaces): IGNORED");
+else if (MODERN === null) console.warn("proxy_netns_test: modern wireguard-go missing: IGNORED");
+
+const BLAST = new URL("./fixtures/tcp_blast.ts", import.meta.url).pathname;
+const FILES = ["main.ts", "deno.json", "deno.lock", "src", "wasm/tunslab.wasm"];
+const BYTES = 32 << 20;
+
+function text(stream: ReadableStream<Uint8Array>, into: string[]): Promise<void> {
+  return stream.pipeThrough(new TextDecoderStream()).pipeTo(
+    new WritableStream({ write: (s) => void into.push(s) }),
+  );
+}
+
+async function waitFor(what: string, fn: () => boolean, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!fn()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Runs tcp_blast `recv` in one place and `send` in another; returns both reports. */
+async function blast(
+  bed: Testbed,
+  recv: ["a" | "b", string, number],
+  send: ["a" | "b", string, number],
+): Promise<{ bytes: number; sha256: string; seconds: number }[]> {
+  const receiver = bed.spawn(recv[0], [
+    Deno.execPath(),
+    "run",
+    "-A",
+    BLAST,
+    "recv",
+    recv[1],
+    String(recv[2]),
+  ]);
+  const rErr: string[] = [];
+  const rOut = new Response(receiver.stdout).text();
+  const rErrDone = text(receiver.stderr, rErr);
+  await waitFor("the receiver", () => rErr.join("").includes("listening"));
+  const t0 = performance.now();
+  const s = await bed.run(send[0], [
+    Deno.execPath(),
+    "run",
+    "-A",
+    BLAST,
+    "send",
+    send[1],
+    String(send[2]),
+    String(BYTES),
+  ]);
+  const status = await receiver.status;
+  await rErrDone;
+  const seconds = (performance.now() - t0) / 1000;
+  equal(status.code, 0, `receiver: ${rErr.join("")}`);
+  return [{ ...JSON.parse(await rOut), seconds }, { ...JSON.parse(s.stdout), seconds }];
+}
+
+Deno.test({
+  name:
+    "proxy as uid 65534 ↔ modern wireguard-go: ping, TCPClientTunnel (32 MiB, curl), TCPServerTunnel (32 MiB)",
+  ignore: !ROOT || MODERN === null,
+  sanitizeResources: false,
+  async fn() {
+    const bed = await Testbed.create("proxy");
+    const copy = await copyForNobody(FILES);
+    let proxy: Deno.ChildProcess | undefined;
+    const logs: string[] = [];
+    let http: Deno.ChildProcess | undefined;
+    try {
+      const kp = generatePrivateKey(), kw = generatePrivateKey();
+      const wg = await startTunnel(bed, "b", "wireguard-go", {
+        name: `tslpx${Deno.pid % 1000}`,
+        privateKey: encodeBase64Key(kw),
+        listenPort: 51820,
+        addresses: ["10.99.0.2/24"],
+        peer: {
+          publicKey: encodeBase64Key(publicKey(kp)),
+          allowedIps: ["10.99.0.1/32"],
+          endpoint: `${bed.underlay("a")}:51820`,
+        },
+        program: MODERN!,
+      });
+      const conf = `${copy.work}/px.conf`;
+      Deno.writeTextFileSync(
+        conf,
+        `# tunslab proxy, wireproxy's format
+[Interface]
+PrivateKey = $PROXY_KEY
+Address = 10.99.0.1/24
+ListenPort = 51820
+
+[Peer]
+PublicKey = ${encodeBase64Key(publicKey(kw))}
+Endpoint = ${bed.underlay("b")}:51820
+AllowedIPs = 10.99.0.2/32
+
+[TCPClientTunnel]
+BindAddress = 127.0.0.1:18080
+Target = 10.99.0.2:8080
+
+[TCPClientTunnel]
+BindAddress = 127.0.0.1:18081
+Target = 10.99.0.2:8081
+
+[TCPServerTunnel]
+ListenPort = 9000
+Target = 127.0.0.1:19000
+`,
+        { mode: 0o600 },
+      );
+      await run("chown", ["65534:65534", conf]);
+      proxy = bed.spawn(
+        "a",
+        asNobody([
+          copy.deno,
+          "run",
+          "-A",
+          "--cached-only",
+          "main.ts",
+          "proxy",
+          "px.conf",
+          "--log-format",
+          "json",
+        ]),
+        { cwd: copy.work, clearEnv: true, env: { ...copy.env, PROXY_KEY: encodeBase64Key(kp) } },
+      );
+      const done = Promise.all([text(proxy.stdout, logs), text(proxy.stderr, logs)]);
+      await waitFor("the proxy", () => logs.join("").includes("up: listen port")).catch((e) => {
+        throw new Error(`${e.message}:\n${logs.join("")}`);
+      });
+      // ip netns exec and setpriv exec: the child is the proxy, as uid 65534 with no capability.
+      const status = Deno.readTextFileSync(`/proc/${proxy.pid}/status`);
+      match(status, /^Uid:\s+65534\s+65534\s+65534\s+65534$/m, status);
+      match(status, /^CapEff:\s+0+$/m, status);
+      match(status, /^CapPrm:\s+0+$/m, status);
+
+      // The peer pings the proxy's own stack.
+      const ping = await bed.run(
+        "b",
+        ["ping", "-c", "3", "-i", "0.2", "-W", "2", "10.99.0.1"],
+        true,
+      );
+      match(ping.stdout, / 0% packet loss/, `ping: ${ping.stdout}\n${logs.join("")}`);
+
+      // TCPClientTunnel: a local socket in a → the tunnel → a receiver in b.
+      const [r1, s1] = await blast(bed, ["b", "10.99.0.2", 8080], ["a", "127.0.0.1", 18080]);
+      equal(r1.bytes, BYTES, "client tunnel: bytes");
+      equal(r1.sha256, s1.sha256, "client tunnel: SHA-256");
+      console.log(`TCPClientTunnel: ${(BYTES * 8 / r1.seconds / 1e9).toFixed(2)} Gbit/s`);
+
+      // curl through the other client tunnel to an HTTP server in b.
+      http = bed.spawn("b", [
+        Deno.execPath(),
+        "eval",
+        `Deno.serve({ hostname: "10.99.0.2", port: 8081, onListen: () => console.error("listening") }, () => new Response("through tunslab proxy\\n"))`,
+      ]);
+      const hErr: string[] = [];
+      void text(http.stderr, hErr);
+      await waitFor("the HTTP server", () => hErr.join("").includes("listening"));
+      const c = await bed.run(
+        "a",
+        ["curl", "-s", "--max-time", "10", "http://127.0.0.1:18081/"],
+        true,
+      );
+      equal(c.code, 0, `curl: ${c.stderr}`);
+      equal(c.stdout, "through tunslab proxy\n");
+
+      // TCPServerTunnel: b → port 9000 of the proxy's address → a local receiver in a.
+      const [r2, s2] = await blast(bed, ["a", "127.0.0.1", 19000], ["b", "10.99.0.1", 9000]);
+      equal(r2.bytes, BYTES, "server tunnel: bytes");
+      equal(r2.sha256, s2.sha256, "server tunnel: SHA-256");
+      console.log(`TCPServerTunnel: ${(BYTES * 8 / r2.seconds / 1e9).toFixed(2)} Gbit/s`);
+
+      proxy.kill("SIGTERM");
+      const st = await proxy.status;
+      await done;
+      equal(st.code, 0, logs.join(""));
+      const final = logs.join("").split("\n").find((l) => l.includes("Final stats"));
+      ok(final !== undefined, logs.join(""));
+      equal(JSON.parse(final).properties.inUse, 0, "no slot in use at exit");
+      proxy = undefined;
+      await wg.stop();
+    } finally {
+      try {
+        proxy?.kill("SIGKILL");
+      } catch { /* gone */ }
+      try {
+        http?.kill("SIGKILL");
+      } catch { /* gone */ }
+      await http?.status;
+      await proxy?.status;
+      await bed.destroy();
+      await Deno.remove(copy.dir, { recursive: true });
+    }
+  },
+});
