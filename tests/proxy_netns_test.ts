@@ -3,7 +3,8 @@
  * namespace b: the peer pings the proxy's stack; a `[TCPClientTunnel]` carries 32 MiB from a
  * local socket in a to a receiver in b and `curl` fetches a page through another; a
  * `[TCPServerTunnel]` carries 32 MiB from b to a local receiver in a; SHA-256 on both ends;
- * SIGTERM ends the proxy with exit 0 and no slot in use.
+ * SIGTERM with a connection open through a forward ends that connection and the proxy (exit 0, no
+ * slot in use).
  */
 import { equal, match, ok } from "node:assert/strict";
 import { Testbed } from "../src/demo/testbed.ts";
@@ -188,8 +189,40 @@ Target = 127.0.0.1:19000
       equal(r2.sha256, s2.sha256, "server tunnel: SHA-256");
       console.log(`TCPServerTunnel: ${(BYTES * 8 / r2.seconds / 1e9).toFixed(2)} Gbit/s`);
 
+      // SIGTERM with a connection open through a forward: it is closed, the proxy exits.
+      const receiver = bed.spawn("b", [
+        Deno.execPath(),
+        "run",
+        "-A",
+        BLAST,
+        "recv",
+        "10.99.0.2",
+        "8080",
+      ]);
+      const rErr: string[] = [];
+      void text(receiver.stderr, rErr);
+      await waitFor("the receiver", () => rErr.join("").includes("listening"));
+      const idle = bed.spawn("a", [
+        Deno.execPath(),
+        "eval",
+        `const c = await Deno.connect({ hostname: "127.0.0.1", port: 18080 }); await c.write(new Uint8Array(1000)); console.error("connected"); console.log(await c.read(new Uint8Array(1)).catch((e) => e.name));`,
+      ]);
+      const iErr: string[] = [];
+      void text(idle.stderr, iErr);
+      await waitFor("the idle client", () => iErr.join("").includes("connected"));
+      await new Promise((r) => setTimeout(r, 300)); // joined through the tunnel
       proxy.kill("SIGTERM");
-      const st = await proxy.status;
+      const st = await Promise.race([
+        proxy.status,
+        new Promise<never>((_, no) =>
+          setTimeout(() => no(new Error("the proxy did not exit in 10 s")), 10_000)
+        ),
+      ]);
+      equal((await idle.status).code, 0, "the idle client's connection ended");
+      try {
+        receiver.kill("SIGKILL");
+      } catch { /* ended with the connection */ }
+      await receiver.status;
       await done;
       equal(st.code, 0, logs.join(""));
       const final = logs.join("").split("\n").find((l) => l.includes("Final stats"));

@@ -191,6 +191,7 @@ export class UserspaceTunnel implements AsyncDisposable, ConnHost {
     for (const l of [...this.#listeners.values()]) l.close();
     for (const c of [...this.#conns.values()]) c.close();
     this.#closed = true;
+    await new Promise((r) => setTimeout(r, 50)); // the FINs and RSTs go out before the loop ends
     this.device.stop();
     await this.#loop;
     this.device.close();

@@ -61,11 +61,28 @@ export async function join(a: Deno.Conn, b: Deno.Conn): Promise<void> {
   }
 }
 
+function closeAll(conns: Set<Deno.Conn>): void {
+  for (const c of conns) {
+    try {
+      c.close();
+    } catch { /* closed already */ }
+  }
+}
+
 /** `[TCPClientTunnel]`: listens on `bind` locally; each connection goes to `target` via the tunnel. */
 export function startClientTunnel(tunnel: UserspaceTunnel, spec: ClientTunnel): Forward {
-  const listener = Deno.listen({ hostname: spec.bind.hostname, port: spec.bind.port });
+  let listener: Deno.Listener;
+  try {
+    listener = Deno.listen({ hostname: spec.bind.hostname, port: spec.bind.port });
+  } catch (e) {
+    throw new Error(
+      `[TCPClientTunnel] of line ${spec.line}: BindAddress ${show(spec.bind)}: ${
+        (e as Error).message
+      }`,
+    );
+  }
   const stats = { accepted: 0, open: 0, failed: 0 };
-  const open = new Set<Promise<void>>();
+  const open = new Set<Promise<void>>(), conns = new Set<Deno.Conn>();
   const addr = show(spec.bind);
   log.info("TCPClientTunnel {bind} → {target} through the tunnel", {
     bind: addr,
@@ -89,7 +106,10 @@ export function startClientTunnel(tunnel: UserspaceTunnel, spec: ClientTunnel): 
           return;
         }
         stats.open++;
+        conns.add(local).add(remote);
         await join(local, remote).catch(() => {});
+        conns.delete(local);
+        conns.delete(remote);
         stats.open--;
       })();
       open.add(p);
@@ -102,6 +122,7 @@ export function startClientTunnel(tunnel: UserspaceTunnel, spec: ClientTunnel): 
     async close() {
       listener.close();
       await serve;
+      closeAll(conns); // the joins end with them
       await Promise.allSettled([...open]);
     },
   };
@@ -109,9 +130,18 @@ export function startClientTunnel(tunnel: UserspaceTunnel, spec: ClientTunnel): 
 
 /** `[TCPServerTunnel]`: listens on `listenPort` of the tunnel; each connection goes to `target`. */
 export function startServerTunnel(tunnel: UserspaceTunnel, spec: ServerTunnel): Forward {
-  const listener = tunnel.listen({ port: spec.listenPort });
+  let listener: ReturnType<UserspaceTunnel["listen"]>;
+  try {
+    listener = tunnel.listen({ port: spec.listenPort });
+  } catch (e) {
+    throw new Error(
+      `[TCPServerTunnel] of line ${spec.line}: ListenPort ${spec.listenPort}: ${
+        (e as Error).message
+      }`,
+    );
+  }
   const stats = { accepted: 0, open: 0, failed: 0 };
-  const open = new Set<Promise<void>>();
+  const open = new Set<Promise<void>>(), conns = new Set<Deno.Conn>();
   const addr = `tunnel port ${spec.listenPort}`;
   log.info("TCPServerTunnel {port} of the tunnel → {target}", {
     port: spec.listenPort,
@@ -135,7 +165,10 @@ export function startServerTunnel(tunnel: UserspaceTunnel, spec: ServerTunnel): 
           return;
         }
         stats.open++;
+        conns.add(local).add(remote);
         await join(remote, local).catch(() => {});
+        conns.delete(local);
+        conns.delete(remote);
         stats.open--;
       })();
       open.add(p);
@@ -148,6 +181,7 @@ export function startServerTunnel(tunnel: UserspaceTunnel, spec: ServerTunnel): 
     async close() {
       listener.close();
       await serve;
+      closeAll(conns); // the joins end with them
       await Promise.allSettled([...open]);
     },
   };
