@@ -82,8 +82,11 @@ Deno.test("abi: mod.ts exports the names it always has", async () => {
     "PoolExhaustedError",
     "SlabPool",
     "SyscallError",
+    "TcpConn",
+    "TcpListener",
     "TunDevice",
     "UdpSocket",
+    "UserspaceTunnel",
     "decodeBase64Key",
     "encodeBase64Key",
     "generatePresharedKey",
@@ -95,6 +98,7 @@ Deno.test("abi: mod.ts exports the names it always has", async () => {
     "type DeviceOptions",
     "type DeviceStats",
     "type PoolStats",
+    "type UserspaceTunnelOptions",
   ]);
   const runtime = Object.keys(await import("../mod.ts")).sort();
   deepStrictEqual(runtime, names.filter((n) => !n.startsWith("type ")));

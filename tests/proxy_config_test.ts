@@ -28,6 +28,21 @@ Deno.test("proxy config: forwards, $VAR, a peer without AllowedIPs takes everyth
   deepStrictEqual(p.config.peers[0].allowedIps.map(formatCidr), ["0.0.0.0/0", "::/0"]);
 });
 
+Deno.test("proxy config: [Socks5] with and without a login; a named Target with DNS", () => {
+  const p = parseProxyConfig(
+    `${
+      WG.replace("[Peer]", "DNS = 10.0.0.1\n[Peer]")
+    }[Socks5]\nBindAddress = 127.0.0.1:1080\n[Socks5]\nBindAddress = 127.0.0.1:1081\nUsername = u\nPassword = $PW\n[TCPClientTunnel]\nBindAddress = 127.0.0.1:8080\nTarget = web.internal:80\n`,
+    "px.conf",
+    { PW: "secret" },
+  );
+  deepStrictEqual(p.socks5.map((s) => [s.bind.port, s.username, s.password]), [
+    [1080, undefined, undefined],
+    [1081, "u", "secret"],
+  ]);
+  equal(p.clientTunnels[0].target.hostname, "web.internal");
+});
+
 Deno.test("proxy config: WGConfig names the WireGuard file; $VAR in it too", () => {
   const files: Record<string, string> = { "/etc/tunslab/wg0.conf": WG.replace(PRIV, "$KEY") };
   const p = parseProxyConfig(
@@ -46,14 +61,14 @@ Deno.test("proxy config: WGConfig names the WireGuard file; $VAR in it too", () 
 Deno.test("proxy config: refusals name the line", () => {
   const cases: [string, number, RegExp][] = [
     [
-      `${WG}[Socks5]\nBindAddress = 127.0.0.1:1080\n`,
+      `${WG}[http]\nBindAddress = 127.0.0.1:1080\n`,
       7,
-      /\[Socks5\] is not supported by tunslab proxy yet/,
+      /\[http\] is not supported by tunslab proxy yet/,
     ],
     [
       `${WG}[TCPClientTunnel]\nBindAddress = 127.0.0.1:1\nTarget = example.com:80\n`,
       9,
-      /needs DNS through the tunnel/,
+      /resolved through the tunnel with the DNS servers of \[Interface\], and there is no DNS key/,
     ],
     [`${WG}[TCPClientTunnel]\nTarget = 10.0.0.1:80\n`, 7, /has no BindAddress/],
     [
@@ -64,6 +79,11 @@ Deno.test("proxy config: refusals name the line", () => {
     [`${WG}[TCPServerTunnel]\nListenPort = 70000\nTarget = 127.0.0.1:1\n`, 8, /not a port/],
     [`${WG}[TCPServerTunnel]\nColour = red\n`, 8, /Unknown key "Colour" in \[TCPServerTunnel\]/],
     [`${WG}[Nonsense]\n`, 7, /Unknown section/],
+    [
+      `${WG}[Socks5]\nBindAddress = 127.0.0.1:1080\nUsername = u\n`,
+      9,
+      /Username and Password go together/,
+    ],
     [`Key = 1\n${WG}`, 1, /Unknown key "Key" outside of a section/],
     [`${WG}[TCPClientTunnel]\nBindAddress = $NOPE\n`, 8, /environment variable NOPE is not set/],
     [`${WG.replace("Address = 10.0.0.2/32", "Address = nope")}`, 3, /./], // the WireGuard parser's own

@@ -1,7 +1,8 @@
 /**
  * `tunslab proxy` as uid 65534 with no capability, in namespace a, against modern wireguard-go in
  * namespace b: the peer pings the proxy's stack; a `[TCPClientTunnel]` carries 32 MiB from a
- * local socket in a to a receiver in b and `curl` fetches a page through another; a
+ * local socket in a to a receiver in b and `curl` fetches a page through another and through
+ * `[Socks5]` (a name resolved through the tunnel by a DNS server in b, an IP, a login); a
  * `[TCPServerTunnel]` carries 32 MiB from b to a local receiver in a; SHA-256 on both ends;
  * SIGTERM with a connection open through a forward ends that connection and the proxy (exit 0, no
  * slot in use).
@@ -19,6 +20,7 @@ if (!ROOT) console.warn("proxy_netns_test: not root (namespaces): IGNORED");
 else if (MODERN === null) console.warn("proxy_netns_test: modern wireguard-go missing: IGNORED");
 
 const BLAST = new URL("./fixtures/tcp_blast.ts", import.meta.url).pathname;
+const DNS = new URL("./fixtures/dns_responder.ts", import.meta.url).pathname;
 const FILES = ["main.ts", "deno.json", "deno.lock", "src", "wasm/tunslab.wasm"];
 const BYTES = 32 << 20;
 
@@ -75,7 +77,7 @@ async function blast(
 
 Deno.test({
   name:
-    "proxy as uid 65534 ↔ modern wireguard-go: ping, TCPClientTunnel (32 MiB, curl), TCPServerTunnel (32 MiB)",
+    "proxy as uid 65534 ↔ modern wireguard-go: ping, forwards (32 MiB each, curl), SOCKS5 with DNS through the tunnel, SIGTERM",
   ignore: !ROOT || MODERN === null,
   sanitizeResources: false,
   async fn() {
@@ -106,6 +108,7 @@ Deno.test({
 PrivateKey = $PROXY_KEY
 Address = 10.99.0.1/24
 ListenPort = 51820
+DNS = 10.99.0.2
 
 [Peer]
 PublicKey = ${encodeBase64Key(publicKey(kw))}
@@ -123,6 +126,14 @@ Target = 10.99.0.2:8081
 [TCPServerTunnel]
 ListenPort = 9000
 Target = 127.0.0.1:19000
+
+[Socks5]
+BindAddress = 127.0.0.1:1080
+
+[Socks5]
+BindAddress = 127.0.0.1:1081
+Username = tunslab
+Password = $SOCKS_PASSWORD
 `,
         { mode: 0o600 },
       );
@@ -140,7 +151,11 @@ Target = 127.0.0.1:19000
           "--log-format",
           "json",
         ]),
-        { cwd: copy.work, clearEnv: true, env: { ...copy.env, PROXY_KEY: encodeBase64Key(kp) } },
+        {
+          cwd: copy.work,
+          clearEnv: true,
+          env: { ...copy.env, PROXY_KEY: encodeBase64Key(kp), SOCKS_PASSWORD: "s3cret" },
+        },
       );
       const done = Promise.all([text(proxy.stdout, logs), text(proxy.stderr, logs)]);
       await waitFor("the proxy", () => logs.join("").includes("up: listen port")).catch((e) => {
@@ -182,6 +197,58 @@ Target = 127.0.0.1:19000
       );
       equal(c.code, 0, `curl: ${c.stderr}`);
       equal(c.stdout, "through tunslab proxy\n");
+
+      // SOCKS5: a name resolved through the tunnel (a DNS server in b), an IP, a login.
+      const dns = bed.spawn("b", [
+        Deno.execPath(),
+        "run",
+        "-A",
+        DNS,
+        "10.99.0.2",
+        "web.test=10.99.0.2",
+      ]);
+      const dErr: string[] = [];
+      void text(dns.stderr, dErr);
+      await waitFor("the DNS server", () => dErr.join("").includes("listening"));
+      const socks = async (args: string[]) =>
+        await bed.run("a", ["curl", "-sS", "--max-time", "10", ...args], true);
+      const byName = await socks(["--socks5-hostname", "127.0.0.1:1080", "http://web.test:8081/"]);
+      equal(
+        byName.stdout,
+        "through tunslab proxy\n",
+        `socks5 by name: ${byName.stderr}\n${logs.join("")}`,
+      );
+      match(
+        dErr.join(""),
+        /query web\.test type 1 from 10\.99\.0\.1/,
+        "the query went through the tunnel",
+      );
+      const byIp = await socks(["--socks5", "127.0.0.1:1080", "http://10.99.0.2:8081/"]);
+      equal(byIp.stdout, "through tunslab proxy\n");
+      const login = await socks([
+        "-x",
+        "socks5h://tunslab:s3cret@127.0.0.1:1081",
+        "http://web.test:8081/",
+      ]);
+      equal(login.stdout, "through tunslab proxy\n", login.stderr);
+      const wrong = await socks([
+        "-x",
+        "socks5h://tunslab:nope@127.0.0.1:1081",
+        "http://web.test:8081/",
+      ]);
+      ok(wrong.code !== 0 && wrong.stdout === "", "a wrong password is refused");
+      const noName = await socks([
+        "--socks5-hostname",
+        "127.0.0.1:1080",
+        "http://nothing.test:8081/",
+      ]);
+      equal(noName.code, 97, `curl: the proxy refused the unknown name (${noName.stderr})`);
+      const refused = await socks(["--socks5", "127.0.0.1:1080", "http://10.99.0.2:1/"]);
+      equal(refused.code, 97, `curl: connection refused through the proxy (${refused.stderr})`);
+      try {
+        dns.kill("SIGKILL");
+      } catch { /* gone */ }
+      await dns.status;
 
       // TCPServerTunnel: b → port 9000 of the proxy's address → a local receiver in a.
       const [r2, s2] = await blast(bed, ["a", "127.0.0.1", 19000], ["b", "10.99.0.1", 9000]);

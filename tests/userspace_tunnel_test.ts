@@ -1,11 +1,12 @@
 /**
  * Two userspace tunnels in one process over loopback UDP, no root and no TUN device: the real
  * device loop (poll, the stack's eventfd and timer), WireGuard between them, TCP through their
- * stacks as `Deno.Conn`s: 1 MiB one way and 100 KiB back, byte for byte, then both closed with no
- * slot left in either pool.
+ * stacks as `Deno.Conn`s: the name resolved through the tunnel (a DNS server on the other stack),
+ * 1 MiB one way and 100 KiB back, byte for byte, then both closed with no slot left in either pool.
  */
 import { equal, ok } from "node:assert/strict";
 import { UserspaceTunnel } from "../src/netstack/userspace_tunnel.ts";
+import { HEADROOM } from "../src/wasm/abi.ts";
 import { parseConfig } from "../src/wg/config.ts";
 import { encodeBase64Key, generatePrivateKey, publicKey } from "../src/wg/keys.ts";
 
@@ -15,6 +16,7 @@ function conf(me: number, keys: Uint8Array[], ports: number[]): string {
 PrivateKey = ${encodeBase64Key(keys[me])}
 ListenPort = ${ports[me]}
 Address = 10.77.0.${me + 1}/24
+${me === 0 ? "DNS = 10.77.0.2" : ""}
 
 [Peer]
 PublicKey = ${encodeBase64Key(publicKey(keys[peer]))}
@@ -59,7 +61,8 @@ Deno.test("userspace tunnel: TCP both ways between two stacks over loopback Wire
       c.close();
       return got;
     })();
-    const conn = await a.connect({ hostname: "10.77.0.2", port: 7 });
+    serveDns(b, "b.test", [10, 77, 0, 2]);
+    const conn = await a.connect({ hostname: "b.test", port: 7 }); // resolved through the tunnel
     equal(conn.localAddr.hostname, "10.77.0.1");
     equal(conn.remoteAddr.port, 7);
     const back = (async () => await readAll(conn))();
@@ -77,6 +80,26 @@ Deno.test("userspace tunnel: TCP both ways between two stacks over loopback Wire
   equal(a.pool.stats().inUse, 0, "a: slots in use after close");
   equal(b.pool.stats().inUse, 0, "b: slots in use after close");
 });
+
+/** A DNS server on b's stack (UDP port 53 of its tunnel address): `name` → `ip`, TTL 60. */
+function serveDns(t: UserspaceTunnel, name: string, ip: number[]): void {
+  const h = t.stack.udpBind("0.0.0.0", 53);
+  t.onUdp(h, () => {
+    t.stack.udpRecv(h, (q, from) => {
+      const r = new Uint8Array(q.length + 16);
+      r.set(q);
+      r[2] = 0x81;
+      r[3] = 0x80;
+      r[7] = 1;
+      r.set([0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, ...ip], q.length);
+      ok(new TextDecoder().decode(q.subarray(13, 13 + q[12])) === name.split(".")[0]);
+      const slot = t.pool.allocSlot();
+      t.pool.u8.set(r, slot + HEADROOM + 64);
+      equal(t.stack.udpSend(h, slot, HEADROOM + 64, r.length, from.hostname, from.port), 0);
+      t.kick();
+    });
+  });
+}
 
 /** A port nobody listens on: the peer's stack answers RST, connect throws ConnectionRefused. */
 async function assertRefused(t: UserspaceTunnel): Promise<void> {

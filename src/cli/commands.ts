@@ -20,7 +20,7 @@ export const COMMANDS: Record<string, Command> = {
     logs: true,
   },
   proxy: {
-    summary: "a WireGuard peer with its own TCP/IP stack: port forwards, no root or TUN device",
+    summary: "a WireGuard peer with its own TCP/IP stack: SOCKS5 and port forwards, no root",
     run: async (a) => (await import("./proxy_cmd.ts")).proxy(a),
     logs: true,
   },

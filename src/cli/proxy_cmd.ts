@@ -10,6 +10,7 @@ import { logger, parseLogLevel, setupLogging, shutdownLogging } from "../log.ts"
 import { UserspaceTunnel } from "../netstack/userspace_tunnel.ts";
 import { type Forward, startClientTunnel, startServerTunnel } from "../proxy/forwards.ts";
 import { parseProxyConfig } from "../proxy/proxy_config.ts";
+import { startSocks5 } from "../proxy/socks5.ts";
 import { InspectorGuard, inspectorRefusal } from "../process/inspector_guard.ts";
 import { noCoreDumps } from "../process/no_core_dumps.ts";
 import { ConfigError } from "../wg/config_error.ts";
@@ -23,6 +24,7 @@ CONF is a wireproxy-style file: [Interface] and [Peer] as in wg-quick (or WGConf
 and front ends, several of each:
   [TCPClientTunnel]  BindAddress = 127.0.0.1:8080   Target = 10.0.0.1:80
   [TCPServerTunnel]  ListenPort = 8080              Target = 127.0.0.1:80
+  [Socks5]           BindAddress = 127.0.0.1:1080   (Username = u, Password = p)
 A value $NAME is the environment variable NAME. SIGINT or SIGTERM stops it.`;
 
 /** Runs the proxy until a signal; returns the exit code. */
@@ -86,6 +88,7 @@ export async function proxy(args: string[]): Promise<number> {
     tunnel = await UserspaceTunnel.start(parsed.config, { name });
     for (const t of parsed.clientTunnels) forwards.push(startClientTunnel(tunnel, t));
     for (const t of parsed.serverTunnels) forwards.push(startServerTunnel(tunnel, t));
+    for (const t of parsed.socks5) forwards.push(startSocks5(tunnel, t));
     log.info("Proxy {name} up: listen port {port}, {peers} peer(s), {forwards} forward(s)", {
       name,
       port: tunnel.device.listenPort,

@@ -96,6 +96,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoRow[]> {
       say(`${kind} up in ${bed.ns[side]} as ${t.name}`);
     }
     const rows: DemoRow[] = [];
+    let retried = false;
     rows.push({ check: "peers", result: `tunslab (a) ↔ ${opts.peer} (b)` });
     const t0 = performance.now();
     const first = await bed.run("a", ["ping", "-c", "1", "-W", "5", inner.b], true);
@@ -112,10 +113,19 @@ export async function runDemo(opts: DemoOptions): Promise<DemoRow[]> {
         ["ping v6 b→a", "b", inner6.a],
       ] as const
     ) {
-      const p = parsePing(
-        (await bed.run(from, ["ping", "-c", "5", "-i", "0.2", "-W", "2", to], true)).stdout,
-      );
-      rows.push({ check: label, result: `${p.loss}% loss, rtt ${p.avgMs.toFixed(3)} ms` });
+      const ping = async () =>
+        parsePing(
+          (await bed.run(from, ["ping", "-c", "5", "-i", "0.2", "-W", "2", to], true)).stdout,
+        );
+      let p = await ping(), note = "";
+      if (p.loss > 0) {
+        // Once again, said in the table (and the tunnels' logs printed): in the rare losses seen
+        // in CI runs on a busy 2-core VM, tunslab's counters showed nothing lost or dropped.
+        note = ` (second try; the first lost ${p.loss}%)`;
+        retried = true;
+        p = await ping();
+      }
+      rows.push({ check: label, result: `${p.loss}% loss, rtt ${p.avgMs.toFixed(3)} ms${note}` });
     }
     const server = bed.spawn("b", ["iperf3", "-s", "-1", "-B", inner.b], {
       stdout: "null",
@@ -138,7 +148,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoRow[]> {
       tput = `${(bps / 1e9).toFixed(3)} Gbit/s (TCP, ${opts.seconds} s)`;
     } catch { /* reported as FAILED */ }
     rows.push({ check: "throughput a→b", result: tput });
-    const failed = rows.some((r) => /FAILED|[1-9][\d.]*% loss/.test(r.result));
+    const failed = retried ||
+      rows.some((r) => /FAILED|[1-9][\d.]*% loss, rtt [^(]*$/.test(r.result));
     for (const t of tunnels) {
       const stats = await t.stop();
       if (failed) {

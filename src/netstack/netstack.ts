@@ -20,6 +20,7 @@ import { formatIp, parseIp } from "../wg/cidr.ts";
 import {
   dropReasonName,
   NET_ADDR_LEN,
+  NET_DGRAM_LEN,
   NET_EVENT_LEN,
   NET_SECRET_LEN,
   NET_SEG_LEN,
@@ -48,6 +49,8 @@ export interface NetstackOptions {
 export const MAX_EVENTS = 256;
 /** Pieces of received data listed at once by {@link Netstack.tcpRecv}. */
 export const MAX_SEGS = 64;
+/** Datagrams taken at once by {@link Netstack.udpRecv}. */
+export const MAX_DGRAMS = 16;
 
 /** A failed call, with the module's code. */
 export class NetstackError extends Error {
@@ -67,6 +70,7 @@ export class Netstack {
   readonly #segs: number;
   readonly #stats: number;
   readonly #info: number;
+  readonly #dgrams: number;
 
   constructor(wasm: TunslabExports, pool: SlabPool, opts: NetstackOptions) {
     this.#wasm = wasm;
@@ -76,6 +80,7 @@ export class Netstack {
     this.#events = pool.scratch(NET_EVENT_LEN * MAX_EVENTS);
     this.#segs = pool.scratch(NET_SEG_LEN * MAX_SEGS);
     this.#stats = pool.scratch(8 * NET_STATS_LEN);
+    this.#dgrams = pool.scratch(NET_DGRAM_LEN * MAX_DGRAMS);
     this.#info = pool.scratch(Math.max(8 * NET_TCP_INFO_LEN, 2 * NET_ADDR_LEN));
     pool.u8.set(crypto.getRandomValues(new Uint8Array(NET_SECRET_LEN)), secret);
     const rcv = opts.rcvBuf ?? 1 << 18, snd = opts.sndBuf ?? 1 << 18;
@@ -186,6 +191,56 @@ export class Netstack {
     check("ts_netstack_tcp_endpoints", this.#wasm.ts_netstack_tcp_endpoints(h, this.#info));
     const u8 = this.#pool.u8;
     return [netAddr(u8, this.#info), netAddr(u8, this.#info + NET_ADDR_LEN)];
+  }
+
+  /** A UDP socket on `host:port` (`0.0.0.0`/`::`: any address; port 0: an ephemeral one). */
+  udpBind(host: string, port: number): number {
+    return check("ts_netstack_udp_bind", this.#wasm.ts_netstack_udp_bind(this.#record(host, port)));
+  }
+
+  /** Closes a UDP socket; its queued datagrams go back to the pool. */
+  udpClose(h: number): void {
+    this.#wasm.ts_netstack_udp_close(h);
+  }
+
+  /**
+   * Sends `len` bytes at `off + dataOff` of a live slot to `host:port`: 0 and the slot is the
+   * stack's, or a code (E_TOO_BIG, E_AGAIN) and it stays the caller's.
+   */
+  udpSend(
+    h: number,
+    off: number,
+    dataOff: number,
+    len: number,
+    host: string,
+    port: number,
+  ): number {
+    return this.#wasm.ts_netstack_udp_send(h, off, dataOff, len, this.#record(host, port));
+  }
+
+  /**
+   * The datagrams queued on a socket, oldest first: `fn(payload, from)` for each (the payload is
+   * a view into its slot, freed after `fn`). Returns how many, or E_AGAIN if none.
+   */
+  udpRecv(h: number, fn: (payload: Uint8Array, from: Deno.NetAddr) => void): number {
+    const n = this.#wasm.ts_netstack_udp_recv(h, this.#dgrams, MAX_DGRAMS);
+    if (n <= 0) return n;
+    const u8 = this.#pool.u8, dv = new DataView(u8.buffer);
+    let failed: unknown = undefined;
+    for (let i = 0; i < n; i++) {
+      const rec = this.#dgrams + i * NET_DGRAM_LEN;
+      const slot = dv.getUint32(rec, true), data = dv.getUint32(rec + 4, true);
+      const len = dv.getUint32(rec + 8, true);
+      try {
+        fn(u8.subarray(data, data + len), { ...netAddr(u8, rec + 16), transport: "udp" });
+      } catch (e) {
+        failed ??= e; // the other datagrams are still handed out and their slots freed
+      } finally {
+        this.#pool.free(slot);
+      }
+    }
+    if (failed !== undefined) throw failed;
+    return n;
   }
 
   /** The stack's counters (wasm/ABI.md `ts_netstack_stats`). */

@@ -5,8 +5,8 @@
  * are `Deno.Conn`-shaped ({@link TcpConn}); `listen` serves a port of the tunnel address.
  * Needs `--allow-ffi` (and read for a config file), no other privilege.
  *
- * Hostnames are not resolved yet (through the tunnel's `DNS` is the plan): `connect` takes IP
- * addresses. The MTU must fit a small slot (it defaults to 1420).
+ * `connect` resolves names through the tunnel with the `[Interface]` `DNS` servers (never the
+ * host's resolver). The MTU must fit a small slot (it defaults to 1420).
  *
  * @example
  * ```ts ignore
@@ -27,6 +27,8 @@ import type { SlabPool } from "../wasm/slab.ts";
 import { ACCEPTABLE, CLOSED } from "./netstack.ts";
 import { NetstackTun } from "./netstack_tun.ts";
 import { type ConnHost, TcpConn } from "./tcp_conn.ts";
+import { type DnsHost, TunnelDns } from "./tunnel_dns.ts";
+import { parseIp } from "../wg/cidr.ts";
 
 /** Options of {@link UserspaceTunnel.start}. */
 export interface UserspaceTunnelOptions {
@@ -86,17 +88,21 @@ export class TcpListener implements AsyncIterable<TcpConn>, Disposable {
 }
 
 /** The tunnel: a device whose TUN is the stack, its loop running. */
-export class UserspaceTunnel implements AsyncDisposable, ConnHost {
+export class UserspaceTunnel implements AsyncDisposable, ConnHost, DnsHost {
   readonly device: Device;
+  /** Names through the tunnel, with the `[Interface]` `DNS` servers. */
+  readonly dns: TunnelDns;
   readonly #tun: NetstackTun;
   readonly #conns = new Map<number, TcpConn>();
+  readonly #udp = new Map<number, () => void>();
   readonly #listeners = new Map<number, TcpListener>();
   readonly #loop: Promise<void>;
   #closed = false;
 
-  private constructor(device: Device, tun: NetstackTun) {
+  private constructor(device: Device, tun: NetstackTun, dnsServers: readonly string[]) {
     this.device = device;
     this.#tun = tun;
+    this.dns = new TunnelDns(this, dnsServers);
     this.#loop = device.run();
   }
 
@@ -122,7 +128,7 @@ export class UserspaceTunnel implements AsyncDisposable, ConnHost {
         return { tun, udp, bindUdp: (port) => UdpSocket.bind({ port, offload: false }) };
       },
     });
-    const t = new UserspaceTunnel(device, tun!);
+    const t = new UserspaceTunnel(device, tun!, config.interface.dns);
     events.to = () => t.#dispatch();
     return t;
   }
@@ -147,19 +153,34 @@ export class UserspaceTunnel implements AsyncDisposable, ConnHost {
     this.#conns.delete(handle);
   }
 
-  /** A connection to `hostname:port` (an IP address) through the tunnel. */
+  /** Events of UDP socket `h` go to `fn` until the returned function is called. */
+  onUdp(h: number, fn: () => void): () => void {
+    this.#udp.set(h, fn);
+    return () => this.#udp.delete(h);
+  }
+
+  /**
+   * A connection to `hostname:port` through the tunnel; a name is resolved with the tunnel's
+   * DNS servers ({@link dns}) and its addresses tried in order.
+   */
   async connect(opts: { hostname: string; port: number }): Promise<TcpConn> {
     this.#open();
-    const h = this.stack.tcpConnect(opts.hostname, opts.port, this.now());
-    const conn = this.adopt(h);
-    this.kick();
-    try {
-      await conn.established(`connect ${opts.hostname}:${opts.port}`);
-    } catch (e) {
-      conn.close();
-      throw e;
+    const addrs = parseIp(opts.hostname) !== null
+      ? [opts.hostname]
+      : await this.dns.resolve(opts.hostname);
+    let last: unknown;
+    for (const addr of addrs) {
+      const conn = this.adopt(this.stack.tcpConnect(addr, opts.port, this.now()));
+      this.kick();
+      try {
+        await conn.established(`connect ${opts.hostname}:${opts.port}`);
+        return conn;
+      } catch (e) {
+        conn.close();
+        last = e;
+      }
     }
-    return conn;
+    throw last;
   }
 
   /** A listener on `port` of the tunnel's addresses (`hostname`: one of them; default all). */
@@ -210,6 +231,7 @@ export class UserspaceTunnel implements AsyncDisposable, ConnHost {
     this.stack.events((h, r) => {
       const c = this.#conns.get(h);
       if (c !== undefined) c.wake(r);
+      else if (this.#udp.has(h)) this.#udp.get(h)!();
       else if (r & (ACCEPTABLE | CLOSED)) this.#listeners.get(h)?.wake();
     });
   }

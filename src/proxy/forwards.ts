@@ -28,6 +28,38 @@ export interface Forward {
   close(): Promise<void>;
 }
 
+/** Connections at once: per client address and in total (the config keys' defaults). */
+export interface Limits {
+  perClient: number;
+  total: number;
+}
+
+export const DEFAULT_LIMITS: Limits = { perClient: 256, total: 4096 };
+
+/** Counts connections per client and in total; `take` is null at a limit. */
+export function limiter(limits: Limits = DEFAULT_LIMITS) {
+  const byClient = new Map<string, number>();
+  let total = 0;
+  return {
+    clientFull: (client: string) => (byClient.get(client) ?? 0) >= limits.perClient,
+    take(client: string): (() => void) | null {
+      const n = byClient.get(client) ?? 0;
+      if (n >= limits.perClient || total >= limits.total) return null;
+      byClient.set(client, n + 1);
+      total++;
+      let done = false;
+      return () => {
+        if (done) return;
+        done = true;
+        total--;
+        const m = byClient.get(client)! - 1;
+        if (m === 0) byClient.delete(client);
+        else byClient.set(client, m);
+      };
+    },
+  };
+}
+
 const show = (hp: HostPort) =>
   hp.hostname.includes(":") ? `[${hp.hostname}]:${hp.port}` : `${hp.hostname}:${hp.port}`;
 
@@ -61,11 +93,66 @@ export async function join(a: Deno.Conn, b: Deno.Conn): Promise<void> {
   }
 }
 
+/** Closes every connection of `conns` (their joins end with them). */
 function closeAll(conns: Set<Deno.Conn>): void {
   for (const c of conns) {
     try {
       c.close();
     } catch { /* closed already */ }
+  }
+}
+
+/** What a front end does with one accepted connection; `conns` holds what close() must end. */
+export type Handler<C> = (conn: C, conns: Set<Deno.Conn>, stats: Forward["stats"]) => Promise<void>;
+
+/** Runs `handle` for each connection of `listener`; close() ends the listener and them all. */
+export function serveEach<C extends Deno.Conn>(
+  addr: string,
+  listener: AsyncIterable<C> & { close(): void },
+  handle: Handler<C>,
+): Forward {
+  const stats = { accepted: 0, open: 0, failed: 0 };
+  const open = new Set<Promise<void>>(), conns = new Set<Deno.Conn>();
+  const serve = (async () => {
+    for await (const c of listener) {
+      stats.accepted++;
+      conns.add(c);
+      const p = handle(c, conns, stats).catch(() => {}).finally(() => {
+        conns.delete(c);
+        try {
+          c.close();
+        } catch { /* closed */ }
+      });
+      open.add(p);
+      p.finally(() => open.delete(p));
+    }
+  })().catch(() => {});
+  return {
+    addr,
+    stats,
+    async close() {
+      listener.close();
+      await serve;
+      closeAll(conns);
+      await Promise.allSettled([...open]);
+    },
+  };
+}
+
+/** Joins `a` to `b` (already connected), counted and tracked for close(). */
+export async function joinTracked(
+  a: Deno.Conn,
+  b: Deno.Conn,
+  conns: Set<Deno.Conn>,
+  stats: Forward["stats"],
+): Promise<void> {
+  conns.add(b);
+  stats.open++;
+  try {
+    await join(a, b).catch(() => {});
+  } finally {
+    stats.open--;
+    conns.delete(b);
   }
 }
 
@@ -81,51 +168,23 @@ export function startClientTunnel(tunnel: UserspaceTunnel, spec: ClientTunnel): 
       }`,
     );
   }
-  const stats = { accepted: 0, open: 0, failed: 0 };
-  const open = new Set<Promise<void>>(), conns = new Set<Deno.Conn>();
-  const addr = show(spec.bind);
-  log.info("TCPClientTunnel {bind} → {target} through the tunnel", {
-    bind: addr,
-    target: show(spec.target),
-  });
-  const serve = (async () => {
-    for await (const local of listener) {
-      stats.accepted++;
-      const p = (async () => {
-        let remote: Deno.Conn;
-        try {
-          remote = await tunnel.connect(spec.target);
-        } catch (e) {
-          stats.failed++;
-          log.warning("TCPClientTunnel {bind}: connect to {target} failed: {error}", {
-            bind: addr,
-            target: show(spec.target),
-            error: (e as Error).message,
-          });
-          local.close();
-          return;
-        }
-        stats.open++;
-        conns.add(local).add(remote);
-        await join(local, remote).catch(() => {});
-        conns.delete(local);
-        conns.delete(remote);
-        stats.open--;
-      })();
-      open.add(p);
-      p.finally(() => open.delete(p));
+  const addr = show(spec.bind), target = show(spec.target);
+  log.info("TCPClientTunnel {bind} → {target} through the tunnel", { bind: addr, target });
+  return serveEach(addr, listener, async (local, conns, stats) => {
+    let remote: Deno.Conn;
+    try {
+      remote = await tunnel.connect(spec.target);
+    } catch (e) {
+      stats.failed++;
+      log.warning("TCPClientTunnel {bind}: connect to {target} failed: {error}", {
+        bind: addr,
+        target,
+        error: (e as Error).message,
+      });
+      return;
     }
-  })().catch(() => {});
-  return {
-    addr,
-    stats,
-    async close() {
-      listener.close();
-      await serve;
-      closeAll(conns); // the joins end with them
-      await Promise.allSettled([...open]);
-    },
-  };
+    await joinTracked(local, remote, conns, stats);
+  });
 }
 
 /** `[TCPServerTunnel]`: listens on `listenPort` of the tunnel; each connection goes to `target`. */
@@ -140,49 +199,21 @@ export function startServerTunnel(tunnel: UserspaceTunnel, spec: ServerTunnel): 
       }`,
     );
   }
-  const stats = { accepted: 0, open: 0, failed: 0 };
-  const open = new Set<Promise<void>>(), conns = new Set<Deno.Conn>();
-  const addr = `tunnel port ${spec.listenPort}`;
-  log.info("TCPServerTunnel {port} of the tunnel → {target}", {
-    port: spec.listenPort,
-    target: show(spec.target),
-  });
-  const serve = (async () => {
-    for await (const remote of listener) {
-      stats.accepted++;
-      const p = (async () => {
-        let local: Deno.Conn;
-        try {
-          local = await Deno.connect({ hostname: spec.target.hostname, port: spec.target.port });
-        } catch (e) {
-          stats.failed++;
-          log.warning("TCPServerTunnel {port}: connect to {target} failed: {error}", {
-            port: spec.listenPort,
-            target: show(spec.target),
-            error: (e as Error).message,
-          });
-          remote.close();
-          return;
-        }
-        stats.open++;
-        conns.add(local).add(remote);
-        await join(remote, local).catch(() => {});
-        conns.delete(local);
-        conns.delete(remote);
-        stats.open--;
-      })();
-      open.add(p);
-      p.finally(() => open.delete(p));
+  const target = show(spec.target);
+  log.info("TCPServerTunnel {port} of the tunnel → {target}", { port: spec.listenPort, target });
+  return serveEach(`tunnel port ${spec.listenPort}`, listener, async (remote, conns, stats) => {
+    let local: Deno.Conn;
+    try {
+      local = await Deno.connect({ hostname: spec.target.hostname, port: spec.target.port });
+    } catch (e) {
+      stats.failed++;
+      log.warning("TCPServerTunnel {port}: connect to {target} failed: {error}", {
+        port: spec.listenPort,
+        target,
+        error: (e as Error).message,
+      });
+      return;
     }
-  })();
-  return {
-    addr,
-    stats,
-    async close() {
-      listener.close();
-      await serve;
-      closeAll(conns); // the joins end with them
-      await Promise.allSettled([...open]);
-    },
-  };
+    await joinTracked(remote, local, conns, stats);
+  });
 }

@@ -6,10 +6,11 @@
  *
  * - `[TCPClientTunnel]` `BindAddress = host:port` (local), `Target = ip:port` (through the tunnel)
  * - `[TCPServerTunnel]` `ListenPort = N` (on the tunnel address), `Target = host:port` (local)
+ * - `[Socks5]` `BindAddress = host:port`, optional `Username` and `Password` (both or neither)
  *
- * `[Socks5]`, `[http]`, `[UDPProxyTunnel]` and `[STDIOTunnel]` are refused with their line for now,
- * as is a hostname in a tunnel-side Target (names resolve through the tunnel's DNS, not built
- * yet; never through the host's resolver). Errors name file, line and key.
+ * A name in a tunnel-side Target is resolved through the tunnel with `DNS` of `[Interface]` (a
+ * name without `DNS` is an error: never the host's resolver). `[http]`, `[UDPProxyTunnel]` and
+ * `[STDIOTunnel]` are refused with their line for now. Errors name file, line and key.
  *
  * @example
  * ```ts
@@ -52,14 +53,23 @@ export interface ServerTunnel {
   line: number;
 }
 
+/** `[Socks5]`: a SOCKS5 listener whose CONNECTs go through the tunnel. */
+export interface Socks5 {
+  bind: HostPort;
+  username?: string;
+  password?: string;
+  line: number;
+}
+
 /** A parsed proxy configuration. */
 export interface ProxyConfig {
   config: Config;
   clientTunnels: ClientTunnel[];
   serverTunnels: ServerTunnel[];
+  socks5: Socks5[];
 }
 
-const LATER = new Set(["socks5", "http", "udpproxytunnel", "stdiotunnel"]);
+const LATER = new Set(["http", "udpproxytunnel", "stdiotunnel"]);
 const WG = new Set(["interface", "peer"]);
 
 /** A `Key = $NAME` line of a WireGuard file with the variable's value (an unset one: an error). */
@@ -96,6 +106,9 @@ export function parseProxyConfig(
   const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
   const wgLines: string[] = [];
   const clientTunnels: ClientTunnel[] = [], serverTunnels: ServerTunnel[] = [];
+  const socks5: Socks5[] = [];
+  /** Lines of tunnel-side targets given by name: they need `DNS` (checked once it is parsed). */
+  const named: { line: number; name: string }[] = [];
   let section: string | null = null, sectionLine = 0;
   let keys = new Map<string, { value: string; line: number }>();
   let wgConfig: { value: string; line: number } | null = null;
@@ -127,13 +140,24 @@ export function parseProxyConfig(
     if (s === "tcpclienttunnel") {
       const target = hostPort("Target");
       if (parseIp(target.hostname) === null) {
-        throw new ConfigError(
-          path,
-          need("Target").line,
-          `Target "${target.hostname}": a hostname needs DNS through the tunnel, which tunslab proxy does not do yet (use an IP address)`,
-        );
+        named.push({ line: need("Target").line, name: target.hostname });
       }
       clientTunnels.push({ bind: hostPort("BindAddress"), target, line: sectionLine });
+    } else if (s === "socks5") {
+      const user = keys.get("username"), pass = keys.get("password");
+      if ((user === undefined) !== (pass === undefined)) {
+        throw new ConfigError(
+          path,
+          (user ?? pass)!.line,
+          "[Socks5]: Username and Password go together",
+        );
+      }
+      socks5.push({
+        bind: hostPort("BindAddress"),
+        username: user?.value,
+        password: pass?.value,
+        line: sectionLine,
+      });
     } else if (s === "tcpservertunnel") {
       const k = need("ListenPort");
       const port = Number(k.value);
@@ -146,6 +170,7 @@ export function parseProxyConfig(
   const allowed: Record<string, string[]> = {
     tcpclienttunnel: ["bindaddress", "target"],
     tcpservertunnel: ["listenport", "target"],
+    socks5: ["bindaddress", "username", "password"],
   };
 
   lines.forEach((raw, i) => {
@@ -226,9 +251,18 @@ export function parseProxyConfig(
     }
     config = parseConfig(expandValues(wgText, wgPath, env), wgPath);
   } else config = parseConfig(wgLines.join("\n"), path);
+  if (named.length > 0 && config.interface.dns.length === 0) {
+    throw new ConfigError(
+      path,
+      named[0].line,
+      `Target "${
+        named[0].name
+      }": a name is resolved through the tunnel with the DNS servers of [Interface], and there is no DNS key (the host's resolver is never asked)`,
+    );
+  }
   // wireproxy: a peer without AllowedIPs is the way to everything.
   for (const p of config.peers) {
     if (p.allowedIps.length === 0) p.allowedIps.push(parseCidr("0.0.0.0/0"), parseCidr("::/0"));
   }
-  return { config, clientTunnels, serverTunnels };
+  return { config, clientTunnels, serverTunnels, socks5 };
 }

@@ -1,0 +1,188 @@
+/**
+ * The `[Socks5]` front end of `tunslab proxy` (RFC 1928; username and password per RFC 1929 when
+ * the section sets them): CONNECT to an IPv4 or IPv6 address or a domain name, which is resolved
+ * through the tunnel ({@link TunnelDns}); the connection is then joined to the client's. Refusals
+ * use the protocol's codes: 0x01 general failure, 0x02 not allowed (the client's limit), 0x04 host
+ * unreachable (no such name, no answer, a timeout), 0x05 connection refused (and the proxy's total
+ * limit), 0x07 command not supported (BIND; UDP ASSOCIATE is not built yet), 0x08 address type.
+ *
+ * @example
+ * ```ts ignore
+ * const fwd = startSocks5(tunnel, { bind: { hostname: "127.0.0.1", port: 1080 }, line: 9 });
+ * // curl --socks5-hostname 127.0.0.1:1080 http://example.com/
+ * ```
+ * @module
+ */
+
+import { logger } from "../log.ts";
+import { DnsError } from "../netstack/tunnel_dns.ts";
+import type { UserspaceTunnel } from "../netstack/userspace_tunnel.ts";
+import { formatIp } from "../wg/cidr.ts";
+import { type Forward, joinTracked, limiter, type Limits, serveEach } from "./forwards.ts";
+import type { HostPort } from "./proxy_config.ts";
+
+const log = logger("proxy");
+
+/** `[Socks5]`. */
+export interface Socks5Spec {
+  bind: HostPort;
+  username?: string;
+  password?: string;
+  line: number;
+}
+
+/** Longest the client may take to say where it wants to go (ms). */
+const HANDSHAKE_MS = 10_000;
+
+/** Reads exactly what the handshake needs, keeping what the client sent beyond it. */
+class Reader {
+  #buf = new Uint8Array(1024);
+  #start = 0;
+  #end = 0;
+  constructor(readonly conn: Deno.Conn) {}
+
+  async take(n: number): Promise<Uint8Array> {
+    while (this.#end - this.#start < n) {
+      if (this.#end === this.#buf.length) {
+        this.#buf.copyWithin(0, this.#start, this.#end);
+        this.#end -= this.#start;
+        this.#start = 0;
+      }
+      const got = await this.conn.read(this.#buf.subarray(this.#end));
+      if (got === null) throw new Error("the client closed during the handshake");
+      this.#end += got;
+    }
+    const out = this.#buf.slice(this.#start, this.#start + n);
+    this.#start += n;
+    return out;
+  }
+
+  /** What the client sent after the handshake (its first data). */
+  rest(): Uint8Array {
+    return this.#buf.slice(this.#start, this.#end);
+  }
+}
+
+/** 1 if equal, else 0; the time does not depend on where the texts differ. */
+function sameText(a: string, b: string): number {
+  const x = new TextEncoder().encode(a), y = new TextEncoder().encode(b);
+  let d = x.length ^ y.length;
+  for (let i = 0; i < Math.max(x.length, y.length); i++) d |= (x[i] ?? 0) ^ (y[i] ?? 0);
+  return d === 0 ? 1 : 0;
+}
+
+/** The SOCKS reply code for a failed connect. */
+function replyFor(e: unknown): number {
+  if (e instanceof DnsError || e instanceof Deno.errors.TimedOut) return 0x04;
+  if (e instanceof Deno.errors.ConnectionRefused) return 0x05;
+  return 0x01;
+}
+
+const reply = (code: number) => new Uint8Array([5, code, 0, 1, 0, 0, 0, 0, 0, 0]);
+
+/** One client: the handshake, the connect through the tunnel, the join. */
+async function serveClient(tunnel: UserspaceTunnel, spec: Socks5Spec, local: Deno.Conn) {
+  const r = new Reader(local);
+  const [ver, nMethods] = await r.take(2);
+  if (ver !== 5) throw new Error(`not SOCKS5 (version ${ver})`);
+  const methods = await r.take(nMethods);
+  const auth = spec.username !== undefined;
+  const want = auth ? 2 : 0;
+  if (!methods.includes(want)) {
+    await local.write(new Uint8Array([5, 0xff]));
+    throw new Error(
+      auth ? "the client offers no username/password" : "the client offers no method we take",
+    );
+  }
+  await local.write(new Uint8Array([5, want]));
+  if (auth) {
+    const [, ulen] = await r.take(2);
+    const user = new TextDecoder().decode(await r.take(ulen));
+    const [plen] = await r.take(1);
+    const pass = new TextDecoder().decode(await r.take(plen));
+    const ok = sameText(user, spec.username!) & sameText(pass, spec.password!);
+    await local.write(new Uint8Array([1, ok ? 0 : 1]));
+    if (!ok) throw new Error(`wrong username or password (user "${user}")`);
+  }
+  const [v, cmd, , atyp] = await r.take(4);
+  if (v !== 5) throw new Error("bad request");
+  let hostname: string;
+  if (atyp === 1) hostname = formatIp(await r.take(4));
+  else if (atyp === 4) hostname = formatIp(await r.take(16));
+  else if (atyp === 3) hostname = new TextDecoder().decode(await r.take((await r.take(1))[0]));
+  else {
+    await local.write(reply(0x08));
+    throw new Error(`address type ${atyp} not supported`);
+  }
+  const pb = await r.take(2);
+  const port = (pb[0] << 8) | pb[1];
+  if (cmd !== 1) {
+    await local.write(reply(0x07));
+    throw new Error(`command ${cmd} not supported (CONNECT only)`);
+  }
+  let remote: Deno.Conn;
+  try {
+    remote = await tunnel.connect({ hostname, port });
+  } catch (e) {
+    await local.write(reply(replyFor(e))).catch(() => {});
+    throw new Error(`CONNECT ${hostname}:${port}: ${(e as Error).message}`);
+  }
+  const ok = reply(0); // BND: the tunnel side's address (IPv4), else zeros
+  const bound = remote.localAddr as Deno.NetAddr;
+  if (!bound.hostname.includes(":")) ok.set(bound.hostname.split(".").map(Number), 4);
+  const lp = bound.port;
+  ok[8] = lp >> 8;
+  ok[9] = lp & 0xff;
+  await local.write(ok);
+  const first = r.rest();
+  if (first.length > 0) await remote.write(first);
+  return remote;
+}
+
+/** `[Socks5]`: a SOCKS5 listener on `bind` whose CONNECTs go through the tunnel. */
+export function startSocks5(tunnel: UserspaceTunnel, spec: Socks5Spec, limits?: Limits): Forward {
+  let listener: Deno.Listener;
+  try {
+    listener = Deno.listen({ hostname: spec.bind.hostname, port: spec.bind.port });
+  } catch (e) {
+    throw new Error(`[Socks5] of line ${spec.line}: BindAddress: ${(e as Error).message}`);
+  }
+  const addr = spec.bind.hostname.includes(":")
+    ? `[${spec.bind.hostname}]:${spec.bind.port}`
+    : `${spec.bind.hostname}:${spec.bind.port}`;
+  const limit = limiter(limits);
+  log.info("Socks5 on {bind}{auth}", {
+    bind: addr,
+    auth: spec.username ? " (username/password)" : "",
+  });
+  return serveEach(addr, listener, async (local, conns, stats) => {
+    const client = (local.remoteAddr as Deno.NetAddr).hostname;
+    const release = limit.take(client);
+    try {
+      if (release === null) {
+        // Over a limit: the request is refused (0x02 the client's limit, 0x05 the total).
+        await local.write(new Uint8Array([5, 0])).catch(() => {});
+        await local.write(reply(limit.clientFull(client) ? 0x02 : 0x05)).catch(() => {});
+        stats.failed++;
+        return;
+      }
+      const timer = setTimeout(() => local.close(), HANDSHAKE_MS);
+      let remote: Deno.Conn;
+      try {
+        remote = await serveClient(tunnel, spec, local);
+      } finally {
+        clearTimeout(timer);
+      }
+      await joinTracked(local, remote, conns, stats);
+    } catch (e) {
+      stats.failed++;
+      log.debug("Socks5 {bind}: client {client}: {error}", {
+        bind: addr,
+        client,
+        error: (e as Error).message,
+      });
+    } finally {
+      release?.();
+    }
+  });
+}
