@@ -32,10 +32,13 @@ Deno.test("proxy config: [Socks5] with and without a login; a named Target with 
   const p = parseProxyConfig(
     `${
       WG.replace("[Peer]", "DNS = 10.0.0.1\n[Peer]")
-    }[Socks5]\nBindAddress = 127.0.0.1:1080\n[Socks5]\nBindAddress = 127.0.0.1:1081\nUsername = u\nPassword = $PW\n[TCPClientTunnel]\nBindAddress = 127.0.0.1:8080\nTarget = web.internal:80\n`,
+    }[Socks5]\nBindAddress = 127.0.0.1:1080\n[Socks5]\nBindAddress = 127.0.0.1:1081\nUsername = u\nPassword = $PW\n[TCPClientTunnel]\nBindAddress = 127.0.0.1:8080\nTarget = web.internal:80\n[http]\nBindAddress = 127.0.0.1:3128\n[UDPProxyTunnel]\nBindAddress = 127.0.0.1:5353\nTarget = 10.0.0.1:53\n[STDIOTunnel]\nTarget = 10.0.0.1:22\n`,
     "px.conf",
     { PW: "secret" },
   );
+  deepStrictEqual(p.http.map((s) => s.bind.port), [3128]);
+  deepStrictEqual(p.udpTunnels.map((t) => [t.bind.port, t.target.hostname]), [[5353, "10.0.0.1"]]);
+  deepStrictEqual(p.stdio?.target, { hostname: "10.0.0.1", port: 22 });
   deepStrictEqual(p.socks5.map((s) => [s.bind.port, s.username, s.password]), [
     [1080, undefined, undefined],
     [1081, "u", "secret"],
@@ -60,10 +63,11 @@ Deno.test("proxy config: WGConfig names the WireGuard file; $VAR in it too", () 
 
 Deno.test("proxy config: refusals name the line", () => {
   const cases: [string, number, RegExp][] = [
+    [`${WG}[UDPProxyTunnel]\nBindAddress = 127.0.0.1:1080\n`, 7, /has no Target/],
     [
-      `${WG}[http]\nBindAddress = 127.0.0.1:1080\n`,
-      7,
-      /\[http\] is not supported by tunslab proxy yet/,
+      `${WG}[STDIOTunnel]\nTarget = 10.0.0.1:22\n[STDIOTunnel]\nTarget = 10.0.0.1:22\n`,
+      9,
+      /a second \[STDIOTunnel\]/,
     ],
     [
       `${WG}[TCPClientTunnel]\nBindAddress = 127.0.0.1:1\nTarget = example.com:80\n`,

@@ -2,10 +2,11 @@
  * `tunslab proxy` as uid 65534 with no capability, in namespace a, against modern wireguard-go in
  * namespace b: the peer pings the proxy's stack; a `[TCPClientTunnel]` carries 32 MiB from a
  * local socket in a to a receiver in b and `curl` fetches a page through another and through
- * `[Socks5]` (a name resolved through the tunnel by a DNS server in b, an IP, a login); a
+ * `[Socks5]` and `[http]` (a name resolved through the tunnel by a DNS server in b, an IP, a
+ * login), and `[UDPProxyTunnel]` carries a datagram to a UDP echo server in b and back; a
  * `[TCPServerTunnel]` carries 32 MiB from b to a local receiver in a; SHA-256 on both ends;
  * SIGTERM with a connection open through a forward ends that connection and the proxy (exit 0, no
- * slot in use).
+ * slot in use); a `[STDIOTunnel]` proxy carries 1 MiB of its stdin to a server and its answer back.
  */
 import { equal, match, ok } from "node:assert/strict";
 import { Testbed } from "../src/demo/testbed.ts";
@@ -77,7 +78,7 @@ async function blast(
 
 Deno.test({
   name:
-    "proxy as uid 65534 ↔ modern wireguard-go: ping, forwards (32 MiB each, curl), SOCKS5 with DNS through the tunnel, SIGTERM",
+    "proxy as uid 65534 ↔ modern wireguard-go: ping, forwards (32 MiB each, curl), SOCKS5 and HTTP with DNS through the tunnel, UDPProxyTunnel, SIGTERM, STDIOTunnel",
   ignore: !ROOT || MODERN === null,
   sanitizeResources: false,
   async fn() {
@@ -132,6 +133,18 @@ BindAddress = 127.0.0.1:1080
 
 [Socks5]
 BindAddress = 127.0.0.1:1081
+Username = tunslab
+Password = $SOCKS_PASSWORD
+
+[UDPProxyTunnel]
+BindAddress = 127.0.0.1:15353
+Target = 10.99.0.2:5353
+
+[http]
+BindAddress = 127.0.0.1:3128
+
+[http]
+BindAddress = 127.0.0.1:3129
 Username = tunslab
 Password = $SOCKS_PASSWORD
 `,
@@ -245,6 +258,43 @@ Password = $SOCKS_PASSWORD
       equal(noName.code, 97, `curl: the proxy refused the unknown name (${noName.stderr})`);
       const refused = await socks(["--socks5", "127.0.0.1:1080", "http://10.99.0.2:1/"]);
       equal(refused.code, 97, `curl: connection refused through the proxy (${refused.stderr})`);
+      // [http]: plain requests and CONNECT, by name, with a login and without.
+      for (const args of [["-x", "http://127.0.0.1:3128"], ["-p", "-x", "http://127.0.0.1:3128"]]) {
+        const h = await socks([...args, "http://web.test:8081/"]);
+        equal(h.stdout, "through tunslab proxy\n", `http ${args.join(" ")}: ${h.stderr}`);
+      }
+      const hLogin = await socks([
+        "-x",
+        "http://tunslab:s3cret@127.0.0.1:3129",
+        "http://web.test:8081/",
+      ]);
+      equal(hLogin.stdout, "through tunslab proxy\n", hLogin.stderr);
+      const hCode = (args: string[]) => socks(["-o", "/dev/null", "-w", "%{http_code}", ...args]);
+      equal((await hCode(["-x", "http://127.0.0.1:3129", "http://web.test:8081/"])).stdout, "407");
+      equal(
+        (await hCode(["-x", "http://127.0.0.1:3128", "http://nothing.test:8081/"])).stdout,
+        "502",
+      );
+      // [UDPProxyTunnel]: a datagram to a local port, echoed by a UDP server in b, comes back.
+      const echo = bed.spawn("b", [
+        Deno.execPath(),
+        "eval",
+        `import dgram from "node:dgram"; const s = dgram.createSocket("udp4"); s.on("message", (m, r) => s.send(m, r.port, r.address)); s.bind(5353, "10.99.0.2", () => console.error("listening"));`,
+      ]);
+      const eErr: string[] = [];
+      void text(echo.stderr, eErr);
+      await waitFor("the UDP echo server", () => eErr.join("").includes("listening"));
+      const udpClient = await bed.run("a", [
+        Deno.execPath(),
+        "eval",
+        `import dgram from "node:dgram"; const s = dgram.createSocket("udp4"); const t = setTimeout(() => { console.log("no answer"); Deno.exit(1); }, 5000); s.on("message", (m) => { console.log(new TextDecoder().decode(m)); clearTimeout(t); s.close(); }); s.send(new TextEncoder().encode("datagram through tunslab"), 15353, "127.0.0.1");`,
+      ], true);
+      equal(udpClient.stdout.trim(), "datagram through tunslab", `udp: ${udpClient.stderr}`);
+      try {
+        echo.kill("SIGKILL");
+      } catch { /* gone */ }
+      await echo.status;
+
       try {
         dns.kill("SIGKILL");
       } catch { /* gone */ }
@@ -296,6 +346,53 @@ Password = $SOCKS_PASSWORD
       ok(final !== undefined, logs.join(""));
       equal(JSON.parse(final).properties.inUse, 0, "no slot in use at exit");
       proxy = undefined;
+
+      // [STDIOTunnel]: 1 MiB on the proxy's stdin reaches a server in b, its answer is on stdout,
+      // and the proxy ends with the connection.
+      const counter = bed.spawn("b", [
+        Deno.execPath(),
+        "eval",
+        `const l = Deno.listen({ hostname: "10.99.0.2", port: 8082 }); console.error("listening"); const c = await l.accept(); const b = new Uint8Array(65536); let n = 0; for (let k; (k = await c.read(b)) !== null;) n += k; await c.write(new TextEncoder().encode(n + "\\n")); c.close();`,
+      ]);
+      const cErr: string[] = [];
+      void text(counter.stderr, cErr);
+      await waitFor("the counting server", () => cErr.join("").includes("listening"));
+      const stdioConf = `${copy.work}/stdio.conf`;
+      Deno.writeTextFileSync(
+        stdioConf,
+        Deno.readTextFileSync(conf).replace(
+          /\n\[TCPClientTunnel\][^]*$/,
+          "\n[STDIOTunnel]\nTarget = 10.99.0.2:8082\n",
+        ),
+        { mode: 0o600 },
+      );
+      await run("chown", ["65534:65534", stdioConf]);
+      const stdio = new Deno.Command("ip", {
+        args: [
+          "netns",
+          "exec",
+          bed.ns.a,
+          ...asNobody([copy.deno, "run", "-A", "--cached-only", "main.ts", "proxy", "stdio.conf"]),
+        ],
+        cwd: copy.work,
+        clearEnv: true,
+        env: { ...copy.env, PROXY_KEY: encodeBase64Key(kp), SOCKS_PASSWORD: "s3cret" },
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const w = stdio.stdin.getWriter();
+      await w.write(new Uint8Array(1 << 20).fill(7));
+      await w.close();
+      const out = await stdio.output();
+      equal(out.code, 0, new TextDecoder().decode(out.stderr));
+      const cs = await counter.status;
+      equal(
+        new TextDecoder().decode(out.stdout),
+        `${1 << 20}\n`,
+        `counter: ${cs.code} ${cErr.join("")}\n${new TextDecoder().decode(out.stderr)}`,
+      );
+
       await wg.stop();
     } finally {
       try {

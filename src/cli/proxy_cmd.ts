@@ -11,6 +11,9 @@ import { UserspaceTunnel } from "../netstack/userspace_tunnel.ts";
 import { type Forward, startClientTunnel, startServerTunnel } from "../proxy/forwards.ts";
 import { parseProxyConfig } from "../proxy/proxy_config.ts";
 import { startSocks5 } from "../proxy/socks5.ts";
+import { startHttpProxy } from "../proxy/http_proxy.ts";
+import { runStdioTunnel } from "../proxy/stdio_tunnel.ts";
+import { startUdpTunnel } from "../proxy/udp_tunnel.ts";
 import { InspectorGuard, inspectorRefusal } from "../process/inspector_guard.ts";
 import { noCoreDumps } from "../process/no_core_dumps.ts";
 import { ConfigError } from "../wg/config_error.ts";
@@ -25,6 +28,9 @@ and front ends, several of each:
   [TCPClientTunnel]  BindAddress = 127.0.0.1:8080   Target = 10.0.0.1:80
   [TCPServerTunnel]  ListenPort = 8080              Target = 127.0.0.1:80
   [Socks5]           BindAddress = 127.0.0.1:1080   (Username = u, Password = p)
+  [http]             BindAddress = 127.0.0.1:3128   (Username = u, Password = p)
+  [UDPProxyTunnel]   BindAddress = 127.0.0.1:5353   Target = 10.0.0.1:53
+  [STDIOTunnel]      Target = 10.0.0.1:22           (stdin/stdout: ssh's ProxyCommand)
 A value $NAME is the environment variable NAME. SIGINT or SIGTERM stops it.`;
 
 /** Runs the proxy until a signal; returns the exit code. */
@@ -89,6 +95,8 @@ export async function proxy(args: string[]): Promise<number> {
     for (const t of parsed.clientTunnels) forwards.push(startClientTunnel(tunnel, t));
     for (const t of parsed.serverTunnels) forwards.push(startServerTunnel(tunnel, t));
     for (const t of parsed.socks5) forwards.push(startSocks5(tunnel, t));
+    for (const t of parsed.http) forwards.push(startHttpProxy(tunnel, t));
+    for (const t of parsed.udpTunnels) forwards.push(await startUdpTunnel(tunnel, t));
     log.info("Proxy {name} up: listen port {port}, {peers} peer(s), {forwards} forward(s)", {
       name,
       port: tunnel.device.listenPort,
@@ -96,7 +104,20 @@ export async function proxy(args: string[]): Promise<number> {
       forwards: forwards.length,
     });
     const watch = setInterval(() => guard.check(performance.now()), 1000);
+    let stdioFailed: Error | undefined;
+    if (parsed.stdio !== null) {
+      // Standard input and output are the connection: the proxy ends with it.
+      runStdioTunnel(tunnel, parsed.stdio).catch((e) => stdioFailed = e).finally(onSignal);
+    }
     if (!stopping) await stopped;
+    if (stdioFailed !== undefined) {
+      clearInterval(watch);
+      log.fatal("STDIOTunnel of line {line}: {error}", {
+        line: parsed.stdio!.line,
+        error: stdioFailed.message,
+      });
+      return 1;
+    }
     clearInterval(watch);
     log.info("Proxy {name} stopping", { name });
     return 0;

@@ -9,8 +9,9 @@
  * - `[Socks5]` `BindAddress = host:port`, optional `Username` and `Password` (both or neither)
  *
  * A name in a tunnel-side Target is resolved through the tunnel with `DNS` of `[Interface]` (a
- * name without `DNS` is an error: never the host's resolver). `[http]`, `[UDPProxyTunnel]` and
- * `[STDIOTunnel]` are refused with their line for now. Errors name file, line and key.
+ * name without `DNS` is an error: never the host's resolver). `[http]` takes the keys of
+ * `[Socks5]`; `[UDPProxyTunnel]` `BindAddress`, `Target` (UDP); `[STDIOTunnel]` `Target =
+ * host:port` joins standard input and output to it (one). Errors name file, line and key.
  *
  * @example
  * ```ts
@@ -46,6 +47,13 @@ export interface ClientTunnel {
   line: number;
 }
 
+/** `[UDPProxyTunnel]`: a local UDP port whose datagrams go to `target` through the tunnel. */
+export interface UdpTunnel {
+  bind: HostPort;
+  target: HostPort;
+  line: number;
+}
+
 /** `[TCPServerTunnel]`: a port of the tunnel address whose connections go to a local `target`. */
 export interface ServerTunnel {
   listenPort: number;
@@ -67,9 +75,13 @@ export interface ProxyConfig {
   clientTunnels: ClientTunnel[];
   serverTunnels: ServerTunnel[];
   socks5: Socks5[];
+  /** `[http]`: the same keys as `[Socks5]`. */
+  http: Socks5[];
+  udpTunnels: UdpTunnel[];
+  /** `[STDIOTunnel]`: standard input and output joined to `target` (e.g. ssh's ProxyCommand). */
+  stdio: { target: HostPort; line: number } | null;
 }
 
-const LATER = new Set(["http", "udpproxytunnel", "stdiotunnel"]);
 const WG = new Set(["interface", "peer"]);
 
 /** A `Key = $NAME` line of a WireGuard file with the variable's value (an unset one: an error). */
@@ -106,7 +118,8 @@ export function parseProxyConfig(
   const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
   const wgLines: string[] = [];
   const clientTunnels: ClientTunnel[] = [], serverTunnels: ServerTunnel[] = [];
-  const socks5: Socks5[] = [];
+  const socks5: Socks5[] = [], http: Socks5[] = [], udpTunnels: UdpTunnel[] = [];
+  let stdio: ProxyConfig["stdio"] = null;
   /** Lines of tunnel-side targets given by name: they need `DNS` (checked once it is parsed). */
   const named: { line: number; name: string }[] = [];
   let section: string | null = null, sectionLine = 0;
@@ -143,16 +156,35 @@ export function parseProxyConfig(
         named.push({ line: need("Target").line, name: target.hostname });
       }
       clientTunnels.push({ bind: hostPort("BindAddress"), target, line: sectionLine });
-    } else if (s === "socks5") {
+    } else if (s === "udpproxytunnel") {
+      const target = hostPort("Target");
+      if (parseIp(target.hostname) === null) {
+        named.push({ line: need("Target").line, name: target.hostname });
+      }
+      udpTunnels.push({ bind: hostPort("BindAddress"), target, line: sectionLine });
+    } else if (s === "stdiotunnel") {
+      if (stdio !== null) {
+        throw new ConfigError(
+          path,
+          sectionLine,
+          "a second [STDIOTunnel]: there is one standard input",
+        );
+      }
+      const target = hostPort("Target");
+      if (parseIp(target.hostname) === null) {
+        named.push({ line: need("Target").line, name: target.hostname });
+      }
+      stdio = { target, line: sectionLine };
+    } else if (s === "socks5" || s === "http") {
       const user = keys.get("username"), pass = keys.get("password");
       if ((user === undefined) !== (pass === undefined)) {
         throw new ConfigError(
           path,
           (user ?? pass)!.line,
-          "[Socks5]: Username and Password go together",
+          `[${section}]: Username and Password go together`,
         );
       }
-      socks5.push({
+      (s === "http" ? http : socks5).push({
         bind: hostPort("BindAddress"),
         username: user?.value,
         password: pass?.value,
@@ -171,6 +203,9 @@ export function parseProxyConfig(
     tcpclienttunnel: ["bindaddress", "target"],
     tcpservertunnel: ["listenport", "target"],
     socks5: ["bindaddress", "username", "password"],
+    http: ["bindaddress", "username", "password"],
+    stdiotunnel: ["target"],
+    udpproxytunnel: ["bindaddress", "target"],
   };
 
   lines.forEach((raw, i) => {
@@ -187,13 +222,6 @@ export function parseProxyConfig(
         wgSections++;
         wgLines.push(raw);
         return;
-      }
-      if (LATER.has(s)) {
-        throw new ConfigError(
-          path,
-          line,
-          `[${section}] is not supported by tunslab proxy yet (only [TCPClientTunnel] and [TCPServerTunnel])`,
-        );
       }
       if (!(s in allowed)) throw new ConfigError(path, line, `Unknown section "${t}"`);
       wgLines.push("");
@@ -264,5 +292,5 @@ export function parseProxyConfig(
   for (const p of config.peers) {
     if (p.allowedIps.length === 0) p.allowedIps.push(parseCidr("0.0.0.0/0"), parseCidr("::/0"));
   }
-  return { config, clientTunnels, serverTunnels, socks5 };
+  return { config, clientTunnels, serverTunnels, socks5, http, udpTunnels, stdio };
 }

@@ -18,6 +18,7 @@ import { logger } from "../log.ts";
 import { DnsError } from "../netstack/tunnel_dns.ts";
 import type { UserspaceTunnel } from "../netstack/userspace_tunnel.ts";
 import { formatIp } from "../wg/cidr.ts";
+import { ConnReader as Reader } from "./conn_reader.ts";
 import { type Forward, joinTracked, limiter, type Limits, serveEach } from "./forwards.ts";
 import type { HostPort } from "./proxy_config.ts";
 
@@ -34,37 +35,8 @@ export interface Socks5Spec {
 /** Longest the client may take to say where it wants to go (ms). */
 const HANDSHAKE_MS = 10_000;
 
-/** Reads exactly what the handshake needs, keeping what the client sent beyond it. */
-class Reader {
-  #buf = new Uint8Array(1024);
-  #start = 0;
-  #end = 0;
-  constructor(readonly conn: Deno.Conn) {}
-
-  async take(n: number): Promise<Uint8Array> {
-    while (this.#end - this.#start < n) {
-      if (this.#end === this.#buf.length) {
-        this.#buf.copyWithin(0, this.#start, this.#end);
-        this.#end -= this.#start;
-        this.#start = 0;
-      }
-      const got = await this.conn.read(this.#buf.subarray(this.#end));
-      if (got === null) throw new Error("the client closed during the handshake");
-      this.#end += got;
-    }
-    const out = this.#buf.slice(this.#start, this.#start + n);
-    this.#start += n;
-    return out;
-  }
-
-  /** What the client sent after the handshake (its first data). */
-  rest(): Uint8Array {
-    return this.#buf.slice(this.#start, this.#end);
-  }
-}
-
 /** 1 if equal, else 0; the time does not depend on where the texts differ. */
-function sameText(a: string, b: string): number {
+export function sameText(a: string, b: string): number {
   const x = new TextEncoder().encode(a), y = new TextEncoder().encode(b);
   let d = x.length ^ y.length;
   for (let i = 0; i < Math.max(x.length, y.length); i++) d |= (x[i] ?? 0) ^ (y[i] ?? 0);
