@@ -73,6 +73,10 @@ Deno.test("userspace tunnel: TCP both ways between two stacks over loopback Wire
     conn.close();
     listener.close();
     await assertRefused(a);
+    // Nothing answers an address outside AllowedIPs (the data path drops it): a timeout.
+    let late: unknown;
+    await a.connect({ hostname: "10.77.0.99", port: 7, timeoutMs: 300 }).catch((e) => late = e);
+    ok(late instanceof Deno.errors.TimedOut, `timed out: ${late}`);
   } finally {
     await a.close();
     await b.close();

@@ -169,6 +169,11 @@ export class Netstack {
     this.#wasm.ts_netstack_tcp_shutdown(h);
   }
 
+  /** A RST now; the connection is CLOSED (error 4) until released. */
+  tcpAbort(h: number, now: number): void {
+    check("ts_netstack_tcp_abort", this.#wasm.ts_netstack_tcp_abort(h, now >>> 0));
+  }
+
   /** Lets go of a connection (it goes on closing without the caller). */
   tcpRelease(h: number, now: number): void {
     check("ts_netstack_tcp_release", this.#wasm.ts_netstack_tcp_release(h, now >>> 0));

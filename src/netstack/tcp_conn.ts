@@ -165,9 +165,17 @@ export class TcpConn implements Deno.Conn {
     this.#waiters = [];
   }
 
-  /** Resolves once the handshake completed; throws the connect's error. */
-  async established(what: string): Promise<void> {
-    await this.waitFor(CONNECTED);
+  /** Resolves once the handshake completed; throws the connect's error, or TimedOut after `ms`. */
+  async established(what: string, ms: number): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<"late">((r) => timer = setTimeout(() => r("late"), ms));
+    const won = await Promise.race([this.waitFor(CONNECTED), late]);
+    clearTimeout(timer);
+    if (won === "late") {
+      this.#host.stack.tcpAbort(this.handle, this.#host.now());
+      this.#host.kick();
+      throw new Deno.errors.TimedOut(`${what}: no answer in ${ms / 1000} s`);
+    }
     const { state, error } = this.#host.stack.tcpState(this.handle);
     if (error !== 0 || state === 0) throw connError(error === 0 ? 4 : error, what);
   }

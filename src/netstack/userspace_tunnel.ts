@@ -30,6 +30,9 @@ import { type ConnHost, TcpConn } from "./tcp_conn.ts";
 import { type DnsHost, TunnelDns } from "./tunnel_dns.ts";
 import { parseIp } from "../wg/cidr.ts";
 
+/** How long a connect waits for the handshake by default (ms); then TimedOut (SOCKS 0x04, 504). */
+export const CONNECT_TIMEOUT_MS = 10_000;
+
 /** Options of {@link UserspaceTunnel.start}. */
 export interface UserspaceTunnelOptions {
   /** Labels logs and stats (default "tunslab"). */
@@ -163,7 +166,7 @@ export class UserspaceTunnel implements AsyncDisposable, ConnHost, DnsHost {
    * A connection to `hostname:port` through the tunnel; a name is resolved with the tunnel's
    * DNS servers ({@link dns}) and its addresses tried in order.
    */
-  async connect(opts: { hostname: string; port: number }): Promise<TcpConn> {
+  async connect(opts: { hostname: string; port: number; timeoutMs?: number }): Promise<TcpConn> {
     this.#open();
     const addrs = parseIp(opts.hostname) !== null
       ? [opts.hostname]
@@ -173,7 +176,10 @@ export class UserspaceTunnel implements AsyncDisposable, ConnHost, DnsHost {
       const conn = this.adopt(this.stack.tcpConnect(addr, opts.port, this.now()));
       this.kick();
       try {
-        await conn.established(`connect ${opts.hostname}:${opts.port}`);
+        await conn.established(
+          `connect ${opts.hostname}:${opts.port}`,
+          opts.timeoutMs ?? CONNECT_TIMEOUT_MS,
+        );
         return conn;
       } catch (e) {
         conn.close();

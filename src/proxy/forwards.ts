@@ -63,20 +63,27 @@ export function limiter(limits: Limits = DEFAULT_LIMITS) {
 const show = (hp: HostPort) =>
   hp.hostname.includes(":") ? `[${hp.hostname}]:${hp.port}` : `${hp.hostname}:${hp.port}`;
 
-/** Copies `from` to `to` until the end of data, then half-closes `to`. */
-async function pipe(from: Deno.Conn, to: Deno.Conn): Promise<void> {
+/** Copies `from` to `to` until the end of data, then half-closes `to`; `touch` on each read. */
+async function pipe(from: Deno.Conn, to: Deno.Conn, touch: () => void): Promise<void> {
   const buf = new Uint8Array(64 * 1024);
   for (;;) {
     const n = await from.read(buf);
     if (n === null) break;
+    touch();
     let off = 0;
     while (off < n) off += await to.write(buf.subarray(off, n));
   }
   await to.closeWrite();
 }
 
-/** Joins two connections until both directions have ended (an error ends both); closes both. */
-export async function join(a: Deno.Conn, b: Deno.Conn): Promise<void> {
+/** A joined pair with nothing moving either way for this long is closed (ms). */
+export const IDLE_MS = 15 * 60_000;
+
+/**
+ * Joins two connections until both directions have ended (an error ends both, and so does
+ * `idleMs` without a byte either way); closes both.
+ */
+export async function join(a: Deno.Conn, b: Deno.Conn, idleMs = IDLE_MS): Promise<void> {
   const closeBoth = () => {
     for (const c of [a, b]) {
       try {
@@ -84,11 +91,21 @@ export async function join(a: Deno.Conn, b: Deno.Conn): Promise<void> {
       } catch { /* closed already */ }
     }
   };
+  let last = Date.now(), idle = false;
+  const touch = () => void (last = Date.now());
+  const watch = setInterval(() => {
+    if (Date.now() - last > idleMs) (idle = true, closeBoth());
+  }, Math.min(idleMs, 10_000));
   try {
     await Promise.all(
-      [pipe(a, b), pipe(b, a)].map((p) => p.catch((e) => (closeBoth(), Promise.reject(e)))),
+      [pipe(a, b, touch), pipe(b, a, touch)].map((p) =>
+        p.catch((e) => (closeBoth(), Promise.reject(e)))
+      ),
     );
+  } catch (e) {
+    if (!idle) throw e; // closed for idleness: an end, not an error
   } finally {
+    clearInterval(watch);
     closeBoth();
   }
 }
