@@ -149,7 +149,23 @@ async function exercise(p: Pair, mtu: number, label: string): Promise<void> {
 }
 
 async function pair(label: string, opts: PairOptions): Promise<Pair> {
-  return await startPair(label, opts);
+  const p = await startPair(label, opts);
+  // Over the 1500-byte underlay every datagram is IP-fragmented. A fragment lost in a burst holds
+  // reassembly memory for ipfrag_time (30 s), and with the memory full every later fragment is
+  // dropped until those expire: a TCP transfer then stalls for tens of seconds (one CI run's 60 s
+  // timeout looked like that). The namespaces' own sysctls: more room, incomplete ones freed sooner.
+  for (const side of ["a", "b"] as const) {
+    await p.bed.run(side, [
+      "sysctl",
+      "-q",
+      "-w",
+      "net.ipv4.ipfrag_high_thresh=67108864",
+      "net.ipv4.ipfrag_time=3",
+      "net.ipv6.ip6frag_high_thresh=67108864",
+      "net.ipv6.ip6frag_time=3",
+    ]);
+  }
+  return p;
 }
 
 /** The underlay's MTU (the veth of both sides). */
