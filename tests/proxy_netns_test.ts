@@ -31,6 +31,21 @@ function text(stream: ReadableStream<Uint8Array>, into: string[]): Promise<void>
   );
 }
 
+/** Spawns `args` in `side`'s namespace; resolves once its stderr says `word` (and collects it). */
+async function started(
+  bed: Testbed,
+  side: "a" | "b",
+  args: string[],
+  what: string,
+  word = "listening",
+): Promise<[Deno.ChildProcess, string[]]> {
+  const child = bed.spawn(side, args, { stdout: "null" });
+  const err: string[] = [];
+  void text(child.stderr, err);
+  await waitFor(what, () => err.join("").includes(word));
+  return [child, err];
+}
+
 async function waitFor(what: string, fn: () => boolean, ms = 20_000): Promise<void> {
   const end = Date.now() + ms;
   while (!fn()) {
@@ -195,14 +210,11 @@ Password = $SOCKS_PASSWORD
       console.log(`TCPClientTunnel: ${(BYTES * 8 / r1.seconds / 1e9).toFixed(2)} Gbit/s`);
 
       // curl through the other client tunnel to an HTTP server in b.
-      http = bed.spawn("b", [
+      [http] = await started(bed, "b", [
         Deno.execPath(),
         "eval",
         `Deno.serve({ hostname: "10.99.0.2", port: 8081, onListen: () => console.error("listening") }, () => new Response("through tunslab proxy\\n"))`,
-      ]);
-      const hErr: string[] = [];
-      void text(http.stderr, hErr);
-      await waitFor("the HTTP server", () => hErr.join("").includes("listening"));
+      ], "the HTTP server");
       const c = await bed.run(
         "a",
         ["curl", "-s", "--max-time", "10", "http://127.0.0.1:18081/"],
@@ -212,17 +224,14 @@ Password = $SOCKS_PASSWORD
       equal(c.stdout, "through tunslab proxy\n");
 
       // SOCKS5: a name resolved through the tunnel (a DNS server in b), an IP, a login.
-      const dns = bed.spawn("b", [
+      const [dns, dnsErr] = await started(bed, "b", [
         Deno.execPath(),
         "run",
         "-A",
         DNS,
         "10.99.0.2",
         "web.test=10.99.0.2",
-      ]);
-      const dErr: string[] = [];
-      void text(dns.stderr, dErr);
-      await waitFor("the DNS server", () => dErr.join("").includes("listening"));
+      ], "the DNS server");
       const socks = async (args: string[]) =>
         await bed.run("a", ["curl", "-sS", "--max-time", "10", ...args], true);
       const byName = await socks(["--socks5-hostname", "127.0.0.1:1080", "http://web.test:8081/"]);
@@ -232,7 +241,7 @@ Password = $SOCKS_PASSWORD
         `socks5 by name: ${byName.stderr}\n${logs.join("")}`,
       );
       match(
-        dErr.join(""),
+        dnsErr.join(""),
         /query web\.test type 1 from 10\.99\.0\.1/,
         "the query went through the tunnel",
       );
@@ -276,14 +285,11 @@ Password = $SOCKS_PASSWORD
         "502",
       );
       // [UDPProxyTunnel]: a datagram to a local port, echoed by a UDP server in b, comes back.
-      const echo = bed.spawn("b", [
+      const [echo] = await started(bed, "b", [
         Deno.execPath(),
         "eval",
         `import dgram from "node:dgram"; const s = dgram.createSocket("udp4"); s.on("message", (m, r) => s.send(m, r.port, r.address)); s.bind(5353, "10.99.0.2", () => console.error("listening"));`,
-      ]);
-      const eErr: string[] = [];
-      void text(echo.stderr, eErr);
-      await waitFor("the UDP echo server", () => eErr.join("").includes("listening"));
+      ], "the UDP echo server");
       const udpClient = await bed.run("a", [
         Deno.execPath(),
         "eval",
@@ -307,7 +313,7 @@ Password = $SOCKS_PASSWORD
       console.log(`TCPServerTunnel: ${(BYTES * 8 / r2.seconds / 1e9).toFixed(2)} Gbit/s`);
 
       // SIGTERM with a connection open through a forward: it is closed, the proxy exits.
-      const receiver = bed.spawn("b", [
+      const [receiver] = await started(bed, "b", [
         Deno.execPath(),
         "run",
         "-A",
@@ -315,18 +321,18 @@ Password = $SOCKS_PASSWORD
         "recv",
         "10.99.0.2",
         "8080",
-      ]);
-      const rErr: string[] = [];
-      void text(receiver.stderr, rErr);
-      await waitFor("the receiver", () => rErr.join("").includes("listening"));
-      const idle = bed.spawn("a", [
-        Deno.execPath(),
-        "eval",
-        `const c = await Deno.connect({ hostname: "127.0.0.1", port: 18080 }); await c.write(new Uint8Array(1000)); console.error("connected"); console.log(await c.read(new Uint8Array(1)).catch((e) => e.name));`,
-      ]);
-      const iErr: string[] = [];
-      void text(idle.stderr, iErr);
-      await waitFor("the idle client", () => iErr.join("").includes("connected"));
+      ], "the receiver");
+      const [idle] = await started(
+        bed,
+        "a",
+        [
+          Deno.execPath(),
+          "eval",
+          `const c = await Deno.connect({ hostname: "127.0.0.1", port: 18080 }); await c.write(new Uint8Array(1000)); console.error("connected"); console.log(await c.read(new Uint8Array(1)).catch((e) => e.name));`,
+        ],
+        "the idle client",
+        "connected",
+      );
       await new Promise((r) => setTimeout(r, 300)); // joined through the tunnel
       proxy.kill("SIGTERM");
       const st = await Promise.race([
@@ -349,14 +355,11 @@ Password = $SOCKS_PASSWORD
 
       // [STDIOTunnel]: 1 MiB on the proxy's stdin reaches a server in b, its answer is on stdout,
       // and the proxy ends with the connection.
-      const counter = bed.spawn("b", [
+      const [counter, counterErr] = await started(bed, "b", [
         Deno.execPath(),
         "eval",
         `const l = Deno.listen({ hostname: "10.99.0.2", port: 8082 }); console.error("listening"); const c = await l.accept(); const b = new Uint8Array(65536); let n = 0; for (let k; (k = await c.read(b)) !== null;) n += k; await c.write(new TextEncoder().encode(n + "\\n")); c.close();`,
-      ]);
-      const cErr: string[] = [];
-      void text(counter.stderr, cErr);
-      await waitFor("the counting server", () => cErr.join("").includes("listening"));
+      ], "the counting server");
       const stdioConf = `${copy.work}/stdio.conf`;
       Deno.writeTextFileSync(
         stdioConf,
@@ -390,7 +393,7 @@ Password = $SOCKS_PASSWORD
       equal(
         new TextDecoder().decode(out.stdout),
         `${1 << 20}\n`,
-        `counter: ${cs.code} ${cErr.join("")}\n${new TextDecoder().decode(out.stderr)}`,
+        `counter: ${cs.code} ${counterErr.join("")}\n${new TextDecoder().decode(out.stderr)}`,
       );
 
       await wg.stop();

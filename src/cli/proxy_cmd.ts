@@ -6,7 +6,7 @@
  * @module
  */
 
-import { logger, parseLogLevel, setupLogging, shutdownLogging } from "../log.ts";
+import { logger, setupLogging, shutdownLogging } from "../log.ts";
 import { UserspaceTunnel } from "../netstack/userspace_tunnel.ts";
 import { type Forward, startClientTunnel, startServerTunnel } from "../proxy/forwards.ts";
 import { parseProxyConfig } from "../proxy/proxy_config.ts";
@@ -17,6 +17,7 @@ import { startUdpTunnel } from "../proxy/udp_tunnel.ts";
 import { InspectorGuard, inspectorRefusal } from "../process/inspector_guard.ts";
 import { noCoreDumps } from "../process/no_core_dumps.ts";
 import { ConfigError } from "../wg/config_error.ts";
+import { LOG_OPTIONS, logFlags } from "./log_flags.ts";
 import { parseCommand } from "./parse_command.ts";
 import { UsageError } from "./usage_error.ts";
 
@@ -40,23 +41,13 @@ export async function proxy(args: string[]): Promise<number> {
     min: 1,
     max: 1,
     options: {
-      "log-level": { type: "string", default: "info" },
-      "log-format": { type: "string", default: "auto" },
+      ...LOG_OPTIONS,
     },
   });
   if (r === null) return 0;
   const path = r.positionals[0];
   if (path === undefined) throw new UsageError("missing argument CONF");
-  const format = r.values["log-format"] as string;
-  if (format !== "auto" && format !== "json" && format !== "text") {
-    throw new UsageError(`--log-format must be auto, json or text, not "${format}"`);
-  }
-  let level;
-  try {
-    level = parseLogLevel(r.values["log-level"] as string);
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const { level, format } = logFlags(r.values);
   await setupLogging(level, format);
   const log = logger("proxy");
   const fail = async (msg: string, props: Record<string, unknown>) => {

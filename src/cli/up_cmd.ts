@@ -11,7 +11,7 @@ import { basename } from "node:path";
 import { Device } from "../device/device.ts";
 import { encodeLiveCounters, liveCounters } from "../device/live_counters.ts";
 import { PolicyRouting } from "../host/policy_routing.ts";
-import { causeOf, logger, parseLogLevel, setupLogging, shutdownLogging } from "../log.ts";
+import { causeOf, logger, setupLogging, shutdownLogging } from "../log.ts";
 import {
   type Config,
   MAX_PEERS_LIMIT,
@@ -34,6 +34,7 @@ import { InspectorGuard, inspectorRefusal } from "../process/inspector_guard.ts"
 import { noCoreDumps } from "../process/no_core_dumps.ts";
 import { sdNotify } from "../process/sd_notify.ts";
 import { configPathFor } from "./config_path.ts";
+import { LOG_OPTIONS, logFlags } from "./log_flags.ts";
 import { parseCommand } from "./parse_command.ts";
 import { UsageError } from "./usage_error.ts";
 
@@ -71,8 +72,7 @@ export async function up(args: string[]): Promise<number> {
     max: 1,
     options: {
       interface: { type: "string", short: "i" },
-      "log-level": { type: "string", default: "info" },
-      "log-format": { type: "string", default: "auto" },
+      ...LOG_OPTIONS,
       "no-offload": { type: "boolean" },
       "max-pool-mib": { type: "string" },
       "max-peers": { type: "string" },
@@ -89,16 +89,7 @@ export async function up(args: string[]): Promise<number> {
       "missing argument CONF (or --interface NAME for an unconfigured interface)",
     );
   }
-  const format = r.values["log-format"] as string;
-  if (format !== "auto" && format !== "json" && format !== "text") {
-    throw new UsageError(`--log-format must be auto, json or text, not "${format}"`);
-  }
-  let level;
-  try {
-    level = parseLogLevel(r.values["log-level"] as string);
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const { level, format } = logFlags(r.values);
   const maxPool = r.values["max-pool-mib"] as string | undefined;
   if (
     maxPool !== undefined &&

@@ -60,8 +60,73 @@ export function limiter(limits: Limits = DEFAULT_LIMITS) {
   };
 }
 
-const show = (hp: HostPort) =>
+/** `host:port`, an IPv6 host in brackets. */
+export const show = (hp: HostPort): string =>
   hp.hostname.includes(":") ? `[${hp.hostname}]:${hp.port}` : `${hp.hostname}:${hp.port}`;
+
+/** A local TCP listener on the section's `BindAddress`; a refusal names the section and its line. */
+export function listenLocal(
+  section: string,
+  spec: { bind: HostPort; line: number },
+): Deno.Listener {
+  try {
+    return Deno.listen({ hostname: spec.bind.hostname, port: spec.bind.port });
+  } catch (e) {
+    throw new Error(
+      `[${section}] of line ${spec.line}: BindAddress ${show(spec.bind)}: ${(e as Error).message}`,
+    );
+  }
+}
+
+/**
+ * A front end that speaks a protocol before the join (SOCKS5, HTTP): per client the limit (over
+ * it, `refuse` answers), then `handshake` (at most `ms`; null: it answered the client itself),
+ * then the join of the two. Failures are logged at debug as `name addr: client …`.
+ */
+export function serveHandshakes(
+  name: string,
+  addr: string,
+  listener: Deno.Listener,
+  limits: Limits | undefined,
+  ms: number,
+  refuse: (local: Deno.Conn, clientFull: boolean) => Promise<void>,
+  handshake: (local: Deno.Conn) => Promise<Deno.Conn | null>,
+): Forward {
+  const limit = limiter(limits);
+  return serveEach(addr, listener, async (local, conns, stats) => {
+    const client = (local.remoteAddr as Deno.NetAddr).hostname;
+    const release = limit.take(client);
+    try {
+      if (release === null) {
+        stats.failed++;
+        await refuse(local, limit.clientFull(client));
+        return;
+      }
+      const timer = setTimeout(() => local.close(), ms);
+      let remote: Deno.Conn | null;
+      try {
+        remote = await handshake(local);
+      } finally {
+        clearTimeout(timer);
+      }
+      if (remote === null) {
+        stats.failed++;
+        return;
+      }
+      await joinTracked(local, remote, conns, stats);
+    } catch (e) {
+      stats.failed++;
+      log.debug("{name} {bind}: client {client}: {error}", {
+        name,
+        bind: addr,
+        client,
+        error: (e as Error).message,
+      });
+    } finally {
+      release?.();
+    }
+  });
+}
 
 /** Copies `from` to `to` until the end of data, then half-closes `to`; `touch` on each read. */
 async function pipe(from: Deno.Conn, to: Deno.Conn, touch: () => void): Promise<void> {
@@ -175,16 +240,7 @@ export async function joinTracked(
 
 /** `[TCPClientTunnel]`: listens on `bind` locally; each connection goes to `target` via the tunnel. */
 export function startClientTunnel(tunnel: UserspaceTunnel, spec: ClientTunnel): Forward {
-  let listener: Deno.Listener;
-  try {
-    listener = Deno.listen({ hostname: spec.bind.hostname, port: spec.bind.port });
-  } catch (e) {
-    throw new Error(
-      `[TCPClientTunnel] of line ${spec.line}: BindAddress ${show(spec.bind)}: ${
-        (e as Error).message
-      }`,
-    );
-  }
+  const listener = listenLocal("TCPClientTunnel", spec);
   const addr = show(spec.bind), target = show(spec.target);
   log.info("TCPClientTunnel {bind} → {target} through the tunnel", { bind: addr, target });
   return serveEach(addr, listener, async (local, conns, stats) => {

@@ -17,7 +17,7 @@
 import { logger } from "../log.ts";
 import type { UserspaceTunnel } from "../netstack/userspace_tunnel.ts";
 import { ConnReader } from "./conn_reader.ts";
-import { type Forward, joinTracked, limiter, type Limits, serveEach } from "./forwards.ts";
+import { type Forward, type Limits, listenLocal, serveHandshakes, show } from "./forwards.ts";
 import { parseHostPort, type Socks5 as LoginSpec } from "./proxy_config.ts";
 import { sameText } from "./socks5.ts";
 
@@ -139,45 +139,15 @@ async function serveClient(
 
 /** `[http]`: an HTTP proxy on `bind` whose requests go through the tunnel. */
 export function startHttpProxy(tunnel: UserspaceTunnel, spec: LoginSpec, limits?: Limits): Forward {
-  let listener: Deno.Listener;
-  try {
-    listener = Deno.listen({ hostname: spec.bind.hostname, port: spec.bind.port });
-  } catch (e) {
-    throw new Error(`[http] of line ${spec.line}: BindAddress: ${(e as Error).message}`);
-  }
-  const addr = `${spec.bind.hostname}:${spec.bind.port}`;
-  const limit = limiter(limits);
+  const addr = show(spec.bind);
   log.info("HTTP proxy on {bind}{auth}", { bind: addr, auth: spec.username ? " (login)" : "" });
-  return serveEach(addr, listener, async (local, conns, stats) => {
-    const client = (local.remoteAddr as Deno.NetAddr).hostname;
-    const release = limit.take(client);
-    try {
-      if (release === null) {
-        stats.failed++;
-        await local.write(status(503, "Service Unavailable"));
-        return;
-      }
-      const timer = setTimeout(() => local.close(), HEAD_MS);
-      let remote: Deno.Conn | null;
-      try {
-        remote = await serveClient(tunnel, spec, local);
-      } finally {
-        clearTimeout(timer);
-      }
-      if (remote === null) {
-        stats.failed++;
-        return;
-      }
-      await joinTracked(local, remote, conns, stats);
-    } catch (e) {
-      stats.failed++;
-      log.debug("HTTP proxy {bind}: client {client}: {error}", {
-        bind: addr,
-        client,
-        error: (e as Error).message,
-      });
-    } finally {
-      release?.();
-    }
-  });
+  return serveHandshakes(
+    "HTTP proxy",
+    addr,
+    listenLocal("http", spec),
+    limits,
+    HEAD_MS,
+    async (local) => void await local.write(status(503, "Service Unavailable")),
+    (local) => serveClient(tunnel, spec, local),
+  );
 }

@@ -19,18 +19,10 @@ import { DnsError } from "../netstack/tunnel_dns.ts";
 import type { UserspaceTunnel } from "../netstack/userspace_tunnel.ts";
 import { formatIp } from "../wg/cidr.ts";
 import { ConnReader as Reader } from "./conn_reader.ts";
-import { type Forward, joinTracked, limiter, type Limits, serveEach } from "./forwards.ts";
-import type { HostPort } from "./proxy_config.ts";
+import { type Forward, type Limits, listenLocal, serveHandshakes, show } from "./forwards.ts";
+import type { Socks5 } from "./proxy_config.ts";
 
 const log = logger("proxy");
-
-/** `[Socks5]`. */
-export interface Socks5Spec {
-  bind: HostPort;
-  username?: string;
-  password?: string;
-  line: number;
-}
 
 /** Longest the client may take to say where it wants to go (ms). */
 const HANDSHAKE_MS = 10_000;
@@ -53,7 +45,7 @@ function replyFor(e: unknown): number {
 const reply = (code: number) => new Uint8Array([5, code, 0, 1, 0, 0, 0, 0, 0, 0]);
 
 /** One client: the handshake, the connect through the tunnel, the join. */
-async function serveClient(tunnel: UserspaceTunnel, spec: Socks5Spec, local: Deno.Conn) {
+async function serveClient(tunnel: UserspaceTunnel, spec: Socks5, local: Deno.Conn) {
   const r = new Reader(local);
   const [ver, nMethods] = await r.take(2);
   if (ver !== 5) throw new Error(`not SOCKS5 (version ${ver})`);
@@ -112,49 +104,23 @@ async function serveClient(tunnel: UserspaceTunnel, spec: Socks5Spec, local: Den
 }
 
 /** `[Socks5]`: a SOCKS5 listener on `bind` whose CONNECTs go through the tunnel. */
-export function startSocks5(tunnel: UserspaceTunnel, spec: Socks5Spec, limits?: Limits): Forward {
-  let listener: Deno.Listener;
-  try {
-    listener = Deno.listen({ hostname: spec.bind.hostname, port: spec.bind.port });
-  } catch (e) {
-    throw new Error(`[Socks5] of line ${spec.line}: BindAddress: ${(e as Error).message}`);
-  }
-  const addr = spec.bind.hostname.includes(":")
-    ? `[${spec.bind.hostname}]:${spec.bind.port}`
-    : `${spec.bind.hostname}:${spec.bind.port}`;
-  const limit = limiter(limits);
+export function startSocks5(tunnel: UserspaceTunnel, spec: Socks5, limits?: Limits): Forward {
+  const addr = show(spec.bind);
   log.info("Socks5 on {bind}{auth}", {
     bind: addr,
     auth: spec.username ? " (username/password)" : "",
   });
-  return serveEach(addr, listener, async (local, conns, stats) => {
-    const client = (local.remoteAddr as Deno.NetAddr).hostname;
-    const release = limit.take(client);
-    try {
-      if (release === null) {
-        // Over a limit: the request is refused (0x02 the client's limit, 0x05 the total).
-        await local.write(new Uint8Array([5, 0])).catch(() => {});
-        await local.write(reply(limit.clientFull(client) ? 0x02 : 0x05)).catch(() => {});
-        stats.failed++;
-        return;
-      }
-      const timer = setTimeout(() => local.close(), HANDSHAKE_MS);
-      let remote: Deno.Conn;
-      try {
-        remote = await serveClient(tunnel, spec, local);
-      } finally {
-        clearTimeout(timer);
-      }
-      await joinTracked(local, remote, conns, stats);
-    } catch (e) {
-      stats.failed++;
-      log.debug("Socks5 {bind}: client {client}: {error}", {
-        bind: addr,
-        client,
-        error: (e as Error).message,
-      });
-    } finally {
-      release?.();
-    }
-  });
+  return serveHandshakes(
+    "Socks5",
+    addr,
+    listenLocal("Socks5", spec),
+    limits,
+    HANDSHAKE_MS,
+    // Over a limit: the request is refused (0x02 the client's limit, 0x05 the total).
+    async (local, clientFull) => {
+      await local.write(new Uint8Array([5, 0])).catch(() => {});
+      await local.write(reply(clientFull ? 0x02 : 0x05)).catch(() => {});
+    },
+    (local) => serveClient(tunnel, spec, local),
+  );
 }

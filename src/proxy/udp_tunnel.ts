@@ -15,7 +15,7 @@ import dgram from "node:dgram";
 import { logger } from "../log.ts";
 import type { UserspaceTunnel } from "../netstack/userspace_tunnel.ts";
 import { HEADROOM } from "../wasm/abi.ts";
-import type { Forward } from "./forwards.ts";
+import { type Forward, show } from "./forwards.ts";
 import type { HostPort } from "./proxy_config.ts";
 
 const log = logger("proxy");
@@ -54,7 +54,11 @@ export async function startUdpTunnel(
     sock.once(
       "error",
       (e: Error) =>
-        reject(new Error(`[UDPProxyTunnel] of line ${spec.line}: BindAddress: ${e.message}`)),
+        reject(
+          new Error(
+            `[UDPProxyTunnel] of line ${spec.line}: BindAddress ${show(spec.bind)}: ${e.message}`,
+          ),
+        ),
     );
     sock.bind(spec.bind.port, spec.bind.hostname, () => resolve());
   });
@@ -110,9 +114,7 @@ export async function startUdpTunnel(
     const now = Date.now();
     for (const [key, c] of clients) if (now - c.last > UDP_IDLE_MS) forget(key);
   }, 5_000);
-  const addr = v6
-    ? `[${spec.bind.hostname}]:${spec.bind.port}`
-    : `${spec.bind.hostname}:${spec.bind.port}`;
+  const addr = show(spec.bind);
   log.info("UDPProxyTunnel {bind} → {target} through the tunnel", {
     bind: addr,
     target: `${target}:${spec.target.port}`,
