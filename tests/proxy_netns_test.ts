@@ -14,6 +14,7 @@ import { startTunnel } from "../src/demo/tunnel_process.ts";
 import { modernWireguardGo } from "../src/demo/modern_wireguard_go.ts";
 import { encodeBase64Key, generatePrivateKey, publicKey } from "../src/wg/keys.ts";
 import { asNobody, copyForNobody, run } from "./fixtures/nobody_copy.ts";
+import { PROXY_FILES as FILES, started, text, waitFor } from "./fixtures/proxy_bed.ts";
 
 const ROOT = Deno.uid() === 0;
 const MODERN = ROOT ? modernWireguardGo() : null;
@@ -22,37 +23,7 @@ else if (MODERN === null) console.warn("proxy_netns_test: modern wireguard-go mi
 
 const BLAST = new URL("./fixtures/tcp_blast.ts", import.meta.url).pathname;
 const DNS = new URL("./fixtures/dns_responder.ts", import.meta.url).pathname;
-const FILES = ["main.ts", "deno.json", "deno.lock", "src", "wasm/tunslab.wasm"];
 const BYTES = 32 << 20;
-
-function text(stream: ReadableStream<Uint8Array>, into: string[]): Promise<void> {
-  return stream.pipeThrough(new TextDecoderStream()).pipeTo(
-    new WritableStream({ write: (s) => void into.push(s) }),
-  );
-}
-
-/** Spawns `args` in `side`'s namespace; resolves once its stderr says `word` (and collects it). */
-async function started(
-  bed: Testbed,
-  side: "a" | "b",
-  args: string[],
-  what: string,
-  word = "listening",
-): Promise<[Deno.ChildProcess, string[]]> {
-  const child = bed.spawn(side, args, { stdout: "null" });
-  const err: string[] = [];
-  void text(child.stderr, err);
-  await waitFor(what, () => err.join("").includes(word));
-  return [child, err];
-}
-
-async function waitFor(what: string, fn: () => boolean, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** Runs tcp_blast `recv` in one place and `send` in another; returns both reports. */
 async function blast(
