@@ -19,11 +19,24 @@ async function namespacesOf(pid: number): Promise<string[]> {
 
 for (const peer of ["tunslab", "wireguard-go"] as const) {
   Deno.test({
-    name: `demo --peer ${peer}: pings and TCP cross, table printed, nothing left behind`,
+    name: `demo --peer ${peer}${
+      peer === "wireguard-go" ? " --rootless" : ""
+    }: pings and TCP cross, table printed, nothing left behind`,
     ignore: !ROOT || (peer === "wireguard-go" && !haveWireguardGo()),
     async fn() {
       const child = new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", MAIN, "demo", "--peer", peer, "--seconds", "1", "--quiet"],
+        args: [
+          "run",
+          "-A",
+          MAIN,
+          "demo",
+          "--peer",
+          peer,
+          "--seconds",
+          "1",
+          "--quiet",
+          ...(peer === "wireguard-go" ? ["--rootless"] : []),
+        ],
         stdout: "piped",
         stderr: "piped",
       }).spawn();
@@ -38,6 +51,15 @@ for (const peer of ["tunslab", "wireguard-go"] as const) {
       }
       match(out, /throughput a→b +\| \d+\.\d+ Gbit\/s/, `${out}\n${err}`);
       match(out, /pool +\| high-water \d+ slots .* in use at exit 0/);
+      if (peer === "wireguard-go") {
+        // The proxy as nobody, a second peer of b: its own stack answers pings, TCP crosses.
+        match(out, /rootless proxy \(a\) +\| uid 65534, CapEff 0+,/, out);
+        for (const row of ["ping v4 b→proxy", "ping v6 b→proxy"]) {
+          match(out, new RegExp(`\\| ${row} +\\| 0% loss`), `${out}\n${err}`);
+        }
+        match(out, /proxy throughput a→b +\| \d+\.\d+ Gbit\/s/, `${out}\n${err}`);
+        match(out, /proxy pool +\| high-water \d+ slots, in use at exit 0 \|/, `${out}\n${err}`);
+      }
       equal((await namespacesOf(child.pid)).length, 0);
     },
   });

@@ -13,8 +13,9 @@ import { Testbed } from "../src/demo/testbed.ts";
 import { startTunnel } from "../src/demo/tunnel_process.ts";
 import { modernWireguardGo } from "../src/demo/modern_wireguard_go.ts";
 import { encodeBase64Key, generatePrivateKey, publicKey } from "../src/wg/keys.ts";
-import { asNobody, copyForNobody, run } from "./fixtures/nobody_copy.ts";
-import { PROXY_FILES as FILES, started, text, waitFor } from "./fixtures/proxy_bed.ts";
+import { asNobody, copyForNobody, run } from "../src/demo/nobody_copy.ts";
+import { started, text, waitFor } from "./fixtures/proxy_bed.ts";
+import { PROXY_FILES as FILES } from "../src/demo/rootless_proxy.ts";
 
 const ROOT = Deno.uid() === 0;
 const MODERN = ROOT ? modernWireguardGo() : null;

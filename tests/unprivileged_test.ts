@@ -12,7 +12,7 @@
  * loudly: running data_path_test.ts directly then already is the unprivileged run.
  */
 import { equal, match, ok } from "node:assert/strict";
-import { copyForNobody, NOBODY, run } from "./fixtures/nobody_copy.ts";
+import { copyForNobody, NOBODY, run } from "../src/demo/nobody_copy.ts";
 
 const ROOT = Deno.uid() === 0;
 const HAVE_SETPRIV = (() => {

@@ -7,11 +7,15 @@ import { InspectorGuard, inspectorRefusal } from "../process/inspector_guard.ts"
 import { parseCommand } from "./parse_command.ts";
 import { UsageError } from "./usage_error.ts";
 
-const USAGE = `demo [--peer tunslab|wireguard-go] [--seconds N] [--quiet]
+const USAGE = `demo [--peer tunslab|wireguard-go] [--seconds N] [--rootless] [--quiet]
 
 Creates two network namespaces joined by a veth pair, runs tunslab in one and
 tunslab (or wireguard-go) in the other, pings across in IPv4 and IPv6, moves
-data over TCP with iperf3, prints a table and removes everything. Needs root.`;
+data over TCP with iperf3, prints a table and removes everything. Needs root.
+
+--rootless  also runs \`tunslab proxy\` as uid 65534 with no capability in the
+            first namespace, a second peer of the other's tunnel: pings of its
+            own TCP/IP stack and iperf3 through a TCPClientTunnel join the table.`;
 
 /** Runs the demo and prints its table. */
 export async function demo(args: string[]): Promise<number> {
@@ -21,6 +25,7 @@ export async function demo(args: string[]): Promise<number> {
       peer: { type: "string", default: "tunslab" },
       seconds: { type: "string", default: "3" },
       quiet: { type: "boolean", default: false },
+      rootless: { type: "boolean", default: false },
     },
   });
   if (r === null) return 0;
@@ -42,7 +47,12 @@ export async function demo(args: string[]): Promise<number> {
   await guard.settled;
   const watch = setInterval(() => guard.check(performance.now()), 250);
   try {
-    const rows = await runDemo({ peer, seconds, verbose: !r.values.quiet });
+    const rows = await runDemo({
+      peer,
+      seconds,
+      verbose: !r.values.quiet,
+      rootless: r.values.rootless as boolean,
+    });
     console.log(formatTable(rows));
     return rows.some((row) => row.result.includes("FAILED")) ? 1 : 0;
   } catch (e) {

@@ -8,6 +8,7 @@
  * ```sh
  * sudo deno task demo                      # tunslab ↔ tunslab
  * sudo deno task demo --peer wireguard-go  # tunslab ↔ wireguard-go
+ * sudo deno task demo --rootless           # and `tunslab proxy` as nobody, a second peer of b
  * ```
  * @module
  */
@@ -15,6 +16,7 @@
 import { encodeBase64Key as encodeKey, generatePrivateKey, publicKey } from "../wg/keys.ts";
 import { isRoot, run, type Side, Testbed } from "./testbed.ts";
 import { startTunnel, type TunnelProcess } from "./tunnel_process.ts";
+import { rootlessRows } from "./rootless_proxy.ts";
 
 /** Options of {@link runDemo}. */
 export interface DemoOptions {
@@ -23,6 +25,8 @@ export interface DemoOptions {
   seconds: number;
   /** Print progress lines to stderr. */
   verbose: boolean;
+  /** Also run `tunslab proxy` as uid 65534 in a, a second peer of b's tunnel. */
+  rootless?: boolean;
 }
 
 /** One row of the result table. */
@@ -55,10 +59,9 @@ export async function runDemo(opts: DemoOptions): Promise<DemoRow[]> {
     );
   }
   for (const t of ["ip", "ping", "iperf3"]) await need(t);
-  if (opts.peer === "wireguard-go") {
-    await need("wireguard-go");
-    await need("wg");
-  }
+  if (opts.peer === "wireguard-go" || opts.rootless) await need("wg");
+  if (opts.peer === "wireguard-go") await need("wireguard-go");
+  if (opts.rootless) await need("setpriv");
   const say = (msg: string) => opts.verbose && console.error(`demo: ${msg}`);
   // TUNSLAB_DEMO_LOG_LEVEL=debug: the tunnels' logs in detail, printed on a failed check.
   const logLevel = Deno.env.get("TUNSLAB_DEMO_LOG_LEVEL");
@@ -148,6 +151,16 @@ export async function runDemo(opts: DemoOptions): Promise<DemoRow[]> {
       tput = `${(bps / 1e9).toFixed(3)} Gbit/s (TCP, ${opts.seconds} s)`;
     } catch { /* reported as FAILED */ }
     rows.push({ check: "throughput a→b", result: tput });
+    if (opts.rootless) {
+      say("tunslab proxy as uid 65534 in a, a second peer of b");
+      const b = {
+        name: tunnels[1].name,
+        publicKey: encodeKey(publicKey(keys.b)),
+        inner: inner.b,
+        inner6: inner6.b,
+      };
+      rows.push(...await rootlessRows(bed, b, opts.seconds, parsePing));
+    }
     const failed = retried ||
       rows.some((r) => /FAILED|[1-9][\d.]*% loss, rtt [^(]*$/.test(r.result));
     for (const t of tunnels) {

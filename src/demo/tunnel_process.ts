@@ -115,17 +115,18 @@ async function waitUp(
   );
 }
 
-function parseFinal(text: string): FinalStats | undefined {
+/** The last "Final stats" JSON log line in `text` (`up`'s pool object or `proxy`'s flat figures). */
+export function parseFinal(text: string): FinalStats | undefined {
   for (const line of text.split("\n").reverse()) {
     if (!line.includes("Final stats")) continue;
     try {
       const j = JSON.parse(line);
       const p = j.properties ?? {};
-      const pool = p.pool ?? {};
+      const pool = p.pool ?? p;
       return {
         inUse: pool.inUse,
         highWater: pool.highWater,
-        highWaterBytes: pool.highWater * pool.slotSize,
+        highWaterBytes: pool.highWater * (pool.slotSize ?? NaN),
         raw: p,
       };
     } catch { /* not JSON */ }
