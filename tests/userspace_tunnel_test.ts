@@ -70,6 +70,10 @@ Deno.test("userspace tunnel: TCP both ways between two stacks over loopback Wire
     await conn.closeWrite();
     ok(same(await served, up), "1 MiB a→b intact");
     ok(same(await back, down), "100 KiB b→a intact");
+    // The stack's segments leave in UDP_SEGMENT batches (sends only: every datagram received
+    // stays in its own slot for the stack).
+    ok(a.device.path.counters.udpGsoSends > 0, "a sent with UDP GSO");
+    equal(a.device.path.counters.udpGroReceived, 0, "a received without UDP GRO");
     conn.close();
     listener.close();
     await assertRefused(a);

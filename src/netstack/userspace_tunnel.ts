@@ -126,9 +126,9 @@ export class UserspaceTunnel implements AsyncDisposable, ConnHost, DnsHost {
         if (mtu > packetCapacity(pool)) {
           throw new RangeError(`MTU ${mtu}: the proxy takes at most ${packetCapacity(pool)}`);
         }
-        const udp = UdpSocket.bind({ port: config.interface.listenPort ?? 0, offload: false });
+        const udp = UdpSocket.bind({ port: config.interface.listenPort ?? 0, offload: "send" });
         tun = new NetstackTun(name, wasm, pool, { mtu, addresses, onEvents });
-        return { tun, udp, bindUdp: (port) => UdpSocket.bind({ port, offload: false }) };
+        return { tun, udp, bindUdp: (port) => UdpSocket.bind({ port, offload: "send" }) };
       },
     });
     const t = new UserspaceTunnel(device, tun!, config.interface.dns);
