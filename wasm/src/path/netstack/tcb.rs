@@ -348,6 +348,9 @@ fn synchronized<'m, S: Slots<'m>>(cx: &mut Ctx, slots: &mut S, i: usize, off: u3
             return Fate::Dropped(E_OUT_OF_WINDOW);
         }
     }
+    // Heard from the peer: keepalive's idle time starts again.
+    t.last_rx = now;
+    t.ka_probes = 0;
     if t.has(flag::TIMESTAMPS) && before_eq(seg.seq, t.last_ack_sent) {
         if let Some((val, _)) = seg.opts.timestamp {
             t.ts_recent = val; // RFC 7323 §4.3
