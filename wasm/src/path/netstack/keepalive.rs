@@ -9,7 +9,7 @@
 
 use super::{before, output, Ctx, Slots};
 use crate::errors::E_BAD_ARG;
-use crate::tables::tcb::{flag, CLOSE_WAIT, ERR_TIMED_OUT, ESTABLISHED, FIN_WAIT_2};
+use crate::tables::tcb::{flag, CLOSED, CLOSE_WAIT, ERR_TIMED_OUT, ESTABLISHED, FIN_WAIT_2, TIME_WAIT};
 
 /// Longest idle time or interval (ms; the clock wraps at 2^32, deadlines must stay well inside
 /// half of it): about 12 days.
@@ -27,6 +27,9 @@ pub fn set(cx: &mut Ctx, i: usize, idle: u32, intvl: u32, count: u32, now: u32) 
     }
     if idle > MAX_MS || intvl == 0 || intvl > MAX_MS || count == 0 || count > MAX_COUNT {
         return Err(E_BAD_ARG);
+    }
+    if matches!(t.state, CLOSED | TIME_WAIT) {
+        return Ok(()); // over: nothing to keep alive
     }
     t.flags |= flag::KEEPALIVE;
     t.ka_idle = idle;

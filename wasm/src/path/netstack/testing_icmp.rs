@@ -8,8 +8,8 @@ use super::testing::*;
 use super::{icmp_error, keepalive, next_event, ping, ready, user, Slots};
 use crate::errors::*;
 use crate::tables::tcb::{
-    SockAddr, CLOSED, ERR_HOST_UNREACHABLE, ERR_NET_UNREACHABLE, ERR_PROHIBITED, ERR_REFUSED, ERR_RESET, ERR_TIMED_OUT,
-    ESTABLISHED, SYN_SENT,
+    flag, SockAddr, CLOSED, ERR_HOST_UNREACHABLE, ERR_NET_UNREACHABLE, ERR_PROHIBITED, ERR_REFUSED, ERR_RESET,
+    ERR_TIMED_OUT, ESTABLISHED, SYN_SENT,
 };
 use crate::wire::checksum;
 use crate::wire::icmp;
@@ -410,6 +410,9 @@ fn keepalive_is_off_by_default_and_probes_an_idle_peer() {
     assert_eq!(p.a.net.stats.keepalives, 13);
     assert_eq!((p.a.sk.tcp[c].state, p.a.sk.tcp[c].error), (CLOSED, ERR_TIMED_OUT));
     assert_eq!(p.a.net.stats.keepalive_timeouts, 1);
+    let now = p.now;
+    assert_eq!(keepalive::set(&mut p.a.cx(), c, 1000, 200, 3, now), Ok(())); // over: a no-op
+    assert!(!p.a.sk.tcp[c].has(flag::KEEPALIVE));
     // B got the RST (the link from A still works).
     assert_eq!((p.b.sk.tcp[s].state, p.b.sk.tcp[s].error), (CLOSED, ERR_RESET));
     assert!(p.a.net.stats.rsts_sent >= 1 && heard > 0);
