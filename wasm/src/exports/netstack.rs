@@ -681,4 +681,51 @@ mod tests {
         assert_eq!(ts_netstack_output(1000, offs, lens, 8), 0);
         assert_eq!(ts_netstack_next_timer(1000), -1);
     }
+
+    #[test]
+    fn pings_and_keepalive_through_the_exports() {
+        let sp = setup();
+        let (rec, out) = (sp + 4096, sp + 8192);
+        assert!(m().write(rec, &v4(B, 0).record()));
+        assert_eq!(ts_netstack_ping(rec, 0x1_0000, 1, 0), E_BAD_ARG); // 16 bits
+        assert_eq!(ts_netstack_ping(rec, 1, 0x1_0000, 0), E_BAD_ARG);
+        assert_eq!(ts_netstack_ping(0, 1, 1, 0), E_BAD_ARG);
+        assert_eq!(ts_netstack_ping(rec, 0xabcd, 7, 100), 0);
+        let (offs, lens) = (sp + 1024, sp + 2048);
+        assert_eq!(ts_netstack_output(100, offs, lens, 8), 1);
+        let off = m().words(offs, 1).unwrap().get(0);
+        let len = m().words(lens, 1).unwrap().get(0) as usize;
+        let mut req = m().bytes(off + HEADROOM as u32, len).unwrap().to_vec();
+        assert_eq!(crate::exports::pool::ts_pool_free(off), 0);
+        // B answers: the request with the addresses swapped, type 0, checksum fixed.
+        req[12..20].copy_from_slice(&[10, 0, 0, 2, 10, 0, 0, 1]);
+        req[20] = 0;
+        req[22..24].copy_from_slice(&[0, 0]);
+        let c = crate::wire::checksum::finish(crate::wire::checksum::add(0, &req[20..]));
+        req[22..24].copy_from_slice(&c);
+        req[10..12].copy_from_slice(&[0, 0]);
+        let c = crate::wire::checksum::finish(crate::wire::checksum::add(0, &req[..20]));
+        req[10..12].copy_from_slice(&c);
+        assert_eq!(ts_netstack_ping_replies(out, 4), 0);
+        assert!(round(sp, &req, 125).is_empty());
+        assert_eq!(ts_netstack_ping_replies(u32::MAX - 8, 4), 0); // out of bounds: left queued
+        assert_eq!(ts_netstack_ping_replies(out, 4), 1);
+        let r = m().bytes(out, NET_PING_LEN).unwrap().to_vec();
+        assert_eq!(&r[..NET_ADDR_LEN], &v4(B, 0).record());
+        assert_eq!(&r[NET_ADDR_LEN..], &[0xcd, 0xab, 7, 0, 25, 0, 0, 0, 125, 0, 0, 0]);
+        assert_eq!(ts_netstack_ping_replies(out, 4), 0);
+        // Keepalive: a handle is needed, and sane values.
+        assert!(m().write(rec, &v4(B, 443).record()));
+        let h = ts_netstack_tcp_connect(rec, 0, 0) as u32;
+        assert_eq!(ts_netstack_tcp_keepalive(h, 1000, 100, 3, 0), 0);
+        assert_eq!(ts_netstack_tcp_keepalive(h, 1000, 0, 3, 0), E_BAD_ARG);
+        assert_eq!(ts_netstack_tcp_keepalive(h ^ 1 << 16, 1000, 100, 3, 0), E_BAD_ARG);
+        assert_eq!(ts_netstack_tcp_keepalive(h, 0, 0, 0, 0), 0); // off
+        assert_eq!(ts_netstack_tcp_release(h, 0), 0);
+        let n = ts_netstack_output(0, offs, lens, 8);
+        for i in 0..n as usize {
+            assert_eq!(crate::exports::pool::ts_pool_free(m().words(offs, n).unwrap().get(i)), 0);
+        }
+        assert_eq!(in_use(), 0.0);
+    }
 }

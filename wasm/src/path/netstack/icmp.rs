@@ -35,7 +35,7 @@ pub fn input<'m, S: Slots<'m>>(
             return ping::reply(cx.net, ip, &h, now).map(|_| false);
         }
         (4, icmp::V4_DEST_UNREACHABLE, _) | (6, icmp::V6_DEST_UNREACHABLE | icmp::V6_PACKET_TOO_BIG, _) => {
-            return icmp_error::input(cx, slots, ip.family, &h).map(|_| false);
+            return icmp_error::input(cx, slots, ip.family, &h, now).map(|_| false);
         }
         _ => return Err(E_UNSUPPORTED),
     };

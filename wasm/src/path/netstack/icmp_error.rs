@@ -7,7 +7,8 @@
 //! - Fragmentation needed (ICMP type 3 code 4) and Packet Too Big (ICMPv6 type 2) lower the
 //!   send MSS of the connections to that destination to the reported MTU's, never below what
 //!   576 (IPv4) or 1280 (IPv6, RFC 8201 §4) bytes allow and never up; the quoted connection
-//!   sends its first unacknowledged segment again at once (RFC 1191 §6.5: it was dropped).
+//!   sends its first unacknowledged segment again at once (RFC 1191 §6.5: it was dropped);
+//!   connections opened to it later start there (`pmtu.rs`, for 10 minutes).
 //! - Destination unreachable ends a connect in SYN-SENT (ERR_NET_UNREACHABLE,
 //!   ERR_HOST_UNREACHABLE, ERR_PROHIBITED, ERR_REFUSED for port and protocol unreachable);
 //!   for any later state it is a soft error (RFC 1122 §4.2.3.9, RFC 5927 §5.2: no abort),
@@ -72,6 +73,7 @@ pub fn input<'m, S: Slots<'m>, T: AsRef<[u8]>>(
     slots: &mut S,
     family: u8,
     h: &Header<T>,
+    now: u32,
 ) -> Result<(), i32> {
     let k = kind(family, h.msg_type(), h.code(), h.rest()).ok_or(E_UNSUPPORTED)?;
     let q = icmp::quote(h.body(), family)?;
@@ -97,7 +99,8 @@ pub fn input<'m, S: Slots<'m>, T: AsRef<[u8]>>(
             let min = if family == 4 { MIN_MTU_V4 } else { MIN_MTU_V6 };
             // 0 (no MTU reported): the minimum, rather than RFC 1191 §5's guess from plateaus.
             let mss = mss_for(family, reported.max(min));
-            if lower_mss(cx, &remote, mss) {
+            let learnt = cx.net.pmtu.learn(family, &remote.addr, mss, now);
+            if lower_mss(cx, &remote, mss) || learnt {
                 cx.net.stats.pmtu_lowered += 1;
                 let t = &mut cx.sk.tcp[i];
                 if t.has(flag::SYNCED) && t.snd_una != t.snd_max {

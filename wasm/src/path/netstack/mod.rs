@@ -4,8 +4,8 @@
 //! ([`output`]) is IP packets at `off + HEADROOM`, ready for `ts_encrypt_batch`.
 //!
 //! - `icmp`: echo requests answered in place (ICMP, ICMPv6); `icmp_error`: destination
-//!   unreachable and packet too big for our TCP connections; `ping`: our echo requests and
-//!   the replies to them.
+//!   unreachable and packet too big for our TCP connections (`pmtu`: the path MTUs learnt);
+//!   `ping`: our echo requests and the replies to them.
 //! - `udp`: datagrams queued per socket as slots, sent from a slot.
 //! - `tcb`: TCP segment arrival (RFC 9293 §3.10.7); `reassembly`: in-order data, the
 //!   out-of-order queue and its SACK blocks, the receive window; `output`: segments out; `rto`: the retransmission timeout (RFC
@@ -26,6 +26,7 @@ pub mod icmp_error;
 pub mod keepalive;
 pub mod output;
 pub mod ping;
+pub mod pmtu;
 pub mod queue;
 pub mod reassembly;
 pub mod rto;
@@ -189,6 +190,8 @@ pub struct Netstack {
     pub port_counter: u32,
     /// Our echo requests waiting for replies, and the replies.
     pub pings: ping::Pings,
+    /// Path MTUs learnt from ICMP.
+    pub pmtu: pmtu::PathMtus,
 }
 
 impl Netstack {
@@ -220,6 +223,7 @@ impl Netstack {
         timers_armed: false,
         port_counter: 0,
         pings: ping::Pings::ZERO,
+        pmtu: pmtu::PathMtus::ZERO,
     };
 
     /// Sets the secret, the tunnel MTU and the buffer sizes (ABI.md `ts_netstack_init`):

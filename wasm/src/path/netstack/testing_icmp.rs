@@ -5,7 +5,7 @@
 // tests/house_test.ts, which leaves out what follows a `#[cfg(test)]`.
 #[cfg(test)]
 use super::testing::*;
-use super::{icmp_error, keepalive, next_event, ping, ready, user, Slots};
+use super::{icmp_error, keepalive, next_event, ping, pmtu, ready, user, Slots};
 use crate::errors::*;
 use crate::tables::tcb::{
     flag, SockAddr, CLOSED, ERR_HOST_UNREACHABLE, ERR_NET_UNREACHABLE, ERR_PROHIBITED, ERR_REFUSED, ERR_RESET,
@@ -244,6 +244,39 @@ fn too_big_lowers_the_mss_of_the_connections_to_that_destination() {
     assert_eq!(h.net.stats.pmtu_lowered, 2);
     h.sent(&mut slots, 42);
     done(&mut h, &mut slots, &[c, c2, other], 50);
+}
+
+#[test]
+fn a_path_mtu_learnt_holds_for_new_connections_for_10_minutes() {
+    let mut slots = TestSlots::new(256);
+    let mut h = host(48);
+    let (c, _) = connected(&mut h, &mut slots, v4(B4, 80), 0);
+    send(&mut h, &mut slots, c, 1500);
+    let segs = h.sent(&mut slots, 10);
+    let local = h.sk.tcp[c].local;
+    assert!(h.inject(&mut slots, &too_big(&v4(ROUTER4, 0), &local, 1200, &segs[0]), 20));
+    h.sent(&mut slots, 20);
+    done(&mut h, &mut slots, &[c], 30);
+    // A new connection to B starts at the path's MSS (the peer offers 1460); to C at the MTU's.
+    let (b2, _) = connected(&mut h, &mut slots, v4(B4, 81), 40);
+    let (c2, _) = connected(&mut h, &mut slots, v4(C4, 81), 40);
+    assert_eq!((h.sk.tcp[b2].snd_mss, h.sk.tcp[c2].snd_mss), (1160, 1380));
+    // So does one B opens to us.
+    let l = user::listen(&mut h.cx(), v4(A4, 22), 4).unwrap();
+    let opts = Options { mss: 1460, ..Options::default() };
+    assert!(h.inject(&mut slots, &tcp_packet(&v4(B4, 40000), &v4(A4, 22), 1, 0, SYN, 60000, &opts, b""), 50));
+    let synack = h.sent(&mut slots, 50).remove(0);
+    assert_eq!(tcp_fields(&synack).4.mss, 1380); // what we announce is our MTU's
+    let ack =
+        tcp_packet(&v4(B4, 40000), &v4(A4, 22), 2, tcp_fields(&synack).0 + 1, ACK, 60000, &Options::default(), b"");
+    assert!(h.inject(&mut slots, &ack, 51));
+    let s = user::accept(&mut h.cx(), l).unwrap();
+    assert_eq!(h.sk.tcp[s].snd_mss, 1160);
+    // Ten minutes on, the estimate is forgotten.
+    let (b3, _) = connected(&mut h, &mut slots, v4(B4, 82), 20 + pmtu::AGE_MS);
+    assert_eq!(h.sk.tcp[b3].snd_mss, 1380);
+    user::unlisten(&mut h.cx(), &mut slots, l, 60);
+    done(&mut h, &mut slots, &[b2, c2, s, b3], 20 + pmtu::AGE_MS);
 }
 
 #[test]
