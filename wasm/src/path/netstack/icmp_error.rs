@@ -7,7 +7,7 @@
 //! - Fragmentation needed (ICMP type 3 code 4) and Packet Too Big (ICMPv6 type 2) lower the
 //!   send MSS of the connections to that destination to the reported MTU's, never below what
 //!   576 (IPv4) or 1280 (IPv6, RFC 8201 §4) bytes allow and never up; the quoted connection
-//!   sends its first unacknowledged segment again at once (RFC 1191 §6.5: it was dropped);
+//!   sends what it has in flight again at once, in the new size (RFC 1191 §6.5: it was dropped);
 //!   connections opened to it later start there (`pmtu.rs`, for 10 minutes).
 //! - Destination unreachable ends a connect in SYN-SENT (ERR_NET_UNREACHABLE,
 //!   ERR_HOST_UNREACHABLE, ERR_PROHIBITED, ERR_REFUSED for port and protocol unreachable);
@@ -104,7 +104,10 @@ pub fn input<'m, S: Slots<'m>, T: AsRef<[u8]>>(
                 cx.net.stats.pmtu_lowered += 1;
                 let t = &mut cx.sk.tcp[i];
                 if t.has(flag::SYNCED) && t.snd_una != t.snd_max {
-                    t.flags |= flag::RETRANSMIT;
+                    // What is in flight was too big: sent again from SND.UNA in the new size,
+                    // as after a timeout but without its backoff and window cut (RFC 1191 §6.5).
+                    t.snd_nxt = t.snd_una;
+                    t.flags &= !(flag::RTT | flag::RETRANSMIT); // Karn: no sample from these
                     cx.sk.mark_dirty(i);
                 }
             }

@@ -232,7 +232,9 @@ fn too_big_lowers_the_mss_of_the_connections_to_that_destination() {
     assert_eq!((t[c].snd_mss, t[c2].snd_mss, t[other].snd_mss), (960, 960, 1380));
     let again = h.sent(&mut slots, 30);
     let (seq, _, _, _, _, data) = tcp_fields(&again[0]);
-    assert_eq!((seq, data.len()), (h.sk.tcp[c].snd_una, 960));
+    assert_eq!((seq, data.len(), again.len()), (h.sk.tcp[c].snd_una, 960, 2));
+    let (seq2, _, _, _, _, data2) = tcp_fields(&again[1]);
+    assert_eq!((seq2, data2.len()), (seq + 960, 940)); // all of what was in flight, resized
     assert_eq!((h.net.stats.icmp_errors, h.net.stats.pmtu_lowered), (1, 1));
     // Never below 576 bytes (0: a router before RFC 1191), never up.
     assert!(h.inject(&mut slots, &too_big(&router, &local, 100, &segs[0]), 40));
