@@ -107,6 +107,10 @@ export async function proxy(args: string[]): Promise<number> {
         targets: spec.targets.join(", "),
         interval: spec.intervalS,
       });
+      for (const [target, d] of Object.entries(alive.detail())) {
+        const error = (d as { error?: string }).error;
+        if (error !== undefined) log.warning("CheckAlive {target}: {error}", { target, error });
+      }
     }
     log.info("Proxy {name} up: listen port {port}, {peers} peer(s), {forwards} forward(s)", {
       name,
