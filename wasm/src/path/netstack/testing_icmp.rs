@@ -496,3 +496,53 @@ fn send_pair(p: &mut Pair, c: usize, n: usize) {
     let (off, _) = p.slots.take(1950).unwrap();
     assert_eq!(user::send(&mut p.a.cx(), &mut p.slots, c, off, 16, n), Ok(n));
 }
+
+#[test]
+fn random_icmp_errors_never_panic_nor_end_an_established_connection() {
+    let mut slots = TestSlots::new(512);
+    let mut h = host(49);
+    let (c, _) = connected(&mut h, &mut slots, v4(B4, 80), 0);
+    let (c6, _) = connected(&mut h, &mut slots, v6(2, 80), 0);
+    let mut rng = Rng(0x1cc0_ffee);
+    for round in 0..3000u32 {
+        let six = round % 2 == 1;
+        let conn = if six { c6 } else { c };
+        if h.sk.tcp[conn].tx.bytes == 0 {
+            send(&mut h, &mut slots, conn, 1 + (rng.roll() % 1800) as usize);
+        }
+        let segs = h.sent(&mut slots, round);
+        let mut quoted = match segs.first() {
+            Some(s) => s.clone(),
+            None => vec![0x45; 48],
+        };
+        // Mutations: cut, flip bytes of the quote, any type and code.
+        let cut = (rng.roll() % (quoted.len() as u64 + 1)) as usize;
+        if rng.chance(300) {
+            quoted.truncate(cut);
+        }
+        for _ in 0..(rng.roll() % 3) {
+            if !quoted.is_empty() {
+                let at = (rng.roll() % quoted.len() as u64) as usize;
+                quoted[at] ^= 1 << (rng.roll() % 8);
+            }
+        }
+        let (router, local) =
+            if six { (v6(0xfe, 0), h.sk.tcp[conn].local) } else { (v4(ROUTER4, 0), h.sk.tcp[conn].local) };
+        let ty = if rng.chance(700) { [3, 1, 2, 11][(rng.roll() % 4) as usize] } else { (rng.roll() % 256) as u8 };
+        let code = (rng.roll() % 16) as u8;
+        let rest = rng.roll() as u32;
+        h.inject(&mut slots, &icmp_error(&router, &local, ty, code, rest, &quoted), round);
+        let t = &h.sk.tcp[conn];
+        assert_eq!(t.state, ESTABLISHED, "round {}", round);
+        assert!(t.snd_mss >= if six { 1220 } else { 536 }, "round {}: mss {}", round, t.snd_mss);
+        // The peer acknowledges everything now and then, so data keeps moving.
+        if rng.chance(200) {
+            let (remote, ack) = (t.remote, t.snd_max);
+            let seg = tcp_packet(&remote, &local, 5001, ack, ACK, 60000, &Options::default(), b"");
+            h.inject(&mut slots, &seg, round);
+        }
+    }
+    assert!(h.net.stats.icmp_errors > 0 && h.net.stats.pmtu_lowered > 0);
+    h.sent(&mut slots, 5000);
+    done(&mut h, &mut slots, &[c, c6], 5000);
+}
