@@ -120,6 +120,7 @@ Deno.test("proxy config: CheckAlive and CheckAliveInterval of [Interface], as wi
     5,
   );
   equal(parseProxyConfig(WG, "px.conf", {}).checkAlive, null);
+  equal(parseProxyConfig(withAlive("CheckAlive =\n"), "px.conf", {}).checkAlive, null); // none
   // In the file WGConfig names.
   const q = parseProxyConfig(
     "WGConfig = wg0.conf\n",
@@ -130,7 +131,7 @@ Deno.test("proxy config: CheckAlive and CheckAliveInterval of [Interface], as wi
   deepStrictEqual(q.checkAlive?.targets, ["10.0.0.9"]);
   const cases: [string, number, RegExp][] = [
     [withAlive("CheckAlive = 10.0.0.1, nope\n"), 4, /CheckAlive: "nope" is not an IP address/],
-    [withAlive("CheckAlive = ,\n"), 4, /CheckAlive names no address/],
+    [withAlive("CheckAlive = ,\nCheckAliveInterval = 3\n"), 5, /only valid with CheckAlive/],
     [withAlive("CheckAlive = 10.0.0.1\nCheckAliveInterval = 0\n"), 5, /not a whole number/],
     [withAlive("CheckAlive = 10.0.0.1\nCheckAliveInterval = -3\n"), 5, /not a whole number/],
     [withAlive("CheckAlive = 10.0.0.1\nCheckAliveInterval = 1.5\n"), 5, /not a whole number/],

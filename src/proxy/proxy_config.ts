@@ -154,23 +154,21 @@ function takeCheckAlive(
   });
   const a = alive as { value: string; line: number } | null;
   const iv = interval as { value: string; line: number } | null;
-  if (a === null) {
+  const targets: string[] = [];
+  for (const part of a?.value.split(",") ?? []) {
+    const ip = part.trim();
+    if (ip === "") continue;
+    if (parseIp(ip) === null) {
+      throw new ConfigError(path, a!.line, `CheckAlive: "${ip}" is not an IP address`);
+    }
+    targets.push(ip);
+  }
+  // As wireproxy: an empty CheckAlive is none, and an interval needs an address to ping.
+  if (targets.length === 0) {
     if (iv !== null) {
       throw new ConfigError(path, iv.line, "CheckAliveInterval is only valid with CheckAlive");
     }
     return { text: lines.join("\n"), spec: null };
-  }
-  const targets: string[] = [];
-  for (const part of a.value.split(",")) {
-    const ip = part.trim();
-    if (ip === "") continue;
-    if (parseIp(ip) === null) {
-      throw new ConfigError(path, a.line, `CheckAlive: "${ip}" is not an IP address`);
-    }
-    targets.push(ip);
-  }
-  if (targets.length === 0) {
-    throw new ConfigError(path, a.line, "CheckAlive names no address");
   }
   let intervalS = DEFAULT_CHECK_ALIVE_INTERVAL;
   if (iv !== null) {
@@ -183,7 +181,7 @@ function takeCheckAlive(
       );
     }
   }
-  return { text: lines.join("\n"), spec: { targets, intervalS, line: a.line } };
+  return { text: lines.join("\n"), spec: { targets, intervalS, line: a!.line } };
 }
 
 /** Splits `host:port` / `[v6]:port`; null if it is not one. */
