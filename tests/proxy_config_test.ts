@@ -105,3 +105,46 @@ Deno.test("proxy config: refusals name the line", () => {
     }, text);
   }
 });
+
+Deno.test("proxy config: CheckAlive and CheckAliveInterval of [Interface], as wireproxy reads them", () => {
+  const withAlive = (keys: string) => WG.replace("[Peer]", `${keys}[Peer]`);
+  const p = parseProxyConfig(
+    withAlive("CheckAlive = 10.0.0.1, fd00::1 ,\nCheckAliveInterval = $EVERY\n"),
+    "px.conf",
+    { EVERY: "30" },
+  );
+  deepStrictEqual(p.checkAlive, { targets: ["10.0.0.1", "fd00::1"], intervalS: 30, line: 4 });
+  equal(p.config.interface.addresses.length, 1); // the WireGuard parser saw the rest
+  equal(
+    parseProxyConfig(withAlive("checkalive = 10.0.0.1\n"), "px.conf", {}).checkAlive?.intervalS,
+    5,
+  );
+  equal(parseProxyConfig(WG, "px.conf", {}).checkAlive, null);
+  equal(parseProxyConfig(withAlive("CheckAlive =\n"), "px.conf", {}).checkAlive, null); // none
+  // In the file WGConfig names.
+  const q = parseProxyConfig(
+    "WGConfig = wg0.conf\n",
+    "/etc/px.conf",
+    {},
+    () => withAlive("CheckAlive = 10.0.0.9\n"),
+  );
+  deepStrictEqual(q.checkAlive?.targets, ["10.0.0.9"]);
+  const cases: [string, number, RegExp][] = [
+    [withAlive("CheckAlive = 10.0.0.1, nope\n"), 4, /CheckAlive: "nope" is not an IP address/],
+    [withAlive("CheckAlive = ,\nCheckAliveInterval = 3\n"), 5, /only valid with CheckAlive/],
+    [withAlive("CheckAlive = 10.0.0.1\nCheckAliveInterval = 0\n"), 5, /not a whole number/],
+    [withAlive("CheckAlive = 10.0.0.1\nCheckAliveInterval = -3\n"), 5, /not a whole number/],
+    [withAlive("CheckAlive = 10.0.0.1\nCheckAliveInterval = 1.5\n"), 5, /not a whole number/],
+    [withAlive("CheckAliveInterval = 10\n"), 4, /only valid with CheckAlive/],
+    [withAlive("CheckAlive = 10.0.0.1\nCheckAlive = 10.0.0.2\n"), 5, /given twice/],
+    [withAlive("CheckAlive = $NOPE\n"), 4, /environment variable NOPE is not set/],
+    [`${WG}[Socks5]\nBindAddress = 127.0.0.1:1\nCheckAlive = 10.0.0.1\n`, 9, /Unknown key/],
+  ];
+  for (const [text, line, re] of cases) {
+    throws(() => parseProxyConfig(text, "px.conf", {}), (e) => {
+      equal(e instanceof ConfigError, true, String(e));
+      equal((e as ConfigError).line, line, (e as Error).message);
+      return re.test((e as Error).message);
+    }, text);
+  }
+});

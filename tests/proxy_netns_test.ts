@@ -1,9 +1,11 @@
 /**
  * `tunslab proxy` as uid 65534 with no capability, in namespace a, against modern wireguard-go in
- * namespace b: the peer pings the proxy's stack; a `[TCPClientTunnel]` carries 32 MiB from a
- * local socket in a to a receiver in b and `curl` fetches a page through another and through
+ * namespace b: the peer pings the proxy's stack and the proxy's CheckAlive pings the peer; a
+ * `[TCPClientTunnel]` carries 32 MiB from a local socket in a to a receiver in b and `curl`
+ * fetches a page through another and through
  * `[Socks5]` and `[http]` (a name resolved through the tunnel by a DNS server in b, an IP, a
- * login), and `[UDPProxyTunnel]` carries a datagram to a UDP echo server in b and back; a
+ * login; ICMP host unreachable and prohibited from b's kernel as SOCKS 0x04 and 0x02, HTTP 502),
+ * and `[UDPProxyTunnel]` carries a datagram to a UDP echo server in b and back; a
  * `[TCPServerTunnel]` carries 32 MiB from b to a local receiver in a; SHA-256 on both ends;
  * SIGTERM with a connection open through a forward ends that connection and the proxy (exit 0, no
  * slot in use); a `[STDIOTunnel]` proxy carries 1 MiB of its stdin to a server and its answer back.
@@ -97,11 +99,13 @@ PrivateKey = $PROXY_KEY
 Address = 10.99.0.1/24
 ListenPort = 51820
 DNS = 10.99.0.2
+CheckAlive = 10.99.0.2
+CheckAliveInterval = 1
 
 [Peer]
 PublicKey = ${encodeBase64Key(publicKey(kw))}
 Endpoint = ${bed.underlay("b")}:51820
-AllowedIPs = 10.99.0.2/32
+AllowedIPs = 10.99.0.2/32, 10.99.7.0/24, 10.99.8.0/24
 
 [TCPClientTunnel]
 BindAddress = 127.0.0.1:18080
@@ -174,6 +178,13 @@ Password = $SOCKS_PASSWORD
         true,
       );
       match(ping.stdout, / 0% packet loss/, `ping: ${ping.stdout}\n${logs.join("")}`);
+      // CheckAlive: the proxy's pings to the peer's address are answered (by b's kernel).
+      await waitFor("CheckAlive", () => logs.join("").includes("every target answers"));
+      // b's kernel as a router: ICMP host unreachable for 10.99.7.0/24, administratively
+      // prohibited (filtered) for 10.99.8.0/24.
+      await bed.run("b", ["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+      await bed.run("b", ["ip", "route", "add", "unreachable", "10.99.7.0/24"]);
+      await bed.run("b", ["ip", "route", "add", "prohibit", "10.99.8.0/24"]);
 
       // TCPClientTunnel: a local socket in a → the tunnel → a receiver in b.
       const [r1, s1] = await blast(bed, ["b", "10.99.0.2", 8080], ["a", "127.0.0.1", 18080]);
@@ -239,6 +250,15 @@ Password = $SOCKS_PASSWORD
       equal(noName.code, 97, `curl: the proxy refused the unknown name (${noName.stderr})`);
       const refused = await socks(["--socks5", "127.0.0.1:1080", "http://10.99.0.2:1/"]);
       equal(refused.code, 97, `curl: connection refused through the proxy (${refused.stderr})`);
+      // An ICMP error from the kernel on the way ends the connect at once (not the 10 s timeout).
+      for (const [to, code] of [["10.99.7.1", 4], ["10.99.8.1", 2]] as const) {
+        const t0 = performance.now();
+        const r = await socks(["--socks5", "127.0.0.1:1080", `http://${to}/`]);
+        const ms = performance.now() - t0;
+        equal(r.code, 97, `curl via SOCKS5 to ${to}: ${r.stderr}`);
+        ok(r.stderr.includes(`(${code})`), `SOCKS5 reply ${code} for ${to}: ${r.stderr}`);
+        ok(ms < 5000, `${to}: refused in ${ms.toFixed(0)} ms`);
+      }
       // [http]: plain requests and CONNECT, by name, with a login and without.
       for (const args of [["-x", "http://127.0.0.1:3128"], ["-p", "-x", "http://127.0.0.1:3128"]]) {
         const h = await socks([...args, "http://web.test:8081/"]);
@@ -256,6 +276,7 @@ Password = $SOCKS_PASSWORD
         (await hCode(["-x", "http://127.0.0.1:3128", "http://nothing.test:8081/"])).stdout,
         "502",
       );
+      equal((await hCode(["-x", "http://127.0.0.1:3128", "http://10.99.7.1/"])).stdout, "502");
       // [UDPProxyTunnel]: a datagram to a local port, echoed by a UDP server in b, comes back.
       const [echo] = await started(bed, "b", [
         Deno.execPath(),

@@ -39,6 +39,7 @@ const FILES = [
   "tests/data_path_test.ts",
   "tests/netstack_device_test.ts",
   "tests/userspace_tunnel_test.ts",
+  "tests/netstack_icmp_test.ts",
   "tests/fixtures/memory_io.ts",
   "tests/fixtures/inet_checksum.ts",
   "tests/fixtures/ip_packets.ts",
@@ -65,6 +66,7 @@ Deno.test({
         "tests/data_path_test.ts",
         "tests/netstack_device_test.ts",
         "tests/userspace_tunnel_test.ts", // real UDP sockets, poll and eventfd: no privilege
+        "tests/netstack_icmp_test.ts",
       ], { cwd: `${dir}/work`, clearEnv: true, env });
       const log = `--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
       equal(r.code, 0, `the unprivileged run failed:\n${log}`);

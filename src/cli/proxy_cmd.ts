@@ -8,6 +8,7 @@
 
 import { logger, setupLogging, shutdownLogging } from "../log.ts";
 import { UserspaceTunnel } from "../netstack/userspace_tunnel.ts";
+import { CheckAlive } from "../proxy/check_alive.ts";
 import { type Forward, startClientTunnel, startServerTunnel } from "../proxy/forwards.ts";
 import { parseProxyConfig } from "../proxy/proxy_config.ts";
 import { startSocks5 } from "../proxy/socks5.ts";
@@ -32,6 +33,8 @@ and front ends, several of each:
   [http]             BindAddress = 127.0.0.1:3128   (Username = u, Password = p)
   [UDPProxyTunnel]   BindAddress = 127.0.0.1:5353   Target = 10.0.0.1:53
   [STDIOTunnel]      Target = 10.0.0.1:22           (stdin/stdout: ssh's ProxyCommand)
+[Interface] CheckAlive = ip, ... (and CheckAliveInterval = seconds, default 5) pings those
+addresses through the tunnel; readiness changes are logged.
 A value $NAME is the environment variable NAME. SIGINT or SIGTERM stops it.`;
 
 /** Runs the proxy until a signal; returns the exit code. */
@@ -80,6 +83,7 @@ export async function proxy(args: string[]): Promise<number> {
   for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sig, onSignal);
   const forwards: Forward[] = [];
   let tunnel: UserspaceTunnel | undefined;
+  let alive: CheckAlive | undefined;
   try {
     const name = path.replace(/^.*\//, "").replace(/\.conf$/, "") || "proxy";
     tunnel = await UserspaceTunnel.start(parsed.config, { name });
@@ -88,6 +92,26 @@ export async function proxy(args: string[]): Promise<number> {
     for (const t of parsed.socks5) forwards.push(startSocks5(tunnel, t));
     for (const t of parsed.http) forwards.push(startHttpProxy(tunnel, t));
     for (const t of parsed.udpTunnels) forwards.push(await startUdpTunnel(tunnel, t));
+    if (parsed.checkAlive !== null) {
+      const spec = parsed.checkAlive;
+      alive = new CheckAlive(tunnel, {
+        targets: spec.targets,
+        intervalS: spec.intervalS,
+        onChange: (ready) =>
+          log.warning(
+            ready ? "CheckAlive: every target answers: ready" : "CheckAlive: not ready {detail}",
+            { detail: alive?.detail() },
+          ),
+      }).start();
+      log.info("CheckAlive: pinging {targets} every {interval} s", {
+        targets: spec.targets.join(", "),
+        interval: spec.intervalS,
+      });
+      for (const [target, d] of Object.entries(alive.detail())) {
+        const error = (d as { error?: string }).error;
+        if (error !== undefined) log.warning("CheckAlive {target}: {error}", { target, error });
+      }
+    }
     log.info("Proxy {name} up: listen port {port}, {peers} peer(s), {forwards} forward(s)", {
       name,
       port: tunnel.device.listenPort,
@@ -117,6 +141,7 @@ export async function proxy(args: string[]): Promise<number> {
     return 1;
   } finally {
     for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.removeSignalListener(sig, onSignal);
+    alive?.stop();
     await Promise.allSettled(forwards.map((f) => f.close()));
     await tunnel?.close();
     if (tunnel !== undefined) {

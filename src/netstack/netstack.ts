@@ -22,6 +22,7 @@ import {
   NET_ADDR_LEN,
   NET_DGRAM_LEN,
   NET_EVENT_LEN,
+  NET_PING_LEN,
   NET_SECRET_LEN,
   NET_SEG_LEN,
   NET_STATS_LEN,
@@ -51,6 +52,20 @@ export const MAX_EVENTS = 256;
 export const MAX_SEGS = 64;
 /** Datagrams taken at once by {@link Netstack.udpRecv}. */
 export const MAX_DGRAMS = 16;
+/** Ping replies taken at once by {@link Netstack.pingReplies}. */
+export const MAX_PING_REPLIES = 64;
+
+/** A reply to one of our echo requests ({@link Netstack.ping}). */
+export interface PingReply {
+  /** Who answered. */
+  host: string;
+  id: number;
+  seq: number;
+  /** Round trip, ms. */
+  rttMs: number;
+  /** Milliseconds since it arrived (when {@link Netstack.pingReplies} was called). */
+  ageMs: number;
+}
 
 /** A failed call, with the module's code. */
 export class NetstackError extends Error {
@@ -71,6 +86,7 @@ export class Netstack {
   readonly #stats: number;
   readonly #info: number;
   readonly #dgrams: number;
+  readonly #pings: number;
 
   constructor(wasm: TunslabExports, pool: SlabPool, opts: NetstackOptions) {
     this.#wasm = wasm;
@@ -81,6 +97,7 @@ export class Netstack {
     this.#segs = pool.scratch(NET_SEG_LEN * MAX_SEGS);
     this.#stats = pool.scratch(8 * NET_STATS_LEN);
     this.#dgrams = pool.scratch(NET_DGRAM_LEN * MAX_DGRAMS);
+    this.#pings = pool.scratch(NET_PING_LEN * MAX_PING_REPLIES);
     this.#info = pool.scratch(Math.max(8 * NET_TCP_INFO_LEN, 2 * NET_ADDR_LEN));
     pool.u8.set(crypto.getRandomValues(new Uint8Array(NET_SECRET_LEN)), secret);
     const rcv = opts.rcvBuf ?? 1 << 18, snd = opts.sndBuf ?? 1 << 18;
@@ -184,7 +201,54 @@ export class Netstack {
     check("ts_netstack_tcp_unlisten", this.#wasm.ts_netstack_tcp_unlisten(h, now >>> 0));
   }
 
-  /** A connection's state and error (wasm/ABI.md: error 1 refused, 2 reset, 3 timed out, 4 aborted). */
+  /**
+   * Keepalive for a connection: after `idleMs` without a segment from the peer, up to `count`
+   * probes `intervalMs` apart, then it is reset (error 3, timed out); `idleMs` 0 turns it off.
+   */
+  tcpKeepAlive(h: number, idleMs: number, intervalMs: number, count: number, now: number): void {
+    check(
+      "ts_netstack_tcp_keepalive",
+      this.#wasm.ts_netstack_tcp_keepalive(h, idleMs, intervalMs, count, now >>> 0),
+    );
+  }
+
+  /**
+   * An echo request to `host` with identifier `id` and sequence number `seq` (16 bits each), from
+   * the stack's first address of the family; it goes at the next output (kick the loop). Replies
+   * come from {@link pingReplies}. Throws a {@link NetstackError} (E_AGAIN: the output ring is full).
+   */
+  ping(host: string, id: number, seq: number, now: number): void {
+    check(
+      "ts_netstack_ping",
+      this.#wasm.ts_netstack_ping(this.#record(host, 0), id, seq, now >>> 0),
+    );
+  }
+
+  /** Takes the replies to our pings that arrived since the last call, oldest first. */
+  pingReplies(now: number): PingReply[] {
+    const out: PingReply[] = [];
+    for (;;) {
+      const n = this.#wasm.ts_netstack_ping_replies(this.#pings, MAX_PING_REPLIES);
+      if (n === 0) return out;
+      const u8 = this.#pool.u8, dv = new DataView(u8.buffer);
+      for (let i = 0; i < n; i++) {
+        const at = this.#pings + i * NET_PING_LEN;
+        out.push({
+          host: netAddr(u8, at).hostname,
+          id: dv.getUint16(at + NET_ADDR_LEN, true),
+          seq: dv.getUint16(at + NET_ADDR_LEN + 2, true),
+          rttMs: dv.getUint32(at + NET_ADDR_LEN + 4, true),
+          ageMs: ((now >>> 0) - dv.getUint32(at + NET_ADDR_LEN + 8, true)) >>> 0,
+        });
+      }
+      if (n < MAX_PING_REPLIES) return out;
+    }
+  }
+
+  /**
+   * A connection's state and error (wasm/ABI.md: error 1 refused, 2 reset, 3 timed out, 4
+   * aborted, 5 network unreachable, 6 host unreachable, 7 administratively prohibited).
+   */
   tcpState(h: number): { state: number; error: number } {
     check("ts_netstack_tcp_info", this.#wasm.ts_netstack_tcp_info(h, this.#info));
     const f = new Float64Array(this.#pool.u8.buffer, this.#info, 2);
@@ -249,10 +313,30 @@ export class Netstack {
   }
 
   /** The stack's counters (wasm/ABI.md `ts_netstack_stats`). */
-  stats(): { packetsIn: number; accepted: number; echoReplies: number; connections: number } {
+  stats(): {
+    packetsIn: number;
+    accepted: number;
+    echoReplies: number;
+    connections: number;
+    icmpErrors: number;
+    pmtuLowered: number;
+    pingReplies: number;
+    keepalives: number;
+    keepaliveTimeouts: number;
+  } {
     check("ts_netstack_stats", this.#wasm.ts_netstack_stats(this.#stats));
     const f = new Float64Array(this.#pool.u8.buffer, this.#stats, NET_STATS_LEN);
-    return { packetsIn: f[0], accepted: f[1], echoReplies: f[2], connections: f[14] };
+    return {
+      packetsIn: f[0],
+      accepted: f[1],
+      echoReplies: f[2],
+      connections: f[14],
+      icmpErrors: f[16],
+      pmtuLowered: f[17],
+      pingReplies: f[18],
+      keepalives: f[19],
+      keepaliveTimeouts: f[20],
+    };
   }
 
   /** Writes the address record of `host:port` at the scratch record; returns its pointer. */

@@ -34,6 +34,16 @@ export interface ConnHost {
   forget(handle: number): void;
 }
 
+/** An ICMP host unreachable for the connect (`Deno.errors` has no such class; EHOSTUNREACH). */
+export class HostUnreachable extends Error {
+  override name = "HostUnreachable";
+}
+
+/** An ICMP "administratively prohibited" for the connect (a firewall on the way refused it). */
+export class ConnectionNotAllowed extends Error {
+  override name = "ConnectionNotAllowed";
+}
+
 /** A connection's error (wasm/ABI.md) as the `Deno.errors` a Deno program expects. */
 export function connError(code: number, what: string): Error {
   switch (code) {
@@ -43,6 +53,12 @@ export function connError(code: number, what: string): Error {
       return new Deno.errors.ConnectionReset(`${what}: connection reset by the peer`);
     case 3:
       return new Deno.errors.TimedOut(`${what}: timed out`);
+    case 5:
+      return new Deno.errors.NetworkUnreachable(`${what}: network unreachable (ICMP)`);
+    case 6:
+      return new HostUnreachable(`${what}: host unreachable (ICMP)`);
+    case 7:
+      return new ConnectionNotAllowed(`${what}: administratively prohibited (ICMP)`);
     default:
       return new Deno.errors.ConnectionAborted(`${what}: connection aborted`);
   }
@@ -202,6 +218,27 @@ export class TcpConn implements Deno.Conn {
       close: () => this.closeWrite(),
     });
     return this.#writable;
+  }
+
+  /**
+   * TCP keepalive, as `Deno.TcpConn.setKeepAlive`: after `idleMs` (default 2 h, RFC 1122's
+   * least) without a segment from the peer, up to `count` probes (default 9) `intervalMs` apart
+   * (default 75 s); unanswered, the connection ends with TimedOut. Off by default.
+   */
+  setKeepAlive(
+    enable = true,
+    opts: { idleMs?: number; intervalMs?: number; count?: number } = {},
+  ): void {
+    if (this.#released) return;
+    const idle = enable ? opts.idleMs ?? 7_200_000 : 0;
+    this.#host.stack.tcpKeepAlive(
+      this.handle,
+      idle,
+      opts.intervalMs ?? 75_000,
+      opts.count ?? 9,
+      this.#host.now(),
+    );
+    this.#host.kick(); // the stack's next deadline may be earlier now
   }
 
   ref(): void {}

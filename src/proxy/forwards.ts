@@ -36,6 +36,9 @@ export interface Limits {
 
 export const DEFAULT_LIMITS: Limits = { perClient: 256, total: 4096 };
 
+/** Keepalive of the forwards' tunnel-side connections: a peer gone silent ends in minutes. */
+export const TUNNEL_KEEPALIVE = { idleMs: 60_000, intervalMs: 10_000, count: 6 };
+
 /** Counts connections per client and in total; `take` is null at a limit. */
 export function limiter(limits: Limits = DEFAULT_LIMITS) {
   const byClient = new Map<string, number>();
@@ -246,7 +249,9 @@ export function startClientTunnel(tunnel: UserspaceTunnel, spec: ClientTunnel): 
   return serveEach(addr, listener, async (local, conns, stats) => {
     let remote: Deno.Conn;
     try {
-      remote = await tunnel.connect(spec.target);
+      const conn = await tunnel.connect(spec.target);
+      conn.setKeepAlive(true, TUNNEL_KEEPALIVE);
+      remote = conn;
     } catch (e) {
       stats.failed++;
       log.warning("TCPClientTunnel {bind}: connect to {target} failed: {error}", {
@@ -275,6 +280,7 @@ export function startServerTunnel(tunnel: UserspaceTunnel, spec: ServerTunnel): 
   const target = show(spec.target);
   log.info("TCPServerTunnel {port} of the tunnel → {target}", { port: spec.listenPort, target });
   return serveEach(`tunnel port ${spec.listenPort}`, listener, async (remote, conns, stats) => {
+    remote.setKeepAlive(true, TUNNEL_KEEPALIVE);
     let local: Deno.Conn;
     try {
       local = await Deno.connect({ hostname: spec.target.hostname, port: spec.target.port });

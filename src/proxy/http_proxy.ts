@@ -4,7 +4,7 @@
  * with `Connection: close` (one request per connection to the origin). With `Username` and
  * `Password`, `Proxy-Authorization: Basic` is required (407 otherwise). Names are resolved through
  * the tunnel. Refusals: 400 a request it cannot read, 407, 502 a name that does not resolve or a
- * refused connect, 503 at the connection limit, 504 a connect that timed out.
+ * refused or unreachable connect, 503 at the connection limit, 504 a connect that timed out.
  *
  * @example
  * ```ts ignore

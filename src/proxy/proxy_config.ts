@@ -11,7 +11,9 @@
  * A name in a tunnel-side Target is resolved through the tunnel with `DNS` of `[Interface]` (a
  * name without `DNS` is an error: never the host's resolver). `[http]` takes the keys of
  * `[Socks5]`; `[UDPProxyTunnel]` `BindAddress`, `Target` (UDP); `[STDIOTunnel]` `Target =
- * host:port` joins standard input and output to it (one). Errors name file, line and key.
+ * host:port` joins standard input and output to it (one). `[Interface]` also takes wireproxy's
+ * `CheckAlive = ip, ip, ...` (addresses pinged through the tunnel) and `CheckAliveInterval =
+ * seconds` (default 5; only with CheckAlive). Errors name file, line and key.
  *
  * @example
  * ```ts
@@ -69,6 +71,16 @@ export interface Socks5 {
   line: number;
 }
 
+/** `CheckAlive` of `[Interface]`: addresses pinged every `intervalS` seconds (src/proxy/check_alive.ts). */
+export interface CheckAliveSpec {
+  targets: string[];
+  intervalS: number;
+  line: number;
+}
+
+/** wireproxy's default `CheckAliveInterval`, seconds. */
+export const DEFAULT_CHECK_ALIVE_INTERVAL = 5;
+
 /** A parsed proxy configuration. */
 export interface ProxyConfig {
   config: Config;
@@ -80,6 +92,8 @@ export interface ProxyConfig {
   udpTunnels: UdpTunnel[];
   /** `[STDIOTunnel]`: standard input and output joined to `target` (e.g. ssh's ProxyCommand). */
   stdio: { target: HostPort; line: number } | null;
+  /** `CheckAlive` of `[Interface]`, or null without it. */
+  checkAlive: CheckAliveSpec | null;
 }
 
 const WG = new Set(["interface", "peer"]);
@@ -95,6 +109,79 @@ function expandValues(text: string, path: string, env: Record<string, string | u
     }
     return `${m[1]} = ${v}`;
   }).join("\n");
+}
+
+/**
+ * Takes `CheckAlive` and `CheckAliveInterval` out of the `[Interface]` sections of a WireGuard
+ * text (their lines left blank, so line numbers stay) for the WireGuard parser, which does not know
+ * them; `$NAME` values are expanded.
+ */
+function takeCheckAlive(
+  text: string,
+  path: string,
+  env: Record<string, string | undefined>,
+): { text: string; spec: CheckAliveSpec | null } {
+  let inInterface = false;
+  let alive: { value: string; line: number } | null = null;
+  let interval: { value: string; line: number } | null = null;
+  const lines = text.split(/\r?\n/).map((raw, i) => {
+    const t = raw.trim();
+    const header = /^\[([^\]]*)\]$/.exec(t);
+    if (header !== null) {
+      inInterface = header[1].trim().toLowerCase() === "interface";
+      return raw;
+    }
+    const m = /^([^=#;\s]+)\s*=\s*(.*)$/.exec(t);
+    if (!inInterface || m === null) return raw;
+    const key = m[1].toLowerCase();
+    if (key !== "checkalive" && key !== "checkaliveinterval") return raw;
+    const line = i + 1;
+    if ((key === "checkalive" ? alive : interval) !== null) {
+      throw new ConfigError(path, line, `${m[1]} is given twice`);
+    }
+    let value = m[2].trim();
+    const v = /^\$([A-Za-z_][A-Za-z0-9_]*)$/.exec(value);
+    if (v !== null) {
+      const e = env[v[1]];
+      if (e === undefined) {
+        throw new ConfigError(path, line, `${m[1]}: environment variable ${v[1]} is not set`);
+      }
+      value = e;
+    }
+    if (key === "checkalive") alive = { value, line };
+    else interval = { value, line };
+    return "";
+  });
+  const a = alive as { value: string; line: number } | null;
+  const iv = interval as { value: string; line: number } | null;
+  const targets: string[] = [];
+  for (const part of a?.value.split(",") ?? []) {
+    const ip = part.trim();
+    if (ip === "") continue;
+    if (parseIp(ip) === null) {
+      throw new ConfigError(path, a!.line, `CheckAlive: "${ip}" is not an IP address`);
+    }
+    targets.push(ip);
+  }
+  // As wireproxy: an empty CheckAlive is none, and an interval needs an address to ping.
+  if (targets.length === 0) {
+    if (iv !== null) {
+      throw new ConfigError(path, iv.line, "CheckAliveInterval is only valid with CheckAlive");
+    }
+    return { text: lines.join("\n"), spec: null };
+  }
+  let intervalS = DEFAULT_CHECK_ALIVE_INTERVAL;
+  if (iv !== null) {
+    intervalS = Number(iv.value);
+    if (!/^\d{1,7}$/.test(iv.value) || intervalS < 1) {
+      throw new ConfigError(
+        path,
+        iv.line,
+        `CheckAliveInterval "${iv.value}" is not a whole number of seconds (1 or more)`,
+      );
+    }
+  }
+  return { text: lines.join("\n"), spec: { targets, intervalS, line: a!.line } };
 }
 
 /** Splits `host:port` / `[v6]:port`; null if it is not one. */
@@ -115,7 +202,9 @@ export function parseProxyConfig(
   env: Record<string, string | undefined>,
   readFile: (p: string) => string = (p) => Deno.readTextFileSync(p),
 ): ProxyConfig {
-  const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
+  const alive = takeCheckAlive(text.replace(/^\uFEFF/, ""), path, env);
+  let checkAlive = alive.spec;
+  const lines = alive.text.split(/\r?\n/);
   const wgLines: string[] = [];
   const clientTunnels: ClientTunnel[] = [], serverTunnels: ServerTunnel[] = [];
   const socks5: Socks5[] = [], http: Socks5[] = [], udpTunnels: UdpTunnel[] = [];
@@ -277,7 +366,9 @@ export function parseProxyConfig(
     } catch (e) {
       throw new ConfigError(path, ref.line, `WGConfig ${wgPath}: ${(e as Error).message}`);
     }
-    config = parseConfig(expandValues(wgText, wgPath, env), wgPath);
+    const fromWg = takeCheckAlive(wgText, wgPath, env);
+    checkAlive = fromWg.spec;
+    config = parseConfig(expandValues(fromWg.text, wgPath, env), wgPath);
   } else config = parseConfig(wgLines.join("\n"), path);
   if (named.length > 0 && config.interface.dns.length === 0) {
     throw new ConfigError(
@@ -292,5 +383,5 @@ export function parseProxyConfig(
   for (const p of config.peers) {
     if (p.allowedIps.length === 0) p.allowedIps.push(parseCidr("0.0.0.0/0"), parseCidr("::/0"));
   }
-  return { config, clientTunnels, serverTunnels, socks5, http, udpTunnels, stdio };
+  return { config, clientTunnels, serverTunnels, socks5, http, udpTunnels, stdio, checkAlive };
 }

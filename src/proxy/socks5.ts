@@ -15,6 +15,7 @@
  */
 
 import { logger } from "../log.ts";
+import { ConnectionNotAllowed, HostUnreachable } from "../netstack/tcp_conn.ts";
 import { DnsError } from "../netstack/tunnel_dns.ts";
 import type { UserspaceTunnel } from "../netstack/userspace_tunnel.ts";
 import { formatIp } from "../wg/cidr.ts";
@@ -35,9 +36,15 @@ export function sameText(a: string, b: string): number {
   return d === 0 ? 1 : 0;
 }
 
-/** The SOCKS reply code for a failed connect. */
+/**
+ * The SOCKS reply code for a failed connect (an ICMP error on the way: 0x03 network unreachable,
+ * 0x04 host unreachable, 0x02 not allowed by a ruleset for administratively prohibited).
+ */
 function replyFor(e: unknown): number {
   if (e instanceof DnsError || e instanceof Deno.errors.TimedOut) return 0x04;
+  if (e instanceof HostUnreachable) return 0x04;
+  if (e instanceof Deno.errors.NetworkUnreachable) return 0x03;
+  if (e instanceof ConnectionNotAllowed) return 0x02;
   if (e instanceof Deno.errors.ConnectionRefused) return 0x05;
   return 0x01;
 }

@@ -136,9 +136,13 @@ export const NET_EVENT_LEN = 8;
 /** Bytes per `ts_netstack_tcp_recv` record: pointer u32, length u32. */
 export const NET_SEG_LEN = 8;
 /** f64s `ts_netstack_stats` writes. */
-export const NET_STATS_LEN = 16;
+export const NET_STATS_LEN = 21;
 /** f64s `ts_netstack_tcp_info` writes. */
 export const NET_TCP_INFO_LEN = 16;
+/** Echo requests waiting for a reply (the oldest forgotten), and replies kept until taken. */
+export const NET_MAX_PINGS = 64;
+/** Bytes per `ts_netstack_ping_replies` record: address record, id u16, seq u16, rtt u32, at u32. */
+export const NET_PING_LEN = NET_ADDR_LEN + 12;
 
 // --- Result codes (errors.rs) ---------------------------------------------------------------
 

@@ -104,6 +104,8 @@ export const EXPORT_TYPES = {
   ts_netstack_next_timer: [["i32"], ["i32"]], // (now) -> ms | -1
   ts_netstack_events: [["i32", "i32"], ["i32"]], // (out[NET_EVENT_LEN * max], max) -> events
   ts_netstack_stats: [["i32"], ["i32"]], // (out: f64[NET_STATS_LEN])
+  ts_netstack_ping: [["i32", "i32", "i32", "i32"], ["i32"]], // (to[NET_ADDR_LEN], id, seq, now)
+  ts_netstack_ping_replies: [["i32", "i32"], ["i32"]], // (out[NET_PING_LEN * max], max) -> n
   ts_netstack_udp_bind: [["i32"], ["i32"]], // (local[NET_ADDR_LEN]) -> handle | code
   ts_netstack_udp_close: [["i32"], ["i32"]], // (h)
   ts_netstack_udp_recv: [["i32", "i32", "i32"], ["i32"]], // (h, out[NET_DGRAM_LEN * max], max) -> n | E_AGAIN
@@ -118,6 +120,7 @@ export const EXPORT_TYPES = {
   ts_netstack_tcp_shutdown: [["i32"], ["i32"]], // (h)
   ts_netstack_tcp_abort: [["i32", "i32"], ["i32"]], // (h, now)
   ts_netstack_tcp_release: [["i32", "i32"], ["i32"]], // (h, now)
+  ts_netstack_tcp_keepalive: [["i32", "i32", "i32", "i32", "i32"], ["i32"]], // (h, idle_ms, intvl_ms, count, now)
   ts_netstack_tcp_info: [["i32", "i32"], ["i32"]], // (h, out: f64[NET_TCP_INFO_LEN])
   ts_netstack_tcp_endpoints: [["i32", "i32"], ["i32"]], // (h, out[2 * NET_ADDR_LEN])
 } as const satisfies Record<string, WasmFuncType>;

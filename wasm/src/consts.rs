@@ -176,14 +176,21 @@ pub const NET_EVENT_LEN: usize = 8;
 /// Bytes per record `ts_netstack_tcp_recv` writes: data pointer u32, length u32.
 pub const NET_SEG_LEN: usize = 8;
 /// f64s `ts_netstack_stats` writes.
-pub const NET_STATS_LEN: usize = 16;
+pub const NET_STATS_LEN: usize = 21;
 /// f64s `ts_netstack_tcp_info` writes.
 pub const NET_TCP_INFO_LEN: usize = 16;
+/// Echo requests the stack waits for a reply to (`ts_netstack_ping`; the oldest is forgotten
+/// when a new one needs room), and replies kept until `ts_netstack_ping_replies` takes them.
+pub const NET_MAX_PINGS: usize = 64;
+/// Bytes per record `ts_netstack_ping_replies` writes: the address record of the replier, id
+/// u16, seq u16, round trip ms u32, arrival (the clock of `ts_netstack_input`) u32.
+pub const NET_PING_LEN: usize = NET_ADDR_LEN + 12;
 
 const _: () = assert!(NET_ADDR_LEN == 4 + 16);
 const _: () = assert!(NET_MAX_TCP <= 1 << 16 && NET_MAX_UDP <= 1 << 16); // handles hold a 16-bit index
 const _: () = assert!(NET_MAX_LISTENERS <= 1 << 16);
 const _: () = assert!(NET_DGRAM_LEN % 4 == 0);
+const _: () = assert!(NET_PING_LEN % 4 == 0);
 
 #[cfg(test)]
 mod tests {
@@ -207,6 +214,6 @@ mod tests {
             .map(|l| l.split('`').next().unwrap_or("").to_string())
             .collect();
         assert_eq!(listed, names());
-        assert_eq!(listed.len(), 54);
+        assert_eq!(listed.len(), 56);
     }
 }

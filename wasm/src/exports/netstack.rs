@@ -4,12 +4,12 @@
 
 use super::{parts, written, LinearMemory, Parts};
 use crate::consts::{
-    HEADROOM, LARGE_SLOT_SIZE, NET_ADDR_LEN, NET_DGRAM_LEN, NET_EVENT_LEN, NET_SECRET_LEN, NET_SEG_LEN, SLOT_SIZE,
-    SLOT_TAILROOM,
+    HEADROOM, LARGE_SLOT_SIZE, NET_ADDR_LEN, NET_DGRAM_LEN, NET_EVENT_LEN, NET_PING_LEN, NET_SECRET_LEN, NET_SEG_LEN,
+    SLOT_SIZE, SLOT_TAILROOM,
 };
 use crate::errors::*;
 use crate::mem::{Mem, Words};
-use crate::path::netstack::{self, udp, user, Out, Slots};
+use crate::path::netstack::{self, keepalive, ping, udp, user, Out, Slots};
 use crate::tables::pool::{Pool, LARGE, SMALL};
 use crate::tables::tcb::SockAddr;
 
@@ -189,6 +189,48 @@ pub extern "C" fn ts_netstack_stats(out: u32) -> i32 {
     let p = parts();
     let t = p.tunnel;
     written(p.mem.write_f64s(out, &t.net.stats(&t.sockets)))
+}
+
+/// An echo request to the address record at `to` (port ignored) with identifier `id` and
+/// sequence number `seq` (16 bits each), from the stack's first address of the family, sent at
+/// the next output. 0, E_BAD_ARG, E_AGAIN (output ring full), E_EXHAUSTED.
+#[no_mangle]
+pub extern "C" fn ts_netstack_ping(to: u32, id: u32, seq: u32, now: u32) -> i32 {
+    let p = parts();
+    let to = match record(p.mem, to) {
+        Ok(a) if id <= 0xffff && seq <= 0xffff => a,
+        _ => return E_BAD_ARG,
+    };
+    stack!(p, cx, slots);
+    code(ping::send(&mut cx, &mut slots, to, id as u16, seq as u16, now))
+}
+
+/// Takes up to `max` replies to our echo requests, oldest first: records of NET_PING_LEN bytes
+/// at `out` (the replier's address record, id u16, seq u16, round trip ms u32, arrival u32).
+/// Returns how many; 0 if none or `out` is out of bounds.
+#[no_mangle]
+pub extern "C" fn ts_netstack_ping_replies(out: u32, max: u32) -> u32 {
+    let p = parts();
+    if !p.mem.valid(out, max as u64 * NET_PING_LEN as u64) {
+        return 0;
+    }
+    let pings = &mut p.tunnel.net.pings;
+    let mut n = 0;
+    while n < max {
+        let r = match pings.take() {
+            Some(r) => r,
+            None => break,
+        };
+        let mut b = [0u8; NET_PING_LEN];
+        b[..NET_ADDR_LEN].copy_from_slice(&r.from.record());
+        b[NET_ADDR_LEN..NET_ADDR_LEN + 2].copy_from_slice(&r.id.to_le_bytes());
+        b[NET_ADDR_LEN + 2..NET_ADDR_LEN + 4].copy_from_slice(&r.seq.to_le_bytes());
+        b[NET_ADDR_LEN + 4..NET_ADDR_LEN + 8].copy_from_slice(&r.rtt.to_le_bytes());
+        b[NET_ADDR_LEN + 8..].copy_from_slice(&r.at.to_le_bytes());
+        p.mem.write(out + n * NET_PING_LEN as u32, &b);
+        n += 1;
+    }
+    n
 }
 
 // ---------------------------------------------------------------- UDP
@@ -439,6 +481,18 @@ pub extern "C" fn ts_netstack_tcp_release(h: u32, now: u32) -> i32 {
     }
 }
 
+/// Keepalive for a connection: after `idle` ms without an acceptable segment, up to `count`
+/// probes `intvl` ms apart, then a reset (error 3, timed out); `idle` 0 turns it off. 0 or
+/// E_BAD_ARG.
+#[no_mangle]
+pub extern "C" fn ts_netstack_tcp_keepalive(h: u32, idle: u32, intvl: u32, count: u32, now: u32) -> i32 {
+    let (mut cx, _) = parts().tunnel.net_ctx();
+    match cx.sk.tcp_index(h) {
+        Some(i) => code(keepalive::set(&mut cx, i, idle, intvl, count, now)),
+        None => E_BAD_ARG,
+    }
+}
+
 /// Writes f64[NET_TCP_INFO_LEN] (see `user::info`). 0 or E_BAD_ARG.
 #[no_mangle]
 pub extern "C" fn ts_netstack_tcp_info(h: u32, out: u32) -> i32 {
@@ -626,5 +680,52 @@ mod tests {
         assert_eq!(ts_netstack_next_timer(10), 990);
         assert_eq!(ts_netstack_output(1000, offs, lens, 8), 0);
         assert_eq!(ts_netstack_next_timer(1000), -1);
+    }
+
+    #[test]
+    fn pings_and_keepalive_through_the_exports() {
+        let sp = setup();
+        let (rec, out) = (sp + 4096, sp + 8192);
+        assert!(m().write(rec, &v4(B, 0).record()));
+        assert_eq!(ts_netstack_ping(rec, 0x1_0000, 1, 0), E_BAD_ARG); // 16 bits
+        assert_eq!(ts_netstack_ping(rec, 1, 0x1_0000, 0), E_BAD_ARG);
+        assert_eq!(ts_netstack_ping(0, 1, 1, 0), E_BAD_ARG);
+        assert_eq!(ts_netstack_ping(rec, 0xabcd, 7, 100), 0);
+        let (offs, lens) = (sp + 1024, sp + 2048);
+        assert_eq!(ts_netstack_output(100, offs, lens, 8), 1);
+        let off = m().words(offs, 1).unwrap().get(0);
+        let len = m().words(lens, 1).unwrap().get(0) as usize;
+        let mut req = m().bytes(off + HEADROOM as u32, len).unwrap().to_vec();
+        assert_eq!(crate::exports::pool::ts_pool_free(off), 0);
+        // B answers: the request with the addresses swapped, type 0, checksum fixed.
+        req[12..20].copy_from_slice(&[10, 0, 0, 2, 10, 0, 0, 1]);
+        req[20] = 0;
+        req[22..24].copy_from_slice(&[0, 0]);
+        let c = crate::wire::checksum::finish(crate::wire::checksum::add(0, &req[20..]));
+        req[22..24].copy_from_slice(&c);
+        req[10..12].copy_from_slice(&[0, 0]);
+        let c = crate::wire::checksum::finish(crate::wire::checksum::add(0, &req[..20]));
+        req[10..12].copy_from_slice(&c);
+        assert_eq!(ts_netstack_ping_replies(out, 4), 0);
+        assert!(round(sp, &req, 125).is_empty());
+        assert_eq!(ts_netstack_ping_replies(u32::MAX - 8, 4), 0); // out of bounds: left queued
+        assert_eq!(ts_netstack_ping_replies(out, 4), 1);
+        let r = m().bytes(out, NET_PING_LEN).unwrap().to_vec();
+        assert_eq!(&r[..NET_ADDR_LEN], &v4(B, 0).record());
+        assert_eq!(&r[NET_ADDR_LEN..], &[0xcd, 0xab, 7, 0, 25, 0, 0, 0, 125, 0, 0, 0]);
+        assert_eq!(ts_netstack_ping_replies(out, 4), 0);
+        // Keepalive: a handle is needed, and sane values.
+        assert!(m().write(rec, &v4(B, 443).record()));
+        let h = ts_netstack_tcp_connect(rec, 0, 0) as u32;
+        assert_eq!(ts_netstack_tcp_keepalive(h, 1000, 100, 3, 0), 0);
+        assert_eq!(ts_netstack_tcp_keepalive(h, 1000, 0, 3, 0), E_BAD_ARG);
+        assert_eq!(ts_netstack_tcp_keepalive(h ^ 1 << 16, 1000, 100, 3, 0), E_BAD_ARG);
+        assert_eq!(ts_netstack_tcp_keepalive(h, 0, 0, 0, 0), 0); // off
+        assert_eq!(ts_netstack_tcp_release(h, 0), 0);
+        let n = ts_netstack_output(0, offs, lens, 8);
+        for i in 0..n as usize {
+            assert_eq!(crate::exports::pool::ts_pool_free(m().words(offs, n).unwrap().get(i)), 0);
+        }
+        assert_eq!(in_use(), 0.0);
     }
 }

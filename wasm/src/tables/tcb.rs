@@ -26,6 +26,13 @@ pub const ERR_RESET: u8 = 2;
 pub const ERR_TIMED_OUT: u8 = 3;
 /// Aborted by TypeScript (`ts_netstack_tcp_abort`) or its listener closed.
 pub const ERR_ABORTED: u8 = 4;
+/// An ICMP(v6) destination unreachable for our SYN: no route to the network (v4 code 0, v6 0).
+pub const ERR_NET_UNREACHABLE: u8 = 5;
+/// ... the host (v4 codes 1, v6 2-3).
+pub const ERR_HOST_UNREACHABLE: u8 = 6;
+/// ... administratively prohibited (v4 codes 9, 10, 13; v6 1, 5, 6). Port and protocol
+/// unreachable (v4 2-3, v6 4) are ERR_REFUSED: nobody listens there.
+pub const ERR_PROHIBITED: u8 = 7;
 
 /// `Tcb::flags` bits.
 pub mod flag {
@@ -69,6 +76,10 @@ pub mod flag {
     pub const HASHED: u32 = 1 << 17;
     /// The handshake completed (what "connected" means after the connection ended).
     pub const SYNCED: u32 = 1 << 18;
+    /// Keepalive on (`ka_idle`, `ka_intvl`, `ka_count`; deadline `ka_at`).
+    pub const KEEPALIVE: u32 = 1 << 19;
+    /// Send a keepalive probe at the next output.
+    pub const KA_PROBE: u32 = 1 << 20;
 }
 
 /// One end of a flow: family (4 or 6), address (IPv4 in the first 4 bytes, the rest zero),
@@ -218,6 +229,18 @@ pub struct Tcb {
     pub rtx_ts: u32,
     /// Start of the out-of-order segment received last (its SACK block goes first).
     pub sack_recent: u32,
+    /// The last ICMP error for an established connection (an ERR_*; RFC 1122 §4.2.3.9: a
+    /// soft error, reported only if the connection then times out).
+    pub soft_error: u8,
+    /// Keepalive probes sent since the peer was last heard, and how many end the connection.
+    pub ka_probes: u8,
+    pub ka_count: u8,
+    /// Keepalive idle time and probe interval (ms), and the next keepalive deadline.
+    pub ka_idle: u32,
+    pub ka_intvl: u32,
+    pub ka_at: u32,
+    /// When an acceptable segment last arrived (keepalive's idle time runs from it).
+    pub last_rx: u32,
 }
 
 impl Tcb {
@@ -269,6 +292,13 @@ impl Tcb {
         last_ack_sent: 0,
         rtx_ts: 0,
         sack_recent: 0,
+        soft_error: 0,
+        ka_probes: 0,
+        ka_count: 0,
+        ka_idle: 0,
+        ka_intvl: 0,
+        ka_at: 0,
+        last_rx: 0,
     };
 
     pub fn has(&self, f: u32) -> bool {

@@ -13,7 +13,7 @@ pub fn enter_time_wait<'m, S: Slots<'m>>(cx: &mut Ctx, slots: &mut S, i: usize, 
     queue::clear(&mut t.tx, slots);
     queue::clear(&mut t.ooo, slots);
     t.tx_cur_slot = 0;
-    t.flags &= !(flag::DELACK | flag::RETRANSMIT | flag::PROBE);
+    t.flags &= !(flag::DELACK | flag::RETRANSMIT | flag::PROBE | flag::KEEPALIVE | flag::KA_PROBE);
     rto::arm_for(cx.net, t, now, rto::TIME_WAIT_MS);
     if t.has(flag::ATTACHED) {
         cx.sk.notify(KIND_TCP, i);
@@ -29,7 +29,13 @@ pub fn finish<'m, S: Slots<'m>>(cx: &mut Ctx, slots: &mut S, i: usize, err: u8) 
         return;
     }
     rto::stop_rto(t);
-    t.flags &= !(flag::DELACK | flag::ACK_NOW | flag::RETRANSMIT | flag::PROBE | flag::WINDOW_UPDATE);
+    t.flags &= !(flag::DELACK
+        | flag::ACK_NOW
+        | flag::RETRANSMIT
+        | flag::PROBE
+        | flag::WINDOW_UPDATE
+        | flag::KEEPALIVE
+        | flag::KA_PROBE);
     queue::clear(&mut t.tx, slots);
     queue::clear(&mut t.ooo, slots);
     t.tx_cur_slot = 0;

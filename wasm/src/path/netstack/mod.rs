@@ -3,12 +3,14 @@
 //! RST), kept in a socket's queue (a datagram, TCP data), or freed. What the stack sends
 //! ([`output`]) is IP packets at `off + HEADROOM`, ready for `ts_encrypt_batch`.
 //!
-//! - `icmp`: echo requests answered in place (ICMP, ICMPv6).
+//! - `icmp`: echo requests answered in place (ICMP, ICMPv6); `icmp_error`: destination
+//!   unreachable and packet too big for our TCP connections (`pmtu`: the path MTUs learnt);
+//!   `ping`: our echo requests and the replies to them.
 //! - `udp`: datagrams queued per socket as slots, sent from a slot.
 //! - `tcb`: TCP segment arrival (RFC 9293 §3.10.7); `reassembly`: in-order data, the
 //!   out-of-order queue and its SACK blocks, the receive window; `output`: segments out; `rto`: the retransmission timeout (RFC
 //!   6298) and arming timers, `timers`: what expiring ones do (retransmission, delayed ACK,
-//!   persist, TIME_WAIT); `congestion`: NewReno (RFC 5681, RFC 6582); `conn`: a
+//!   persist, TIME_WAIT; `keepalive`: RFC 9293 §3.8.4's probes); `congestion`: NewReno (RFC 5681, RFC 6582); `conn`: a
 //!   connection's end; `user`: the user calls of RFC 9293 §3.10.1-6 (open, send, receive,
 //!   close, abort).
 //! - `queue`: slot queues linked through the slots' headroom.
@@ -20,7 +22,11 @@
 pub mod congestion;
 pub mod conn;
 pub mod icmp;
+pub mod icmp_error;
+pub mod keepalive;
 pub mod output;
+pub mod ping;
+pub mod pmtu;
 pub mod queue;
 pub mod reassembly;
 pub mod rto;
@@ -124,6 +130,14 @@ pub struct Stats {
     pub active_opens: u64,
     pub passive_opens: u64,
     pub fast_retransmits: u64,
+    /// ICMP errors that matched a connection and were acted on (after `udp sockets` in the
+    /// stats), of them the ones that lowered a path MTU, echo replies to our pings, keepalive
+    /// probes sent, connections ended by unanswered keepalives.
+    pub icmp_errors: u64,
+    pub pmtu_lowered: u64,
+    pub ping_replies: u64,
+    pub keepalives: u64,
+    pub keepalive_timeouts: u64,
 }
 
 /// Packets made while input ran (echo replies, RSTs), by a UDP send or an abort, waiting
@@ -174,6 +188,10 @@ pub struct Netstack {
     pub timers_armed: bool,
     /// RFC 6056's counter (ephemeral ports).
     pub port_counter: u32,
+    /// Our echo requests waiting for replies, and the replies.
+    pub pings: ping::Pings,
+    /// Path MTUs learnt from ICMP.
+    pub pmtu: pmtu::PathMtus,
 }
 
 impl Netstack {
@@ -194,11 +212,18 @@ impl Netstack {
             active_opens: 0,
             passive_opens: 0,
             fast_retransmits: 0,
+            icmp_errors: 0,
+            pmtu_lowered: 0,
+            ping_replies: 0,
+            keepalives: 0,
+            keepalive_timeouts: 0,
         },
         pending: Pending::ZERO,
         next_timer: 0,
         timers_armed: false,
         port_counter: 0,
+        pings: ping::Pings::ZERO,
+        pmtu: pmtu::PathMtus::ZERO,
     };
 
     /// Sets the secret, the tunnel MTU and the buffer sizes (ABI.md `ts_netstack_init`):
@@ -271,6 +296,11 @@ impl Netstack {
             s.fast_retransmits as f64,
             sk.tcp_ids.in_use() as f64,
             sk.udp_ids.in_use() as f64,
+            s.icmp_errors as f64,
+            s.pmtu_lowered as f64,
+            s.ping_replies as f64,
+            s.keepalives as f64,
+            s.keepalive_timeouts as f64,
         ]
     }
 }
@@ -396,7 +426,7 @@ fn dispatch<'m, S: Slots<'m>>(cx: &mut Ctx, slots: &mut S, off: u32, slot: &'m m
         Err(code) => return Fate::Dropped(code),
     };
     match (ip.family, ip.proto) {
-        (4, PROTO_ICMP) | (6, PROTO_ICMPV6) => icmp::input(cx, off, slot, &ip).into(),
+        (4, PROTO_ICMP) | (6, PROTO_ICMPV6) => icmp::input(cx, slots, off, slot, &ip, now).into(),
         (_, PROTO_UDP) => udp::input(cx, slots, off, slot, &ip).into(),
         (_, PROTO_TCP) => tcb::input(cx, slots, off, slot, &ip, now),
         _ => Fate::Dropped(E_UNSUPPORTED),
@@ -494,3 +524,5 @@ pub fn next_event(cx: &mut Ctx) -> Option<(u32, u32)> {
 
 #[cfg(test)]
 pub mod testing;
+#[cfg(test)]
+mod testing_icmp;

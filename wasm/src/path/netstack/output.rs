@@ -333,6 +333,16 @@ fn data<'m, S: Slots<'m>, O: Out>(cx: &mut Ctx, slots: &mut S, out: &mut O, i: u
             rto::arm_rto(net, t, now);
         }
     }
+    if t.has(flag::KA_PROBE) {
+        // A keepalive probe: one below SND.NXT, so the peer answers with an ACK.
+        t.flags &= !flag::KA_PROBE;
+        let s = SegOut { seq: t.snd_nxt.wrapping_sub(1), flags: ACK, len: 0 };
+        if !emit(&net.cfg, &mut net.stats, cx.drops, t, slots, out, s, now) {
+            t.flags |= flag::KA_PROBE;
+            return false;
+        }
+        net.stats.keepalives += 1;
+    }
     if t.has(flag::ACK_NOW) || t.has(flag::WINDOW_UPDATE) {
         let s = SegOut { seq: t.snd_nxt, flags: ACK, len: 0 };
         return emit(&net.cfg, &mut net.stats, cx.drops, t, slots, out, s, now);
@@ -343,6 +353,11 @@ fn data<'m, S: Slots<'m>, O: Out>(cx: &mut Ctx, slots: &mut S, out: &mut O, i: u
 /// A RST for connection `i` (through the output ring), which is then over (ERR_ABORTED).
 /// Only SYN-RECEIVED to CLOSE-WAIT get one (RFC 9293 §3.10.5).
 pub fn reset_conn<'m, S: Slots<'m>>(cx: &mut Ctx, slots: &mut S, i: usize, now: u32) {
+    reset_conn_with(cx, slots, i, now, ERR_ABORTED);
+}
+
+/// `reset_conn`, the connection over with `err`.
+pub fn reset_conn_with<'m, S: Slots<'m>>(cx: &mut Ctx, slots: &mut S, i: usize, now: u32, err: u8) {
     let net = &mut *cx.net;
     let t = &mut cx.sk.tcp[i];
     if matches!(t.state, SYN_RECEIVED | ESTABLISHED | FIN_WAIT_1 | FIN_WAIT_2 | CLOSE_WAIT) {
@@ -351,5 +366,5 @@ pub fn reset_conn<'m, S: Slots<'m>>(cx: &mut Ctx, slots: &mut S, i: usize, now: 
             net.stats.rsts_sent += 1;
         }
     }
-    conn::finish(cx, slots, i, ERR_ABORTED);
+    conn::finish(cx, slots, i, err);
 }

@@ -160,18 +160,19 @@ pub fn init_send(net: &Netstack, t: &mut Tcb, now: u32) {
     t.snd_max = t.iss;
     t.rto = rto::RTO_INITIAL;
     t.rcv_wscale = wscale_for(net.cfg.rcv_buf);
-    t.snd_mss = net.cfg.mss(t.local.family);
+    let path = net.pmtu.mss(t.remote.family, &t.remote.addr, now).unwrap_or(u16::MAX);
+    t.snd_mss = net.cfg.mss(t.local.family).min(path);
 }
 
-/// What the peer's SYN says: its MSS (ours if smaller), window scaling and timestamps if it
-/// offers them (we always offer both).
-fn negotiate(net: &Netstack, t: &mut Tcb, seg: &Seg) {
+/// What the peer's SYN says: its MSS (ours, from the MTU or the path's, if smaller), window
+/// scaling and timestamps if it offers them (we always offer both).
+fn negotiate(t: &mut Tcb, seg: &Seg) {
     let theirs = match (seg.opts.mss, t.local.family) {
         (0, 4) => DEFAULT_MSS_V4,
         (0, _) => DEFAULT_MSS_V6,
         (m, _) => m,
     };
-    t.snd_mss = net.cfg.mss(t.local.family).min(theirs).max(MIN_MSS);
+    t.snd_mss = t.snd_mss.min(theirs).max(MIN_MSS); // `init_send` set ours
     match seg.opts.wscale {
         Some(ws) => {
             t.flags |= flag::WSCALE;
@@ -221,7 +222,7 @@ fn passive_open<'m, S: Slots<'m>>(
     t.listener = l as u16 + 1;
     t.state = SYN_RECEIVED;
     init_send(cx.net, t, now);
-    negotiate(cx.net, t, seg);
+    negotiate(t, seg);
     cx.sk.mark_dirty(i);
     Fate::Done
 }
@@ -246,7 +247,7 @@ fn syn_sent<'m, S: Slots<'m>>(cx: &mut Ctx, slots: &mut S, i: usize, off: u32, s
     }
     let t = &mut cx.sk.tcp[i];
     let timed = t.has(flag::RTT);
-    negotiate(cx.net, t, seg);
+    negotiate(t, seg);
     if seg.has(ACK) {
         t.snd_una = seg.ack;
         let sample = rtt_of(t, seg, now).or(if timed { Some(now.wrapping_sub(t.rtt_at)) } else { None });
@@ -348,6 +349,9 @@ fn synchronized<'m, S: Slots<'m>>(cx: &mut Ctx, slots: &mut S, i: usize, off: u3
             return Fate::Dropped(E_OUT_OF_WINDOW);
         }
     }
+    // Heard from the peer: keepalive's idle time starts again.
+    t.last_rx = now;
+    t.ka_probes = 0;
     if t.has(flag::TIMESTAMPS) && before_eq(seg.seq, t.last_ack_sent) {
         if let Some((val, _)) = seg.opts.timestamp {
             t.ts_recent = val; // RFC 7323 §4.3

@@ -7,13 +7,14 @@
 //! - the persist timer for a zero window (RFC 9293 §3.8.6.1), with the same backoff, which
 //!   never gives up while the peer answers;
 //! - the delayed ACK (RFC 9293 §3.8.6.3, at most DELACK_MS);
-//! - TIME_WAIT (2 MSL) and an orphaned FIN_WAIT_2.
+//! - TIME_WAIT (2 MSL) and an orphaned FIN_WAIT_2;
+//! - keepalive, where the user turned it on (`keepalive.rs`).
 //!
 //! The arithmetic and the arming are `rto.rs`. [`run`] scans the connections once the
 //! earliest deadline the stack knows of has come, handles the ones due, and learns the next.
 
 use super::rto::{backoff, MAX_RETRIES, SYN_RETRIES};
-use super::{before, before_eq, congestion, conn, Ctx, Slots};
+use super::{before, before_eq, congestion, conn, keepalive, Ctx, Slots};
 use crate::tables::tcb::{flag, ERR_TIMED_OUT, FIN_WAIT_2, SYN_RECEIVED, SYN_SENT, TIME_WAIT};
 
 /// Every connection whose deadline has come: its timer handled. Learns the next deadline.
@@ -33,10 +34,15 @@ pub fn run<'m, S: Slots<'m>>(cx: &mut Ctx, slots: &mut S, now: u32) {
             expire(cx, slots, i, now);
         }
         let t = &cx.sk.tcp[i];
+        if t.used && t.has(flag::KEEPALIVE) && before_eq(t.ka_at, now) {
+            keepalive::expire(cx, slots, i, now);
+        }
+        let t = &cx.sk.tcp[i];
         if !t.used {
             continue;
         }
-        for (on, at) in [(t.has(flag::DELACK), t.delack_at), (t.has(flag::RTO_ON), t.rto_at)] {
+        let ka = (t.has(flag::KEEPALIVE), t.ka_at);
+        for (on, at) in [(t.has(flag::DELACK), t.delack_at), (t.has(flag::RTO_ON), t.rto_at), ka] {
             if on && next.map_or(true, |n| before(at, n)) {
                 next = Some(at);
             }
@@ -63,7 +69,8 @@ fn expire<'m, S: Slots<'m>>(cx: &mut Ctx, slots: &mut S, i: usize, now: u32) {
         SYN_SENT | SYN_RECEIVED => {
             if t.retries >= SYN_RETRIES {
                 cx.net.stats.timeouts += 1;
-                conn::finish(cx, slots, i, ERR_TIMED_OUT);
+                let err = if t.soft_error != 0 { t.soft_error } else { ERR_TIMED_OUT };
+                conn::finish(cx, slots, i, err);
                 return;
             }
             t.retries += 1;
@@ -76,7 +83,9 @@ fn expire<'m, S: Slots<'m>>(cx: &mut Ctx, slots: &mut S, i: usize, now: u32) {
         _ => {
             cx.net.stats.timeouts += 1;
             if t.retries >= MAX_RETRIES {
-                conn::finish(cx, slots, i, ERR_TIMED_OUT);
+                // RFC 1122 §4.2.3.9: a soft error seen meanwhile says why (as Linux reports it).
+                let err = if t.soft_error != 0 { t.soft_error } else { ERR_TIMED_OUT };
+                conn::finish(cx, slots, i, err);
                 return;
             }
             t.retries += 1;
