@@ -268,6 +268,14 @@ export class Netstack {
   }
 
   /** Closes a UDP socket; its queued datagrams go back to the pool. */
+  /**
+   * The stack ends: listeners closed, every connection reset (the RSTs go at the next output),
+   * every socket freed with the slots it held; every handle is stale afterwards.
+   */
+  close(now: number): void {
+    this.#wasm.ts_netstack_close(now >>> 0);
+  }
+
   udpClose(h: number): void {
     this.#wasm.ts_netstack_udp_close(h);
   }

@@ -165,6 +165,16 @@ export class NetstackTun implements DeviceTun {
     this.#closed = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     libc().close(this.fd);
+    // What the loop did not collect (the stack's last RSTs) goes back to the pool.
+    this.stack.close(this.#nowMs());
+    for (
+      let k;
+      (k = this.#wasm.ts_netstack_output(this.#nowMs(), this.#outOffs, this.#outLens, MAX_BATCH)) >
+        0;
+    ) {
+      this.#pool.refresh();
+      this.#pool.freeBatch(this.#outOffs, k);
+    }
   }
 
   #nowMs(): number {

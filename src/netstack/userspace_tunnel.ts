@@ -218,7 +218,11 @@ export class UserspaceTunnel implements AsyncDisposable, ConnHost, DnsHost {
     for (const l of [...this.#listeners.values()]) l.close();
     for (const c of [...this.#conns.values()]) c.close();
     this.#closed = true;
-    await new Promise((r) => setTimeout(r, 50)); // the FINs and RSTs go out before the loop ends
+    await new Promise((r) => setTimeout(r, 50)); // the FINs go out, quick closes complete
+    // What the stack still holds (closes going on without a user, UDP sockets) ends with RSTs.
+    this.stack.close(this.now());
+    this.kick();
+    await new Promise((r) => setTimeout(r, 20)); // the RSTs go out before the loop ends
     this.device.stop();
     await this.#loop;
     this.device.close();

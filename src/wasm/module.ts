@@ -102,6 +102,7 @@ export const EXPORT_TYPES = {
   ts_netstack_input: [["i32", "i32", "i32", "i32"], ["i32"]], // (offs, lens, n, now) -> accepted
   ts_netstack_output: [["i32", "i32", "i32", "i32"], ["i32"]], // (now, offs, lens, cap) -> packets
   ts_netstack_next_timer: [["i32"], ["i32"]], // (now) -> ms | -1
+  ts_netstack_close: [["i32"], ["i32"]], // (now) -> 0
   ts_netstack_events: [["i32", "i32"], ["i32"]], // (out[NET_EVENT_LEN * max], max) -> events
   ts_netstack_stats: [["i32"], ["i32"]], // (out: f64[NET_STATS_LEN])
   ts_netstack_ping: [["i32", "i32", "i32", "i32"], ["i32"]], // (to[NET_ADDR_LEN], id, seq, now)

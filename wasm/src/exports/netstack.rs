@@ -159,6 +159,17 @@ pub extern "C" fn ts_netstack_next_timer(now: u32) -> i32 {
     netstack::next_timeout(&cx, now).map_or(-1, |ms| ms.min(i32::MAX as u32) as i32)
 }
 
+/// The stack ends: listeners closed, every connection reset (a RST queued to the peer of a
+/// synchronized one: collect it with `ts_netstack_output`), every socket freed with the slots
+/// it held. Every handle is stale afterwards. Returns 0.
+#[no_mangle]
+pub extern "C" fn ts_netstack_close(now: u32) -> i32 {
+    let p = parts();
+    stack!(p, cx, slots);
+    user::close_all(&mut cx, &mut slots, now);
+    0
+}
+
 /// Up to `max` sockets with news: records of NET_EVENT_LEN bytes (handle u32, readiness
 /// u32) at `out`. Returns how many; 0 if `out` is out of bounds.
 #[no_mangle]

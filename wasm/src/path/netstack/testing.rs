@@ -926,6 +926,52 @@ mod tests {
     }
 
     #[test]
+    fn close_all_resets_the_peer_and_gives_every_slot_back() {
+        let mut p = pair(36, 0, 0, 0);
+        // B: one connection with data unread and data unacknowledged, one released and still
+        // closing, a listener with a connection not yet accepted, a UDP socket with a datagram.
+        let (c1, s1) = establish(&mut p);
+        let c2 = user::connect(&mut p.a.cx(), &mut p.slots, v4(B4, 80), SockAddr::NONE, p.now).unwrap();
+        let mut s2 = None;
+        drive(&mut p, 5_000, |p| {
+            s2 = s2.or_else(|| user::accept(&mut p.b.cx(), 0).ok());
+            s2.is_some() && p.a.sk.tcp[c2].state == ESTABLISHED
+        });
+        let s2 = s2.unwrap();
+        let (mut rng, mut sent) = (Rng(5), 0);
+        let data = vec![0x33; 6000];
+        write_some(&mut p.a, &mut p.slots, c1, &data, &mut sent, &mut rng);
+        drive(&mut p, 5_000, |p| p.b.sk.tcp[s1].rx.bytes == 6000);
+        sent = 0;
+        write_some(&mut p.b, &mut p.slots, s1, &data, &mut sent, &mut rng);
+        user::shutdown(&mut p.b.cx(), s2).unwrap();
+        user::release(&mut p.b.cx(), &mut p.slots, s2, p.now);
+        let l = user::listen(&mut p.b.cx(), v4([0; 4], 81), 4).unwrap();
+        let c3 = user::connect(&mut p.a.cx(), &mut p.slots, v4(B4, 81), SockAddr::NONE, p.now).unwrap();
+        drive(&mut p, 5_000, |p| p.a.sk.tcp[c3].state == ESTABLISHED);
+        let u = udp::bind(&mut p.b.cx(), v4([0; 4], 53)).unwrap();
+        let dgram = udp_packet(&v4(A4, 4000), &v4(B4, 53), b"held");
+        assert!(p.b.inject(&mut p.slots, &dgram, p.now));
+        assert!(p.b.sk.udp[u].queue.slots > 0);
+        assert!(p.slots.in_use() > 0);
+        let rsts = p.b.net.stats.rsts_sent;
+        user::close_all(&mut p.b.cx(), &mut p.slots, p.now);
+        assert_eq!(p.b.sk.tcp_ids.in_use(), 0, "no connection left");
+        assert!(!p.b.sk.udp[u].used && !p.b.sk.listeners[l].used);
+        assert!(p.b.net.stats.rsts_sent >= rsts + 2, "the synchronized ones were reset");
+        // The RSTs reach A: its connections end as reset.
+        drive(&mut p, 5_000, |p| [c1, c3].iter().all(|&c| p.a.sk.tcp[c].state == CLOSED));
+        assert_eq!((p.a.sk.tcp[c1].error, p.a.sk.tcp[c3].error), (ERR_RESET, ERR_RESET));
+        for c in [c1, c2, c3] {
+            user::release(&mut p.a.cx(), &mut p.slots, c, p.now);
+        }
+        user::close_all(&mut p.a.cx(), &mut p.slots, p.now);
+        p.ab.clear(&mut p.slots);
+        p.ba.clear(&mut p.slots);
+        all_returned(&mut p);
+    }
+
+    #[test]
     fn retransmission_backs_off_and_the_connection_times_out() {
         // Nobody answers a SYN: 6 retries, 1 + 2 + ... + 64 s, then ERR_TIMED_OUT.
         let mut p = pair(36, 1000, 0, 0);

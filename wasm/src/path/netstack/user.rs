@@ -264,6 +264,37 @@ pub fn release<'m, S: Slots<'m>>(cx: &mut Ctx, slots: &mut S, i: usize, now: u32
     }
 }
 
+/// The stack ends (the tunnel closes): listeners closed, every connection over (a RST to the
+/// peer of a synchronized one, queued in `pending` for the last output), every datagram and
+/// segment held given back, all sockets freed. Handles TypeScript still holds go stale.
+pub fn close_all<'m, S: Slots<'m>>(cx: &mut Ctx, slots: &mut S, now: u32) {
+    for l in 0..cx.sk.listeners.len() {
+        if cx.sk.listeners[l].used {
+            unlisten(cx, slots, l, now);
+        }
+    }
+    for i in 0..cx.sk.tcp_ids.high() {
+        if !cx.sk.tcp[i].used {
+            continue;
+        }
+        cx.sk.tcp[i].flags &= !flag::ATTACHED; // finish frees what no user holds
+        output::reset_conn(cx, slots, i, now);
+        let t = &mut cx.sk.tcp[i];
+        if t.used {
+            // TIME-WAIT, or CLOSED and kept for the user: what it still holds, then the entry.
+            queue::clear(&mut t.rx, slots);
+            queue::clear(&mut t.tx, slots);
+            queue::clear(&mut t.ooo, slots);
+            cx.sk.tcp_free(i);
+        }
+    }
+    for u in 0..cx.sk.udp_ids.high() {
+        if cx.sk.udp[u].used {
+            super::udp::close(cx, slots, u);
+        }
+    }
+}
+
 /// `ts_netstack_tcp_info`: state, error, readiness, send MSS, SRTT, RTTVAR, RTO (ms), cwnd,
 /// ssthresh, send window, receive window, bytes queued to send, bytes received unread, bytes
 /// acknowledged, bytes received, retransmissions in a row.
