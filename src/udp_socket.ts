@@ -101,8 +101,11 @@ export interface UdpBindOptions {
   readonly family?: "dual" | "ipv4";
   /** SO_RCVBUF/SO_SNDBUF wish (SO_*BUFFORCE first, capped by net.core.*mem_max without privilege). Default 4 MiB. */
   readonly bufferBytes?: number;
-  /** Turn on UDP_SEGMENT sends and UDP_GRO receives where the kernel has them. */
-  readonly offload?: boolean;
+  /**
+   * Turn on UDP_SEGMENT sends and UDP_GRO receives where the kernel has them; `"send"`: only
+   * UDP_SEGMENT (for a receiver that needs each datagram in a slot of its own: the proxy's stack).
+   */
+  readonly offload?: boolean | "send";
 }
 
 /** A non-blocking UDP socket doing batched I/O on slab slots. */
@@ -193,7 +196,7 @@ export class UdpSocket implements UdpIo, OffloadSocket, Disposable {
         `bind(${shown.includes(":") ? `[${shown}]` : shown}:${port})`,
         L.bind(fd, addr, len),
       );
-      if (opts.offload) sock.#enableOffloads();
+      if (opts.offload) sock.#enableOffloads(opts.offload === true);
     } catch (e) {
       sock.close();
       throw e;
@@ -202,7 +205,7 @@ export class UdpSocket implements UdpIo, OffloadSocket, Disposable {
   }
 
   /** UDP_SEGMENT is there if getsockopt knows it; UDP_GRO is switched on. Refusals are kept. */
-  #enableOffloads(): void {
+  #enableOffloads(gro: boolean): void {
     const v = new Int32Array(2);
     const len = new Uint32Array([4]);
     const r = check(
@@ -218,6 +221,7 @@ export class UdpSocket implements UdpIo, OffloadSocket, Disposable {
     );
     this.gso = r >= 0;
     this.gsoErrno = r < 0 ? -r : 0;
+    if (!gro) return;
     const g = this.#setInt(SOL_UDP, UDP_GRO, 1, "UDP_GRO", [ENOPROTOOPT, EOPNOTSUPP, EINVAL]);
     this.gro = g >= 0;
     this.groErrno = g < 0 ? -g : 0;

@@ -129,14 +129,16 @@ export class UserspaceTunnel implements AsyncDisposable, ConnHost, DnsHost {
     const device = await Device.create({
       name,
       config,
-      offload: false, // UDP GRO would hand the stack packets inside one buffer, not slots
+      offload: false, // no TUN offloads: the stack is the TUN (its UDP socket sends with GSO below)
       io: (wasm, pool) => {
         if (mtu > packetCapacity(pool)) {
           throw new RangeError(`MTU ${mtu}: the proxy takes at most ${packetCapacity(pool)}`);
         }
-        const udp = UdpSocket.bind({ port: config.interface.listenPort ?? 0, offload: false });
+        // UDP GSO for sending (runs of full segments in one sendmsg); no GRO: the stack takes
+        // each datagram in its own slot.
+        const udp = UdpSocket.bind({ port: config.interface.listenPort ?? 0, offload: "send" });
         tun = new NetstackTun(name, wasm, pool, { mtu, addresses, onEvents });
-        return { tun, udp, bindUdp: (port) => UdpSocket.bind({ port, offload: false }) };
+        return { tun, udp, bindUdp: (port) => UdpSocket.bind({ port, offload: "send" }) };
       },
     });
     const t = new UserspaceTunnel(device, tun!, config.interface.dns);
