@@ -156,6 +156,8 @@ function finalStats(text: string): FinalStats | undefined {
 /** The proxy's memory with 64 connections open through its second forward. */
 export interface Held {
   connections: number;
+  /** Connections the proxy could not make at the first try (tried again). */
+  retries: number;
   /** VmRSS of the proxy before they opened and while they are open (KiB). */
   rssBeforeKiB: number;
   rssKiB: number;
@@ -175,7 +177,9 @@ export async function hold64(bed: Testbed, pid: number, remote: string): Promise
   const client = bed.spawn("a", [
     Deno.execPath(),
     "eval",
-    `const cs = await Promise.all(Array.from({ length: ${n} }, () => Deno.connect({ hostname: "127.0.0.1", port: ${HOLD.local} }))); await Promise.all(cs.map(async (c) => { await c.write(new Uint8Array(1024).fill(1)); const b = new Uint8Array(1024); let got = 0; while (got < 1024) { const k = await c.read(b); if (k === null) throw new Error("closed"); got += k; } })); console.error("open ${n}"); await new Promise(() => {});`,
+    // Each connection: 1 KiB there and back; one the proxy could not connect (it closes or resets
+    // the local side) is tried again, up to 3 times, and counted.
+    `let retries = 0; const one = async () => { for (let i = 0; ; i++) { const c = await Deno.connect({ hostname: "127.0.0.1", port: ${HOLD.local} }); try { await c.write(new Uint8Array(1024).fill(1)); const b = new Uint8Array(1024); let got = 0; while (got < 1024) { const k = await c.read(b); if (k === null) throw new Error("closed"); got += k; } return c; } catch (e) { c.close(); if (i >= 3) throw e; retries++; } } }; const cs = await Promise.all(Array.from({ length: ${n} }, one)); console.error("open ${n} retries " + retries + " "); await new Promise(() => {});`,
   ], { stdout: "null" });
   const text = async (s: ReadableStream<Uint8Array>, into: string[]) => {
     for await (const c of s.pipeThrough(new TextDecoderStream())) into.push(c);
@@ -191,13 +195,17 @@ export async function hold64(bed: Testbed, pid: number, remote: string): Promise
     await until("the server", () => sErr.join("").includes("listening"));
     await until("the client", () => cErr.join("").includes(`open ${n}`));
     await new Promise((r) => setTimeout(r, 1000));
-    return { connections: n, rssBeforeKiB, rssKiB: readProcStats(pid)?.rssKiB ?? NaN };
+    const retries = Number(/retries (\d+) /.exec(cErr.join(""))?.[1] ?? NaN);
+    return { connections: n, retries, rssBeforeKiB, rssKiB: readProcStats(pid)?.rssKiB ?? NaN };
   } finally {
-    for (const c of [client, server]) {
+    // The client first, and time for the proxy's FINs to reach the server before it goes: b's
+    // sockets must not end in TIME_WAIT, where a later SYN from the same port would be refused.
+    for (const [c, ms] of [[client, 1000], [server, 0]] as const) {
       try {
         c.kill("SIGKILL");
       } catch { /* gone */ }
       await c.status;
+      await new Promise((r) => setTimeout(r, ms));
     }
     await Promise.all([sDone, cDone]).catch(() => {});
   }

@@ -290,13 +290,16 @@ export function proxyLines(stats: RowStat[], runs: RunRecord[]): string[] {
   }
   for (const id of ["p", "P"]) {
     const held = runs.filter((r) => r.id === id && r.held !== undefined).map((r) => r.held!);
+    for (const r of runs.filter((r) => r.id === id && r.heldError !== undefined)) {
+      lines.push(`(${id}) round ${r.round}: 64 connections FAILED: ${r.heldError}`);
+    }
     if (held.length === 0) continue;
     lines.push(
       `(${id}) RSS of the proxy with ${held[0].connections} connections open through it: ${
         fmt(median(held.map((h) => h.rssKiB / MIB)), 1)
       } MiB (median of ${held.length}; before they opened, after the iperf3 tests: ${
         fmt(median(held.map((h) => h.rssBeforeKiB / MIB)), 1)
-      } MiB)`,
+      } MiB; connections tried again: ${held.map((h) => h.retries).join(", ")})`,
     );
   }
   return lines;
