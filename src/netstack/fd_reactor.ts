@@ -26,9 +26,8 @@
  * @module
  */
 
-import { checkSetup, libc } from "../ffi/libc.ts";
+import { checkSetup, errno, libc } from "../ffi/libc.ts";
 import { SyscallError } from "../ffi/syscall_error.ts";
-import { errno } from "../ffi/libc.ts";
 import { logger } from "../log.ts";
 
 export const EPOLLIN = 0x1, EPOLLOUT = 0x4, EPOLLERR = 0x8, EPOLLHUP = 0x10;
