@@ -9,6 +9,10 @@
  * - (m)  modern wireguard-go ↔ itself: THE reference; `×(m)` is against it
  * - (c)  Debian's wireguard-go 0.0.20220316 ↔ itself (no offloads): `×(c)`
  * - (d)  the bare veth pair, the ceiling
+ * - (p)  `tunslab proxy` in a as uid 65534, iperf3 through its `[TCPClientTunnel]` to the same
+ *        modern wireguard-go peer as (b): `×(b)` (≥ 0.5× is the target), and its RSS with 64
+ *        connections open through it (bench/net_proxy.ts)
+ * - (P)  with `--baseline DIR`: (p) from the other checkout (before/after in the same run)
  * - (A), (A') with `--baseline DIR`: (a) and (a') run from another checkout's `main.ts`
  *   (before/after a change, measured in the same run)
  *
@@ -27,6 +31,7 @@
  * sudo deno task bench:net --rounds 1 --seconds 2 --only a,m
  * sudo deno task bench:net --baseline /tmp/tunslab-before
  * sudo deno task bench:net --only a,a',m --mtu 9000 --underlay-mtu 65535   # jumbo tunnels
+ * sudo deno task bench:net --only b,p,P --baseline /tmp/tunslab-before      # the proxy
  * ```
  * @module
  */
@@ -45,7 +50,15 @@ import {
   stopServer,
   stopTunnels,
 } from "./net_run.ts";
-import { aggregate, checks, formatTable, memoryLines, poolStats } from "./net_report.ts";
+import {
+  aggregate,
+  checks,
+  formatTable,
+  memoryLines,
+  poolStats,
+  proxyLines,
+} from "./net_report.ts";
+import { addCheckout, nobodyCopy } from "./net_proxy.ts";
 
 const IDLE = new URL("./idle_deno.ts", import.meta.url).pathname;
 const FLOOR = new URL("./deps_floor.ts", import.meta.url).pathname;
@@ -85,7 +98,19 @@ function rows(modern: string | null, baseline: string | null): ConfigDef[] {
     defs.push(
       { id: "b", label: "tunslab↔wireguard-go 0.0.20250522", ends: { a: ts, b: wg } },
       { id: "m", label: "wireguard-go 0.0.20250522↔itself", ends: { a: wg, b: wg } },
+      {
+        id: "p",
+        label: "tunslab proxy TCPClientTunnel (uid 65534)↔wireguard-go 0.0.20250522",
+        ends: { a: { kind: "proxy" }, b: wg },
+      },
     );
+    if (baseline !== null) {
+      defs.push({
+        id: "P",
+        label: "baseline proxy↔wireguard-go 0.0.20250522",
+        ends: { a: { kind: "proxy", program: baseline }, b: wg },
+      });
+    }
   }
   const deb = { kind: "wireguard-go" } as const;
   defs.push(
@@ -114,7 +139,7 @@ async function environment(modern: string | null): Promise<Record<string, unknow
 }
 
 const USAGE =
-  "Usage: deno task bench:net [--rounds N] [--seconds N | --quick] [--only a,a',b,m,c,d,A,A'] [--baseline DIR] [--mtu N] [--underlay-mtu N] [--out FILE]";
+  "Usage: deno task bench:net [--rounds N] [--seconds N | --quick] [--only a,a',b,m,c,d,p,A,A',P] [--baseline DIR] [--mtu N] [--underlay-mtu N] [--out FILE]";
 
 /** Runs the whole benchmark; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -186,6 +211,7 @@ export async function main(argv: string[]): Promise<number> {
       await stopServer(live).catch(() => {});
       await stopTunnels(live);
       await live.bed?.destroy();
+      if (live.nobody) await Deno.remove(live.nobody.dir, { recursive: true }).catch(() => {});
     })();
   const onSignal = () => {
     say("interrupted: cleaning up");
@@ -199,6 +225,10 @@ export async function main(argv: string[]): Promise<number> {
     const env = await environment(modern);
     const idle: ProcStats = await measureDeno(IDLE);
     const floor: ProcStats = await measureDeno(FLOOR);
+    if (selected.some((d) => d.ends?.a.kind === "proxy")) {
+      live.nobody = await nobodyCopy();
+      if (baseline !== null) live.nobodyBaseline = await addCheckout(live.nobody, baseline, "base");
+    }
     live.bed = await Testbed.create("bnet");
     if (mtus[1] !== undefined) {
       for (const side of ["a", "b"] as const) {
@@ -259,6 +289,7 @@ export async function main(argv: string[]): Promise<number> {
       "\n×(m): median over the median of (m) modern wireguard-go 0.0.20250522 ↔ itself in the same run; ×(c): over (c) Debian's wireguard-go 0.0.20220316 ↔ itself. Gbit per CPU-s: data moved over the CPU seconds (utime+stime) of both tunnel processes.\n",
     );
     for (const l of memoryLines(idle, floor, pools)) console.log(l);
+    for (const l of proxyLines(stats, runs)) console.log(l);
     for (const r of runs) if (r.error) console.log(`(${r.id}) round ${r.round} FAILED: ${r.error}`);
     if (verdicts.length > 0) console.log("\nTargets:\n");
     for (const v of verdicts) console.log(`- ${v.pass ? "PASS" : "FAIL"} ${v.target}: ${v.detail}`);

@@ -202,6 +202,14 @@ export function checks(stats: RowStat[], pools: PoolStat[], baseline: boolean): 
       detail: `worst test ${c.toFixed(2)}×`,
     });
   }
+  const px = worst("p", "b", "gbps");
+  if (px !== null) {
+    out.push({
+      target: "(p) proxy TCPClientTunnel ≥ 0.5× (b) tunslab up to the same peer, every test",
+      pass: px >= 0.5,
+      detail: `worst test ${px.toFixed(2)}× (medians of the rounds)`,
+    });
+  }
   if (!baseline) return out;
   for (const [now, before] of [["a", "A"], ["a'", "A'"]]) {
     const w = worst(now, before, "gbps");
@@ -241,6 +249,57 @@ export function memoryLines(idle: ProcStats, floor: ProcStats, pools: PoolStat[]
       `(${p.id}) tunslab in ${p.side}: pool high-water ${fmt(p.highWater.median, 0)} slots (range ${
         range(p.highWater, 0)
       }), in use at exit ${p.inUseAtExit.join(", ")}`,
+    );
+  }
+  return lines;
+}
+
+/**
+ * The proxy rows side by side: per test (p) against (b) (`tunslab up` to the same peer) and, with
+ * a baseline, against (P); then the RSS with 64 connections open through each proxy.
+ */
+export function proxyLines(stats: RowStat[], runs: RunRecord[]): string[] {
+  const lines: string[] = [];
+  const ps = stats.filter((s) => s.id === "p");
+  if (ps.length > 0) {
+    const hasP = stats.some((s) => s.id === "P");
+    lines.push(
+      "",
+      `| test | (p) proxy Gbit/s | (b) up Gbit/s | (p)/(b) |${
+        hasP ? " (P) baseline Gbit/s | (p)/(P) |" : ""
+      }`,
+      `| ---- | ---------------: | ------------: | ------: |${
+        hasP ? " ------------------: | ------: |" : ""
+      }`,
+    );
+    for (const s of ps) {
+      const b = stats.find((x) =>
+        x.id === "b" && x.streams === s.streams && x.direction === s.direction
+      );
+      const P = stats.find((x) =>
+        x.id === "P" && x.streams === s.streams && x.direction === s.direction
+      );
+      lines.push(
+        `| ${s.streams} stream(s) ${s.direction} | ${fmt(s.gbps.median, 3)} | ${
+          fmt(b?.gbps.median, 3)
+        } | ${fmt(ratio(stats, s, "b", "gbps"))} |${
+          hasP ? ` ${fmt(P?.gbps.median, 3)} | ${fmt(ratio(stats, s, "P", "gbps"))} |` : ""
+        }`,
+      );
+    }
+  }
+  for (const id of ["p", "P"]) {
+    const held = runs.filter((r) => r.id === id && r.held !== undefined).map((r) => r.held!);
+    for (const r of runs.filter((r) => r.id === id && r.heldError !== undefined)) {
+      lines.push(`(${id}) round ${r.round}: 64 connections FAILED: ${r.heldError}`);
+    }
+    if (held.length === 0) continue;
+    lines.push(
+      `(${id}) RSS of the proxy with ${held[0].connections} connections open through it: ${
+        fmt(median(held.map((h) => h.rssKiB / MIB)), 1)
+      } MiB (median of ${held.length}; before they opened, after the iperf3 tests: ${
+        fmt(median(held.map((h) => h.rssBeforeKiB / MIB)), 1)
+      } MiB; connections tried again: ${held.map((h) => h.retries).join(", ")})`,
     );
   }
   return lines;

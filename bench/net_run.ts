@@ -14,16 +14,22 @@ import { run, type Testbed } from "../src/demo/testbed.ts";
 import { startTunnel, type TunnelProcess } from "../src/demo/tunnel_process.ts";
 import { encodeBase64Key, generatePrivateKey, publicKey } from "../src/wg/keys.ts";
 import { type ProcStats, readHostCpu, readProcStats } from "./proc_stats.ts";
+import type { NobodyCopy } from "../tests/fixtures/nobody_copy.ts";
+import { type Held, hold64, PROXY_IPERF, startProxy } from "./net_proxy.ts";
 
 export const IPERF_PORT = 5201;
 const INNER = { a: "10.99.0.1", b: "10.99.0.2" } as const;
 
-export type Kind = "tunslab" | "wireguard-go";
+/** "proxy": `tunslab proxy` (side a only), iperf3 through its TCPClientTunnel (bench/net_proxy.ts). */
+export type Kind = "tunslab" | "wireguard-go" | "proxy";
 
 /** One end of a row: what runs, from where. */
 export interface End {
   kind: Kind;
-  /** tunslab: the main.ts to run; wireguard-go: the binary. Default: this checkout / PATH. */
+  /**
+   * tunslab: the main.ts to run; wireguard-go: the binary; proxy: the checkout (copied for uid
+   * 65534). Default: this checkout / PATH.
+   */
   program?: string;
 }
 
@@ -72,6 +78,9 @@ export interface RunRecord {
   round: number;
   processes: ProcRecord[];
   tests: TestRecord[];
+  /** Proxy rows: its RSS with 64 connections open through it. */
+  held?: Held;
+  heldError?: string;
   error?: string;
 }
 
@@ -89,6 +98,9 @@ export interface Live {
   mtu?: number;
   tunnels: TunnelProcess[];
   server?: Deno.ChildProcess;
+  /** The copy for uid 65534 the proxy rows run from, and the baseline's files in it. */
+  nobody?: NobodyCopy;
+  nobodyBaseline?: string;
   abort: AbortController;
 }
 
@@ -124,10 +136,10 @@ async function waitListening(bed: Testbed): Promise<void> {
   throw new Error("iperf3 server did not start listening");
 }
 
-/** Pings `to` from a until it answers (the first one carries the handshake). */
-async function reachable(bed: Testbed, to: string): Promise<void> {
+/** Pings `to` from `from` until it answers (the first one carries the handshake). */
+async function reachable(bed: Testbed, to: string, from: "a" | "b" = "a"): Promise<void> {
   for (let i = 0; i < 5; i++) {
-    const r = await bed.run("a", ["ping", "-c", "1", "-W", "3", to], true);
+    const r = await bed.run(from, ["ping", "-c", "1", "-W", "3", to], true);
     if (r.code === 0) return;
   }
   throw new Error(`${to} does not answer ping through the tunnel`);
@@ -141,12 +153,12 @@ interface IperfResult {
 
 async function iperf(
   bed: Testbed,
-  server: string,
+  server: { host: string; port: number },
   seconds: number,
   t: { streams: number; reverse: boolean },
   signal: AbortSignal,
 ): Promise<IperfResult> {
-  const args = ["iperf3", "-c", server, "-p", String(IPERF_PORT), "-t", String(seconds)];
+  const args = ["iperf3", "-c", server.host, "-p", String(server.port), "-t", String(seconds)];
   args.push("-P", String(t.streams), "-J", "--connect-timeout", "5000");
   if (t.reverse) args.push("-R");
   const full = bed.exec("a", args);
@@ -200,7 +212,7 @@ export async function runConfig(
       const end = def.ends[side];
       // ≤ 15 bytes and unique per run.
       const name = `nb${side}${index}${Deno.pid % 100000}`;
-      const t = await startTunnel(bed, side, end.kind, {
+      const tspec = {
         name,
         privateKey: encodeBase64Key(keys[side]),
         listenPort: 51820,
@@ -213,7 +225,13 @@ export async function runConfig(
         upArgs: end.kind === "tunslab" ? def.upArgs : undefined,
         program: end.program,
         mtu: live.mtu,
-      });
+      };
+      let t: TunnelProcess;
+      if (end.kind === "proxy") {
+        if (side !== "a" || live.nobody === undefined) throw new Error("a proxy runs in a");
+        const work = end.program === undefined ? live.nobody.work : live.nobodyBaseline!;
+        t = await startProxy(bed, { ...tspec, program: undefined }, live.nobody, work);
+      } else t = await startTunnel(bed, side, end.kind, tspec);
       live.tunnels.push(t);
       const s = readProcStats(t.pid);
       rec.processes.push({
@@ -224,7 +242,9 @@ export async function runConfig(
         comm: s?.comm ?? "?",
       });
     }
-    await reachable(bed, INNER.b);
+    // The proxy has no route in a: the peer pings the proxy's stack instead.
+    if (def.ends.a.kind === "proxy") await reachable(bed, INNER.a, "b");
+    else await reachable(bed, INNER.b);
     for (const [i, t] of live.tunnels.entries()) rec.processes[i].start = readProcStats(t.pid);
   }
   live.server = bed.spawn("b", ["iperf3", "-s", "-B", server, "-p", String(IPERF_PORT)], {
@@ -237,7 +257,8 @@ export async function runConfig(
     const before = live.tunnels.map((p) => readProcStats(p.pid));
     say(`(${def.id}) round ${round}: ${t.streams} stream(s) ${t.reverse ? "b→a" : "a→b"}`);
     const host0 = readHostCpu();
-    const r = await iperf(bed, server, seconds, t, live.abort.signal);
+    const to = def.ends?.a.kind === "proxy" ? PROXY_IPERF : { host: server, port: IPERF_PORT };
+    const r = await iperf(bed, to, seconds, t, live.abort.signal);
     const host1 = readHostCpu();
     const after = live.tunnels.map((p) => readProcStats(p.pid));
     rec.tests.push({
@@ -263,6 +284,20 @@ export async function runConfig(
     await sleep(500); // let queues drain between tests
   }
   await stopServer(live);
+  if (def.ends?.a.kind === "proxy" && !live.abort.signal.aborted) {
+    try {
+      rec.held = await hold64(bed, live.tunnels[0].pid, INNER.b);
+      say(
+        `(${def.id}) RSS with ${rec.held.connections} connections: ${
+          (rec.held.rssKiB / 1024).toFixed(1)
+        } MiB (${(rec.held.rssBeforeKiB / 1024).toFixed(1)} MiB before)`,
+      );
+    } catch (e) {
+      // The run's iperf3 figures stand; the failure is kept with them.
+      rec.heldError = (e as Error).message;
+      say(`(${def.id}) 64 connections failed: ${rec.heldError}`);
+    }
+  }
   for (const [i, t] of live.tunnels.entries()) {
     rec.processes[i].end = readProcStats(t.pid);
     const fin = await t.stop();

@@ -1,6 +1,6 @@
 /**
  * tests/data_path_test.ts and the userspace tunnel's tests (the netstack device over memory I/O,
- * two tunnels over loopback UDP) need no privilege: proven by running them as uid/gid 65534.
+ * two tunnels over loopback UDP, the forwards' joins over slots) need no privilege: proven by running them as uid/gid 65534.
  *
  * As root, the test copies what that run needs into a fresh world-readable temp dir (the
  * checkout may sit under a 0700 directory such as /root, and root's module cache is not
@@ -40,6 +40,7 @@ const FILES = [
   "tests/netstack_device_test.ts",
   "tests/userspace_tunnel_test.ts",
   "tests/netstack_icmp_test.ts",
+  "tests/slot_join_test.ts",
   "tests/fixtures/memory_io.ts",
   "tests/fixtures/inet_checksum.ts",
   "tests/fixtures/ip_packets.ts",
@@ -67,6 +68,7 @@ Deno.test({
         "tests/netstack_device_test.ts",
         "tests/userspace_tunnel_test.ts", // real UDP sockets, poll and eventfd: no privilege
         "tests/netstack_icmp_test.ts",
+        "tests/slot_join_test.ts", // the forwards' local sockets through libc and epoll
       ], { cwd: `${dir}/work`, clearEnv: true, env });
       const log = `--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
       equal(r.code, 0, `the unprivileged run failed:\n${log}`);

@@ -74,6 +74,22 @@ export const LIBC_SYMBOLS = {
   send: { parameters: ["i32", "buffer", "usize", "i32"], result: "i32" },
   /** ssize_t recv(int sockfd, void *buf, size_t len, int flags);  (netlink replies) */
   recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "i32" },
+  /** int connect(int sockfd, const struct sockaddr *addr, socklen_t addrlen);  (O_NONBLOCK: EINPROGRESS) */
+  connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  /** int listen(int sockfd, int backlog); */
+  listen: { parameters: ["i32", "i32"], result: "i32" },
+  /** int accept4(int sockfd, struct sockaddr *addr, socklen_t *addrlen, int flags); */
+  accept4: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },
+  /** int shutdown(int sockfd, int how); */
+  shutdown: { parameters: ["i32", "i32"], result: "i32" },
+  /** ssize_t recvmsg(int sockfd, struct msghdr *msg, int flags);  (local TCP into slots) */
+  recvmsg: { parameters: ["i32", "buffer", "i32"], result: "i32" },
+  /** int epoll_create1(int flags); */
+  epoll_create1: { parameters: ["i32"], result: "i32" },
+  /** int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event); */
+  epoll_ctl: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
+  /** int epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeout);  timeout 0 */
+  epoll_wait: { parameters: ["i32", "buffer", "i32", "i32"], result: "i32" },
   /** int poll(struct pollfd *fds, nfds_t nfds, int timeout);  synchronous: use with timeout 0 */
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
   /** int poll(struct pollfd *fds, nfds_t nfds, int timeout);  on a worker thread: errno meaningless */
@@ -240,6 +256,7 @@ export const F_SETFL = 4;
 export const AF_INET = 2;
 export const AF_INET6 = 10;
 export const AF_NETLINK = 16;
+export const SOCK_STREAM = 1;
 export const SOCK_DGRAM = 2;
 export const SOCK_RAW = 3;
 export const SOCK_NONBLOCK = 0o4000;

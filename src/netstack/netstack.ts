@@ -176,6 +176,14 @@ export class Netstack {
     return bytes;
   }
 
+  /**
+   * {@link tcpRecv} without views: up to `max` records (`ptr u32, len u32`) written at `out` (a
+   * scratch area of the caller's). Returns how many, 0 at the end of the data, or a code (E_AGAIN).
+   */
+  tcpRecvList(h: number, out: number, max: number): number {
+    return this.#wasm.ts_netstack_tcp_recv(h, out, max);
+  }
+
   /** Done with the first `n` bytes listed: their slots go back, the window opens. */
   tcpConsume(h: number, n: number): number {
     return check("ts_netstack_tcp_consume", this.#wasm.ts_netstack_tcp_consume(h, n));

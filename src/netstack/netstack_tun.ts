@@ -6,9 +6,11 @@
  * frees it: {@link NetstackTun.keepsWrites}); a slot the data path hands in to be read into goes
  * back to the pool and the stack's packet takes its place.
  *
- * The fd is an eventfd, readable while the stack may have something to send: after
- * {@link NetstackTun.kick} (a local socket queued data, a connect, a close) and when its next
- * timer is due (one JS timer, re-armed only to an earlier time).
+ * The fd the loop polls is an epoll set ({@link NetstackTun.reactor}) holding an eventfd, readable
+ * while the stack may have something to send: after {@link NetstackTun.kick} (a local socket
+ * queued data, a connect, a close) and when its next timer is due (one JS timer, re-armed only to
+ * an earlier time); and the proxy's local sockets (src/proxy/slot_join.ts), whose readiness is
+ * dispatched at each read, before the stack's output is collected.
  *
  * @example
  * ```ts ignore
@@ -28,6 +30,7 @@ import type { DeviceTun } from "../device/device.ts";
 import type { JumboArea } from "../device/packet_io.ts";
 import type { TunslabExports } from "../wasm/module.ts";
 import type { SlabPool } from "../wasm/slab.ts";
+import { EPOLLIN, FdReactor } from "./fd_reactor.ts";
 import { Netstack, type NetstackOptions } from "./netstack.ts";
 
 /** Most packets one {@link NetstackTun.writeBatch} or {@link NetstackTun.readBatch} moves. */
@@ -48,6 +51,8 @@ export class NetstackTun implements DeviceTun {
   readonly keepsWrites = true;
   /** The stack itself, for sockets. */
   readonly stack: Netstack;
+  /** The local sockets' readiness, in this loop (its fd is {@link fd}). */
+  readonly reactor: FdReactor;
   /** Packets the data path wrote that were not given to the stack (no fresh slot, not a slot). */
   refused = 0;
 
@@ -59,6 +64,7 @@ export class NetstackTun implements DeviceTun {
   readonly #fresh: number;
   readonly #outOffs: number;
   readonly #outLens: number;
+  readonly #efd: number;
   readonly #efdBuf = new Uint8Array(8);
   readonly #one = new Uint8Array(new BigUint64Array([1n]).buffer);
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -83,13 +89,16 @@ export class NetstackTun implements DeviceTun {
     this.#fresh = pool.scratch(4 * MAX_BATCH);
     this.#outOffs = pool.scratch(4 * MAX_BATCH);
     this.#outLens = pool.scratch(4 * MAX_BATCH);
-    this.fd = libc().eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (this.fd < 0) throw new Error("eventfd failed");
+    this.#efd = libc().eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (this.#efd < 0) throw new Error("eventfd failed");
+    this.reactor = new FdReactor();
+    this.reactor.add(this.#efd, EPOLLIN, { ready: () => {} }); // read in readBatch
+    this.fd = this.reactor.fd;
   }
 
   /** Something was queued on the stack: the device's loop collects its output. */
   kick(): void {
-    if (!this.#closed) libc().write(this.fd, this.#one, 8n);
+    if (!this.#closed) libc().write(this.#efd, this.#one, 8n);
   }
 
   mtu(): number {
@@ -126,8 +135,11 @@ export class NetstackTun implements DeviceTun {
     n: number,
     from = 0,
   ): number {
-    libc().read(this.fd, this.#efdBuf, 8n); // reset the wakeup (EAGAIN when there was none)
+    libc().read(this.#efd, this.#efdBuf, 8n); // reset the wakeup (EAGAIN when there was none)
     const pool = this.#pool, offsPtr = offs.byteOffset, lensPtr = lens.byteOffset;
+    // Local sockets first (their data joins this output); they may grow the memory, so the
+    // offsets above were taken before.
+    this.reactor.dispatch();
     const cap = Math.min(n - from, MAX_BATCH);
     if (cap <= 0) return from;
     const k = this.#wasm.ts_netstack_output(this.#nowMs(), this.#outOffs, this.#outLens, cap);
@@ -164,7 +176,9 @@ export class NetstackTun implements DeviceTun {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
-    libc().close(this.fd);
+    this.reactor.remove(this.#efd);
+    this.reactor.close();
+    libc().close(this.#efd);
     // What the loop did not collect (the stack's last RSTs) goes back to the pool.
     this.stack.close(this.#nowMs());
     for (

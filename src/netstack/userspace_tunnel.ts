@@ -26,9 +26,16 @@ import { packetCapacity } from "../wasm/abi.ts";
 import type { SlabPool } from "../wasm/slab.ts";
 import { ACCEPTABLE, CLOSED } from "./netstack.ts";
 import { NetstackTun } from "./netstack_tun.ts";
+import type { FdReactor } from "./fd_reactor.ts";
 import { type ConnHost, TcpConn } from "./tcp_conn.ts";
 import { type DnsHost, TunnelDns } from "./tunnel_dns.ts";
 import { parseIp } from "../wg/cidr.ts";
+
+/** What gets a connection's events (and is closed with the tunnel). */
+export interface TcpUser {
+  wake(readiness: number): void;
+  close(): void;
+}
 
 /** How long a connect waits for the handshake by default (ms); then TimedOut (SOCKS 0x04, 504). */
 export const CONNECT_TIMEOUT_MS = 10_000;
@@ -96,7 +103,8 @@ export class UserspaceTunnel implements AsyncDisposable, ConnHost, DnsHost {
   /** Names through the tunnel, with the `[Interface]` `DNS` servers. */
   readonly dns: TunnelDns;
   readonly #tun: NetstackTun;
-  readonly #conns = new Map<number, TcpConn>();
+  /** Who gets each connection's events: a {@link TcpConn}, or a join over slots (src/proxy/slot_join.ts). */
+  readonly #conns = new Map<number, TcpUser>();
   readonly #udp = new Map<number, () => void>();
   readonly #listeners = new Map<number, TcpListener>();
   readonly #loop: Promise<void>;
@@ -121,11 +129,13 @@ export class UserspaceTunnel implements AsyncDisposable, ConnHost, DnsHost {
     const device = await Device.create({
       name,
       config,
-      offload: false, // UDP GRO would hand the stack packets inside one buffer, not slots
+      offload: false, // no TUN offloads: the stack is the TUN (its UDP socket sends with GSO below)
       io: (wasm, pool) => {
         if (mtu > packetCapacity(pool)) {
           throw new RangeError(`MTU ${mtu}: the proxy takes at most ${packetCapacity(pool)}`);
         }
+        // UDP GSO for sending (runs of full segments in one sendmsg); no GRO: the stack takes
+        // each datagram in its own slot.
         const udp = UdpSocket.bind({ port: config.interface.listenPort ?? 0, offload: "send" });
         tun = new NetstackTun(name, wasm, pool, { mtu, addresses, onEvents });
         return { tun, udp, bindUdp: (port) => UdpSocket.bind({ port, offload: "send" }) };
@@ -142,6 +152,19 @@ export class UserspaceTunnel implements AsyncDisposable, ConnHost, DnsHost {
 
   get pool(): SlabPool {
     return this.device.pool;
+  }
+
+  /** The local sockets' readiness, dispatched in the device's loop. */
+  get reactor(): FdReactor {
+    return this.#tun.reactor;
+  }
+
+  /**
+   * Hands connection `handle`'s events to `user` from now on (a {@link TcpConn} of it is left
+   * unused); close() of the tunnel closes it too.
+   */
+  attach(handle: number, user: TcpUser): void {
+    this.#conns.set(handle, user);
   }
 
   kick(): void {

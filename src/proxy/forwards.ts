@@ -3,6 +3,8 @@
  * a local listener whose connections are joined to connections through the tunnel, and a port of
  * the tunnel address whose connections are joined to a local target. Each direction is piped on
  * its own, an end of data is passed on as a half close, and an error on either side ends both.
+ * The forwards' local sockets are libc's and their bytes go straight between the kernel and the
+ * slots (src/proxy/slot_join.ts); the SOCKS5, HTTP and STDIO front ends {@link join} `Deno.Conn`s.
  *
  * @example
  * ```ts ignore
@@ -15,7 +17,12 @@
 
 import { logger } from "../log.ts";
 import type { UserspaceTunnel } from "../netstack/userspace_tunnel.ts";
+import type { TcpConn } from "../netstack/tcp_conn.ts";
+import { parseEndpoint } from "../endpoint.ts";
+import { resolveHost } from "../resolve/getaddrinfo.ts";
 import type { ClientTunnel, HostPort, ServerTunnel } from "./proxy_config.ts";
+import { closeFd, listenLocalTcp, localIp } from "./local_tcp.ts";
+import { type SlotJoin, SlotPump } from "./slot_join.ts";
 
 const log = logger("proxy");
 
@@ -241,8 +248,152 @@ export async function joinTracked(
   }
 }
 
-/** `[TCPClientTunnel]`: listens on `bind` locally; each connection goes to `target` via the tunnel. */
+/**
+ * `[TCPClientTunnel]`: listens on `bind` locally; each connection goes to `target` via the tunnel,
+ * joined over slots (src/proxy/slot_join.ts). A `BindAddress` given by name (not an IP or
+ * localhost) is served by Deno's listener and {@link join} instead.
+ */
 export function startClientTunnel(tunnel: UserspaceTunnel, spec: ClientTunnel): Forward {
+  if (localIp(spec.bind.hostname) === null) return startClientTunnelConns(tunnel, spec);
+  const addr = show(spec.bind), target = show(spec.target);
+  let lfd: number;
+  try {
+    lfd = listenLocalTcp(spec.bind.hostname, spec.bind.port).fd;
+  } catch (e) {
+    throw new Error(
+      `[TCPClientTunnel] of line ${spec.line}: BindAddress ${addr}: ${(e as Error).message}`,
+    );
+  }
+  log.info("TCPClientTunnel {bind} → {target} through the tunnel", { bind: addr, target });
+  const pump = SlotPump.of(tunnel);
+  const fwd = new SlotForward(addr);
+  const stopAccepting = pump.listen(lfd, (fd) => {
+    fwd.run(async () => {
+      let remote: TcpConn;
+      try {
+        remote = await tunnel.connect(spec.target);
+      } catch (e) {
+        closeFd(fd);
+        fwd.stats.failed++;
+        log.warning("TCPClientTunnel {bind}: connect to {target} failed: {error}", {
+          bind: addr,
+          target,
+          error: (e as Error).message,
+        });
+        return;
+      }
+      await fwd.joined(pump, fd, remote);
+    });
+  });
+  fwd.onClose = () => {
+    stopAccepting();
+    closeFd(lfd);
+  };
+  return fwd;
+}
+
+/** How long a TCPServerTunnel's connect to its local target may take (ms). */
+const LOCAL_CONNECT_MS = 10_000;
+
+/**
+ * `[TCPServerTunnel]`: listens on `listenPort` of the tunnel; each connection goes to `target`
+ * (connected through libc, nonblocking; a name resolved with getaddrinfo), joined over slots.
+ */
+export function startServerTunnel(tunnel: UserspaceTunnel, spec: ServerTunnel): Forward {
+  let listener: ReturnType<UserspaceTunnel["listen"]>;
+  try {
+    listener = tunnel.listen({ port: spec.listenPort });
+  } catch (e) {
+    throw new Error(
+      `[TCPServerTunnel] of line ${spec.line}: ListenPort ${spec.listenPort}: ${
+        (e as Error).message
+      }`,
+    );
+  }
+  const target = show(spec.target);
+  log.info("TCPServerTunnel {port} of the tunnel → {target}", { port: spec.listenPort, target });
+  const pump = SlotPump.of(tunnel);
+  const fwd = new SlotForward(`tunnel port ${spec.listenPort}`);
+  const ip = localIp(spec.target.hostname);
+  const serving = (async () => {
+    for await (const remote of listener) {
+      fwd.run(async () => {
+        let fd: number;
+        try {
+          const to = ip ??
+            parseEndpoint(await resolveHost(spec.target.hostname, spec.target.port)).addr;
+          fd = await pump.connect(to, spec.target.port, LOCAL_CONNECT_MS);
+        } catch (e) {
+          remote.close();
+          fwd.stats.failed++;
+          log.warning("TCPServerTunnel {port}: connect to {target} failed: {error}", {
+            port: spec.listenPort,
+            target,
+            error: (e as Error).message,
+          });
+          return;
+        }
+        await fwd.joined(pump, fd, remote);
+      });
+    }
+  })().catch(() => {});
+  fwd.onClose = async () => {
+    listener.close();
+    await serving;
+  };
+  return fwd;
+}
+
+/** A forward whose connections are slot joins: counted, and all ended by close(). */
+class SlotForward implements Forward {
+  readonly addr: string;
+  readonly stats = { accepted: 0, open: 0, failed: 0 };
+  onClose: () => void | Promise<void> = () => {};
+  readonly #joins = new Set<SlotJoin>();
+  readonly #running = new Set<Promise<void>>();
+  #closed = false;
+
+  constructor(addr: string) {
+    this.addr = addr;
+  }
+
+  /** One accepted connection's work, tracked for close(). */
+  run(work: () => Promise<void>): void {
+    this.stats.accepted++;
+    const p = work().catch(() => {}).finally(() => this.#running.delete(p));
+    this.#running.add(p);
+  }
+
+  /** Joins `fd` to `remote` until both end (at once closed if the forward is). */
+  async joined(pump: SlotPump, fd: number, remote: TcpConn): Promise<void> {
+    if (this.#closed) {
+      closeFd(fd);
+      remote.close();
+      return;
+    }
+    remote.setKeepAlive(true, TUNNEL_KEEPALIVE); // a peer gone silent ends the join
+    const j = pump.join(fd, remote, IDLE_MS);
+    this.#joins.add(j);
+    this.stats.open++;
+    try {
+      await j.done;
+    } finally {
+      this.stats.open--;
+      this.#joins.delete(j);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.onClose();
+    for (const j of this.#joins) j.close();
+    await Promise.allSettled([...this.#running]);
+  }
+}
+
+/** `[TCPClientTunnel]` with a named `BindAddress`: Deno's listener, {@link join}ed as Deno.Conns. */
+function startClientTunnelConns(tunnel: UserspaceTunnel, spec: ClientTunnel): Forward {
   const listener = listenLocal("TCPClientTunnel", spec);
   const addr = show(spec.bind), target = show(spec.target);
   log.info("TCPClientTunnel {bind} → {target} through the tunnel", { bind: addr, target });
@@ -262,37 +413,5 @@ export function startClientTunnel(tunnel: UserspaceTunnel, spec: ClientTunnel): 
       return;
     }
     await joinTracked(local, remote, conns, stats);
-  });
-}
-
-/** `[TCPServerTunnel]`: listens on `listenPort` of the tunnel; each connection goes to `target`. */
-export function startServerTunnel(tunnel: UserspaceTunnel, spec: ServerTunnel): Forward {
-  let listener: ReturnType<UserspaceTunnel["listen"]>;
-  try {
-    listener = tunnel.listen({ port: spec.listenPort });
-  } catch (e) {
-    throw new Error(
-      `[TCPServerTunnel] of line ${spec.line}: ListenPort ${spec.listenPort}: ${
-        (e as Error).message
-      }`,
-    );
-  }
-  const target = show(spec.target);
-  log.info("TCPServerTunnel {port} of the tunnel → {target}", { port: spec.listenPort, target });
-  return serveEach(`tunnel port ${spec.listenPort}`, listener, async (remote, conns, stats) => {
-    remote.setKeepAlive(true, TUNNEL_KEEPALIVE);
-    let local: Deno.Conn;
-    try {
-      local = await Deno.connect({ hostname: spec.target.hostname, port: spec.target.port });
-    } catch (e) {
-      stats.failed++;
-      log.warning("TCPServerTunnel {port}: connect to {target} failed: {error}", {
-        port: spec.listenPort,
-        target,
-        error: (e as Error).message,
-      });
-      return;
-    }
-    await joinTracked(remote, local, conns, stats);
   });
 }
