@@ -41,6 +41,7 @@ const FILES = [
   "tests/userspace_tunnel_test.ts",
   "tests/netstack_icmp_test.ts",
   "tests/slot_join_test.ts",
+  "tests/socket_dirs_test.ts",
   "tests/fixtures/memory_io.ts",
   "tests/fixtures/inet_checksum.ts",
   "tests/fixtures/ip_packets.ts",
@@ -69,6 +70,7 @@ Deno.test({
         "tests/userspace_tunnel_test.ts", // real UDP sockets, poll and eventfd: no privilege
         "tests/netstack_icmp_test.ts",
         "tests/slot_join_test.ts", // the forwards' local sockets through libc and epoll
+        "tests/socket_dirs_test.ts", // the UAPI socket's private directory as an ordinary user
       ], { cwd: `${dir}/work`, clearEnv: true, env });
       const log = `--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
       equal(r.code, 0, `the unprivileged run failed:\n${log}`);

@@ -21,8 +21,11 @@ import { ConfigError } from "../wg/config_error.ts";
 import { LOG_OPTIONS, logFlags } from "./log_flags.ts";
 import { parseCommand } from "./parse_command.ts";
 import { UsageError } from "./usage_error.ts";
+import { type ProxyOps, startProxyOps } from "./proxy_ops.ts";
+import { ListenAddressError, parseListenAddress } from "../metrics/listen_address.ts";
 
-const USAGE = `proxy CONF [--log-level LEVEL] [--log-format auto|json|text]
+const USAGE =
+  `proxy CONF [--name NAME] [--info HOST:PORT] [--log-level LEVEL] [--log-format auto|json|text]
 
 Runs a WireGuard peer whose packets go to a TCP/IP stack of its own: no root, no TUN device.
 CONF is a wireproxy-style file: [Interface] and [Peer] as in wg-quick (or WGConfig = path),
@@ -35,7 +38,13 @@ and front ends, several of each:
   [STDIOTunnel]      Target = 10.0.0.1:22           (stdin/stdout: ssh's ProxyCommand)
 [Interface] CheckAlive = ip, ... (and CheckAliveInterval = seconds, default 5) pings those
 addresses through the tunnel; readiness changes are logged.
-A value $NAME is the environment variable NAME. SIGINT or SIGTERM stops it.`;
+A value $NAME is the environment variable NAME. SIGINT or SIGTERM stops it.
+
+Its UAPI socket NAME.sock (NAME: --name, else CONF's file name without .conf) is in
+/var/run/wireguard when this process may create it there (stock wg sees it; wg set changes
+peers live), else in $XDG_RUNTIME_DIR/wireguard/ or /tmp/tunslab-$UID/ (mode 0700; tunslab
+show looks there too). --info HOST:PORT (or --metrics) serves /metrics (Prometheus), /healthz
+and /readyz (200 while every CheckAlive target answers, else 503; JSON detail).`;
 
 /** Runs the proxy until a signal; returns the exit code. */
 export async function proxy(args: string[]): Promise<number> {
@@ -45,12 +54,31 @@ export async function proxy(args: string[]): Promise<number> {
     max: 1,
     options: {
       ...LOG_OPTIONS,
+      name: { type: "string" },
+      info: { type: "string" },
+      metrics: { type: "string" },
     },
   });
   if (r === null) return 0;
   const path = r.positionals[0];
   if (path === undefined) throw new UsageError("missing argument CONF");
   const { level, format } = logFlags(r.values);
+  const name = (r.values.name as string | undefined) ??
+    (path.replace(/^.*\//, "").replace(/\.conf$/, "") || "proxy");
+  if (!/^[a-zA-Z0-9_=+.-]{1,15}$/.test(name) || name === "." || name === "..") {
+    throw new UsageError(
+      `the UAPI name "${name}" is not an interface name ([a-zA-Z0-9_=+.-]{1,15}): pass --name`,
+    );
+  }
+  const info = (r.values.info ?? r.values.metrics) as string | undefined;
+  if (info !== undefined) {
+    try {
+      parseListenAddress(info);
+    } catch (e) {
+      if (e instanceof ListenAddressError) throw new UsageError(`--info: ${e.message}`);
+      throw e;
+    }
+  }
   await setupLogging(level, format);
   const log = logger("proxy");
   const fail = async (msg: string, props: Record<string, unknown>) => {
@@ -82,16 +110,25 @@ export async function proxy(args: string[]): Promise<number> {
   };
   for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sig, onSignal);
   const forwards: Forward[] = [];
+  const kinds: string[] = []; // each forward's section, for the metrics
   let tunnel: UserspaceTunnel | undefined;
   let alive: CheckAlive | undefined;
+  let ops: ProxyOps | undefined;
   try {
-    const name = path.replace(/^.*\//, "").replace(/\.conf$/, "") || "proxy";
     tunnel = await UserspaceTunnel.start(parsed.config, { name });
-    for (const t of parsed.clientTunnels) forwards.push(startClientTunnel(tunnel, t));
-    for (const t of parsed.serverTunnels) forwards.push(startServerTunnel(tunnel, t));
-    for (const t of parsed.socks5) forwards.push(startSocks5(tunnel, t));
-    for (const t of parsed.http) forwards.push(startHttpProxy(tunnel, t));
-    for (const t of parsed.udpTunnels) forwards.push(await startUdpTunnel(tunnel, t));
+    const add = (kind: string, f: Forward) => (forwards.push(f), kinds.push(kind));
+    for (const t of parsed.clientTunnels) add("TCPClientTunnel", startClientTunnel(tunnel, t));
+    for (const t of parsed.serverTunnels) add("TCPServerTunnel", startServerTunnel(tunnel, t));
+    for (const t of parsed.socks5) add("Socks5", startSocks5(tunnel, t));
+    for (const t of parsed.http) add("http", startHttpProxy(tunnel, t));
+    for (const t of parsed.udpTunnels) add("UDPProxyTunnel", await startUdpTunnel(tunnel, t));
+    ops = await startProxyOps(tunnel, {
+      name,
+      config: path,
+      info,
+      fronts: () => forwards.map((f, i) => ({ kind: kinds[i], addr: f.addr, stats: f.stats })),
+      alive: () => alive,
+    });
     if (parsed.checkAlive !== null) {
       const spec = parsed.checkAlive;
       alive = new CheckAlive(tunnel, {
@@ -112,12 +149,16 @@ export async function proxy(args: string[]): Promise<number> {
         if (error !== undefined) log.warning("CheckAlive {target}: {error}", { target, error });
       }
     }
-    log.info("Proxy {name} up: listen port {port}, {peers} peer(s), {forwards} forward(s)", {
-      name,
-      port: tunnel.device.listenPort,
-      peers: parsed.config.peers.length,
-      forwards: forwards.length,
-    });
+    log.info(
+      "Proxy {name} up: listen port {port}, {peers} peer(s), {forwards} forward(s), UAPI {uapi}",
+      {
+        name,
+        uapi: ops.socketPath,
+        port: tunnel.device.listenPort,
+        peers: parsed.config.peers.length,
+        forwards: forwards.length,
+      },
+    );
     const watch = setInterval(() => guard.check(performance.now()), 1000);
     let stdioFailed: Error | undefined;
     if (parsed.stdio !== null) {
@@ -142,6 +183,7 @@ export async function proxy(args: string[]): Promise<number> {
   } finally {
     for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.removeSignalListener(sig, onSignal);
     alive?.stop();
+    await ops?.close();
     await Promise.allSettled(forwards.map((f) => f.close()));
     await tunnel?.close();
     if (tunnel !== undefined) {

@@ -35,6 +35,7 @@ import {
 } from "../uapi/uapi_client.ts";
 import { UapiProtocolError } from "../uapi/uapi_protocol.ts";
 import { UAPI_SOCKET_DIR } from "../uapi/uapi_server.ts";
+import { findSocketDir, socketDirs } from "../uapi/socket_dirs.ts";
 import type { UapiPeerState, UapiState } from "../uapi/uapi_types.ts";
 import type { LiveCounters } from "../device/live_counters.ts";
 import { parseCommand } from "./parse_command.ts";
@@ -398,7 +399,8 @@ function describe(e: unknown): string {
 
 const USAGE = `show [IFACE | all | interfaces] [FIELD] [--json]
 
-Shows interfaces served on ${UAPI_SOCKET_DIR}/IFACE.sock, as \`wg show\` does.
+Shows interfaces served on ${UAPI_SOCKET_DIR}/IFACE.sock, as \`wg show\` does, and those
+of \`tunslab proxy\` run by this user in $XDG_RUNTIME_DIR/wireguard/ or /tmp/tunslab-$UID/.
 FIELD: ${SHOW_FIELDS.join(" | ")}
   --json   one JSON object keyed by interface (wg-json's shape; tunslab's
            pool, drop and handshake counters under "tunslab")
@@ -426,7 +428,8 @@ export async function show(args: string[], io: ShowIo = {}): Promise<number> {
   if (target === "interfaces" && field !== undefined) {
     throw new UsageError("`show interfaces` takes no FIELD");
   }
-  const dir = io.dir ?? UAPI_SOCKET_DIR;
+  // A proxy run by an ordinary user serves in a private directory (src/uapi/socket_dirs.ts).
+  const dirs = io.dir !== undefined ? [io.dir] : socketDirs();
   const stdout = io.stdout ?? ((t: string) => Deno.stdout.writeSync(new TextEncoder().encode(t)));
   const stderr = io.stderr ?? ((t: string) => Deno.stderr.writeSync(new TextEncoder().encode(t)));
   const env = io.env ?? ((n: string) => {
@@ -444,8 +447,12 @@ export async function show(args: string[], io: ShowIo = {}): Promise<number> {
     now: Math.floor(io.now?.() ?? Date.now() / 1000),
   };
 
+  const served = new Map<string, string>(); // name → its directory (the first one wins)
+  for (const d of dirs) {
+    for (const n of await listUapiInterfaces(d)) if (!served.has(n)) served.set(n, d);
+  }
   if (target === "interfaces") {
-    const names = await listUapiInterfaces(dir);
+    const names = [...served.keys()];
     if (json) stdout(`${JSON.stringify(names)}\n`);
     else if (names.length > 0) stdout(`${names.join(" ")}\n`);
     return 0;
@@ -453,6 +460,7 @@ export async function show(args: string[], io: ShowIo = {}): Promise<number> {
 
   if (target !== "all") {
     let state: UapiState;
+    const dir = served.get(target) ?? findSocketDir(target, dirs) ?? dirs[0];
     try {
       uapiSocketPath(target, dir);
       state = await uapiGetState(target, dir);
@@ -468,10 +476,11 @@ export async function show(args: string[], io: ShowIo = {}): Promise<number> {
     return 0;
   }
 
-  const names = await listUapiInterfaces(dir);
+  const names = [...served.keys()];
   let code = names.length > 0 ? 1 : 0;
   const all: Record<string, unknown> = {};
   for (const [i, name] of names.entries()) {
+    const dir = served.get(name)!;
     let state: UapiState;
     try {
       state = await uapiGetState(name, dir);

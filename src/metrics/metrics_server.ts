@@ -1,7 +1,8 @@
 /**
  * `--metrics ADDR` (`MetricsAddress` in `[Interface]`): an HTTP listener bound only where the
  * user says (`host:port` or `[v6]:port`), serving the Prometheus text format on `/metrics` and
- * `/healthz` (200 while the device loop has turned within the last 2 s, else 503).
+ * `/healthz` (200 while the device loop has turned within the last 2 s, else 503), and for the proxy
+ * `/readyz` (200 while every `CheckAlive` target answers, else 503; a JSON body says which).
  *
  * @example
  * ```ts ignore
@@ -21,6 +22,8 @@ export interface MetricsSource {
   /** The exposition text (may be produced in slices over thousands of peers). */
   metrics(): string | Promise<string>;
   healthy(): boolean;
+  /** `/readyz` (the proxy's, as wireproxy's): ready or not, and why as JSON. Absent: 404. */
+  ready?(): { ok: boolean; detail: Record<string, unknown> };
 }
 
 /** The metrics address could not be bound (in use, not an address of this host, …). */
@@ -84,6 +87,13 @@ async function respond(req: Request, source: MetricsSource): Promise<Response> {
     const ok = source.healthy();
     return new Response(ok ? "ok\n" : "the device loop has not turned for 2 s\n", {
       status: ok ? 200 : 503,
+    });
+  }
+  if (path === "/readyz" && source.ready !== undefined) {
+    const { ok, detail } = source.ready();
+    return new Response(`${JSON.stringify(detail)}\n`, {
+      status: ok ? 200 : 503,
+      headers: { "content-type": "application/json" },
     });
   }
   return new Response("not found\n", { status: 404 });

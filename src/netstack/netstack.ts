@@ -46,6 +46,34 @@ export interface NetstackOptions {
   sndBuf?: number;
 }
 
+/** `ts_netstack_stats`' figures, in its order. */
+const STATS_FIELDS = [
+  "packetsIn",
+  "accepted",
+  "echoReplies",
+  "udpQueued",
+  "udpSent",
+  "tcpIn",
+  "tcpOut",
+  "retransmits",
+  "timeouts",
+  "rstsSent",
+  "rstsReceived",
+  "activeOpens",
+  "passiveOpens",
+  "fastRetransmits",
+  "connections",
+  "udpSockets",
+  "icmpErrors",
+  "pmtuLowered",
+  "pingReplies",
+  "keepalives",
+  "keepaliveTimeouts",
+] as const;
+
+/** The stack's counters by name. */
+export type NetstackStats = Record<typeof STATS_FIELDS[number], number>;
+
 /** Events taken at once by {@link Netstack.events}. */
 export const MAX_EVENTS = 256;
 /** Pieces of received data listed at once by {@link Netstack.tcpRecv}. */
@@ -329,30 +357,12 @@ export class Netstack {
   }
 
   /** The stack's counters (wasm/ABI.md `ts_netstack_stats`). */
-  stats(): {
-    packetsIn: number;
-    accepted: number;
-    echoReplies: number;
-    connections: number;
-    icmpErrors: number;
-    pmtuLowered: number;
-    pingReplies: number;
-    keepalives: number;
-    keepaliveTimeouts: number;
-  } {
+  stats(): NetstackStats {
     check("ts_netstack_stats", this.#wasm.ts_netstack_stats(this.#stats));
     const f = new Float64Array(this.#pool.u8.buffer, this.#stats, NET_STATS_LEN);
-    return {
-      packetsIn: f[0],
-      accepted: f[1],
-      echoReplies: f[2],
-      connections: f[14],
-      icmpErrors: f[16],
-      pmtuLowered: f[17],
-      pingReplies: f[18],
-      keepalives: f[19],
-      keepaliveTimeouts: f[20],
-    };
+    const s = {} as Record<string, number>;
+    STATS_FIELDS.forEach((k, i) => s[k] = f[i]);
+    return s as unknown as NetstackStats;
   }
 
   /** Writes the address record of `host:port` at the scratch record; returns its pointer. */
