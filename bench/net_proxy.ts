@@ -15,13 +15,7 @@
  */
 import type { Testbed } from "../src/demo/testbed.ts";
 import type { FinalStats, TunnelProcess, TunnelSpec } from "../src/demo/tunnel_process.ts";
-import {
-  asNobody,
-  copyForNobody,
-  NOBODY,
-  type NobodyCopy,
-  run,
-} from "../tests/fixtures/nobody_copy.ts";
+import { asNobody, copyForNobody, NOBODY, type NobodyCopy, run } from "../src/demo/nobody_copy.ts";
 import { readProcStats } from "./proc_stats.ts";
 
 /** Where iperf3 in a connects: the TCPClientTunnel to b's iperf3 server. */

@@ -10,6 +10,7 @@
  * - keepalive keeps an idle connection while the peer answers its probes and ends it TimedOut
  *   once the peer goes silent.
  */
+import { TCP_TUNING } from "../src/proxy/tuning.ts";
 import { equal, ok } from "node:assert/strict";
 import { Device } from "../src/device/device.ts";
 import { EFD_CLOEXEC, EFD_NONBLOCK, libc } from "../src/ffi/libc.ts";
@@ -121,8 +122,16 @@ Deno.test("ICMP unreachable from the peer's side ends a connect with its reason 
     io: () => ({ tun, udp: UdpSocket.bind({ port: ports[1], offload: false }) }),
   });
   const loop = router.run();
-  const socks = startSocks5(a, { bind: { hostname: "127.0.0.1", port: ports[0] + 2 }, line: 1 });
-  const http = startHttpProxy(a, { bind: { hostname: "127.0.0.1", port: ports[0] + 3 }, line: 2 });
+  const socks = startSocks5(a, {
+    bind: { hostname: "127.0.0.1", port: ports[0] + 2 },
+    tuning: TCP_TUNING,
+    line: 1,
+  });
+  const http = startHttpProxy(a, {
+    bind: { hostname: "127.0.0.1", port: ports[0] + 3 },
+    tuning: TCP_TUNING,
+    line: 2,
+  });
   try {
     const fails = async (last: number, timeoutMs = 5000): Promise<unknown> => {
       const t0 = performance.now();

@@ -4,6 +4,7 @@
  */
 import { deepStrictEqual, equal, throws } from "node:assert/strict";
 import { parseProxyConfig } from "../src/proxy/proxy_config.ts";
+import { parseDuration, TCP_TUNING, UDP_TUNING } from "../src/proxy/tuning.ts";
 import { formatCidr } from "../src/wg/cidr.ts";
 import { ConfigError } from "../src/wg/config_error.ts";
 
@@ -92,6 +93,26 @@ Deno.test("proxy config: refusals name the line", () => {
     [`${WG}[TCPClientTunnel]\nBindAddress = $NOPE\n`, 8, /environment variable NOPE is not set/],
     [`${WG.replace("Address = 10.0.0.2/32", "Address = nope")}`, 3, /./], // the WireGuard parser's own
     [`WGConfig = /nonexistent\n`, 1, /WGConfig \/nonexistent/],
+    [
+      `${WG}[Socks5]\nBindAddress = 127.0.0.1:1080\nMaxConnections = 0\n`,
+      9,
+      /MaxConnections "0" is not a count/,
+    ],
+    [
+      `${WG}[http]\nBindAddress = 127.0.0.1:1080\nIdleTimeout = soon\n`,
+      9,
+      /IdleTimeout "soon" is not a duration/,
+    ],
+    [
+      `${WG}[TCPClientTunnel]\nBindAddress = 127.0.0.1:1\nTarget = 10.0.0.1:2\nConnectTimeout = 8d\n`,
+      10,
+      /ConnectTimeout "8d" is not a duration/,
+    ],
+    [
+      `${WG}[STDIOTunnel]\nTarget = 10.0.0.1:22\nIdleTimeout = 1m\n`,
+      9,
+      /Unknown key "IdleTimeout"/,
+    ],
   ];
   for (const [text, line, re] of cases) {
     throws(() => parseProxyConfig(text, "px.conf", {}), (e) => {
@@ -104,6 +125,27 @@ Deno.test("proxy config: refusals name the line", () => {
       return re.test((e as Error).message);
     }, text);
   }
+});
+
+Deno.test("proxy config: limits and timeouts per front end, with defaults and units", () => {
+  const p = parseProxyConfig(
+    `${WG}[Socks5]\nBindAddress = 127.0.0.1:1080\nMaxConnections = 2\nMaxConnectionsPerClient = 1\nConnectTimeout = 500ms\nIdleTimeout = 15m\n[http]\nBindAddress = 127.0.0.1:3128\n[UDPProxyTunnel]\nBindAddress = 127.0.0.1:53\nTarget = 10.0.0.1:53\nIdleTimeout = 2.5\n[TCPServerTunnel]\nListenPort = 22\nTarget = 127.0.0.1:22\nconnecttimeout = 1h\n`,
+    "px.conf",
+    {},
+  );
+  deepStrictEqual(p.socks5[0].tuning, {
+    maxConnections: 2,
+    maxPerClient: 1,
+    connectTimeoutMs: 500,
+    idleTimeoutMs: 900_000,
+  });
+  deepStrictEqual(p.http[0].tuning, TCP_TUNING, "the defaults");
+  deepStrictEqual(p.udpTunnels[0].tuning, { ...UDP_TUNING, idleTimeoutMs: 2500 });
+  equal(p.serverTunnels[0].tuning.connectTimeoutMs, 3_600_000);
+  deepStrictEqual(
+    ["10", "10s", "1.5s", "250ms", "2m", "1h", "0", "-1", "1d", "", "7s "].map(parseDuration),
+    [10_000, 10_000, 1500, 250, 120_000, 3_600_000, null, null, null, null, 7000],
+  );
 });
 
 Deno.test("proxy config: CheckAlive and CheckAliveInterval of [Interface], as wireproxy reads them", () => {

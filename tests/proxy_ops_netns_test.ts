@@ -24,7 +24,22 @@ else if (MODERN === null) {
 
 const SOCKS = `[Socks5]
 BindAddress = 127.0.0.1:1080
+
+[Socks5]
+BindAddress = 127.0.0.1:1081
+MaxConnections = 2
 `;
+
+/** Holds two connections to the limited listener, then asks a third for a CONNECT: its reply code. */
+const OVER_LIMIT = `const held = [];
+for (let i = 0; i < 2; i++) held.push(await Deno.connect({ hostname: "127.0.0.1", port: 1081 }));
+await new Promise((r) => setTimeout(r, 200));
+const c = await Deno.connect({ hostname: "127.0.0.1", port: 1081 });
+await c.write(new Uint8Array([5, 1, 0, 5, 1, 0, 1, 10, 99, 0, 2, 0, 80]));
+const got = []; const b = new Uint8Array(64);
+for (let n; got.length < 4 && (n = await c.read(b)) !== null;) got.push(...b.subarray(0, n));
+console.log(got[3]);
+for (const h of held) h.close();`;
 
 /** A UAPI exchange on the socket at `path` (as root: any socket is reachable). */
 async function uapi(path: string, request: string): Promise<string> {
@@ -104,6 +119,10 @@ Deno.test({
       match(m.stdout, /tunslab_proxy_connections_failed_total\{[^}]*Socks5[^}]*\} 1/);
       match(m.stdout, /wireguard_sent_bytes_total\{/, "the device's families too");
       match(m.stdout, /tunslab_pool_in_use_slots\{[^}]*\} \d+/);
+
+      // MaxConnections = 2: a third connection at once is refused with 0x05.
+      const over = await p.bed.run("a", [Deno.execPath(), "eval", OVER_LIMIT], true);
+      equal(over.stdout.trim(), "5", `over the limit: ${over.stdout} ${over.stderr}`);
 
       // `tunslab show` as the same user finds the socket in the fallback directory.
       const show = (args: string[]) =>

@@ -6,6 +6,7 @@
  * tunnel peer that stops reading); a RST on either side resets the other; an idle join is closed;
  * no slot is left in either pool.
  */
+import { TCP_TUNING } from "../src/proxy/tuning.ts";
 import { equal, ok } from "node:assert/strict";
 import { UserspaceTunnel } from "../src/netstack/userspace_tunnel.ts";
 import type { TcpConn } from "../src/netstack/tcp_conn.ts";
@@ -113,6 +114,7 @@ Deno.test("slot join: TCPClientTunnel carries 4 MiB up and 3 MiB down intact, wi
     const fwd = startClientTunnel(a, {
       bind: { hostname: "127.0.0.1", port },
       target: { hostname: "10.78.0.2", port: 7 },
+      tuning: TCP_TUNING,
       line: 1,
     });
     try {
@@ -150,6 +152,7 @@ Deno.test("slot join: TCPServerTunnel carries both ways to a local target, by na
     const fwd = startServerTunnel(b, {
       listenPort: 9000,
       target: { hostname: "localhost", port },
+      tuning: TCP_TUNING,
       line: 1,
     });
     try {
@@ -184,6 +187,7 @@ Deno.test("slot join: a local peer that stops reading holds the pool to a bound,
     const fwd = startClientTunnel(a, {
       bind: { hostname: "127.0.0.1", port },
       target: { hostname: "10.78.0.2", port: 7 },
+      tuning: TCP_TUNING,
       line: 1,
     });
     try {
@@ -226,6 +230,7 @@ Deno.test("slot join: a tunnel peer that stops reading stops the local reads, th
     const fwd = startClientTunnel(a, {
       bind: { hostname: "127.0.0.1", port },
       target: { hostname: "10.78.0.2", port: 7 },
+      tuning: TCP_TUNING,
       line: 1,
     });
     try {
@@ -248,6 +253,7 @@ Deno.test("slot join: a RST from either side resets the other; an idle join is c
     const fwd = startClientTunnel(a, {
       bind: { hostname: "127.0.0.1", port },
       target: { hostname: "10.78.0.2", port: 7 },
+      tuning: TCP_TUNING,
       line: 1,
     });
     try {

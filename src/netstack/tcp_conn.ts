@@ -181,6 +181,13 @@ export class TcpConn implements Deno.Conn {
     this.#waiters = [];
   }
 
+  /** A RST to the peer now, and the connection let go (a refusal after the accept). */
+  abort(): void {
+    if (this.#released) return;
+    this.#host.stack.tcpAbort(this.handle, this.#host.now());
+    this.close();
+  }
+
   /** Resolves once the handshake completed; throws the connect's error, or TimedOut after `ms`. */
   async established(what: string, ms: number): Promise<void> {
     let timer: ReturnType<typeof setTimeout> | undefined;

@@ -21,7 +21,8 @@ import type { TcpConn } from "../netstack/tcp_conn.ts";
 import { parseEndpoint } from "../endpoint.ts";
 import { resolveHost } from "../resolve/getaddrinfo.ts";
 import type { ClientTunnel, HostPort, ServerTunnel } from "./proxy_config.ts";
-import { closeFd, listenLocalTcp, localIp } from "./local_tcp.ts";
+import { closeFd, listenLocalTcp, localIp, resetFd } from "./local_tcp.ts";
+import { TCP_TUNING, type Tuning } from "./tuning.ts";
 import { type SlotJoin, SlotPump } from "./slot_join.ts";
 
 const log = logger("proxy");
@@ -41,7 +42,16 @@ export interface Limits {
   total: number;
 }
 
-export const DEFAULT_LIMITS: Limits = { perClient: 256, total: 4096 };
+export const DEFAULT_LIMITS: Limits = {
+  perClient: TCP_TUNING.maxPerClient,
+  total: TCP_TUNING.maxConnections,
+};
+
+/** A section's connection limits. */
+export const limitsOf = (t: Tuning): Limits => ({
+  perClient: t.maxPerClient,
+  total: t.maxConnections,
+});
 
 /** Keepalive of the forwards' tunnel-side connections: a peer gone silent ends in minutes. */
 export const TUNNEL_KEEPALIVE = { idleMs: 60_000, intervalMs: 10_000, count: 6 };
@@ -97,12 +107,12 @@ export function serveHandshakes(
   name: string,
   addr: string,
   listener: Deno.Listener,
-  limits: Limits | undefined,
+  tuning: Tuning,
   ms: number,
   refuse: (local: Deno.Conn, clientFull: boolean) => Promise<void>,
   handshake: (local: Deno.Conn) => Promise<Deno.Conn | null>,
 ): Forward {
-  const limit = limiter(limits);
+  const limit = limiter(limitsOf(tuning));
   return serveEach(addr, listener, async (local, conns, stats) => {
     const client = (local.remoteAddr as Deno.NetAddr).hostname;
     const release = limit.take(client);
@@ -123,7 +133,7 @@ export function serveHandshakes(
         stats.failed++;
         return;
       }
-      await joinTracked(local, remote, conns, stats);
+      await joinTracked(local, remote, conns, stats, tuning.idleTimeoutMs);
     } catch (e) {
       stats.failed++;
       log.debug("{name} {bind}: client {client}: {error}", {
@@ -237,11 +247,12 @@ export async function joinTracked(
   b: Deno.Conn,
   conns: Set<Deno.Conn>,
   stats: Forward["stats"],
+  idleMs = IDLE_MS,
 ): Promise<void> {
   conns.add(b);
   stats.open++;
   try {
-    await join(a, b).catch(() => {});
+    await join(a, b, idleMs).catch(() => {});
   } finally {
     stats.open--;
     conns.delete(b);
@@ -267,22 +278,37 @@ export function startClientTunnel(tunnel: UserspaceTunnel, spec: ClientTunnel): 
   log.info("TCPClientTunnel {bind} → {target} through the tunnel", { bind: addr, target });
   const pump = SlotPump.of(tunnel);
   const fwd = new SlotForward(addr);
-  const stopAccepting = pump.listen(lfd, (fd) => {
+  const limit = limiter(limitsOf(spec.tuning));
+  const stopAccepting = pump.listen(lfd, (fd, client) => {
+    const release = limit.take(client);
+    if (release === null) {
+      resetFd(fd); // over MaxConnections(PerClient): refused at once
+      fwd.stats.failed++;
+      log.debug("TCPClientTunnel {bind}: {client} refused: at the limit", { bind: addr, client });
+      return;
+    }
     fwd.run(async () => {
-      let remote: TcpConn;
       try {
-        remote = await tunnel.connect(spec.target);
-      } catch (e) {
-        closeFd(fd);
-        fwd.stats.failed++;
-        log.warning("TCPClientTunnel {bind}: connect to {target} failed: {error}", {
-          bind: addr,
-          target,
-          error: (e as Error).message,
-        });
-        return;
+        let remote: TcpConn;
+        try {
+          remote = await tunnel.connect({
+            ...spec.target,
+            timeoutMs: spec.tuning.connectTimeoutMs,
+          });
+        } catch (e) {
+          closeFd(fd);
+          fwd.stats.failed++;
+          log.warning("TCPClientTunnel {bind}: connect to {target} failed: {error}", {
+            bind: addr,
+            target,
+            error: (e as Error).message,
+          });
+          return;
+        }
+        await fwd.joined(pump, fd, remote, spec.tuning.idleTimeoutMs);
+      } finally {
+        release();
       }
-      await fwd.joined(pump, fd, remote);
     });
   });
   fwd.onClose = () => {
@@ -291,9 +317,6 @@ export function startClientTunnel(tunnel: UserspaceTunnel, spec: ClientTunnel): 
   };
   return fwd;
 }
-
-/** How long a TCPServerTunnel's connect to its local target may take (ms). */
-const LOCAL_CONNECT_MS = 10_000;
 
 /**
  * `[TCPServerTunnel]`: listens on `listenPort` of the tunnel; each connection goes to `target`
@@ -315,25 +338,36 @@ export function startServerTunnel(tunnel: UserspaceTunnel, spec: ServerTunnel): 
   const pump = SlotPump.of(tunnel);
   const fwd = new SlotForward(`tunnel port ${spec.listenPort}`);
   const ip = localIp(spec.target.hostname);
+  const limit = limiter(limitsOf(spec.tuning));
   const serving = (async () => {
     for await (const remote of listener) {
+      const release = limit.take(remote.remoteAddr.hostname);
+      if (release === null) {
+        remote.abort(); // over MaxConnections(PerClient): a RST to the peer
+        fwd.stats.failed++;
+        continue;
+      }
       fwd.run(async () => {
-        let fd: number;
         try {
-          const to = ip ??
-            parseEndpoint(await resolveHost(spec.target.hostname, spec.target.port)).addr;
-          fd = await pump.connect(to, spec.target.port, LOCAL_CONNECT_MS);
-        } catch (e) {
-          remote.close();
-          fwd.stats.failed++;
-          log.warning("TCPServerTunnel {port}: connect to {target} failed: {error}", {
-            port: spec.listenPort,
-            target,
-            error: (e as Error).message,
-          });
-          return;
+          let fd: number;
+          try {
+            const to = ip ??
+              parseEndpoint(await resolveHost(spec.target.hostname, spec.target.port)).addr;
+            fd = await pump.connect(to, spec.target.port, spec.tuning.connectTimeoutMs);
+          } catch (e) {
+            remote.close();
+            fwd.stats.failed++;
+            log.warning("TCPServerTunnel {port}: connect to {target} failed: {error}", {
+              port: spec.listenPort,
+              target,
+              error: (e as Error).message,
+            });
+            return;
+          }
+          await fwd.joined(pump, fd, remote, spec.tuning.idleTimeoutMs);
+        } finally {
+          release();
         }
-        await fwd.joined(pump, fd, remote);
       });
     }
   })().catch(() => {});
@@ -365,14 +399,14 @@ class SlotForward implements Forward {
   }
 
   /** Joins `fd` to `remote` until both end (at once closed if the forward is). */
-  async joined(pump: SlotPump, fd: number, remote: TcpConn): Promise<void> {
+  async joined(pump: SlotPump, fd: number, remote: TcpConn, idleMs = IDLE_MS): Promise<void> {
     if (this.#closed) {
       closeFd(fd);
       remote.close();
       return;
     }
     remote.setKeepAlive(true, TUNNEL_KEEPALIVE); // a peer gone silent ends the join
-    const j = pump.join(fd, remote, IDLE_MS);
+    const j = pump.join(fd, remote, idleMs);
     this.#joins.add(j);
     this.stats.open++;
     try {
@@ -400,7 +434,10 @@ function startClientTunnelConns(tunnel: UserspaceTunnel, spec: ClientTunnel): Fo
   return serveEach(addr, listener, async (local, conns, stats) => {
     let remote: Deno.Conn;
     try {
-      const conn = await tunnel.connect(spec.target);
+      const conn = await tunnel.connect({
+        ...spec.target,
+        timeoutMs: spec.tuning.connectTimeoutMs,
+      });
       conn.setKeepAlive(true, TUNNEL_KEEPALIVE);
       remote = conn;
     } catch (e) {
@@ -412,6 +449,6 @@ function startClientTunnelConns(tunnel: UserspaceTunnel, spec: ClientTunnel): Fo
       });
       return;
     }
-    await joinTracked(local, remote, conns, stats);
+    await joinTracked(local, remote, conns, stats, spec.tuning.idleTimeoutMs);
   });
 }

@@ -17,7 +17,7 @@
 import { logger } from "../log.ts";
 import type { UserspaceTunnel } from "../netstack/userspace_tunnel.ts";
 import { ConnReader } from "./conn_reader.ts";
-import { type Forward, type Limits, listenLocal, serveHandshakes, show } from "./forwards.ts";
+import { type Forward, listenLocal, serveHandshakes, show } from "./forwards.ts";
 import { parseHostPort, type Socks5 as LoginSpec } from "./proxy_config.ts";
 import { sameText } from "./socks5.ts";
 
@@ -125,7 +125,7 @@ async function serveClient(
   }
   let remote: Deno.Conn;
   try {
-    remote = await tunnel.connect({ hostname, port });
+    remote = await tunnel.connect({ hostname, port, timeoutMs: spec.tuning.connectTimeoutMs });
   } catch (e) {
     await local.write(failure(e)).catch(() => {});
     throw new Error(`${head.method} ${hostname}:${port}: ${(e as Error).message}`);
@@ -138,14 +138,14 @@ async function serveClient(
 }
 
 /** `[http]`: an HTTP proxy on `bind` whose requests go through the tunnel. */
-export function startHttpProxy(tunnel: UserspaceTunnel, spec: LoginSpec, limits?: Limits): Forward {
+export function startHttpProxy(tunnel: UserspaceTunnel, spec: LoginSpec): Forward {
   const addr = show(spec.bind);
   log.info("HTTP proxy on {bind}{auth}", { bind: addr, auth: spec.username ? " (login)" : "" });
   return serveHandshakes(
     "HTTP proxy",
     addr,
     listenLocal("http", spec),
-    limits,
+    spec.tuning,
     HEAD_MS,
     async (local) => void await local.write(status(503, "Service Unavailable")),
     (local) => serveClient(tunnel, spec, local),

@@ -13,7 +13,9 @@
  * `[Socks5]`; `[UDPProxyTunnel]` `BindAddress`, `Target` (UDP); `[STDIOTunnel]` `Target =
  * host:port` joins standard input and output to it (one). `[Interface]` also takes wireproxy's
  * `CheckAlive = ip, ip, ...` (addresses pinged through the tunnel) and `CheckAliveInterval =
- * seconds` (default 5; only with CheckAlive). Errors name file, line and key.
+ * seconds` (default 5; only with CheckAlive). Each front end takes tunslab's limits and timeouts
+ * (src/proxy/tuning.ts): `MaxConnections`, `MaxConnectionsPerClient`, `ConnectTimeout`,
+ * `IdleTimeout`. Errors name file, line and key.
  *
  * @example
  * ```ts
@@ -34,6 +36,7 @@
 
 import { parseCidr, parseIp } from "../wg/cidr.ts";
 import { type Config, parseConfig } from "../wg/config.ts";
+import { parseTuning, TCP_TUNING, type Tuning, TUNING_KEYS, UDP_TUNING } from "./tuning.ts";
 import { ConfigError } from "../wg/config_error.ts";
 
 /** A `host:port` (IPv6 in brackets). */
@@ -46,6 +49,7 @@ export interface HostPort {
 export interface ClientTunnel {
   bind: HostPort;
   target: HostPort;
+  tuning: Tuning;
   line: number;
 }
 
@@ -53,6 +57,8 @@ export interface ClientTunnel {
 export interface UdpTunnel {
   bind: HostPort;
   target: HostPort;
+  /** MaxConnections: clients (each its own stack socket); IdleTimeout: a client's. */
+  tuning: Tuning;
   line: number;
 }
 
@@ -60,6 +66,7 @@ export interface UdpTunnel {
 export interface ServerTunnel {
   listenPort: number;
   target: HostPort;
+  tuning: Tuning;
   line: number;
 }
 
@@ -68,6 +75,7 @@ export interface Socks5 {
   bind: HostPort;
   username?: string;
   password?: string;
+  tuning: Tuning;
   line: number;
 }
 
@@ -91,7 +99,7 @@ export interface ProxyConfig {
   http: Socks5[];
   udpTunnels: UdpTunnel[];
   /** `[STDIOTunnel]`: standard input and output joined to `target` (e.g. ssh's ProxyCommand). */
-  stdio: { target: HostPort; line: number } | null;
+  stdio: { target: HostPort; tuning: Tuning; line: number } | null;
   /** `CheckAlive` of `[Interface]`, or null without it. */
   checkAlive: CheckAliveSpec | null;
 }
@@ -236,6 +244,7 @@ export function parseProxyConfig(
     if (hp === null) throw new ConfigError(path, k.line, `${key} "${k.value}" is not host:port`);
     return hp;
   };
+  const tuning = (base = TCP_TUNING) => parseTuning(keys, path, base);
   const endSection = (): void => {
     if (section === null) return;
     const s = section.toLowerCase();
@@ -244,13 +253,23 @@ export function parseProxyConfig(
       if (parseIp(target.hostname) === null) {
         named.push({ line: need("Target").line, name: target.hostname });
       }
-      clientTunnels.push({ bind: hostPort("BindAddress"), target, line: sectionLine });
+      clientTunnels.push({
+        bind: hostPort("BindAddress"),
+        target,
+        tuning: tuning(),
+        line: sectionLine,
+      });
     } else if (s === "udpproxytunnel") {
       const target = hostPort("Target");
       if (parseIp(target.hostname) === null) {
         named.push({ line: need("Target").line, name: target.hostname });
       }
-      udpTunnels.push({ bind: hostPort("BindAddress"), target, line: sectionLine });
+      udpTunnels.push({
+        bind: hostPort("BindAddress"),
+        target,
+        tuning: tuning(UDP_TUNING),
+        line: sectionLine,
+      });
     } else if (s === "stdiotunnel") {
       if (stdio !== null) {
         throw new ConfigError(
@@ -263,7 +282,7 @@ export function parseProxyConfig(
       if (parseIp(target.hostname) === null) {
         named.push({ line: need("Target").line, name: target.hostname });
       }
-      stdio = { target, line: sectionLine };
+      stdio = { target, tuning: tuning(), line: sectionLine };
     } else if (s === "socks5" || s === "http") {
       const user = keys.get("username"), pass = keys.get("password");
       if ((user === undefined) !== (pass === undefined)) {
@@ -277,6 +296,7 @@ export function parseProxyConfig(
         bind: hostPort("BindAddress"),
         username: user?.value,
         password: pass?.value,
+        tuning: tuning(),
         line: sectionLine,
       });
     } else if (s === "tcpservertunnel") {
@@ -285,16 +305,21 @@ export function parseProxyConfig(
       if (!/^\d{1,5}$/.test(k.value) || port < 1 || port > 65535) {
         throw new ConfigError(path, k.line, `ListenPort "${k.value}" is not a port (1..65535)`);
       }
-      serverTunnels.push({ listenPort: port, target: hostPort("Target"), line: sectionLine });
+      serverTunnels.push({
+        listenPort: port,
+        target: hostPort("Target"),
+        tuning: tuning(),
+        line: sectionLine,
+      });
     }
   };
   const allowed: Record<string, string[]> = {
-    tcpclienttunnel: ["bindaddress", "target"],
-    tcpservertunnel: ["listenport", "target"],
-    socks5: ["bindaddress", "username", "password"],
-    http: ["bindaddress", "username", "password"],
-    stdiotunnel: ["target"],
-    udpproxytunnel: ["bindaddress", "target"],
+    tcpclienttunnel: ["bindaddress", "target", ...TUNING_KEYS],
+    tcpservertunnel: ["listenport", "target", ...TUNING_KEYS],
+    socks5: ["bindaddress", "username", "password", ...TUNING_KEYS],
+    http: ["bindaddress", "username", "password", ...TUNING_KEYS],
+    stdiotunnel: ["target", "connecttimeout"],
+    udpproxytunnel: ["bindaddress", "target", "maxconnections", "idletimeout"],
   };
 
   lines.forEach((raw, i) => {

@@ -20,7 +20,7 @@ import { DnsError } from "../netstack/tunnel_dns.ts";
 import type { UserspaceTunnel } from "../netstack/userspace_tunnel.ts";
 import { formatIp } from "../wg/cidr.ts";
 import { ConnReader as Reader } from "./conn_reader.ts";
-import { type Forward, type Limits, listenLocal, serveHandshakes, show } from "./forwards.ts";
+import { type Forward, listenLocal, serveHandshakes, show } from "./forwards.ts";
 import type { Socks5 } from "./proxy_config.ts";
 
 const log = logger("proxy");
@@ -93,7 +93,7 @@ async function serveClient(tunnel: UserspaceTunnel, spec: Socks5, local: Deno.Co
   }
   let remote: Deno.Conn;
   try {
-    remote = await tunnel.connect({ hostname, port });
+    remote = await tunnel.connect({ hostname, port, timeoutMs: spec.tuning.connectTimeoutMs });
   } catch (e) {
     await local.write(reply(replyFor(e))).catch(() => {});
     throw new Error(`CONNECT ${hostname}:${port}: ${(e as Error).message}`);
@@ -111,7 +111,7 @@ async function serveClient(tunnel: UserspaceTunnel, spec: Socks5, local: Deno.Co
 }
 
 /** `[Socks5]`: a SOCKS5 listener on `bind` whose CONNECTs go through the tunnel. */
-export function startSocks5(tunnel: UserspaceTunnel, spec: Socks5, limits?: Limits): Forward {
+export function startSocks5(tunnel: UserspaceTunnel, spec: Socks5): Forward {
   const addr = show(spec.bind);
   log.info("Socks5 on {bind}{auth}", {
     bind: addr,
@@ -121,7 +121,7 @@ export function startSocks5(tunnel: UserspaceTunnel, spec: Socks5, limits?: Limi
     "Socks5",
     addr,
     listenLocal("Socks5", spec),
-    limits,
+    spec.tuning,
     HANDSHAKE_MS,
     // Over a limit: the request is refused (0x02 the client's limit, 0x05 the total).
     async (local, clientFull) => {

@@ -10,15 +10,16 @@
  * @module
  */
 
+import type { Tuning } from "./tuning.ts";
 import type { UserspaceTunnel } from "../netstack/userspace_tunnel.ts";
 import type { HostPort } from "./proxy_config.ts";
 
 /** Joins stdin/stdout to `target`; resolves when both directions have ended. */
 export async function runStdioTunnel(
   tunnel: UserspaceTunnel,
-  spec: { target: HostPort; line: number },
+  spec: { target: HostPort; tuning: Tuning; line: number },
 ): Promise<void> {
-  const conn = await tunnel.connect(spec.target);
+  const conn = await tunnel.connect({ ...spec.target, timeoutMs: spec.tuning.connectTimeoutMs });
   const up = (async () => {
     const buf = new Uint8Array(64 * 1024);
     for (;;) {

@@ -1,12 +1,13 @@
 /**
  * `[UDPProxyTunnel]` of `tunslab proxy`, as wireproxy's: datagrams to a local UDP `BindAddress`
  * go to `Target` through the tunnel, each local client from a UDP socket of its own on the stack,
- * and the target's answers go back to that client. A client's socket is closed after 60 s without
- * a datagram; at most 256 clients at once (the oldest one idle is let go for a new one).
+ * and the target's answers go back to that client. A client's socket is closed after `IdleTimeout`
+ * (60 s) without a datagram; at most `MaxConnections` (256) clients at once (the oldest one idle is
+ * let go for a new one).
  *
  * @example
  * ```ts ignore
- * const fwd = await startUdpTunnel(tunnel, { bind, target, line: 14 });
+ * const fwd = await startUdpTunnel(tunnel, { bind, target, tuning: UDP_TUNING, line: 14 });
  * ```
  * @module
  */
@@ -17,13 +18,10 @@ import type { UserspaceTunnel } from "../netstack/userspace_tunnel.ts";
 import { HEADROOM } from "../wasm/abi.ts";
 import { type Forward, show } from "./forwards.ts";
 import type { HostPort } from "./proxy_config.ts";
+import type { Tuning } from "./tuning.ts";
 
 const log = logger("proxy");
 
-/** A client's socket on the stack is closed after this long without a datagram (ms). */
-export const UDP_IDLE_MS = 60_000;
-/** Local clients at once. */
-export const UDP_CLIENTS = 256;
 /** Where a datagram's payload goes in its slot (room for the headers in front). */
 const DATA_OFF = HEADROOM + 64;
 
@@ -31,6 +29,8 @@ const DATA_OFF = HEADROOM + 64;
 export interface UdpTunnelSpec {
   bind: HostPort;
   target: HostPort;
+  /** `MaxConnections`: clients at once; `IdleTimeout`: a client's socket (src/proxy/tuning.ts). */
+  tuning: Tuning;
   line: number;
 }
 
@@ -77,7 +77,7 @@ export async function startUdpTunnel(
     const key = `${address}|${port}`;
     let c = clients.get(key);
     if (c !== undefined) return c;
-    if (clients.size >= UDP_CLIENTS) {
+    if (clients.size >= spec.tuning.maxConnections) {
       const oldest = [...clients.entries()].sort((a, b) => a[1].last - b[1].last)[0];
       forget(oldest[0]);
     }
@@ -112,7 +112,7 @@ export async function startUdpTunnel(
   });
   const sweep = setInterval(() => {
     const now = Date.now();
-    for (const [key, c] of clients) if (now - c.last > UDP_IDLE_MS) forget(key);
+    for (const [key, c] of clients) if (now - c.last > spec.tuning.idleTimeoutMs) forget(key);
   }, 5_000);
   const addr = show(spec.bind);
   log.info("UDPProxyTunnel {bind} → {target} through the tunnel", {
