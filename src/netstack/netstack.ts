@@ -249,10 +249,22 @@ export class Netstack {
   }
 
   /** The stack's counters (wasm/ABI.md `ts_netstack_stats`). */
-  stats(): { packetsIn: number; accepted: number; echoReplies: number; connections: number } {
+  stats(): {
+    packetsIn: number;
+    accepted: number;
+    echoReplies: number;
+    connections: number;
+    udpSockets: number;
+  } {
     check("ts_netstack_stats", this.#wasm.ts_netstack_stats(this.#stats));
     const f = new Float64Array(this.#pool.u8.buffer, this.#stats, NET_STATS_LEN);
-    return { packetsIn: f[0], accepted: f[1], echoReplies: f[2], connections: f[14] };
+    return {
+      packetsIn: f[0],
+      accepted: f[1],
+      echoReplies: f[2],
+      connections: f[14],
+      udpSockets: f[15],
+    };
   }
 
   /** Writes the address record of `host:port` at the scratch record; returns its pointer. */
