@@ -12,7 +12,14 @@ import dgram from "node:dgram";
 import { UserspaceTunnel } from "../src/netstack/userspace_tunnel.ts";
 import { join } from "../src/proxy/forwards.ts";
 import { startSocks5 } from "../src/proxy/socks5.ts";
-import { socks5UdpStats, udpAssociate } from "../src/proxy/socks5_udp.ts";
+import {
+  HDR_ATYP,
+  HDR_FRAG,
+  HDR_SHORT,
+  socks5UdpStats,
+  udpAssociate,
+  udpHeaderLen,
+} from "../src/proxy/socks5_udp.ts";
 import { HEADROOM } from "../src/wasm/abi.ts";
 import { parseConfig } from "../src/wg/config.ts";
 import { encodeBase64Key, generatePrivateKey, publicKey } from "../src/wg/keys.ts";
@@ -49,7 +56,10 @@ function reply(t: UserspaceTunnel, h: number, bytes: Uint8Array, to: Deno.NetAdd
   t.kick();
 }
 
-/** On `t`'s stack: UDP echo on port 7 (IPv4 and IPv6); DNS on 53, `name` → `ip` (TTL 60). */
+/**
+ * On `t`'s stack: UDP echo on port 7 (IPv4 and IPv6); DNS on 53, `name` → `ip` (TTL 60), any
+ * other name NXDOMAIN.
+ */
 function serveEchoAndDns(t: UserspaceTunnel, name: string, ip: number[]): { queries: number } {
   const seen = { queries: 0 };
   for (const any of ["0.0.0.0", "::"]) {
@@ -60,13 +70,13 @@ function serveEchoAndDns(t: UserspaceTunnel, name: string, ip: number[]): { quer
   t.onUdp(h, () => {
     t.stack.udpRecv(h, (q, from) => {
       seen.queries++;
-      const r = new Uint8Array(q.length + 16);
+      const known = new TextDecoder().decode(q.subarray(13, 13 + q[12])) === name.split(".")[0];
+      const r = new Uint8Array(q.length + (known ? 16 : 0));
       r.set(q);
       r[2] = 0x81;
-      r[3] = 0x80;
-      r[7] = 1;
-      r.set([0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, ...ip], q.length);
-      equal(new TextDecoder().decode(q.subarray(13, 13 + q[12])), name.split(".")[0]);
+      r[3] = known ? 0x80 : 0x83; // NOERROR, or NXDOMAIN for any other name
+      r[7] = known ? 1 : 0;
+      if (known) r.set([0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, ...ip], q.length);
       reply(t, h, r, from);
     });
   });
@@ -91,6 +101,22 @@ async function udpOn(host: string): Promise<dgram.Socket> {
 }
 
 const closeSock = (s: dgram.Socket) => new Promise<void>((r) => s.close(() => r()));
+
+Deno.test("socks5 UDP header: lengths by ATYP, FRAG, short and unknown ones", () => {
+  const h = (...b: number[]) => udpHeaderLen(new Uint8Array(b));
+  equal(h(0, 0, 0, 1, 10, 0, 0, 1, 0, 53), 10);
+  equal(h(0, 0, 0, 1, 10, 0, 0, 1, 0, 53, 0xaa), 10, "a payload after it");
+  equal(h(0, 0, 0, 1, 10, 0, 0, 1, 0), HDR_SHORT);
+  equal(h(0, 0, 0, 4, ...new Array(16).fill(0), 0, 53), 22);
+  equal(h(0, 0, 0, 4, ...new Array(16).fill(0), 0), HDR_SHORT);
+  equal(h(0, 0, 0, 3, 1, 97, 0, 53), 8);
+  equal(h(0, 0, 0, 3, 2, 97, 0, 53), HDR_SHORT, "the name runs past the end");
+  equal(h(0, 0, 0, 3, 0, 0, 53), HDR_ATYP, "an empty name");
+  equal(h(0, 0, 0, 3), HDR_SHORT);
+  equal(h(0, 0, 1, 1, 10, 0, 0, 1, 0, 53), HDR_FRAG);
+  equal(h(0, 0, 0, 2, 10, 0, 0, 1, 0, 53), HDR_ATYP);
+  equal(h(0, 0, 0), HDR_SHORT);
+});
 
 Deno.test("socks5 UDP ASSOCIATE between two loopback tunnels, no root", async (t) => {
   const keys = [generatePrivateKey(), generatePrivateKey()];
@@ -138,6 +164,13 @@ Deno.test("socks5 UDP ASSOCIATE between two loopback tunnels, no root", async (t
         }
       }
       equal(dns.queries, 1, "the name asked once through the tunnel, then remembered");
+      const unresolved = s.unresolved;
+      c.send({ hostname: "nothing.test", port: 7 }, payload(8));
+      await waitFor("an unknown name's drop", () => s.unresolved === unresolved + 1);
+      c.send({ hostname: "nothing.test", port: 7 }, payload(8));
+      await waitFor("the second drop", () => s.unresolved === unresolved + 2);
+      equal(dns.queries, 2, "NXDOMAIN remembered too");
+      equal(await c.next(200), null, "nothing back for an unknown name");
       equal(a.stack.stats().udpSockets, sockets0 + 2, "one stack socket per family");
       await c.close();
       await waitFor("the association's end", () => s.open === 0);
@@ -238,8 +271,8 @@ Deno.test("socks5 UDP ASSOCIATE between two loopback tunnels, no root", async (t
           l.accept(),
         ]);
         l.close();
-        const assoc = await udpAssociate(a, control, { hostname: "0.0.0.0", port: 0 }, 300);
-        // The join's own idle time (1 s) is shorter than 1.5 s of datagrams: the association's
+        const assoc = await udpAssociate(a, control, { hostname: "0.0.0.0", port: 0 }, 500);
+        // The join's own idle time (1 s) is shorter than 2.5 s of datagrams: the association's
         // reads of 0 bytes keep it open.
         let over = false;
         const joined = join(control, assoc, 1000).catch((e) => e).finally(() => over = true);
@@ -248,7 +281,7 @@ Deno.test("socks5 UDP ASSOCIATE between two loopback tunnels, no root", async (t
         equal(ans[1], 0);
         const sock = await udpOn("127.0.0.1");
         const dgram1 = new Uint8Array([...udpHeader(echo4), 1]);
-        for (let i = 0; i < 15; i++) {
+        for (let i = 0; i < 25; i++) {
           sock.send(dgram1, (ans[8] << 8) | ans[9], "127.0.0.1");
           await new Promise((r) => setTimeout(r, 100));
         }

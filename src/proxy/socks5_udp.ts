@@ -175,7 +175,7 @@ export class UdpAssociation implements Deno.Conn {
     this.remoteAddr = { transport: "udp", hostname: client.hostname, port: client.port };
     sock.on("message", this.#fromClient);
     sock.on("error", (e: Error) => this.#finish(e));
-    this.#timer = setInterval(this.#tick, Math.min(idleMs, 5_000));
+    this.#timer = setInterval(this.#tick, Math.min(idleMs / 2, 5_000));
     socks5UdpStats.associations++;
     socks5UdpStats.open++;
   }
