@@ -289,6 +289,22 @@ Password = $SOCKS_PASSWORD
         `import dgram from "node:dgram"; const s = dgram.createSocket("udp4"); const t = setTimeout(() => { console.log("no answer"); Deno.exit(1); }, 5000); s.on("message", (m) => { console.log(new TextDecoder().decode(m)); clearTimeout(t); s.close(); }); s.send(new TextEncoder().encode("datagram through tunslab"), 15353, "127.0.0.1");`,
       ], true);
       equal(udpClient.stdout.trim(), "datagram through tunslab", `udp: ${udpClient.stderr}`);
+      // [Socks5] UDP ASSOCIATE: datagrams to that echo server by IP and by name, back intact.
+      const assoc = await bed.run("a", [
+        Deno.execPath(),
+        "run",
+        "-A",
+        new URL("./fixtures/socks5_udp_client.ts", import.meta.url).pathname,
+        "127.0.0.1:1080",
+        "10.99.0.2:5353",
+        "web.test:5353",
+        "--count",
+        "4",
+      ], true);
+      equal(assoc.code, 0, `socks5 udp: ${assoc.stdout}${assoc.stderr}\n${logs.join("")}`);
+      const { results } = JSON.parse(assoc.stdout);
+      equal(results.length, 8);
+      for (const r of results) equal(r.from, "10.99.0.2:5353", JSON.stringify(r));
       try {
         echo.kill("SIGKILL");
       } catch { /* gone */ }

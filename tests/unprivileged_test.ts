@@ -1,6 +1,7 @@
 /**
  * tests/data_path_test.ts and the userspace tunnel's tests (the netstack device over memory I/O,
- * two tunnels over loopback UDP, the forwards' joins over slots) need no privilege: proven by running them as uid/gid 65534.
+ * two tunnels over loopback UDP, the forwards' joins over slots, SOCKS5 UDP ASSOCIATE between
+ * them) need no privilege: proven by running them as uid/gid 65534.
  *
  * As root, the test copies what that run needs into a fresh world-readable temp dir (the
  * checkout may sit under a 0700 directory such as /root, and root's module cache is not
@@ -42,9 +43,11 @@ const FILES = [
   "tests/netstack_icmp_test.ts",
   "tests/slot_join_test.ts",
   "tests/socket_dirs_test.ts",
+  "tests/socks5_udp_test.ts",
   "tests/fixtures/memory_io.ts",
   "tests/fixtures/inet_checksum.ts",
   "tests/fixtures/ip_packets.ts",
+  "tests/fixtures/socks5_udp_client.ts",
 ];
 
 Deno.test({
@@ -71,11 +74,12 @@ Deno.test({
         "tests/netstack_icmp_test.ts",
         "tests/slot_join_test.ts", // the forwards' local sockets through libc and epoll
         "tests/socket_dirs_test.ts", // the UAPI socket's private directory as an ordinary user
+        "tests/socks5_udp_test.ts", // SOCKS5 UDP ASSOCIATE between two such tunnels
       ], { cwd: `${dir}/work`, clearEnv: true, env });
       const log = `--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
       equal(r.code, 0, `the unprivileged run failed:\n${log}`);
       match(r.stdout, /data_path_test: running as uid 65534\b/, `not run as uid 65534:\n${log}`);
-      const summary = r.stdout.match(/^ok \| (\d+) passed \| 0 failed/m);
+      const summary = r.stdout.match(/^ok \| (\d+) passed(?: \(\d+ steps?\))? \| 0 failed/m);
       ok(summary !== null, `no passing summary:\n${log}`);
       ok(Number(summary[1]) >= 9, `only ${summary[1]} tests ran:\n${log}`);
       console.log(`unprivileged run: ${summary[0]}`);

@@ -4,7 +4,7 @@
  * through the tunnel ({@link TunnelDns}); the connection is then joined to the client's. Refusals
  * use the protocol's codes: 0x01 general failure, 0x02 not allowed (the client's limit), 0x04 host
  * unreachable (no such name, no answer, a timeout), 0x05 connection refused (and the proxy's total
- * limit), 0x07 command not supported (BIND; UDP ASSOCIATE is not built yet), 0x08 address type.
+ * limit), 0x07 command not supported (BIND), 0x08 address type. UDP ASSOCIATE: ./socks5_udp.ts.
  *
  * @example
  * ```ts ignore
@@ -22,6 +22,7 @@ import { formatIp } from "../wg/cidr.ts";
 import { ConnReader as Reader } from "./conn_reader.ts";
 import { type Forward, listenLocal, serveHandshakes, show } from "./forwards.ts";
 import type { Socks5 } from "./proxy_config.ts";
+import { udpAssociate } from "./socks5_udp.ts";
 
 const log = logger("proxy");
 
@@ -87,9 +88,10 @@ async function serveClient(tunnel: UserspaceTunnel, spec: Socks5, local: Deno.Co
   }
   const pb = await r.take(2);
   const port = (pb[0] << 8) | pb[1];
+  if (cmd === 3) return await udpAssociate(tunnel, local, { hostname, port });
   if (cmd !== 1) {
     await local.write(reply(0x07));
-    throw new Error(`command ${cmd} not supported (CONNECT only)`);
+    throw new Error(`command ${cmd} not supported (CONNECT and UDP ASSOCIATE only)`);
   }
   let remote: Deno.Conn;
   try {
