@@ -14,7 +14,7 @@ import { run, type Testbed } from "../src/demo/testbed.ts";
 import { startTunnel, type TunnelProcess } from "../src/demo/tunnel_process.ts";
 import { encodeBase64Key, generatePrivateKey, publicKey } from "../src/wg/keys.ts";
 import { type ProcStats, readHostCpu, readProcStats } from "./proc_stats.ts";
-import type { NobodyCopy } from "../tests/fixtures/nobody_copy.ts";
+import type { NobodyCopy } from "../src/demo/nobody_copy.ts";
 import { type Held, hold64, PROXY_IPERF, startProxy } from "./net_proxy.ts";
 
 export const IPERF_PORT = 5201;
