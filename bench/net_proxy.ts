@@ -168,33 +168,39 @@ export async function hold64(bed: Testbed, pid: number, remote: string): Promise
     "eval",
     `const l = Deno.listen({ hostname: "${remote}", port: ${HOLD.remote} }); console.error("listening"); const kept = []; for await (const c of l) { kept.push(c); (async () => { const b = new Uint8Array(1024); let got = 0; while (got < 1024) { const k = await c.read(b); if (k === null) return; got += k; } await c.write(b); })().catch(() => {}); }`,
   ], { stdout: "null" });
-  const client = bed.spawn("a", [
-    Deno.execPath(),
-    "eval",
-    // Each connection: 1 KiB there and back; one the proxy could not connect (it closes or resets
-    // the local side) is tried again, up to 3 times, and counted.
-    `let retries = 0; const one = async () => { for (let i = 0; ; i++) { const c = await Deno.connect({ hostname: "127.0.0.1", port: ${HOLD.local} }); try { await c.write(new Uint8Array(1024).fill(1)); const b = new Uint8Array(1024); let got = 0; while (got < 1024) { const k = await c.read(b); if (k === null) throw new Error("closed"); got += k; } return c; } catch (e) { c.close(); if (i >= 3) throw e; retries++; } } }; const cs = await Promise.all(Array.from({ length: ${n} }, one)); console.error("open ${n} retries " + retries + " "); await new Promise(() => {});`,
-  ], { stdout: "null" });
   const text = async (s: ReadableStream<Uint8Array>, into: string[]) => {
     for await (const c of s.pipeThrough(new TextDecoderStream())) into.push(c);
   };
   const sErr: string[] = [], cErr: string[] = [];
-  const sDone = text(server.stderr, sErr), cDone = text(client.stderr, cErr);
+  const sDone = text(server.stderr, sErr);
+  let client: Deno.ChildProcess | undefined, cDone: Promise<void> | undefined;
   try {
     const rssBeforeKiB = readProcStats(pid)?.rssKiB ?? NaN;
     const until = async (what: string, fn: () => boolean) => {
       for (let i = 0; i < 400 && !fn(); i++) await new Promise((r) => setTimeout(r, 50));
       if (!fn()) throw new Error(`64 connections: ${what}: ${sErr.join("")} ${cErr.join("")}`);
     };
+    // The client only once the server listens: SYNs before its listen() are refused by b's
+    // kernel (a RST|ACK from 10.99.0.2:5202, seen with tcpdump), which the client counted as
+    // retries (sometimes all 64 of a round).
     await until("the server", () => sErr.join("").includes("listening"));
+    client = bed.spawn("a", [
+      Deno.execPath(),
+      "eval",
+      // Each connection: 1 KiB there and back; one the proxy could not connect (it closes or resets
+      // the local side) is tried again, up to 3 times, and counted.
+      `let retries = 0; const one = async () => { for (let i = 0; ; i++) { const c = await Deno.connect({ hostname: "127.0.0.1", port: ${HOLD.local} }); try { await c.write(new Uint8Array(1024).fill(1)); const b = new Uint8Array(1024); let got = 0; while (got < 1024) { const k = await c.read(b); if (k === null) throw new Error("closed"); got += k; } return c; } catch (e) { c.close(); if (i >= 3) throw e; retries++; } } }; const cs = await Promise.all(Array.from({ length: ${n} }, one)); console.error("open ${n} retries " + retries + " "); await new Promise(() => {});`,
+    ], { stdout: "null" });
+    cDone = text(client.stderr, cErr);
     await until("the client", () => cErr.join("").includes(`open ${n}`));
     await new Promise((r) => setTimeout(r, 1000));
     const retries = Number(/retries (\d+) /.exec(cErr.join(""))?.[1] ?? NaN);
     return { connections: n, retries, rssBeforeKiB, rssKiB: readProcStats(pid)?.rssKiB ?? NaN };
   } finally {
-    // The client first, and time for the proxy's FINs to reach the server before it goes: b's
-    // sockets must not end in TIME_WAIT, where a later SYN from the same port would be refused.
+    // The client first, and time for the proxy's FINs to reach the server before it goes, so
+    // the TIME_WAITs are the proxy's and b is left with no socket for the next run.
     for (const [c, ms] of [[client, 1000], [server, 0]] as const) {
+      if (c === undefined) continue;
       try {
         c.kill("SIGKILL");
       } catch { /* gone */ }

@@ -4,7 +4,9 @@
  * through a `[TCPClientTunnel]`, `[Socks5]` (`--socks5`, `--socks5-hostname`: the name resolved
  * through the tunnel) and `[http]` (`-x`, `-p -x`); 48 fetches in parallel; the same with 5 %
  * of the WireGuard datagrams dropped each way (nftables `numgen random`: this kernel has no
- * netem); every slot back in the pool at exit.
+ * netem); 64 connections opened back to back through a forward, twice, none refused (b's
+ * server closing first, so the first round's 4-tuples are in b's TIME-WAIT during the
+ * second); every slot back in the pool at exit.
  * @module
  */
 import { deepStrictEqual, equal, ok } from "node:assert/strict";
@@ -32,6 +34,10 @@ Deno.test({
       `[TCPClientTunnel]
 BindAddress = 127.0.0.1:18081
 Target = 10.99.0.2:8081
+
+[TCPClientTunnel]
+BindAddress = 127.0.0.1:18082
+Target = 10.99.0.2:5202
 
 [Socks5]
 BindAddress = 127.0.0.1:1080
@@ -110,6 +116,40 @@ Deno.serve({ hostname: "10.99.0.2", port: 8081, onListen: () => console.error("l
         ),
       );
       deepStrictEqual(got, Array(PARALLEL).fill(want.mid), "every parallel fetch intact");
+
+      // 64 connects at once through the forward, twice; b's server answers 1 KiB and closes
+      // first, so its side keeps the TIME-WAITs. A refused connect is one the proxy closes.
+      helpers.push(
+        (await started(p.bed, "b", [
+          Deno.execPath(),
+          "eval",
+          `const l = Deno.listen({ hostname: "10.99.0.2", port: 5202 }); console.error("listening");
+for await (const c of l) (async () => { const b = new Uint8Array(1024); let got = 0;
+  while (got < 1024) { const k = await c.read(b.subarray(got)); if (k === null) break; got += k; }
+  await c.write(b.subarray(0, got)); c.close(); })().catch(() => {});`,
+        ], "the 1 KiB server"))[0],
+      );
+      const rounds = await p.bed.run("a", [
+        Deno.execPath(),
+        "eval",
+        `const one = async () => { const c = await Deno.connect({ hostname: "127.0.0.1", port: 18082 });
+  try { await c.write(new Uint8Array(1024).fill(7)); const b = new Uint8Array(2048); let got = 0;
+    for (;;) { const k = await c.read(b); if (k === null) break; got += k; } return got === 1024 ? 0 : 1; }
+  catch { return 1; } finally { c.close(); } };
+for (let r = 0; r < 2; r++) { const t0 = performance.now();
+  const bad = (await Promise.all(Array.from({ length: 64 }, one))).reduce((a, b) => a + b, 0);
+  console.log("refused " + bad + " in " + (performance.now() - t0).toFixed(0) + " ms"); }`,
+      ], true);
+      equal(rounds.code, 0, rounds.stderr);
+      console.log(`64 connects, twice: ${rounds.stdout.trim().split("\n").join("; ")}`);
+      deepStrictEqual(
+        [...rounds.stdout.matchAll(/refused (\d+)/g)].map((m) => Number(m[1])),
+        [0, 0],
+        "64 connections back to back, twice, none refused",
+      );
+      const tw = await p.bed.run("b", ["ss", "-Htan", "state", "time-wait", "sport", "= :5202"]);
+      const held = tw.stdout.trim().split("\n").filter((l) => l !== "").length;
+      ok(held >= 64, `b's TIME-WAITs on :5202: ${held}`);
 
       // 5 % of the WireGuard datagrams dropped on the way into each namespace.
       for (const side of ["a", "b"] as const) {

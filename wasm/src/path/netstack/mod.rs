@@ -526,3 +526,5 @@ pub fn next_event(cx: &mut Ctx) -> Option<(u32, u32)> {
 pub mod testing;
 #[cfg(test)]
 mod testing_icmp;
+#[cfg(test)]
+mod testing_syn_sent;
