@@ -278,8 +278,8 @@ impl Quad {
         ];
         let mut x = init;
         // The ten double rounds straight-line, not a loop: no loop-carried register
-        // shuffling of the 16 vectors and `between` gets constant indices (seal measured
-        // ~10% faster at 1420 B; the module grows by ~30 KB).
+        // shuffling of the 16 vectors and `between` gets constant indices (seal at 1420 B
+        // best-of-runs 0-10% faster on a loaded 2-vCPU VM; the module grows by ~30 KB).
         macro_rules! dr {
             ($($i:expr),*) => {$(
                 double_round(&mut x);
