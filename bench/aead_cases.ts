@@ -21,7 +21,7 @@ import { instantiate, type TunslabExports } from "../src/wasm/module.ts";
 import { SlabPool } from "../src/wasm/slab.ts";
 
 /** Message sizes the issue asks for. */
-export const AEAD_SIZES = [64, 512, 1420, 8192] as const;
+export const AEAD_SIZES = [64, 512, 1420, 4096, 8192] as const;
 
 const TAG = 16;
 
@@ -123,6 +123,16 @@ export class AeadCase {
   /** Poly1305 alone over the message (the MAC half of seal/open, for a breakdown). */
   wasmPoly1305(): number {
     return this.#wasm.ts_poly1305(this.#k, this.#buf, this.size, this.#tag);
+  }
+
+  /** Whether the module has `ts_chacha20` (an older build through `TUNSLAB_WASM` may not). */
+  get hasChacha20(): boolean {
+    return typeof (this.#wasm as Partial<TunslabExports>).ts_chacha20 === "function";
+  }
+
+  /** ChaCha20 alone over the message (the cipher half, in place; xoring twice restores it). */
+  wasmChacha20(): number {
+    return this.#wasm.ts_chacha20(this.#k, 1, this.#n, this.#buf, this.size);
   }
 
   /** Copies the sealed message back into the working buffer (a memmove inside WASM memory). */

@@ -3,7 +3,7 @@
  * vectors and, on random inputs, against @noble/ciphers.
  */
 import { deepStrictEqual, equal, ok } from "node:assert/strict";
-import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
+import { chacha20, chacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { SlabPool } from "../src/wasm/slab.ts";
 import { instantiate } from "../src/wasm/module.ts";
 
@@ -15,8 +15,8 @@ const wasm = instantiate();
 using pool = SlabPool.create({ chunkSlots: 16, maxSlots: 64 }, wasm);
 const KEY = pool.scratch(32);
 const NONCE = pool.scratch(12);
-const AAD = pool.scratch(64);
-const BUF = pool.scratch(16384 + 16);
+const AAD = pool.scratch(128);
+const BUF = pool.scratch(70000 + 16);
 const OUT = pool.scratch(64);
 
 function put(off: number, bytes: Uint8Array): void {
@@ -101,5 +101,76 @@ Deno.test("AEAD agrees with @noble/ciphers on 300 random inputs; tampering fails
       wasm.ts_aead_open(KEY, NONCE, AAD, aad.length, BUF, len + 16) < 0,
       "tampered message refused",
     );
+  }
+});
+
+/** Edge lengths of the four-block passes and the kept keystream, a packet, and the largest. */
+const EDGES = [0, 1, 15, 16, 17, 63, 64, 65, 191, 192, 193, 255, 256, 257, 447, 448, 1420, 2240];
+
+function xorshift(seed: number): () => number {
+  return (): number => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return seed >>> 0;
+  };
+}
+
+Deno.test("ChaCha20 alone (ts_chacha20) equals @noble/ciphers at edge and random lengths", () => {
+  const rnd = xorshift(0x6c078965);
+  const bytes = (n: number): Uint8Array => Uint8Array.from({ length: n }, () => rnd() & 0xff);
+  const lengths = [...EDGES, 65535, ...Array.from({ length: 60 }, () => rnd() % 5000)];
+  for (const len of lengths) {
+    const key = bytes(32);
+    const nonce = bytes(12);
+    // Counters near 2^32 wrap in all four lanes as RFC 8439's 32-bit counter does.
+    const counter = rnd() % 4 === 0 ? 0xffffffff - (rnd() % 8) : rnd() % 1000;
+    const pt = bytes(len);
+    put(KEY, key);
+    put(NONCE, nonce);
+    let want: Uint8Array;
+    if (counter + Math.ceil(len / 64) < 2 ** 32 - 1) {
+      want = chacha20(key, nonce, pt, undefined, counter);
+    } else {
+      // noble refuses to wrap: XOR with ts_chacha20_block's blocks (RFC-checked above).
+      want = pt.slice();
+      for (let b = 0; 64 * b < len; b++) {
+        equal(wasm.ts_chacha20_block(KEY, (counter + b) >>> 0, NONCE, OUT), 0);
+        for (let i = 64 * b; i < Math.min(len, 64 * b + 64); i++) {
+          want[i] ^= pool.u8[OUT + i - 64 * b];
+        }
+      }
+    }
+    put(BUF, pt);
+    equal(wasm.ts_chacha20(KEY, counter, NONCE, BUF, len), 0);
+    equal(toHex(pool.u8.slice(BUF, BUF + len)), toHex(want), `${len} bytes from ${counter}`);
+  }
+  ok(wasm.ts_chacha20(KEY, 0, NONCE, pool.u8.length - 8, 64) < 0, "a range past memory is refused");
+});
+
+Deno.test("AEAD agrees with @noble/ciphers at the edge lengths up to 65,535 bytes, random keys, nonces and AAD", () => {
+  const rnd = xorshift(0x1b873593);
+  const bytes = (n: number): Uint8Array => Uint8Array.from({ length: n }, () => rnd() & 0xff);
+  for (const len of [...EDGES, 4095, 4096, 4097, 65519, 65535]) {
+    for (const aadLen of [0, 16, rnd() % 100]) {
+      const key = bytes(32);
+      const nonce = bytes(12);
+      const aad = bytes(aadLen);
+      const pt = bytes(len);
+      const expected = chacha20poly1305(key, nonce, aad).encrypt(pt);
+      put(KEY, key);
+      put(NONCE, nonce);
+      put(AAD, aad);
+      put(BUF, pt);
+      equal(wasm.ts_aead_seal(KEY, NONCE, AAD, aad.length, BUF, len), len + 16);
+      equal(toHex(pool.u8.slice(BUF, BUF + len + 16)), toHex(expected), `seal ${len}/${aadLen}`);
+      equal(wasm.ts_aead_open(KEY, NONCE, AAD, aad.length, BUF, len + 16), len);
+      equal(toHex(pool.u8.slice(BUF, BUF + len)), toHex(pt), `open ${len}/${aadLen}`);
+      // A flipped tag bit: refused, the ciphertext left as it was.
+      put(BUF, expected);
+      pool.u8[BUF + len + (rnd() % 16)] ^= 1 << (rnd() % 8);
+      ok(wasm.ts_aead_open(KEY, NONCE, AAD, aad.length, BUF, len + 16) < 0, `forged ${len}`);
+      equal(toHex(pool.u8.slice(BUF, BUF + len)), toHex(expected.subarray(0, len)));
+    }
   }
 });

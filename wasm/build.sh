@@ -2,6 +2,9 @@
 # Builds tunslab.wasm with Debian's pinned Rust 1.63 (no crates) and records its hash.
 #   bash wasm/build.sh          rebuild and overwrite wasm/tunslab.wasm(.sha256)
 #   bash wasm/build.sh --check  rebuild into target/ and fail if the committed bytes differ
+#   bash wasm/build.sh --profile  a profiling build with the name section kept (frames named in
+#                                 perf), at target/tunslab.profile.wasm: never committed, outside
+#                                 the check; run with TUNSLAB_WASM=<that path>
 set -euo pipefail
 cd "$(dirname "$0")"
 here=$(pwd)
@@ -17,6 +20,14 @@ export RUSTC
 # instead of compiler-builtins' byte loop (measured 3.1 -> 5.9 GB/s for ts_tun_ingest).
 export RUSTFLAGS="--remap-path-prefix=${here}=. -C target-feature=+simd128,+bulk-memory"
 export CARGO_TARGET_DIR="${here}/target"
+if [[ ${1:-} == "--profile" ]]; then
+  # Same code, only not stripped; its own target dir keeps the committed build's cache.
+  CARGO_PROFILE_RELEASE_STRIP=false CARGO_TARGET_DIR="${here}/target/profile" \
+    "$CARGO" build --quiet --offline --release --target wasm32-unknown-unknown
+  cp "${here}/target/profile/wasm32-unknown-unknown/release/tunslab.wasm" "${here}/target/tunslab.profile.wasm"
+  echo "profiling build: TUNSLAB_WASM=${here}/target/tunslab.profile.wasm"
+  exit 0
+fi
 "$CARGO" build --quiet --offline --release --target wasm32-unknown-unknown
 built="${here}/target/wasm32-unknown-unknown/release/tunslab.wasm"
 found=$(sha256sum "$built" | cut -d' ' -f1)

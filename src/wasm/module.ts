@@ -56,6 +56,7 @@ export const EXPORT_TYPES = {
   ts_ip_info: [["i32", "i32", "i32"], ["i32"]], // (ptr, len, out[IP_INFO_LEN]) -> version | code
   // Crypto
   ts_chacha20_block: [["i32", "i32", "i32", "i32"], ["i32"]], // (key, counter, nonce12, out64)
+  ts_chacha20: [["i32", "i32", "i32", "i32", "i32"], ["i32"]], // (key, counter, nonce12, buf, len)
   ts_poly1305: [["i32", "i32", "i32", "i32"], ["i32"]], // (key, msg, len, out16)
   ts_aead_seal: [["i32", "i32", "i32", "i32", "i32", "i32"], ["i32"]], // (key, nonce12, aad, aad_len, buf, len)
   ts_aead_open: [["i32", "i32", "i32", "i32", "i32", "i32"], ["i32"]], // (key, nonce12, aad, aad_len, buf, len)
@@ -154,16 +155,36 @@ const WASM_URL = new URL("../../wasm/tunslab.wasm", import.meta.url);
 let bytes: Uint8Array | undefined;
 let compiled: WebAssembly.Module | undefined;
 
+/**
+ * `TUNSLAB_WASM`, when set (and readable without a permission prompt): another build of the
+ * module read in place of the committed one, e.g. a profiling build with a name section or an
+ * older build to benchmark against. Outside the reproducibility check; the exports must match.
+ */
+export const WASM_ENV = "TUNSLAB_WASM";
+
+function wasmPath(): string | URL {
+  try {
+    if (Deno.permissions.querySync({ name: "env", variable: WASM_ENV }).state === "granted") {
+      const p = Deno.env.get(WASM_ENV);
+      if (p) return p;
+    }
+  } catch {
+    // No permission API (or no env): the committed module.
+  }
+  return WASM_URL;
+}
+
 /** The module's bytes, read once (from the binary itself after `deno compile`). */
 export function wasmBytes(): Uint8Array {
   if (bytes === undefined) {
+    const path = wasmPath();
     try {
-      bytes = Deno.readFileSync(WASM_URL);
+      bytes = Deno.readFileSync(path);
     } catch (e) {
-      throw new Error(
-        `cannot read the data plane ${WASM_URL.pathname}: run "deno task wasm:build"`,
-        { cause: e },
-      );
+      const name = path instanceof URL ? path.pathname : `${path} (${WASM_ENV})`;
+      throw new Error(`cannot read the data plane ${name}: run "deno task wasm:build"`, {
+        cause: e,
+      });
     }
   }
   return bytes;

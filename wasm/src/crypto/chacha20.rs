@@ -277,12 +277,16 @@ impl Quad {
             lanes::counters(counter), s(nonce[0]), s(nonce[1]), s(nonce[2]),
         ];
         let mut x = init;
-        for i in 0..5 {
-            double_round(&mut x);
-            between.after(2 * i);
-            double_round(&mut x);
-            between.after(2 * i + 1);
+        // The ten double rounds straight-line, not a loop: no loop-carried register
+        // shuffling of the 16 vectors and `between` gets constant indices (seal at 1420 B
+        // best-of-runs 0-10% faster on a loaded 2-vCPU VM; the module grows by ~30 KB).
+        macro_rules! dr {
+            ($($i:expr),*) => {$(
+                double_round(&mut x);
+                between.after($i);
+            )*};
         }
+        dr!(0, 1, 2, 3, 4, 5, 6, 7, 8, 9);
         for (o, i) in x.iter_mut().zip(init.iter()) {
             *o = lanes::add(*o, *i);
         }

@@ -8,7 +8,7 @@ use super::{parts, written};
 use crate::consts::TAG_LEN;
 use crate::crypto::aead::{self, Kept};
 use crate::crypto::blake2s::{self, Blake2s};
-use crate::crypto::chacha20::{block_bytes, key_words, nonce_words, FirstBlocks};
+use crate::crypto::chacha20::{block_bytes, key_words, nonce_words, xor_in_place, FirstBlocks};
 use crate::crypto::poly1305::mac;
 use crate::crypto::x25519::{is_zero, x25519, x25519_base};
 use crate::errors::{E_AUTH, E_BAD_ARG, E_TRUNCATED};
@@ -30,6 +30,20 @@ pub extern "C" fn ts_chacha20_block(key: u32, counter: u32, nonce12: u32, out64:
     match key_nonce(m, key, nonce12) {
         Some((k, n)) => written(m.write(out64, &block_bytes(&k, counter, &n))),
         None => E_BAD_ARG,
+    }
+}
+
+/// XORs the ChaCha20 keystream from block `counter` into `len` bytes at `buf` in place
+/// (encrypt = decrypt; the AEAD's cipher alone, for benchmarks and tests). 0 or E_BAD_ARG.
+#[no_mangle]
+pub extern "C" fn ts_chacha20(key: u32, counter: u32, nonce12: u32, buf: u32, len: u32) -> i32 {
+    let m = parts().mem;
+    match (key_nonce(m, key, nonce12), m.bytes_mut(buf, len as usize)) {
+        (Some((k, n)), Some(b)) => {
+            xor_in_place(&k, counter, &n, b);
+            0
+        }
+        _ => E_BAD_ARG,
     }
 }
 
@@ -226,6 +240,24 @@ mod tests {
         assert_eq!(m().read::<4>(s + 64).unwrap(), [0x10, 0xf1, 0xe7, 0xe4]);
         assert_eq!(ts_chacha20_block(0, 1, s + 32, s + 64), E_BAD_ARG);
         assert_eq!(ts_chacha20_block(s, 1, s + 32, 8), E_BAD_ARG);
+    }
+
+    #[test]
+    fn chacha20_export() {
+        // RFC 8439 §2.4.2: 114 bytes from counter 1.
+        fresh();
+        let s = m().scratch_ptr();
+        let key: Vec<u8> = (0..32).collect();
+        assert!(m().write(s, &key));
+        assert!(m().write(s + 32, &[0, 0, 0, 0, 0, 0, 0, 0x4a, 0, 0, 0, 0]));
+        let pt = PT;
+        assert!(m().write(s + 64, pt));
+        assert_eq!(ts_chacha20(s, 1, s + 32, s + 64, pt.len() as u32), 0);
+        assert_eq!(&m().read::<4>(s + 64).unwrap(), &[0x6e, 0x2e, 0x35, 0x9a]);
+        assert_eq!(ts_chacha20(s, 1, s + 32, s + 64, pt.len() as u32), 0);
+        assert_eq!(m().bytes(s + 64, pt.len()).unwrap(), pt);
+        assert_eq!(ts_chacha20(s, 1, s + 32, u32::MAX - 8, 64), E_BAD_ARG);
+        assert_eq!(ts_chacha20(s, 1, 0, s + 64, 4), E_BAD_ARG);
     }
 
     #[test]

@@ -232,7 +232,7 @@ mod tests {
         unique.sort();
         unique.dedup();
         assert_eq!(unique.len(), all.len(), "an export is defined once");
-        assert_eq!(all.len(), 80); // + memory, __heap_base, __data_end = the 83 exports of the module
+        assert_eq!(all.len(), 81); // + memory, __heap_base, __data_end = the 84 exports of the module
     }
 
     #[test]
