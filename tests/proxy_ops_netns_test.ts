@@ -2,7 +2,7 @@
  * `tunslab proxy` operated as `up` is, against modern wireguard-go in namespace b:
  * - as uid 65534 with no capability: its UAPI socket in /tmp/tunslab-65534/ (0700, its own; it
  *   may not create /var/run/wireguard), found there by `tunslab show` run as the same user, a peer
- *   added live through the socket; `--info` serves /readyz (503 until every CheckAlive target
+ *   added live through the socket, `tunslab reload` told it does not reload; `--info` serves /readyz (503 until every CheckAlive target
  *   answered, then 200 with the detail), /metrics with the stack's and the front ends' families;
  *   the socket gone at exit;
  * - as root: the socket in /var/run/wireguard, where stock `wg show` reads it and `wg set` adds a
@@ -76,7 +76,7 @@ Deno.test({
       equal(st.uid, 65534);
       equal((st.mode ?? 0) & 0o777, 0o700, "private");
       ok(Deno.lstatSync(sock).isSocket);
-      ok(p.logs.join("").includes(sock), "the log names the socket");
+      ok(p.logs.join("").includes(sock), `the log names the socket: ${p.logs.join("")}`);
 
       // /readyz: 200 once the peer answered the pings, with the target in the detail.
       const curl = (path: string) =>
@@ -125,7 +125,8 @@ Deno.test({
       equal(over.stdout.trim(), "5", `over the limit: ${over.stdout} ${over.stderr}`);
 
       // `tunslab show` as the same user finds the socket in the fallback directory.
-      const show = (args: string[]) =>
+      const show = (args: string[]) => cli(["show", ...args]);
+      const cli = (args: string[]) =>
         p.bed.run("a", [
           "env",
           "-i",
@@ -136,7 +137,6 @@ Deno.test({
             "-A",
             "--cached-only",
             `${p.copy.work}/main.ts`,
-            "show",
             ...args,
           ]),
         ], true);
@@ -157,6 +157,11 @@ Deno.test({
       const peers = await show(["px", "peers"]);
       equal(peers.stdout.trim().split("\n").length, 2, peers.stdout);
       match((await show(["px", "allowed-ips"])).stdout, /10\.99\.0\.9\/32/);
+
+      // `tunslab reload` finds the proxy through its socket and hears that it does not reload.
+      const reload = await cli(["reload", "px"]);
+      equal(reload.code, 1, `${reload.stdout}${reload.stderr}`);
+      match(reload.stdout + reload.stderr, /does not reload/, JSON.stringify(reload));
 
       const { code, final } = await p.stop();
       equal(code, 0, p.logs.join(""));

@@ -108,7 +108,22 @@ export async function proxy(args: string[]): Promise<number> {
     stopping = true;
     stop();
   };
-  for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sig, onSignal);
+  // `tunslab reload`/`save` send SIGHUP/SIGUSR2: the proxy has neither, and says so through the
+  // UAPI (they answer at once) instead of dying of the signals' default action.
+  const control = { reloads: 0, saves: 0 };
+  const signals: [Deno.Signal, () => void][] = [
+    ["SIGINT", onSignal],
+    ["SIGTERM", onSignal],
+    ["SIGHUP", () => {
+      control.reloads++;
+      log.warning("SIGHUP: the proxy does not reload its config; restart it to apply changes");
+    }],
+    ["SIGUSR2", () => {
+      control.saves++;
+      log.warning("SIGUSR2: the proxy does not save its config");
+    }],
+  ];
+  for (const [sig, fn] of signals) Deno.addSignalListener(sig, fn);
   const forwards: Forward[] = [];
   const kinds: string[] = []; // each forward's section, for the metrics
   let tunnel: UserspaceTunnel | undefined;
@@ -128,6 +143,7 @@ export async function proxy(args: string[]): Promise<number> {
       info,
       fronts: () => forwards.map((f, i) => ({ kind: kinds[i], addr: f.addr, stats: f.stats })),
       alive: () => alive,
+      control,
     });
     if (parsed.checkAlive !== null) {
       const spec = parsed.checkAlive;
@@ -181,7 +197,7 @@ export async function proxy(args: string[]): Promise<number> {
     log.fatal("Cannot start the proxy: {error}", { error: (e as Error).message });
     return 1;
   } finally {
-    for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.removeSignalListener(sig, onSignal);
+    for (const [sig, fn] of signals) Deno.removeSignalListener(sig, fn);
     alive?.stop();
     await ops?.close();
     await Promise.allSettled(forwards.map((f) => f.close()));

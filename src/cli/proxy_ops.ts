@@ -38,6 +38,8 @@ export interface ProxyOpsOptions {
   fronts: () => readonly FrontEndStats[];
   /** CheckAlive, once started. */
   alive: () => Readiness | undefined;
+  /** SIGHUP and SIGUSR2 seen (`tunslab reload`/`save`): the proxy has neither, and says so. */
+  control: { reloads: number; saves: number };
 }
 
 /** The running UAPI socket and metrics listener of a proxy. */
@@ -58,10 +60,15 @@ export async function startProxyOps(
     uapiGet: () => uapi.uapiGet(),
     uapiSet: (req) => uapi.uapiSet(req),
     uapiInfo: () => ({
-      program: "tunslab proxy",
+      program: "tunslab",
+      kind: "proxy",
       version: VERSION,
       pid: Deno.pid,
       config: opts.config,
+      reloads: opts.control.reloads,
+      reload_error: opts.control.reloads > 0 ? "the proxy does not reload: restart it" : "",
+      saves: opts.control.saves,
+      save_error: opts.control.saves > 0 ? "the proxy does not save its config" : "",
       ...encodeLiveCounters(
         liveCounters(dev.stats(false), dev.peers().reduce((a, p) => a + p.handshakes, 0)),
       ),

@@ -12,6 +12,7 @@
  * @module
  */
 import { uapiRequest, uapiSocketPath } from "../uapi/uapi_client.ts";
+import { findSocketDir } from "../uapi/socket_dirs.ts";
 import { decodeLiveCounters, type LiveCounters } from "../device/live_counters.ts";
 import { configPathFor } from "./config_path.ts";
 
@@ -47,7 +48,10 @@ export function interfaceOf(arg: string): string {
 export async function runningTunnel(iface: string, dir?: string): Promise<RunningTunnel> {
   let reply: string;
   try {
-    reply = await uapiRequest(uapiSocketPath(iface, dir), "tsl=1\n\n", { timeoutMs: 5000 });
+    uapiSocketPath(iface); // the name checked before any directory is looked in
+    // Without `dir`: /var/run/wireguard, else a proxy's private directory of this user.
+    const d = dir ?? findSocketDir(iface) ?? undefined;
+    reply = await uapiRequest(uapiSocketPath(iface, d), "tsl=1\n\n", { timeoutMs: 5000 });
   } catch (e) {
     throw new NotTunslabError(iface, (e as Error).message);
   }
