@@ -90,11 +90,11 @@ export async function startProxy(
   const done = Promise.all([collect(child.stdout), collect(child.stderr)]);
   let exited = false;
   child.status.then(() => exited = true);
-  for (let i = 0; i < 400 && !log.join("").includes("forward(s), UAPI"); i++) {
+  for (let i = 0; i < 400 && !log.join("").includes("forward(s)"); i++) {
     if (exited) break;
     await new Promise((r) => setTimeout(r, 50));
   }
-  if (!log.join("").includes("forward(s), UAPI")) {
+  if (!log.join("").includes("forward(s)")) {
     try {
       child.kill("SIGKILL");
     } catch { /* gone */ }

@@ -2,7 +2,8 @@
  * Files of tens of MiB fetched with curl through `tunslab proxy` (uid 65534, no capability, in
  * namespace a) from an HTTP server behind modern wireguard-go in namespace b, SHA-256 checked:
  * through a `[TCPClientTunnel]`, `[Socks5]` (`--socks5`, `--socks5-hostname`: the name resolved
- * through the tunnel) and `[http]` (`-x`, `-p -x`); 48 fetches in parallel; the same with 5 %
+ * through the tunnel) and `[http]` (`-x`, `-p -x`); 48 fetches in parallel; Deno's `fetch` through
+ * the SOCKS5 listener (the README's example); the same with 5 %
  * of the WireGuard datagrams dropped each way (nftables `numgen random`: this kernel has no
  * netem); 64 connections opened back to back through a forward, twice, none refused (b's
  * server closing first, so the first round's 4-tuples are in b's TIME-WAIT during the
@@ -116,6 +117,17 @@ Deno.serve({ hostname: "10.99.0.2", port: 8081, onListen: () => console.error("l
         ),
       );
       deepStrictEqual(got, Array(PARALLEL).fill(want.mid), "every parallel fetch intact");
+
+      // The README's example: Deno's fetch through the SOCKS5 listener, the name resolved there.
+      const fetched = await p.bed.run("a", [
+        Deno.execPath(),
+        "eval",
+        `const client = Deno.createHttpClient({ proxy: { url: "socks5h://127.0.0.1:1080" } });
+const body = new Uint8Array(await (await fetch("http://web.test:8081/mid", { client })).arrayBuffer());
+const d = new Uint8Array(await crypto.subtle.digest("SHA-256", body));
+console.log(Array.from(d, (b) => b.toString(16).padStart(2, "0")).join(""));`,
+      ], true);
+      equal(fetched.stdout.trim(), want.mid, `fetch through SOCKS5: ${fetched.stderr}`);
 
       // 64 connects at once through the forward, twice; b's server answers 1 KiB and closes
       // first, so its side keeps the TIME-WAITs. A refused connect is one the proxy closes.

@@ -162,7 +162,7 @@ Password = $SOCKS_PASSWORD
         },
       );
       const done = Promise.all([text(proxy.stdout, logs), text(proxy.stderr, logs)]);
-      await waitFor("the proxy", () => logs.join("").includes("forward(s), UAPI")).catch((e) => {
+      await waitFor("the proxy", () => logs.join("").includes("forward(s)")).catch((e) => {
         throw new Error(`${e.message}:\n${logs.join("")}`);
       });
       // ip netns exec and setpriv exec: the child is the proxy, as uid 65534 with no capability.

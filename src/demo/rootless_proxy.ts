@@ -82,7 +82,7 @@ Target = ${b.inner}:${PROXY.iperf}
       ),
     );
     const end = Date.now() + 20_000;
-    while (!log.join("").includes("forward(s), UAPI")) {
+    while (!log.join("").includes("forward(s)")) {
       if (Date.now() > end) throw new Error(`the proxy did not start:\n${log.join("")}`);
       await new Promise((r) => setTimeout(r, 50));
     }
