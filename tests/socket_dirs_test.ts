@@ -11,6 +11,7 @@ import {
   privateDirectory,
   SocketDirError,
   socketDirs,
+  untrusted,
 } from "../src/uapi/socket_dirs.ts";
 
 const uid = Deno.uid()!;
@@ -60,6 +61,14 @@ Deno.test("socket dirs: a fallback is made private, and an untrustworthy one is 
     refused(`${base}/open`, /reachable by group or others \(mode 755/);
     refused(`${base}/fresh`, new RegExp(`owned by uid \\d+, not by us \\(uid ${notUs}\\)`), notUs);
     refused(`${base}/missing/parent`, /cannot create it/);
+    // What `tunslab show` will not read (as an ordinary user; root reads every directory).
+    if (uid !== 0) {
+      equal(untrusted(`${base}/fresh`), null);
+      equal(untrusted(`${base}/missing`), null, "absent: nothing to read");
+      equal(untrusted(`${base}/link`), "is a symlink");
+      equal(untrusted(`${base}/open`), "has mode 755");
+    }
+    equal(untrusted(`${base}/file`), "is not a directory");
   } finally {
     await Deno.remove(base, { recursive: true });
   }

@@ -35,7 +35,7 @@ import {
 } from "../uapi/uapi_client.ts";
 import { UapiProtocolError } from "../uapi/uapi_protocol.ts";
 import { UAPI_SOCKET_DIR } from "../uapi/uapi_server.ts";
-import { findSocketDir, socketDirs } from "../uapi/socket_dirs.ts";
+import { findSocketDir, socketDirs, untrusted } from "../uapi/socket_dirs.ts";
 import type { UapiPeerState, UapiState } from "../uapi/uapi_types.ts";
 import type { LiveCounters } from "../device/live_counters.ts";
 import { parseCommand } from "./parse_command.ts";
@@ -448,8 +448,21 @@ export async function show(args: string[], io: ShowIo = {}): Promise<number> {
   };
 
   const served = new Map<string, string>(); // name → its directory (the first one wins)
-  for (const d of dirs) {
-    for (const n of await listUapiInterfaces(d)) if (!served.has(n)) served.set(n, d);
+  for (const [i, d] of dirs.entries()) {
+    const why = i > 0 && io.dir === undefined ? untrusted(d) : null;
+    if (why !== null) {
+      stderr(`Skipping ${d}/: it ${why}\n`);
+      continue;
+    }
+    let names: string[];
+    try {
+      names = await listUapiInterfaces(d);
+    } catch (e) {
+      if (i === 0) throw e;
+      stderr(`Skipping ${d}/: ${(e as Error).message}\n`);
+      continue;
+    }
+    for (const n of names) if (!served.has(n)) served.set(n, d);
   }
   if (target === "interfaces") {
     const names = [...served.keys()];

@@ -90,9 +90,29 @@ export function privateDirectory(dir: string, uid = Deno.uid() ?? 0): void {
   if (why !== null) throw new SocketDirError(dir, why);
 }
 
+/**
+ * Why a fallback directory must not be read (a symlink, not ours, open to others), or null if it
+ * is fine or absent. Another user could have made `/tmp/tunslab-$UID` to serve us its sockets.
+ */
+export function untrusted(dir: string, uid = Deno.uid() ?? 0): string | null {
+  let st: Deno.FileInfo;
+  try {
+    st = Deno.lstatSync(dir);
+  } catch {
+    return null; // absent: nothing to read
+  }
+  const mode = (st.mode ?? 0) & 0o7777;
+  if (st.isSymlink) return "is a symlink";
+  if (!st.isDirectory) return "is not a directory";
+  if (uid !== 0 && st.uid !== uid) return `is owned by uid ${st.uid}`;
+  if (uid !== 0 && (mode & 0o077) !== 0) return `has mode ${mode.toString(8)}`;
+  return null;
+}
+
 /** The directory holding `<name>.sock` among {@link socketDirs}, or null. */
 export function findSocketDir(name: string, dirs: readonly string[] = socketDirs()): string | null {
   for (const dir of dirs) {
+    if (dir !== dirs[0] && untrusted(dir) !== null) continue;
     try {
       if (Deno.lstatSync(`${dir}/${name}.sock`).isSocket) return dir;
     } catch { /* not there */ }
