@@ -101,6 +101,15 @@ function serveOnce(b: UserspaceTunnel, port: number, serve: (c: TcpConn) => Prom
   })();
 }
 
+/** A `[TCPClientTunnel]` on a's side: 127.0.0.1:`port` → port 7 of b's tunnel address. */
+const clientTunnel = (a: UserspaceTunnel, port: number) =>
+  startClientTunnel(a, {
+    bind: { hostname: "127.0.0.1", port },
+    target: { hostname: "10.78.0.2", port: 7 },
+    tuning: TCP_TUNING,
+    line: 1,
+  });
+
 Deno.test("slot join: TCPClientTunnel carries 4 MiB up and 3 MiB down intact, with half closes", async () => {
   await withTunnels(async (a, b) => {
     const up = random(4 << 20), down = random(3 << 20);
@@ -111,12 +120,7 @@ Deno.test("slot join: TCPClientTunnel carries 4 MiB up and 3 MiB down intact, wi
       await c.closeWrite();
     });
     const port = freePort();
-    const fwd = startClientTunnel(a, {
-      bind: { hostname: "127.0.0.1", port },
-      target: { hostname: "10.78.0.2", port: 7 },
-      tuning: TCP_TUNING,
-      line: 1,
-    });
+    const fwd = clientTunnel(a, port);
     try {
       const local = await Deno.connect({ hostname: "127.0.0.1", port });
       await writeAll(local, up);
@@ -184,12 +188,7 @@ Deno.test("slot join: a local peer that stops reading holds the pool to a bound,
       await c.closeWrite();
     });
     const port = freePort();
-    const fwd = startClientTunnel(a, {
-      bind: { hostname: "127.0.0.1", port },
-      target: { hostname: "10.78.0.2", port: 7 },
-      tuning: TCP_TUNING,
-      line: 1,
-    });
+    const fwd = clientTunnel(a, port);
     try {
       const local = await Deno.connect({ hostname: "127.0.0.1", port });
       // Not reading for 1.5 s: the kernel's buffers fill, then the join stops draining the
@@ -227,12 +226,7 @@ Deno.test("slot join: a tunnel peer that stops reading stops the local reads, th
       got = await readAll(c);
     });
     const port = freePort();
-    const fwd = startClientTunnel(a, {
-      bind: { hostname: "127.0.0.1", port },
-      target: { hostname: "10.78.0.2", port: 7 },
-      tuning: TCP_TUNING,
-      line: 1,
-    });
+    const fwd = clientTunnel(a, port);
     try {
       const local = await Deno.connect({ hostname: "127.0.0.1", port });
       await writeAll(local, up);
@@ -250,12 +244,7 @@ Deno.test("slot join: a tunnel peer that stops reading stops the local reads, th
 Deno.test("slot join: a RST from either side resets the other; an idle join is closed", async () => {
   await withTunnels(async (a, b) => {
     const port = freePort();
-    const fwd = startClientTunnel(a, {
-      bind: { hostname: "127.0.0.1", port },
-      target: { hostname: "10.78.0.2", port: 7 },
-      tuning: TCP_TUNING,
-      line: 1,
-    });
+    const fwd = clientTunnel(a, port);
     try {
       // The tunnel side aborts: the local client sees ECONNRESET.
       const aborted = serveOnce(b, 7, async (c) => {

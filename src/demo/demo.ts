@@ -17,6 +17,7 @@ import { encodeBase64Key as encodeKey, generatePrivateKey, publicKey } from "../
 import { isRoot, run, type Side, Testbed } from "./testbed.ts";
 import { startTunnel, type TunnelProcess } from "./tunnel_process.ts";
 import { rootlessRows } from "./rootless_proxy.ts";
+import { iperfCell } from "./iperf_run.ts";
 
 /** Options of {@link runDemo}. */
 export interface DemoOptions {
@@ -130,26 +131,12 @@ export async function runDemo(opts: DemoOptions): Promise<DemoRow[]> {
       }
       rows.push({ check: label, result: `${p.loss}% loss, rtt ${p.avgMs.toFixed(3)} ms${note}` });
     }
-    const server = bed.spawn("b", ["iperf3", "-s", "-1", "-B", inner.b], {
-      stdout: "null",
-      stderr: "null",
+    const tput = await iperfCell(bed, {
+      bind: inner.b,
+      connect: inner.b,
+      seconds: opts.seconds,
+      label: `TCP, ${opts.seconds} s`,
     });
-    await new Promise((r) => setTimeout(r, 300));
-    const ip = await bed.run(
-      "a",
-      ["iperf3", "-c", inner.b, "-t", String(opts.seconds), "-J"],
-      true,
-    );
-    try {
-      server.kill("SIGTERM");
-    } catch { /* exited after one test */ }
-    await server.status;
-    let tput = "FAILED";
-    try {
-      const j = JSON.parse(ip.stdout);
-      const bps = j.end.sum_received.bits_per_second as number;
-      tput = `${(bps / 1e9).toFixed(3)} Gbit/s (TCP, ${opts.seconds} s)`;
-    } catch { /* reported as FAILED */ }
     rows.push({ check: "throughput a→b", result: tput });
     if (opts.rootless) {
       say("tunslab proxy as uid 65534 in a, a second peer of b");

@@ -8,6 +8,7 @@
 import { encodeBase64Key, generatePrivateKey, publicKey } from "../wg/keys.ts";
 import { asNobody, copyForNobody, run } from "./nobody_copy.ts";
 import type { Testbed } from "./testbed.ts";
+import { iperfCell } from "./iperf_run.ts";
 import { parseFinal } from "./tunnel_process.ts";
 
 /** What a run of `main.ts proxy` as nobody needs from the checkout. */
@@ -102,30 +103,14 @@ Target = ${b.inner}:${PROXY.iperf}
         result: `${p.loss}% loss, rtt ${p.avgMs.toFixed(3)} ms`,
       });
     }
-    const server = bed.spawn("b", ["iperf3", "-s", "-1", "-B", b.inner, "-p", `${PROXY.iperf}`], {
-      stdout: "null",
-      stderr: "null",
+    const tput = await iperfCell(bed, {
+      bind: b.inner,
+      serverPort: PROXY.iperf,
+      connect: "127.0.0.1",
+      clientPort: PROXY.forward,
+      seconds,
+      label: `TCP through a TCPClientTunnel, ${seconds} s`,
     });
-    await new Promise((r) => setTimeout(r, 300));
-    const ip = await bed.run("a", [
-      "iperf3",
-      "-c",
-      "127.0.0.1",
-      "-p",
-      `${PROXY.forward}`,
-      "-t",
-      String(seconds),
-      "-J",
-    ], true);
-    try {
-      server.kill("SIGTERM");
-    } catch { /* exited after one test */ }
-    await server.status;
-    let tput = "FAILED";
-    try {
-      const bps = JSON.parse(ip.stdout).end.sum_received.bits_per_second as number;
-      tput = `${(bps / 1e9).toFixed(3)} Gbit/s (TCP through a TCPClientTunnel, ${seconds} s)`;
-    } catch { /* reported as FAILED */ }
     rows.push({ check: "proxy throughput a→b", result: tput });
     child.kill("SIGTERM");
     const st = await child.status;

@@ -28,6 +28,17 @@ const STACK: [keyof NetstackStats, string, "counter" | "gauge", string][] = [
   ["icmpErrors", "tunslab_netstack_icmp_errors_total", "counter", "ICMP errors acted on."],
 ];
 
+const FRONT: [keyof FrontEndStats["stats"], string, "counter" | "gauge", string][] = [
+  ["accepted", "tunslab_proxy_connections_total", "counter", "Connections a front end accepted."],
+  ["open", "tunslab_proxy_connections_open", "gauge", "Connections open now."],
+  [
+    "failed",
+    "tunslab_proxy_connections_failed_total",
+    "counter",
+    "Connections refused or not made through the tunnel.",
+  ],
+];
+
 /** The stack's and the front ends' families, for `name`'s tunnel. */
 export function formatProxyMetrics(
   name: string,
@@ -39,32 +50,8 @@ export function formatProxyMetrics(
     e.sample(family, type, help, { interface: name }, stack[key]);
   }
   const per = (f: FrontEndStats) => ({ interface: name, frontend: f.kind, address: f.addr });
-  for (const f of fronts) {
-    e.sample(
-      "tunslab_proxy_connections_total",
-      "counter",
-      "Connections a front end accepted.",
-      per(f),
-      f.stats.accepted,
-    );
-  }
-  for (const f of fronts) {
-    e.sample(
-      "tunslab_proxy_connections_open",
-      "gauge",
-      "Connections open now.",
-      per(f),
-      f.stats.open,
-    );
-  }
-  for (const f of fronts) {
-    e.sample(
-      "tunslab_proxy_connections_failed_total",
-      "counter",
-      "Connections refused or not made through the tunnel.",
-      per(f),
-      f.stats.failed,
-    );
+  for (const [key, family, type, help] of FRONT) {
+    for (const f of fronts) e.sample(family, type, help, per(f), f.stats[key]);
   }
   return e.toString();
 }
