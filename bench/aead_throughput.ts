@@ -4,8 +4,10 @@
  * `@noble/ciphers` and native OpenSSL (`openssl speed -evp chacha20-poly1305
  * -bytes N -seconds S`, `-decrypt` for open), all measured in this one run.
  * Prints a markdown table with the ratios, the WASM's components alone
- * (`ts_chacha20`, `ts_poly1305`) and the gates at 1420 bytes (WASM ≥ 5× noble,
- * ≥ 0.5× OpenSSL, seal and open); exits 1 when a gate fails (`--no-gate`: 0).
+ * (`ts_chacha20`, `ts_poly1305`), the gates at 1420 bytes (WASM ≥ 5× noble,
+ * ≥ 0.5× OpenSSL, seal and open) and, on x86-64, OpenSSL at 1420 bytes with
+ * its AVX-512, AVX2 and SSSE3 paths masked off in turn (bench/openssl_isa.ts;
+ * `--no-isa` skips it); exits 1 when a gate fails (`--no-gate`: 0).
  *
  * WASM open decrypts in place, so each open is preceded by a memmove of the
  * sealed message back into the buffer; that copy is timed on its own and
@@ -21,6 +23,7 @@
 import { parseArgs } from "node:util";
 import { WASM_ENV, wasmBytes } from "../src/wasm/module.ts";
 import { AEAD_SIZES, AeadCase } from "./aead_cases.ts";
+import { formatIsas, measureIsas } from "./openssl_isa.ts";
 
 /** MB/s of one implementation at one size. */
 export interface AeadRow {
@@ -185,6 +188,7 @@ if (import.meta.main) {
       json: { type: "string" },
       "no-openssl": { type: "boolean", default: false },
       "no-gate": { type: "boolean", default: false },
+      "no-isa": { type: "boolean", default: false },
     },
   });
   const rows = await measureAead(Number(values.seconds), !values["no-openssl"]);
@@ -193,6 +197,14 @@ if (import.meta.main) {
   console.log();
   const verdicts = aeadVerdicts(rows);
   for (const line of verdicts.lines) console.log(line);
+  const at1420 = rows.find((r) => r.size === 1420);
+  const isas = values["no-openssl"] || values["no-isa"] || at1420 === undefined
+    ? []
+    : await measureIsas(1420, Math.max(1, Math.round(Number(values.seconds))));
+  if (at1420 !== undefined && isas.length > 0) {
+    console.log();
+    console.log(formatIsas(isas, 1420, { seal: at1420.wasmSeal, open: at1420.wasmOpen }));
+  }
   if (values.json) {
     const digest = new Uint8Array(
       await crypto.subtle.digest("SHA-256", wasmBytes() as Uint8Array<ArrayBuffer>),
@@ -210,6 +222,7 @@ if (import.meta.main) {
       secondsPerCell: Number(values.seconds),
       unit: "MB/s (10^6 bytes of message per second)",
       rows,
+      opensslByIsa: isas,
       verdicts: verdicts.lines,
     };
     Deno.writeTextFileSync(values.json, JSON.stringify(result, null, 2) + "\n");
