@@ -475,9 +475,19 @@ mod tests {
         assert_eq!(&m().bytes(ep, 32).unwrap()[..28], &sa6);
         assert!(peer.roam(view(), &sa));
         assert_eq!(&m().bytes(ep, 32).unwrap()[16..], &[0; 16]); // tail cleared
+
+        // A 16-byte name written over a 28-byte one from outside (learnEndpoint), tail left
+        // as it was: the same address again is no change.
+        assert!(peer.roam(view(), &sa6));
+        assert!(m().write(ep, &sa));
+        assert_eq!(ts_peer_set_endpoint_len(p, 16), 0);
+        let peer = tunnel().peers.get_mut(p).unwrap();
+        let changes = peer.endpoint_changes;
+        assert!(!peer.roam(view(), &sa));
+        assert_eq!(peer.endpoint_changes, changes);
         let s = m().scratch_ptr();
         assert_eq!(ts_peer_stats(p, s), 0);
-        assert_eq!(m().read::<8>(s + 32).unwrap(), 3.0f64.to_le_bytes());
+        assert_eq!(m().read::<8>(s + 32).unwrap(), 4.0f64.to_le_bytes());
         assert_eq!(ts_peer_stats(p, 0), E_BAD_ARG);
         assert_eq!(ts_peer_stats(DEFAULT_MAX_PEERS as u32, s), E_BAD_ARG);
         assert_eq!(ts_peer_reset(p), 0);

@@ -60,10 +60,15 @@ impl Peer {
             Some(head) => head.copy_from_slice(sa),
             None => return false,
         }
-        // Every received packet asks: compared as four words (the storage's tail past
-        // `endpoint_len` is kept zero), not through the byte-wise `memcmp` a slice
-        // comparison calls in wasm (roam and memcmp were 1 % of a receiver's samples).
-        if self.endpoint_len as usize == sa.len() && same_words(endpoint, &padded) {
+        // Every received packet asks: compared as four words of zero-padded copies, not
+        // through the byte-wise `memcmp` a slice comparison calls in wasm (roam and memcmp
+        // were 1 % of a receiver's samples). The storage's tail is not trusted to be zero:
+        // `learnEndpoint` writes a 16-byte name over a longer one.
+        let mut stored = *endpoint;
+        if let Some(tail) = stored.get_mut(sa.len()..) {
+            tail.fill(0);
+        }
+        if self.endpoint_len as usize == sa.len() && same_words(&stored, &padded) {
             return false;
         }
         *endpoint = padded;
