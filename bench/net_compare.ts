@@ -5,7 +5,9 @@
  *
  * - (a)  tunslab ↔ tunslab (offloads on)
  * - (a') tunslab ↔ tunslab with `--no-offload`
- * - (b)  tunslab (a) ↔ modern wireguard-go 0.0.20250522 (b), the peer users would pick today
+ * - (b)  tunslab (a) ↔ modern wireguard-go 0.0.20250522 (b), the peer users would pick today:
+ *        its a→b is tunslab → wireguard-go, its b→a wireguard-go → tunslab
+ * - (b') the same with the ends swapped (wireguard-go in a), only with `--only b'`
  * - (m)  modern wireguard-go ↔ itself: THE reference; `×(m)` is against it
  * - (c)  Debian's wireguard-go 0.0.20220316 ↔ itself (no offloads): `×(c)`
  * - (d)  the bare veth pair, the ceiling
@@ -17,18 +19,24 @@
  *   (before/after a change, measured in the same run)
  *
  * Each run is iperf3 with 1 and 8 streams in both directions (server in namespace b, client in a;
- * "a→b" is the client sending, "b→a" is `-R`). A row's figure is the median of its rounds, a ratio
- * the median of a row over the median of the reference row; ranges are printed too. CPU seconds
+ * "a→b" is the client sending, "b→a" is `-R`; where the ends differ the table names the sender
+ * and receiver). In tunnel rows other than (p) the extras run too (bench/net_extras.ts; not
+ * gates; `--no-extras` or `--extras udp,ping`): ping RTT idle (before the TCP tests) and under
+ * load (during the 8-stream a→b test), then UDP packets per second at 64 and 512 B. A row's
+ * figure is the median of its rounds, a ratio the median of a row over the median of the
+ * reference row; ranges are printed too. CPU seconds
  * and peak RSS (`VmHWM`) of both tunnel processes are read from procfs around every test, so
  * "Gbit per CPU-second" is the data moved over the CPU time both tunnels spent moving it. Writes
  * `bench/results/net-YYYY-MM-DD.json` (every run's raw numbers, kernel, Deno and tool versions)
- * and prints a markdown table. Everything it creates is removed at the end, on failure and on
+ * and prints markdown tables. Everything it creates is removed at the end, on failure and on
  * SIGINT; traffic only flows between its two namespaces.
  *
  * @example
  * ```sh
  * sudo deno task bench:net                       # 3 rounds, 5 s per test
  * sudo deno task bench:net --rounds 1 --seconds 2 --only a,m
+ * sudo deno task bench:net --no-extras                                     # TCP only
+ * sudo deno task bench:net --only b,b',m --extras udp                      # both directions
  * sudo deno task bench:net --baseline /tmp/tunslab-before
  * sudo deno task bench:net --only a,a',m --mtu 9000 --underlay-mtu 65535   # jumbo tunnels
  * sudo deno task bench:net --only b,p,P --baseline /tmp/tunslab-before      # the proxy
@@ -59,6 +67,8 @@ import {
   proxyLines,
 } from "./net_report.ts";
 import { addCheckout, nobodyCopy } from "./net_proxy.ts";
+import { parseExtras } from "./net_extras.ts";
+import { aggregatePing, aggregateUdp, extrasLines } from "./net_extras_report.ts";
 
 const IDLE = new URL("./idle_deno.ts", import.meta.url).pathname;
 const FLOOR = new URL("./deps_floor.ts", import.meta.url).pathname;
@@ -96,7 +106,13 @@ function rows(modern: string | null, baseline: string | null): ConfigDef[] {
   if (modern !== null) {
     const wg = { kind: "wireguard-go", program: modern } as const;
     defs.push(
-      { id: "b", label: "tunslab↔wireguard-go 0.0.20250522", ends: { a: ts, b: wg } },
+      { id: "b", label: "tunslab (a)↔wireguard-go 0.0.20250522 (b)", ends: { a: ts, b: wg } },
+      {
+        id: "b'",
+        label: "wireguard-go 0.0.20250522 (a)↔tunslab (b)",
+        ends: { a: wg, b: ts },
+        optIn: true,
+      },
       { id: "m", label: "wireguard-go 0.0.20250522↔itself", ends: { a: wg, b: wg } },
       {
         id: "p",
@@ -139,7 +155,7 @@ async function environment(modern: string | null): Promise<Record<string, unknow
 }
 
 const USAGE =
-  "Usage: deno task bench:net [--rounds N] [--seconds N | --quick] [--only a,a',b,m,c,d,p,A,A',P] [--baseline DIR] [--mtu N] [--underlay-mtu N] [--out FILE]";
+  "Usage: deno task bench:net [--rounds N] [--seconds N | --quick] [--only a,a',b,b',m,c,d,p,A,A',P] [--no-extras | --extras udp,ping] [--baseline DIR] [--mtu N] [--underlay-mtu N] [--out FILE]";
 
 /** Runs the whole benchmark; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -151,6 +167,8 @@ export async function main(argv: string[]): Promise<number> {
       rounds: { type: "string", default: "3" },
       quick: { type: "boolean", default: false },
       only: { type: "string" },
+      extras: { type: "string" },
+      "no-extras": { type: "boolean", default: false },
       baseline: { type: "string" },
       mtu: { type: "string" },
       "underlay-mtu": { type: "string" },
@@ -181,6 +199,11 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
   }
+  const extras = parseExtras(values["no-extras"], values.extras);
+  if (typeof extras === "string") {
+    console.error(extras);
+    return 2;
+  }
   const baseline = values.baseline ?? null;
   if (baseline !== null) {
     try {
@@ -201,7 +224,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const defs = rows(modern, baseline);
   const only = values.only?.split(",").map((s) => s.trim());
-  const selected = only ? defs.filter((d) => only.includes(d.id)) : defs;
+  const selected = only ? defs.filter((d) => only.includes(d.id)) : defs.filter((d) => !d.optIn);
 
   const started = new Date();
   const live: Live = { tunnels: [], abort: new AbortController(), mtu: mtus[0] };
@@ -244,7 +267,7 @@ export async function main(argv: string[]): Promise<number> {
         if (live.abort.signal.aborted) break;
         say(`(${def.id}) ${def.label}, round ${round}`);
         try {
-          runs.push(await runConfig(live, def, round, index++, seconds));
+          runs.push(await runConfig(live, def, round, index++, seconds, extras));
         } catch (e) {
           say(`(${def.id}) failed: ${(e as Error).message}`);
           runs.push({ id: def.id, round, processes: [], tests: [], error: (e as Error).message });
@@ -257,10 +280,13 @@ export async function main(argv: string[]): Promise<number> {
     const stats = aggregate(selected, runs);
     const pools = poolStats(selected, runs);
     const verdicts = checks(stats, pools, baseline !== null);
+    const udp = aggregateUdp(selected, runs);
+    const ping = aggregatePing(selected, runs);
     const result = {
       date: started.toISOString(),
       secondsPerTest: seconds,
       rounds,
+      extras: [...extras],
       mtu: mtus[0] ?? null,
       underlayMtu: mtus[1] ?? null,
       baseline,
@@ -270,6 +296,8 @@ export async function main(argv: string[]): Promise<number> {
       rows: selected,
       stats,
       pools,
+      udp,
+      ping,
       checks: verdicts,
       runs,
     };
@@ -288,6 +316,7 @@ export async function main(argv: string[]): Promise<number> {
     console.log(
       "\n×(m): median over the median of (m) modern wireguard-go 0.0.20250522 ↔ itself in the same run; ×(c): over (c) Debian's wireguard-go 0.0.20220316 ↔ itself. Gbit per CPU-s: data moved over the CPU seconds (utime+stime) of both tunnel processes.\n",
     );
+    for (const l of extrasLines(stats, udp, ping, runs)) console.log(l);
     for (const l of memoryLines(idle, floor, pools)) console.log(l);
     for (const l of proxyLines(stats, runs)) console.log(l);
     for (const r of runs) if (r.error) console.log(`(${r.id}) round ${r.round} FAILED: ${r.error}`);

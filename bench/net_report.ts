@@ -11,7 +11,7 @@
  * @module
  */
 import type { ProcStats } from "./proc_stats.ts";
-import type { ConfigDef, RunRecord, TestRecord } from "./net_run.ts";
+import type { ConfigDef, End, RunRecord, TestRecord } from "./net_run.ts";
 
 const MIB = 1024;
 
@@ -31,7 +31,8 @@ export interface Cell {
   max: number | null;
 }
 
-function cell(values: number[]): Cell {
+/** The median and range of the finite `values`. */
+export function cell(values: number[]): Cell {
   const v = values.filter(Number.isFinite);
   return {
     values: v,
@@ -47,6 +48,8 @@ export interface RowStat {
   label: string;
   streams: number;
   direction: string;
+  /** Sender→receiver by program where the two ends differ ("tunslab→wg-go"), else null. */
+  flow: string | null;
   gbps: Cell;
   /** Gbit moved per CPU-second of both tunnel processes (null for the bare veth). */
   gbitPerCpuSecond: Cell;
@@ -67,6 +70,21 @@ function gbitPerCpu(t: TestRecord): number {
   if (t.bitsPerSecond === null || t.procs.length === 0) return NaN;
   const cpu = t.procs.reduce((s, p) => s + (p.cpuSeconds ?? NaN), 0);
   return cpu > 0 ? (t.bitsPerSecond * t.seconds / 1e9) / cpu : NaN;
+}
+
+/** A short name of what runs at one end, for direction labels. */
+export function endName(end: End): string {
+  if (end.kind === "proxy") return end.program === undefined ? "proxy" : "baseline proxy";
+  if (end.kind === "tunslab") return end.program === undefined ? "tunslab" : "baseline tunslab";
+  return end.program === undefined ? "Debian wg-go" : "wg-go";
+}
+
+/** Who sends to whom in `direction` of a row whose ends run different programs, else null. */
+export function flow(def: ConfigDef, direction: string): string | null {
+  if (def.ends === null) return null;
+  const a = endName(def.ends.a), b = endName(def.ends.b);
+  if (a === b) return null;
+  return direction === "a→b" ? `${a}→${b}` : `${b}→${a}`;
 }
 
 /** Aggregates the runs of every row. */
@@ -93,6 +111,7 @@ export function aggregate(defs: ConfigDef[], runs: RunRecord[]): RowStat[] {
         label: def.label,
         streams: ts[0].streams,
         direction: ts[0].direction,
+        flow: flow(def, ts[0].direction),
         gbps: cell(ts.map((t) => (t.bitsPerSecond ?? NaN) / 1e9)),
         gbitPerCpuSecond: cell(ts.map(gbitPerCpu)),
         peakRssMiB: { a: hwm("a"), b: hwm("b") },
@@ -139,11 +158,17 @@ export function ratio(
   return a !== null && b !== null && b > 0 ? a / b : null;
 }
 
-const fmt = (x: number | null | undefined, d = 2): string =>
+/** `x` with `d` decimals, "—" for none. */
+export const fmt = (x: number | null | undefined, d = 2): string =>
   x === null || x === undefined || !Number.isFinite(x) ? "—" : x.toFixed(d);
 
-const range = (c: Cell, d: number): string =>
+/** "min–max" of a cell. */
+export const range = (c: Cell, d: number): string =>
   c.min === null ? "—" : `${fmt(c.min, d)}–${fmt(c.max, d)}`;
+
+/** The direction column: "a→b", with the programs where the ends differ. */
+export const dir = (s: { direction: string; flow: string | null }): string =>
+  s.flow === null ? s.direction : `${s.direction} ${s.flow}`;
 
 /** The markdown table: one line per row, streams and direction. */
 export function formatTable(stats: RowStat[]): string {
@@ -156,7 +181,7 @@ export function formatTable(stats: RowStat[]): string {
       ? "—"
       : `${fmt(s.peakRssMiB.a, 0)} / ${fmt(s.peakRssMiB.b, 0)}`;
     lines.push(
-      `| (${s.id}) ${s.label} | ${s.streams} | ${s.direction} | ${fmt(s.gbps.median, 3)}${
+      `| (${s.id}) ${s.label} | ${s.streams} | ${dir(s)} | ${fmt(s.gbps.median, 3)}${
         s.failures ? ` (${s.failures} failed)` : ""
       } | ${range(s.gbps, 2)} | ${fmt(ratio(stats, s, "m", "gbps"))} | ${
         fmt(ratio(stats, s, "c", "gbps"))

@@ -16,6 +16,8 @@ import { encodeBase64Key, generatePrivateKey, publicKey } from "../src/wg/keys.t
 import { type ProcStats, readHostCpu, readProcStats } from "./proc_stats.ts";
 import type { NobodyCopy } from "../src/demo/nobody_copy.ts";
 import { type Held, hold64, PROXY_IPERF, startProxy } from "./net_proxy.ts";
+import { iperfJson } from "./net_iperf.ts";
+import { type ExtraName, type ExtrasRecord, ExtrasRun } from "./net_extras.ts";
 
 export const IPERF_PORT = 5201;
 const INNER = { a: "10.99.0.1", b: "10.99.0.2" } as const;
@@ -39,6 +41,8 @@ export interface ConfigDef {
   label: string;
   ends: { a: End; b: End } | null;
   upArgs?: string[];
+  /** Runs only when `--only` names it. */
+  optIn?: boolean;
 }
 
 /** One tunnel process of one run. */
@@ -81,6 +85,10 @@ export interface RunRecord {
   /** Proxy rows: its RSS with 64 connections open through it. */
   held?: Held;
   heldError?: string;
+  /** Tunnel rows other than the proxy's: UDP packet rates, ping RTT under load (net_extras.ts). */
+  extras?: ExtrasRecord;
+  /** Wall time of the whole run (start to stop of its tunnels), seconds. */
+  wallSeconds?: number;
   error?: string;
 }
 
@@ -158,39 +166,16 @@ async function iperf(
   t: { streams: number; reverse: boolean },
   signal: AbortSignal,
 ): Promise<IperfResult> {
-  const args = ["iperf3", "-c", server.host, "-p", String(server.port), "-t", String(seconds)];
-  args.push("-P", String(t.streams), "-J", "--connect-timeout", "5000");
+  const args = ["-c", server.host, "-p", String(server.port), "-t", String(seconds)];
+  args.push("-P", String(t.streams));
   if (t.reverse) args.push("-R");
-  const full = bed.exec("a", args);
-  const timer = AbortSignal.timeout((seconds + 30) * 1000);
-  let out: Deno.CommandOutput;
-  try {
-    out = await new Deno.Command(full[0], {
-      args: full.slice(1),
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      signal: AbortSignal.any([signal, timer]),
-    }).output();
-  } catch (e) {
-    return { bitsPerSecond: null, retransmits: null, error: `iperf3 failed: ${e}` };
+  const r = await iperfJson(bed, args, seconds, signal);
+  if (r.error !== undefined) return { bitsPerSecond: null, retransmits: null, error: r.error };
+  const bps = Number(r.json.end?.sum_received?.bits_per_second);
+  if (!Number.isFinite(bps)) {
+    return { bitsPerSecond: null, retransmits: null, error: "iperf3: no end.sum_received" };
   }
-  const text = new TextDecoder().decode(out.stdout);
-  try {
-    const j = JSON.parse(text);
-    if (j.error) return { bitsPerSecond: null, retransmits: null, error: String(j.error) };
-    return {
-      bitsPerSecond: Number(j.end.sum_received.bits_per_second),
-      retransmits: j.end.sum_sent?.retransmits ?? null,
-    };
-  } catch {
-    const err = new TextDecoder().decode(out.stderr).trim() || text.slice(0, 200);
-    return {
-      bitsPerSecond: null,
-      retransmits: null,
-      error: `iperf3 exited ${out.code}${timer.aborted ? " (timed out)" : ""}: ${err}`,
-    };
-  }
+  return { bitsPerSecond: bps, retransmits: r.json.end.sum_sent?.retransmits ?? null };
 }
 
 /** Runs one row once (`index` keeps interface names unique within the run). */
@@ -200,8 +185,10 @@ export async function runConfig(
   round: number,
   index: number,
   seconds: number,
+  extras: ReadonlySet<ExtraName> = new Set(),
 ): Promise<RunRecord> {
   const bed = live.bed!;
+  const t0 = performance.now();
   const rec: RunRecord = { id: def.id, round, processes: [], tests: [] };
   let server: string = bed.underlay("b");
   if (def.ends !== null) {
@@ -252,13 +239,26 @@ export async function runConfig(
     stderr: "null",
   });
   await waitListening(bed);
+  // The proxy has no route in a to carry UDP or pings; the bare veth is no tunnel.
+  const ex = extras.size > 0 && def.ends !== null && def.ends.a.kind !== "proxy"
+    ? new ExtrasRun({
+      bed,
+      tunnels: live.tunnels,
+      server: { host: server, port: IPERF_PORT },
+      pingTo: INNER.b,
+      signal: live.abort.signal,
+      say: (m) => say(`(${def.id}) round ${round}: ${m}`),
+    }, extras)
+    : undefined;
+  await ex?.idle();
   for (const t of TESTS) {
     if (live.abort.signal.aborted) break;
     const before = live.tunnels.map((p) => readProcStats(p.pid));
     say(`(${def.id}) round ${round}: ${t.streams} stream(s) ${t.reverse ? "b→a" : "a→b"}`);
     const host0 = readHostCpu();
     const to = def.ends?.a.kind === "proxy" ? PROXY_IPERF : { host: server, port: IPERF_PORT };
-    const r = await iperf(bed, to, seconds, t, live.abort.signal);
+    const test = () => iperf(bed, to, seconds, t, live.abort.signal);
+    const r = await (ex ? ex.underLoad(t, seconds, test) : test());
     const host1 = readHostCpu();
     const after = live.tunnels.map((p) => readProcStats(p.pid));
     rec.tests.push({
@@ -283,6 +283,7 @@ export async function runConfig(
     if (r.error) say(`(${def.id}) ${r.error}`);
     await sleep(500); // let queues drain between tests
   }
+  if (ex) rec.extras = await ex.after();
   await stopServer(live);
   if (def.ends?.a.kind === "proxy" && !live.abort.signal.aborted) {
     try {
@@ -311,6 +312,7 @@ export async function runConfig(
     }
   }
   live.tunnels.length = 0;
+  rec.wallSeconds = (performance.now() - t0) / 1000;
   return rec;
 }
 
