@@ -13,6 +13,8 @@ if [[ ${1:-} != demo ]]; then
   [[ -x /usr/bin/lld-14 ]] || need+=(lld-14)
   [[ -x /usr/bin/rustfmt ]] || need+=(rustfmt)
   [[ -x /usr/bin/cargo-clippy ]] || need+=(rust-clippy)
+  # `deno task profile` and its test (Debian's /usr/bin/perf is linux-perf's wrapper).
+  perf --version >/dev/null 2>&1 || need+=(linux-perf)
 fi
 have ip || need+=(iproute2)
 have ping || need+=(iputils-ping)

@@ -30,6 +30,8 @@ export interface TunnelSpec {
   };
   /** Extra flags for `tunslab up`. */
   upArgs?: string[];
+  /** tunslab: extra `deno run` flags before the script (e.g. `--v8-flags=--perf-basic-prof`). */
+  denoArgs?: string[];
   /** Extra environment for `tunslab up` (e.g. `TUNSLAB_TEST_REFUSE` in tests). */
   env?: Record<string, string>;
   /** Extra `[Interface]` lines of tunslab's config file (e.g. `MetricsAddress = …`). */
@@ -150,6 +152,7 @@ export async function startTunnel(
       Deno.execPath(),
       "run",
       "-A",
+      ...(spec.denoArgs ?? []),
       spec.program ?? MAIN,
       "up",
       conf,
