@@ -212,6 +212,7 @@ export async function up(args: string[]): Promise<number> {
         source: path,
         // SIGUSR1 stays ignored and no inspector opens: checked on every tick of the loop.
         onTick: (now) => guard.check(now),
+        hotWait: true, // this process is the tunnel: its event loop can wait 50 ms (UAPI, signals)
         kernelRoutes: pr && ((ifname) => pr.kernelRoutes(ifname)),
         chooseMtu: pr && !config.interface.mtuSet ? (eps) => pr.autoMtu(eps) : undefined,
       });

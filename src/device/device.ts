@@ -52,6 +52,14 @@ export { TUN_TX_QUEUE_LEN } from "./kernel_io.ts";
 
 /** Longest the loop runs without giving the event loop a turn (signals, UAPI), ms. */
 const YIELD_MS = 50;
+/**
+ * For this long after packets last moved, an idle loop with `hotWait` waits for the next ones
+ * in poll(2) on its own thread, in slices that end at its next turn for the event loop
+ * ({@link YIELD_MS}), instead of on a worker thread: the worker's wake-up reaches this thread a
+ * thread hand-off later (~0.3 ms on a busy 2-CPU VM, four of them in a ping's round trip). Past
+ * it, the idle loop sleeps on the worker thread as before, so an idle tunnel wakes no more often.
+ */
+const HOT_MS = 1000;
 
 /** The TUN side of a device: what the data path calls, and its fd and close. */
 export interface DeviceTun extends TunIo {
@@ -106,6 +114,13 @@ export interface DeviceOptions {
   /** Called on every tick of the loop (at least every 10 ms under load, every second idle). */
   onTick?: (now: number) => void;
   /**
+   * For a second after packets moved, wait for the next ones on the loop's own thread (see
+   * `HOT_MS`): a lower round-trip time, but the event loop gets a turn only every 50 ms
+   * meanwhile, as under full load. For a process that is the tunnel (`tunslab up` sets it);
+   * off by default, since an embedding program's own sockets and timers would wait too.
+   */
+  hotWait?: boolean;
+  /**
    * Created as `wireguard-go NAME` creates an interface: the link is not brought up and no
    * address or route is set; kernel routes never follow AllowedIPs (as with wireguard-go,
    * that is `ip`'s or wg-quick's job). With an unconfigured `config`, `wg` and `ip`
@@ -147,9 +162,13 @@ export class Device {
   #closed = false;
   #removed = false;
   #onTick: ((now: number) => void) | undefined;
+  /** HOT_MS with `hotWait`, else 0. */
+  #hotMs = 0;
   #running: Promise<void> | undefined;
   #lastTick = 0;
   #lastYield = 0;
+  /** When a turn last moved packets (HOT_MS). */
+  #lastMoved = -Infinity;
   #lastSummary = 0;
   readonly #traffic: TrafficLog;
   #turns = 0;
@@ -230,6 +249,7 @@ export class Device {
     try {
       const dev = new Device(io.tun.name, wasm, pool, io, config, now, resolve, opts.tables ?? {});
       dev.#onTick = opts.onTick;
+      dev.#hotMs = opts.hotWait === true ? HOT_MS : 0;
       config.peers.forEach((p, k) => {
         const id = dev.addPeer(p, endpoints[k]);
         dev.#peers.byId[id]!.endpointHost = hosts[k];
@@ -392,11 +412,20 @@ export class Device {
       this.#lastTurnAt = turnEnd;
       slicing.turned();
       if (turnEnd - turnStart > this.#maxTurnMs) this.#maxTurnMs = turnEnd - turnStart;
+      if (moved > 0) this.#lastMoved = turnEnd;
       if (moved === 0 && !this.#stopping) {
         this.path.release(); // idle: the spare large slot goes back until packets flow again
-        const timeout = Math.max(0, Math.min(1000, Math.ceil(next - this.#now())));
-        await this.#poller.wait(timeout);
-        this.#lastYield = this.#now();
+        const timeout = Math.max(0, Math.min(1000, Math.ceil(next - turnEnd)));
+        const untilYield = YIELD_MS - (turnEnd - this.#lastYield);
+        if (turnEnd - this.#lastMoved >= this.#hotMs || timeout === 0) {
+          await this.#poller.wait(timeout);
+          this.#lastYield = this.#now();
+        } else if (untilYield > 0) {
+          this.#poller.block(Math.min(timeout, Math.ceil(untilYield)));
+        } else {
+          this.#lastYield = turnEnd;
+          await this.#poller.wait(0);
+        }
       } else if (now - this.#lastYield >= YIELD_MS) {
         // Saturated: the loop never idles, so let the event loop serve signals and
         // UAPI requests (one ~65 µs poll on a worker thread per YIELD_MS).
