@@ -34,6 +34,7 @@ import { DataPlane, type TableLimits, tableLimits } from "../wasm/data_plane.ts"
 import { SlabPool } from "../wasm/slab.ts";
 import { Poller } from "../poller.ts";
 import { registerLoop } from "../pacer.ts";
+import { LoopWait } from "./loop_wait.ts";
 import type { Endpoint } from "../endpoint.ts";
 import { resolveHost } from "../resolve/getaddrinfo.ts";
 import { envRetries, type Resolve, resolveEndpoints } from "../resolve/endpoint_resolution.ts";
@@ -49,17 +50,6 @@ import { type KernelRoutes, PeerTable } from "./peer_table.ts";
 export { type HandshakeCounters, UNDER_LOAD_PER_SECOND } from "./handshake_plane.ts";
 export type { DeviceStats, PeerStats, ReceivedStats } from "./device_stats.ts";
 export { TUN_TX_QUEUE_LEN } from "./kernel_io.ts";
-
-/** Longest the loop runs without giving the event loop a turn (signals, UAPI), ms. */
-const YIELD_MS = 50;
-/**
- * For this long after packets last moved, an idle loop with `hotWait` waits for the next ones
- * in poll(2) on its own thread, in slices that end at its next turn for the event loop
- * ({@link YIELD_MS}), instead of on a worker thread: the worker's wake-up reaches this thread a
- * thread hand-off later (~0.3 ms on a busy 2-CPU VM, four of them in a ping's round trip). Past
- * it, the idle loop sleeps on the worker thread as before, so an idle tunnel wakes no more often.
- */
-const HOT_MS = 1000;
 
 /** The TUN side of a device: what the data path calls, and its fd and close. */
 export interface DeviceTun extends TunIo {
@@ -114,8 +104,8 @@ export interface DeviceOptions {
   /** Called on every tick of the loop (at least every 10 ms under load, every second idle). */
   onTick?: (now: number) => void;
   /**
-   * For a second after packets moved, wait for the next ones on the loop's own thread (see
-   * `HOT_MS`): a lower round-trip time, but the event loop gets a turn only every 50 ms
+   * For a second after packets moved, wait for the next ones on the loop's own thread
+   * (src/device/loop_wait.ts): a lower round-trip time, but the event loop gets a turn only every 50 ms
    * meanwhile, as under full load. For a process that is the tunnel (`tunslab up` sets it);
    * off by default, since an embedding program's own sockets and timers would wait too.
    */
@@ -162,13 +152,10 @@ export class Device {
   #closed = false;
   #removed = false;
   #onTick: ((now: number) => void) | undefined;
-  /** HOT_MS with `hotWait`, else 0. */
-  #hotMs = 0;
+  /** Waits between turns (hot with `hotWait`). */
+  #waits!: LoopWait;
   #running: Promise<void> | undefined;
   #lastTick = 0;
-  #lastYield = 0;
-  /** When a turn last moved packets (HOT_MS). */
-  #lastMoved = -Infinity;
   #lastSummary = 0;
   readonly #traffic: TrafficLog;
   #turns = 0;
@@ -249,7 +236,7 @@ export class Device {
     try {
       const dev = new Device(io.tun.name, wasm, pool, io, config, now, resolve, opts.tables ?? {});
       dev.#onTick = opts.onTick;
-      dev.#hotMs = opts.hotWait === true ? HOT_MS : 0;
+      dev.#waits = new LoopWait(opts.hotWait === true, dev.#now);
       config.peers.forEach((p, k) => {
         const id = dev.addPeer(p, endpoints[k]);
         dev.#peers.byId[id]!.endpointHost = hosts[k];
@@ -412,26 +399,10 @@ export class Device {
       this.#lastTurnAt = turnEnd;
       slicing.turned();
       if (turnEnd - turnStart > this.#maxTurnMs) this.#maxTurnMs = turnEnd - turnStart;
-      if (moved > 0) this.#lastMoved = turnEnd;
-      if (moved === 0 && !this.#stopping) {
-        this.path.release(); // idle: the spare large slot goes back until packets flow again
-        const timeout = Math.max(0, Math.min(1000, Math.ceil(next - turnEnd)));
-        const untilYield = YIELD_MS - (turnEnd - this.#lastYield);
-        if (turnEnd - this.#lastMoved >= this.#hotMs || timeout === 0) {
-          await this.#poller.wait(timeout);
-          this.#lastYield = this.#now();
-        } else if (untilYield > 0) {
-          this.#poller.block(Math.min(timeout, Math.ceil(untilYield)));
-        } else {
-          this.#lastYield = turnEnd;
-          await this.#poller.wait(0);
-        }
-      } else if (now - this.#lastYield >= YIELD_MS) {
-        // Saturated: the loop never idles, so let the event loop serve signals and
-        // UAPI requests (one ~65 µs poll on a worker thread per YIELD_MS).
-        this.#lastYield = now;
-        await this.#poller.wait(0);
-      }
+      if (moved === 0) this.path.release(); // idle: the spare large slot goes back meanwhile
+      if (this.#stopping) break;
+      const w = this.#waits.after(this.#poller, moved, turnEnd, next);
+      if (w !== null) await w;
     }
     slicing.unregister();
     this.path.release(); // the final stats see no slot in use
