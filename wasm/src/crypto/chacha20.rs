@@ -264,7 +264,7 @@ impl Quad {
     }
 
     /// Like [`Quad::new`], calling `between.after(i)` after double round `i` (0..10):
-    /// scalar work placed there (the AEAD runs Poly1305 there) overlaps the vector rounds.
+    /// work placed there (the AEAD runs Poly1305 there) overlaps the rounds' dependency chains.
     #[inline(always)]
     pub fn new_with(key: &[u32; 8], counter: u32, nonce: &[u32; 3], between: &mut impl Between) -> Quad {
         let s = lanes::splat;
