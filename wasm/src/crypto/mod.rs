@@ -4,6 +4,7 @@
 pub mod aead;
 pub mod chacha20;
 pub mod poly1305;
+pub mod poly1305_limbs;
 pub mod poly1305x4;
 pub mod field25519;
 pub mod field25519x2;

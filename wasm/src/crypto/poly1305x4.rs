@@ -7,10 +7,10 @@
 //! vector, so each product is `u64x2.extmul_{low,high}_u32x4` (V8: two unpacks and a
 //! `pmuludq` for two products; `i64x2.mul` is about seven instructions). Column sums and
 //! carries run in `u64x2` halves and are packed back into `u32x4`. Bounds as in
-//! [`super::poly1305`]: inputs to a multiply < 2^27 + 2^14, multipliers < 5·(2^26 + 2^13),
+//! poly1305.rs: inputs to a multiply < 2^27 + 2^14, multipliers < 5·(2^26 + 2^13),
 //! columns of five products < 2^58. All branch-free: constant time.
 
-use super::poly1305::{carry, mul, times5, Limbs};
+use super::poly1305_limbs::{carry, mul, times5, Limbs};
 use core::sync::atomic::{AtomicU32, Ordering};
 
 const M26: u32 = 0x3ff_ffff;
@@ -270,7 +270,7 @@ fn add(a: &Acc, b: &Acc) -> Acc {
 }
 
 impl Poly4 {
-    /// From r and r² (limbs as [`super::poly1305::Poly1305`] keeps them): two scalar
+    /// From r and r² (limbs as the scalar `Poly1305` keeps them): two scalar
     /// multiplications, once per message (one copy: not inlined into every caller).
     #[inline(never)]
     pub fn new(r: &Limbs, r2: &Limbs) -> Poly4 {
