@@ -11,8 +11,8 @@
  * @module
  */
 import { run, type Testbed } from "../src/demo/testbed.ts";
-import { startTunnel, type TunnelProcess } from "../src/demo/tunnel_process.ts";
-import { encodeBase64Key, generatePrivateKey, publicKey } from "../src/wg/keys.ts";
+import { pairSpec, startTunnel, type TunnelProcess } from "../src/demo/tunnel_process.ts";
+import { generatePrivateKey } from "../src/wg/keys.ts";
 import { type ProcStats, readHostCpu, readProcStats } from "./proc_stats.ts";
 import type { NobodyCopy } from "../src/demo/nobody_copy.ts";
 import { type Held, hold64, PROXY_IPERF, startProxy } from "./net_proxy.ts";
@@ -135,24 +135,6 @@ export async function stopTunnels(live: Live): Promise<void> {
   live.tunnels.length = 0;
 }
 
-async function waitListening(bed: Testbed): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const r = await bed.run("b", ["ss", "-Hltn", `sport = :${IPERF_PORT}`], true);
-    if (r.stdout.trim() !== "") return;
-    await sleep(50);
-  }
-  throw new Error("iperf3 server did not start listening");
-}
-
-/** Pings `to` from `from` until it answers (the first one carries the handshake). */
-async function reachable(bed: Testbed, to: string, from: "a" | "b" = "a"): Promise<void> {
-  for (let i = 0; i < 5; i++) {
-    const r = await bed.run(from, ["ping", "-c", "1", "-W", "3", to], true);
-    if (r.code === 0) return;
-  }
-  throw new Error(`${to} does not answer ping through the tunnel`);
-}
-
 interface IperfResult {
   bitsPerSecond: number | null;
   retransmits: number | null;
@@ -195,20 +177,11 @@ export async function runConfig(
     server = INNER.b;
     const keys = { a: generatePrivateKey(), b: generatePrivateKey() };
     for (const side of ["a", "b"] as const) {
-      const peer = side === "a" ? "b" : "a";
       const end = def.ends[side];
       // ≤ 15 bytes and unique per run.
       const name = `nb${side}${index}${Deno.pid % 100000}`;
       const tspec = {
-        name,
-        privateKey: encodeBase64Key(keys[side]),
-        listenPort: 51820,
-        addresses: [`${INNER[side]}/24`],
-        peer: {
-          publicKey: encodeBase64Key(publicKey(keys[peer])),
-          allowedIps: [`${INNER[peer]}/32`],
-          endpoint: `${bed.underlay(peer)}:51820`,
-        },
+        ...pairSpec(bed, side, keys, { v4: INNER }, name),
         upArgs: end.kind === "tunslab" ? def.upArgs : undefined,
         program: end.program,
         mtu: live.mtu,
@@ -230,15 +203,15 @@ export async function runConfig(
       });
     }
     // The proxy has no route in a: the peer pings the proxy's stack instead.
-    if (def.ends.a.kind === "proxy") await reachable(bed, INNER.a, "b");
-    else await reachable(bed, INNER.b);
+    if (def.ends.a.kind === "proxy") await bed.reachable("b", INNER.a);
+    else await bed.reachable("a", INNER.b);
     for (const [i, t] of live.tunnels.entries()) rec.processes[i].start = readProcStats(t.pid);
   }
   live.server = bed.spawn("b", ["iperf3", "-s", "-B", server, "-p", String(IPERF_PORT)], {
     stdout: "null",
     stderr: "null",
   });
-  await waitListening(bed);
+  await bed.waitListening("b", IPERF_PORT);
   // The proxy has no route in a to carry UDP or pings; the bare veth is no tunnel.
   const ex = extras.size > 0 && def.ends !== null && def.ends.a.kind !== "proxy"
     ? new ExtrasRun({

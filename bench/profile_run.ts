@@ -14,8 +14,8 @@
  * @module
  */
 import { type Side, Testbed } from "../src/demo/testbed.ts";
-import { startTunnel, type TunnelProcess } from "../src/demo/tunnel_process.ts";
-import { encodeBase64Key, generatePrivateKey, publicKey } from "../src/wg/keys.ts";
+import { pairSpec, startTunnel, type TunnelProcess } from "../src/demo/tunnel_process.ts";
+import { generatePrivateKey } from "../src/wg/keys.ts";
 import { readProcStats } from "./proc_stats.ts";
 import { finishRecord, recordArgs, startRecord } from "./perf_tool.ts";
 
@@ -85,38 +85,12 @@ function spawnTracked(live: ProfileLive, child: Deno.ChildProcess): Deno.ChildPr
   return child;
 }
 
-async function waitListening(bed: Testbed): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const r = await bed.run("b", ["ss", "-Hltn", `sport = :${PORT}`], true);
-    if (r.stdout.trim() !== "") return;
-    await sleep(50);
-  }
-  throw new Error("iperf3 server did not start listening");
-}
-
-async function reachable(bed: Testbed): Promise<void> {
-  for (let i = 0; i < 5; i++) {
-    const r = await bed.run("a", ["ping", "-c", "1", "-W", "3", INNER.b], true);
-    if (r.code === 0) return;
-  }
-  throw new Error(`${INNER.b} does not answer ping through the tunnel`);
-}
-
 async function startPair(live: ProfileLive, o: ProfileOptions): Promise<void> {
   const bed = live.bed!;
   const keys = { a: generatePrivateKey(), b: generatePrivateKey() };
   for (const side of ["a", "b"] as const) {
-    const peer = side === "a" ? "b" : "a";
     const t = await startTunnel(bed, side, "tunslab", {
-      name: `pf${side}${Deno.pid % 100000}`,
-      privateKey: encodeBase64Key(keys[side]),
-      listenPort: 51820,
-      addresses: [`${INNER[side]}/24`],
-      peer: {
-        publicKey: encodeBase64Key(publicKey(keys[peer])),
-        allowedIps: [`${INNER[peer]}/32`],
-        endpoint: `${bed.underlay(peer)}:51820`,
-      },
+      ...pairSpec(bed, side, keys, { v4: INNER }, `pf${side}${Deno.pid % 100000}`),
       denoArgs: ["--v8-flags=--perf-basic-prof"],
       env: { TUNSLAB_WASM: o.wasm },
     });
@@ -148,7 +122,7 @@ export async function recordProfile(
   const bed = live.bed;
   o.say(`testbed ${bed.ns.a} ↔ ${bed.ns.b}; starting tunslab up in both (--perf-basic-prof)`);
   await startPair(live, o);
-  await reachable(bed);
+  await bed.reachable("a", INNER.b);
   const server = spawnTracked(
     live,
     bed.spawn("b", ["iperf3", "-s", "-1", "-B", INNER.b, "-p", String(PORT)], {
@@ -156,7 +130,7 @@ export async function recordProfile(
       stderr: "null",
     }),
   );
-  await waitListening(bed);
+  await bed.waitListening("b", PORT);
   const total = WARMUP_S + o.seconds + TAIL_S;
   const iperf = ["iperf3", "-c", INNER.b, "-p", String(PORT), "-t", String(total)];
   iperf.push("-P", String(o.streams), "-J", "--connect-timeout", "5000");

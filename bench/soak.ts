@@ -17,8 +17,8 @@
  */
 import { parseArgs } from "node:util";
 import { isRoot, Testbed } from "../src/demo/testbed.ts";
-import { startTunnel, type TunnelProcess } from "../src/demo/tunnel_process.ts";
-import { encodeBase64Key, generatePrivateKey, publicKey } from "../src/wg/keys.ts";
+import { pairSpec, startTunnel, type TunnelProcess } from "../src/demo/tunnel_process.ts";
+import { generatePrivateKey } from "../src/wg/keys.ts";
 import { readProcStats } from "./proc_stats.ts";
 
 const INNER = { a: "10.98.0.1", b: "10.98.0.2" } as const;
@@ -72,19 +72,9 @@ export async function soak(minutes: number): Promise<Record<string, unknown>> {
   const tunnels: TunnelProcess[] = [];
   try {
     for (const side of ["a", "b"] as const) {
-      const peer = side === "a" ? "b" : "a";
+      const name = `soak${side}${Deno.pid % 10000}`;
       tunnels.push(
-        await startTunnel(bed, side, "tunslab", {
-          name: `soak${side}${Deno.pid % 10000}`,
-          privateKey: encodeBase64Key(keys[side]),
-          listenPort: 51820,
-          addresses: [`${INNER[side]}/24`],
-          peer: {
-            publicKey: encodeBase64Key(publicKey(keys[peer])),
-            allowedIps: [`${INNER[peer]}/32`],
-            endpoint: `${bed.underlay(peer)}:51820`,
-          },
-        }),
+        await startTunnel(bed, side, "tunslab", pairSpec(bed, side, keys, { v4: INNER }, name)),
       );
     }
     const server = bed.spawn("b", ["iperf3", "-s", "-B", INNER.b], {

@@ -6,8 +6,13 @@
  */
 import { equal, ok } from "node:assert/strict";
 import { Testbed } from "../src/demo/testbed.ts";
-import { type FinalStats, startTunnel, type TunnelProcess } from "../src/demo/tunnel_process.ts";
-import { encodeBase64Key, generatePrivateKey, publicKey } from "../src/wg/keys.ts";
+import {
+  type FinalStats,
+  pairSpec,
+  startTunnel,
+  type TunnelProcess,
+} from "../src/demo/tunnel_process.ts";
+import { generatePrivateKey } from "../src/wg/keys.ts";
 import {
   assertPing,
   assertTransfer,
@@ -50,20 +55,11 @@ async function pair(
     await before?.(bed);
     const id = `${Deno.pid % 1000}${counter++}`;
     for (const side of ["a", "b"] as const) {
-      const peer = side === "a" ? "b" : "a";
       started.push(
         await startTunnel(bed, side, side === "a" ? "tunslab" : b, {
-          name: `tso${side}${id}`,
-          privateKey: encodeBase64Key(keys[side]),
-          listenPort: 51820,
+          ...pairSpec(bed, side, keys, { v4: INNER, v6: INNER6 }, `tso${side}${id}`),
           // Set: an unset MTU would follow the underlay (1400 - 80 in the GSO refusal test).
           mtu: 1420,
-          addresses: [`${INNER[side]}/24`, `${INNER6[side]}/64`],
-          peer: {
-            publicKey: encodeBase64Key(publicKey(keys[peer])),
-            allowedIps: [`${INNER[peer]}/32`, `${INNER6[peer]}/128`],
-            endpoint: `${bed.underlay(peer)}:51820`,
-          },
           upArgs: flags[side],
           env: env[side],
         }),

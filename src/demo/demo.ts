@@ -14,8 +14,8 @@
  */
 
 import { encodeBase64Key as encodeKey, generatePrivateKey, publicKey } from "../wg/keys.ts";
-import { isRoot, run, type Side, Testbed } from "./testbed.ts";
-import { startTunnel, type TunnelProcess } from "./tunnel_process.ts";
+import { isRoot, run, Testbed } from "./testbed.ts";
+import { pairSpec, startTunnel, type TunnelProcess } from "./tunnel_process.ts";
 import { rootlessRows } from "./rootless_proxy.ts";
 import { iperfCell } from "./iperf_run.ts";
 
@@ -80,21 +80,11 @@ export async function runDemo(opts: DemoOptions): Promise<DemoRow[]> {
     const keys = { a: generatePrivateKey(), b: generatePrivateKey() };
     const inner = { a: "10.99.0.1", b: "10.99.0.2" };
     const inner6 = { a: "fd99::1", b: "fd99::2" };
-    const other = (s: Side): Side => (s === "a" ? "b" : "a");
     for (const side of ["a", "b"] as const) {
       const kind = side === "a" ? "tunslab" : opts.peer;
-      const peer = other(side);
       const t = await startTunnel(bed, side, kind, {
-        name: `tsl${side}${Deno.pid % 10000}`,
+        ...pairSpec(bed, side, keys, { v4: inner, v6: inner6 }, `tsl${side}${Deno.pid % 10000}`),
         upArgs: logLevel ? ["--log-level", logLevel] : [],
-        privateKey: encodeKey(keys[side]),
-        listenPort: 51820,
-        addresses: [`${inner[side]}/24`, `${inner6[side]}/64`],
-        peer: {
-          publicKey: encodeKey(publicKey(keys[peer])),
-          allowedIps: [`${inner[peer]}/32`, `${inner6[peer]}/128`],
-          endpoint: `${bed.underlay(peer)}:51820`,
-        },
       });
       tunnels.push(t);
       say(`${kind} up in ${bed.ns[side]} as ${t.name}`);

@@ -151,6 +151,25 @@ export class Testbed implements AsyncDisposable {
     }).spawn();
   }
 
+  /** Waits (up to 5 s) until a TCP socket listens on `port` in `side` (an iperf3 server). */
+  async waitListening(side: Side, port: number): Promise<void> {
+    for (let i = 0; i < 100; i++) {
+      const r = await this.run(side, ["ss", "-Hltn", `sport = :${port}`], true);
+      if (r.stdout.trim() !== "") return;
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    throw new Error(`nothing listens on TCP port ${port} in namespace ${side}`);
+  }
+
+  /** Pings `to` from `from` until it answers, 5 tries (the first one carries the handshake). */
+  async reachable(from: Side, to: string): Promise<void> {
+    for (let i = 0; i < 5; i++) {
+      const r = await this.run(from, ["ping", "-c", "1", "-W", "3", to], true);
+      if (r.code === 0) return;
+    }
+    throw new Error(`${to} does not answer ping through the tunnel`);
+  }
+
   /** Deletes both namespaces (and with them the veth pair and any TUN inside). */
   async destroy(): Promise<void> {
     if (this.#destroyed) return;

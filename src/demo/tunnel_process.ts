@@ -13,6 +13,7 @@
  */
 
 import type { Side, Testbed } from "./testbed.ts";
+import { encodeBase64Key, publicKey } from "../wg/keys.ts";
 
 /** What one endpoint is configured with (one peer). */
 export interface TunnelSpec {
@@ -63,6 +64,39 @@ export interface TunnelProcess {
   readonly status: Promise<Deno.CommandStatus>;
   /** Sends `signal` without waiting (SIGKILL: a crash; the interface goes with the process). */
   kill(signal: Deno.Signal): void;
+}
+
+/** Addresses of both ends of a pair: IPv4 (a /24 each) and optionally IPv6 (a /64 each). */
+export interface PairAddresses {
+  v4: Record<Side, string>;
+  v6?: Record<Side, string>;
+}
+
+/**
+ * The spec of `side` in a pair of tunnels over the testbed that know each other: its key of
+ * `keys`, port 51820, its inner addresses, one peer (the other side: its public key, its inner
+ * addresses as AllowedIPs, its underlay address as the endpoint). Spread it to add the rest.
+ */
+export function pairSpec(
+  bed: Testbed,
+  side: Side,
+  keys: Record<Side, Uint8Array>,
+  inner: PairAddresses,
+  name: string,
+): TunnelSpec {
+  const peer: Side = side === "a" ? "b" : "a";
+  const v6 = inner.v6;
+  return {
+    name,
+    privateKey: encodeBase64Key(keys[side]),
+    listenPort: 51820,
+    addresses: [`${inner.v4[side]}/24`, ...(v6 ? [`${v6[side]}/64`] : [])],
+    peer: {
+      publicKey: encodeBase64Key(publicKey(keys[peer])),
+      allowedIps: [`${inner.v4[peer]}/32`, ...(v6 ? [`${v6[peer]}/128`] : [])],
+      endpoint: `${bed.underlay(peer)}:51820`,
+    },
+  };
 }
 
 /** Writes a wg-quick style config file for `spec` and returns its path. */
