@@ -85,20 +85,12 @@ pub fn block_bytes(key: &[u32; 8], counter: u32, nonce: &[u32; 3]) -> [u8; 64] {
 mod lanes {
     use core::arch::wasm32::*;
 
-    pub type V = v128;
+    pub use crate::crypto::u32x4::{add, load, splat, transpose, V};
 
-    #[inline(always)]
-    pub fn splat(x: u32) -> V {
-        u32x4_splat(x)
-    }
     /// `[c, c+1, c+2, c+3]` (wrapping, like the 32-bit block counter).
     #[inline(always)]
     pub fn counters(c: u32) -> V {
         u32x4_add(u32x4_splat(c), u32x4(0, 1, 2, 3))
-    }
-    #[inline(always)]
-    pub fn add(a: V, b: V) -> V {
-        u32x4_add(a, b)
     }
     #[inline(always)]
     pub fn xor(a: V, b: V) -> V {
@@ -124,25 +116,6 @@ mod lanes {
     pub fn rotl7(a: V) -> V {
         v128_or(i32x4_shl(a, 7), u32x4_shr(a, 25))
     }
-    /// 4×4 transpose: row `j` of the result is lane `j` of `a`, `b`, `c`, `d`.
-    #[inline(always)]
-    pub fn transpose(a: V, b: V, c: V, d: V) -> [V; 4] {
-        let ab_lo = i32x4_shuffle::<0, 4, 1, 5>(a, b); // a0 b0 a1 b1
-        let ab_hi = i32x4_shuffle::<2, 6, 3, 7>(a, b); // a2 b2 a3 b3
-        let cd_lo = i32x4_shuffle::<0, 4, 1, 5>(c, d);
-        let cd_hi = i32x4_shuffle::<2, 6, 3, 7>(c, d);
-        [
-            i64x2_shuffle::<0, 2>(ab_lo, cd_lo),
-            i64x2_shuffle::<1, 3>(ab_lo, cd_lo),
-            i64x2_shuffle::<0, 2>(ab_hi, cd_hi),
-            i64x2_shuffle::<1, 3>(ab_hi, cd_hi),
-        ]
-    }
-    /// 16 bytes, little-endian lanes (folds into one `v128.load`).
-    #[inline(always)]
-    pub fn load(b: &[u8; 16]) -> V {
-        u8x16(b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15])
-    }
     /// (Folds into one `v128.store`.)
     #[inline(always)]
     pub fn store(b: &mut [u8; 16], v: V) {
@@ -156,7 +129,7 @@ mod lanes {
 /// Four u32 lanes. Same semantics on both targets; only the representation differs.
 #[cfg(not(target_arch = "wasm32"))]
 mod lanes {
-    pub type V = [u32; 4];
+    pub use crate::crypto::u32x4::{add, load, splat, transpose, V};
 
     #[inline(always)]
     fn map2(a: V, b: V, f: impl Fn(u32, u32) -> u32) -> V {
@@ -167,16 +140,8 @@ mod lanes {
         [f(a[0]), f(a[1]), f(a[2]), f(a[3])]
     }
     #[inline(always)]
-    pub fn splat(x: u32) -> V {
-        [x; 4]
-    }
-    #[inline(always)]
     pub fn counters(c: u32) -> V {
         [c, c.wrapping_add(1), c.wrapping_add(2), c.wrapping_add(3)]
-    }
-    #[inline(always)]
-    pub fn add(a: V, b: V) -> V {
-        map2(a, b, u32::wrapping_add)
     }
     #[inline(always)]
     pub fn xor(a: V, b: V) -> V {
@@ -197,15 +162,6 @@ mod lanes {
     #[inline(always)]
     pub fn rotl7(a: V) -> V {
         map(a, |x| x.rotate_left(7))
-    }
-    #[inline(always)]
-    pub fn transpose(a: V, b: V, c: V, d: V) -> [V; 4] {
-        [[a[0], b[0], c[0], d[0]], [a[1], b[1], c[1], d[1]], [a[2], b[2], c[2], d[2]], [a[3], b[3], c[3], d[3]]]
-    }
-    #[inline(always)]
-    pub fn load(b: &[u8; 16]) -> V {
-        let w = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
-        [w(0), w(4), w(8), w(12)]
     }
     #[inline(always)]
     pub fn store(b: &mut [u8; 16], v: V) {

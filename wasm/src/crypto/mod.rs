@@ -2,6 +2,7 @@
 //! HMAC and KDF WireGuard builds on it. Pure functions over slices.
 
 pub mod aead;
+pub mod u32x4;
 pub mod chacha20;
 pub mod poly1305;
 pub mod poly1305_limbs;

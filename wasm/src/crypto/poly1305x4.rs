@@ -20,20 +20,12 @@ const HIBIT: u32 = 1 << 24;
 /// `cargo test` runs the same steps).
 #[cfg(target_arch = "wasm32")]
 mod v {
+    pub use crate::crypto::u32x4::{add, load, splat, transpose, V as W};
     use core::arch::wasm32::*;
-    pub type W = v128;
     pub type D = v128;
     #[inline(always)]
     pub fn w(a: u32, b: u32, c: u32, d: u32) -> W {
         u32x4(a, b, c, d)
-    }
-    #[inline(always)]
-    pub fn splat(x: u32) -> W {
-        u32x4_splat(x)
-    }
-    #[inline(always)]
-    pub fn add(a: W, b: W) -> W {
-        i32x4_add(a, b)
     }
     #[inline(always)]
     pub fn and(a: W, m: u32) -> W {
@@ -86,39 +78,14 @@ mod v {
     pub fn sum64(a: D) -> u64 {
         u64x2_extract_lane::<0>(a).wrapping_add(u64x2_extract_lane::<1>(a))
     }
-    /// Row `j` of the result is lane `j` of `a`, `b`, `c`, `d`.
-    #[inline(always)]
-    pub fn transpose(a: W, b: W, c: W, d: W) -> [W; 4] {
-        let ab_lo = i32x4_shuffle::<0, 4, 1, 5>(a, b);
-        let ab_hi = i32x4_shuffle::<2, 6, 3, 7>(a, b);
-        let cd_lo = i32x4_shuffle::<0, 4, 1, 5>(c, d);
-        let cd_hi = i32x4_shuffle::<2, 6, 3, 7>(c, d);
-        [
-            i64x2_shuffle::<0, 2>(ab_lo, cd_lo),
-            i64x2_shuffle::<1, 3>(ab_lo, cd_lo),
-            i64x2_shuffle::<0, 2>(ab_hi, cd_hi),
-            i64x2_shuffle::<1, 3>(ab_hi, cd_hi),
-        ]
-    }
-    /// 16 bytes as little-endian lanes (folds into one `v128.load`).
-    #[inline(always)]
-    pub fn load(b: &[u8; 16]) -> W {
-        u8x16(b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15])
-    }
 }
 
 #[cfg(not(target_arch = "wasm32"))]
 mod v {
-    pub type W = [u32; 4];
+    pub use crate::crypto::u32x4::{add, load, splat, transpose, V as W};
     pub type D = [u64; 2];
     pub fn w(a: u32, b: u32, c: u32, d: u32) -> W {
         [a, b, c, d]
-    }
-    pub fn splat(x: u32) -> W {
-        [x; 4]
-    }
-    pub fn add(a: W, b: W) -> W {
-        [0, 1, 2, 3].map(|i| a[i].wrapping_add(b[i]))
     }
     pub fn and(a: W, m: u32) -> W {
         a.map(|x| x & m)
@@ -155,12 +122,6 @@ mod v {
     }
     pub fn sum64(a: D) -> u64 {
         a[0].wrapping_add(a[1])
-    }
-    pub fn transpose(a: W, b: W, c: W, d: W) -> [W; 4] {
-        [0, 1, 2, 3].map(|j| [a[j], b[j], c[j], d[j]])
-    }
-    pub fn load(b: &[u8; 16]) -> W {
-        [0, 4, 8, 12].map(|i| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]))
     }
 }
 
