@@ -152,13 +152,25 @@ const num = (x: unknown): number | null => {
   return x !== null && x !== undefined && Number.isFinite(n) ? n : null;
 };
 
-/** A UDP test's figures from iperf3's `-J` report (`end.sum`); an error if they are missing. */
-export function udpFigures(
-  j: IperfJson,
-): Pick<
+/** The figures of a UDP test. */
+type UdpFigures = Pick<
   UdpRecord,
   "measuredSeconds" | "packets" | "lost" | "lostPercent" | "receivedPps" | "sentPps" | "error"
-> {
+>;
+
+/** The figures of a UDP test that did not run: none, and why. */
+const noFigures = (error: string): UdpFigures => ({
+  measuredSeconds: null,
+  packets: null,
+  lost: null,
+  lostPercent: null,
+  receivedPps: null,
+  sentPps: null,
+  error,
+});
+
+/** A UDP test's figures from iperf3's `-J` report (`end.sum`); an error if they are missing. */
+export function udpFigures(j: IperfJson): UdpFigures {
   const sum = j?.end?.sum;
   const seconds = num(sum?.seconds), packets = num(sum?.packets), lost = num(sum?.lost_packets);
   if (seconds === null || packets === null || lost === null || seconds <= 0) {
@@ -197,17 +209,7 @@ async function udpTest(
     ctx.tunnels,
     () => iperfJson(ctx.bed, args, seconds, ctx.signal),
   );
-  const fig = r.error !== undefined
-    ? {
-      measuredSeconds: null,
-      packets: null,
-      lost: null,
-      lostPercent: null,
-      receivedPps: null,
-      sentPps: null,
-      error: r.error,
-    }
-    : udpFigures(r.json);
+  const fig = r.error !== undefined ? noFigures(r.error) : udpFigures(r.json);
   if (fig.error) ctx.say(`UDP ${payload} B ${direction}: ${fig.error}`);
   return { payload, direction, seconds, ...fig, procs };
 }
@@ -253,14 +255,8 @@ const failedUdp = (payload: number, reverse: boolean, error: string): UdpRecord 
   payload,
   direction: reverse ? "b→a" : "a→b",
   seconds: UDP_SECONDS,
-  measuredSeconds: null,
-  packets: null,
-  lost: null,
-  lostPercent: null,
-  receivedPps: null,
-  sentPps: null,
+  ...noFigures(error),
   procs: [],
-  error,
 });
 
 /**
