@@ -14,7 +14,12 @@
  * @module
  */
 import type { Testbed } from "../src/demo/testbed.ts";
-import type { FinalStats, TunnelProcess, TunnelSpec } from "../src/demo/tunnel_process.ts";
+import {
+  type FinalStats,
+  terminate,
+  type TunnelProcess,
+  type TunnelSpec,
+} from "../src/demo/tunnel_process.ts";
 import { asNobody, copyForNobody, NOBODY, type NobodyCopy, run } from "../src/demo/nobody_copy.ts";
 import { readProcStats } from "./proc_stats.ts";
 
@@ -116,16 +121,7 @@ export async function startProxy(
     logs: () => log.join(""),
     stop(): Promise<FinalStats | undefined> {
       stopped ??= (async () => {
-        try {
-          child.kill("SIGTERM");
-        } catch { /* gone */ }
-        const timer = setTimeout(() => {
-          try {
-            child.kill("SIGKILL");
-          } catch { /* gone */ }
-        }, 5000);
-        await child.status;
-        clearTimeout(timer);
+        await terminate(child);
         await done;
         await Deno.remove(conf).catch(() => {});
         return finalStats(log.join(""));

@@ -170,6 +170,20 @@ export function parseFinal(text: string): FinalStats | undefined {
   return undefined;
 }
 
+/** SIGTERM, then SIGKILL if `child` has not exited after `graceMs`; resolves once it has. */
+export async function terminate(child: Deno.ChildProcess, graceMs = 5000): Promise<void> {
+  try {
+    child.kill("SIGTERM");
+  } catch { /* already exited */ }
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* gone */ }
+  }, graceMs);
+  await child.status;
+  clearTimeout(timer);
+}
+
 /** Starts one endpoint and waits until its interface is up. */
 export async function startTunnel(
   bed: Testbed,
@@ -274,16 +288,7 @@ export async function startTunnel(
     logs: () => log.join(""),
     stop(): Promise<FinalStats | undefined> {
       stopped ??= (async () => {
-        try {
-          child.kill("SIGTERM");
-        } catch { /* already exited */ }
-        const timer = setTimeout(() => {
-          try {
-            child.kill("SIGKILL");
-          } catch { /* gone */ }
-        }, 5000);
-        await child.status;
-        clearTimeout(timer);
+        await terminate(child);
         await done;
         await Deno.remove(dir, { recursive: true }).catch(() => {});
         return kind === "tunslab" ? parseFinal(log.join("")) : undefined;
